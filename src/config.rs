@@ -1,0 +1,234 @@
+//! Typed configuration from the environment (and `.env`), validated once at boot. A bad value stops the
+//! process with one line naming the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/cowry";
+
+/// A value that must never reach a log: its Debug and Display print a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Secret,
+    pub bind: SocketAddr,
+    pub public_url: String,
+    pub admin_token: Option<Secret>,
+    pub dev_api_key: Option<Secret>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub request_timeout: Duration,
+    pub db_max_connections: u32,
+    /// How often the expiry sweep looks for collections past `expires_at`.
+    pub expiry_sweep_interval: Duration,
+}
+
+/// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={shown:?} is not valid: {why}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub shown: String,
+    pub why: String,
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env` if present).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Config::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let bad = |var: &'static str, value: &str, why: &str| ConfigError {
+            var,
+            shown: value.to_owned(),
+            why: why.to_owned(),
+        };
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(bad(
+                "DATABASE_URL",
+                &redact_url(&database_url),
+                "expected postgres://user@host:port/db",
+            ));
+        }
+        let bind_text = get("COWRY_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind: SocketAddr = bind_text.parse().map_err(|_| {
+            bad(
+                "COWRY_BIND",
+                &bind_text,
+                "expected host:port, e.g. 127.0.0.1:8080",
+            )
+        })?;
+        let public_url = get("COWRY_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
+            || public_url.contains(' ')
+        {
+            return Err(bad(
+                "COWRY_PUBLIC_URL",
+                &public_url,
+                "expected an http:// or https:// URL",
+            ));
+        }
+        let admin_token = get("COWRY_ADMIN_TOKEN");
+        if let Some(token) = &admin_token {
+            if token.len() < 16 {
+                return Err(bad(
+                    "COWRY_ADMIN_TOKEN",
+                    "***",
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+        let dev_api_key = get("COWRY_DEV_API_KEY");
+        if let Some(key) = &dev_api_key {
+            if !key.starts_with("sk_test_")
+                || key.len() < 24
+                || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(bad(
+                    "COWRY_DEV_API_KEY",
+                    "***",
+                    "must be a test key: sk_test_ and at least 16 letters or digits",
+                ));
+            }
+        }
+        let log_format = match get("COWRY_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(bad("COWRY_LOG_FORMAT", other, "expected text or json")),
+        };
+        let log_level =
+            get("COWRY_LOG").unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad(
+                "COWRY_LOG",
+                &log_level,
+                "expected a tracing filter, e.g. info or cowry=debug",
+            ));
+        }
+        let number = |var: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(text) => match text.parse::<u64>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(bad(
+                        var,
+                        &text,
+                        &format!("expected a whole number from 1 to {max}"),
+                    )),
+                },
+            }
+        };
+        Ok(Config {
+            database_url: Secret::new(database_url),
+            bind,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            admin_token: admin_token.map(Secret::new),
+            dev_api_key: dev_api_key.map(Secret::new),
+            log_format,
+            log_level,
+            request_timeout: Duration::from_secs(number("COWRY_REQUEST_TIMEOUT_SECS", 30, 3600)?),
+            db_max_connections: number("COWRY_DB_MAX_CONNECTIONS", 20, 1000)? as u32,
+            expiry_sweep_interval: Duration::from_secs(number(
+                "COWRY_EXPIRY_SWEEP_SECS",
+                30,
+                86_400,
+            )?),
+        })
+    }
+}
+
+/// The URL with any password replaced, for messages: `postgres://app:***@db:5432/cowry`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_on_a_fresh_machine() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert!(c.admin_token.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_hide_secrets() {
+        let e = config(&[("COWRY_BIND", "nope")]).unwrap_err().to_string();
+        assert!(e.starts_with("COWRY_BIND=\"nope\" is not valid"), "{e}");
+        let e = config(&[("COWRY_DEV_API_KEY", "sk_live_abcdefghijklmnopqrstuv")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("COWRY_DEV_API_KEY") && !e.contains("abcdefgh"),
+            "{e}"
+        );
+        let e = config(&[("DATABASE_URL", "mysql://u:pw@h/db")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("DATABASE_URL") && !e.contains("pw"), "{e}");
+        assert!(config(&[("COWRY_LOG_FORMAT", "xml")]).is_err());
+        assert!(config(&[("COWRY_REQUEST_TIMEOUT_SECS", "0")]).is_err());
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/cowry"),
+            "postgres://app:***@db:5432/cowry"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/cowry"),
+            "postgres://postgres@127.0.0.1/cowry"
+        );
+        assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
+    }
+}

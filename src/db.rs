@@ -1,0 +1,69 @@
+//! Connecting to PostgreSQL: create the database if it is missing, apply migrations, bootstrap the dev
+//! merchant. Failures say what was tried and what to do, in one line.
+
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+
+use crate::config::{redact_url, Config};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot reach PostgreSQL at {url} ({cause}); start one with `docker compose up -d postgres` or set DATABASE_URL")]
+    Unreachable { url: String, cause: String },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Creates the database named in the URL if it does not exist yet.
+pub async fn create_if_missing(url: &str) -> Result<(), DbError> {
+    let unreachable = |e: sqlx::Error| DbError::Unreachable {
+        url: redact_url(url),
+        cause: short_cause(&e),
+    };
+    if !Postgres::database_exists(url).await.map_err(unreachable)? {
+        if let Err(e) = Postgres::create_database(url).await {
+            // Another process may have created it between the check and the create.
+            if !Postgres::database_exists(url).await.unwrap_or(false) {
+                return Err(unreachable(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn connect(config: &Config) -> Result<PgPool, DbError> {
+    let url = config.database_url.expose();
+    create_if_missing(url).await?;
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| DbError::Unreachable {
+            url: redact_url(url),
+            cause: short_cause(&e),
+        })
+}
+
+/// Connects, migrates and makes sure the dev merchant exists: everything `serve` needs before binding.
+pub async fn prepare(config: &Config) -> Result<PgPool, DbError> {
+    let pool = connect(config).await?;
+    MIGRATOR.run(&pool).await?;
+    if let Some(key) = &config.dev_api_key {
+        let merchant = crate::store::merchants::ensure_dev_merchant(&pool, key.expose()).await?;
+        tracing::info!(%merchant, "dev merchant ready for COWRY_DEV_API_KEY");
+    }
+    Ok(pool)
+}
+
+fn short_cause(e: &sqlx::Error) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or("unknown error").to_owned()
+}

@@ -1,0 +1,11 @@
+//! Pure types and rules: no I/O here, so everything is unit-tested directly.
+
+pub mod collection;
+pub mod currency;
+pub mod ids;
+pub mod integrated;
+pub mod money;
+pub mod nuban;
+pub mod phone;
+pub mod time;
+pub mod validate;

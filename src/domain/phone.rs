@@ -1,0 +1,73 @@
+//! Phone numbers, always held in E.164 form. Validity (length, ranges) comes from libphonenumber's
+//! metadata through the `phonenumber` crate, not from a hand-written regex.
+
+use phonenumber::Mode;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    e164: String,
+    country_code: u16,
+}
+
+impl Phone {
+    /// Accepts an international number with its `+` country code; spaces, dashes and brackets are
+    /// tolerated and dropped ("+234 801 234 5678" → "+2348012345678").
+    pub fn parse(text: &str) -> Result<Phone, &'static str> {
+        let text = text.trim();
+        if !text.starts_with('+') {
+            return Err("must be in E.164 format with a country code, e.g. +2348012345678");
+        }
+        if text.len() > 32
+            || text
+                .chars()
+                .any(|c| !(c.is_ascii_digit() || " -()+".contains(c)))
+        {
+            return Err("must be in E.164 format, e.g. +2348012345678");
+        }
+        let number = phonenumber::parse(None, text)
+            .map_err(|_| "must be in E.164 format, e.g. +2348012345678")?;
+        if !phonenumber::is_valid(&number) {
+            return Err("is not a valid phone number for its country");
+        }
+        Ok(Phone {
+            e164: number.format().mode(Mode::E164).to_string(),
+            country_code: number.code().value(),
+        })
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.e164
+    }
+
+    /// The ITU calling code (234 for Nigeria, 256 for Uganda).
+    pub fn country_code(&self) -> u16 {
+        self.country_code
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_valid_numbers() {
+        let phone = Phone::parse("+2348012345678").unwrap();
+        assert_eq!(phone.e164(), "+2348012345678");
+        assert_eq!(phone.country_code(), 234);
+        assert_eq!(
+            Phone::parse(" +234 801-234-5678 ").unwrap().e164(),
+            "+2348012345678"
+        );
+        assert_eq!(Phone::parse("+256772123456").unwrap().country_code(), 256);
+    }
+
+    #[test]
+    fn refuses_numbers_that_are_not_e164_or_not_valid() {
+        assert!(Phone::parse("08012345678").is_err());
+        assert!(Phone::parse("+234801").is_err());
+        assert!(Phone::parse("+2348012345678999").is_err());
+        assert!(Phone::parse("+234abc").is_err());
+        assert!(Phone::parse("").is_err());
+        assert!(Phone::parse("+999123456789").is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! `/admin/*`: operator endpoints, behind `COWRY_ADMIN_TOKEN`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::{Admin, JsonBody};
+use crate::domain::validate::{self as v, FieldErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::store;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/merchants", post(create_merchant))
+        .route("/admin/api-keys/{id}", delete(revoke_key))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedMerchantView {
+    #[schema(example = "mer_0t3hq1v6c2m8x9b4k7d5f0a1z2")]
+    pub id: String,
+    pub name: String,
+    /// The test-mode secret key. Shown once: only its hash is stored.
+    #[schema(example = "sk_test_…")]
+    pub api_key: String,
+    /// Id of the key, for revoking it.
+    pub api_key_id: String,
+}
+
+/// Create a test-mode merchant; the response holds its API key, shown this once.
+#[utoipa::path(post, path = "/admin/merchants", tag = "admin",
+    request_body(content = Object, description = "{\"name\": \"Acme\"}"),
+    responses((status = 201, body = CreatedMerchantView), (status = 401, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody)),
+    security(("admin" = [])))]
+pub async fn create_merchant(
+    State(state): State<AppState>,
+    _: Admin,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<CreatedMerchantView>)> {
+    let mut errors = FieldErrors::default();
+    let name = match body.value.as_object() {
+        Some(object) => v::string(object, "name", "", 200, true, &mut errors),
+        None => {
+            errors.add("body", "must be a JSON object");
+            None
+        }
+    };
+    errors.finish(|| ()).map_err(ApiError::Validation)?;
+    let mut conn = state.pool.acquire().await?;
+    let created = store::merchants::create(&mut conn, &name.unwrap_or_default(), None).await?;
+    tracing::info!(merchant = %created.id, "merchant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedMerchantView {
+            id: created.id,
+            name: created.name,
+            api_key: created.api_key,
+            api_key_id: created.api_key_id,
+        }),
+    ))
+}
+
+/// Revoke an API key: requests with it are refused with 401 from then on.
+#[utoipa::path(delete, path = "/admin/api-keys/{id}", tag = "admin",
+    params(("id" = String, Path, description = "API key id (key_…)")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)),
+    security(("admin" = [])))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if store::merchants::revoke_key(&state.pool, &id).await? {
+        tracing::info!(api_key = %id, "API key revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(
+            "no active API key with this id".to_owned(),
+        ))
+    }
+}

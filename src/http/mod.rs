@@ -1,0 +1,95 @@
+//! Routes and extractors. `app(state)` assembles every resource's router and the middleware around it.
+
+pub mod admin;
+pub mod collections;
+pub mod extract;
+pub mod health;
+pub mod idempotent;
+pub mod openapi;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{header, HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{middleware, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Largest request body accepted; larger ones get 413 in the error shape.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .merge(collections::router())
+        .merge(admin::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Innermost first: each `layer` call wraps everything added before it.
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response()))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+        .layer(middleware::map_response(error_shape))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<Body>| {
+                            let path = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok());
+                            tracing::info_span!("request", method = %req.method(), path = path.unwrap_or("-"),
+                                request_id = id.unwrap_or("-"), merchant = tracing::field::Empty)
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id)),
+        )
+        .with_state(state)
+}
+
+/// Responses made outside Cowry's handlers (timeouts, framework rejections) get the one error shape too.
+async fn error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound("no such route".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout,
+        s if s.is_client_error() => ApiError::BadRequest {
+            code: "bad_request",
+            message: "the request could not be processed".to_owned(),
+        },
+        _ => ApiError::Internal("unexpected error response".into()),
+    };
+    let mut shaped = error.into_response();
+    *shaped.status_mut() = status;
+    for name in ["x-request-id", "allow"] {
+        if let Some(v) = response.headers().get(name) {
+            shaped.headers_mut().insert(name, v.clone());
+        }
+    }
+    shaped
+}

@@ -1,0 +1,78 @@
+//! Cowry: a multi-provider payment collections server. `main` is thin; everything lives here so tests
+//! can start the whole application on port 0 against their own database.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod providers;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use shutdown::Shutdown;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use http::app;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub providers: providers::Registry,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config) -> AppState {
+        let providers = providers::Registry::new(&config.public_url);
+        AppState {
+            pool,
+            config: Arc::new(config),
+            providers,
+        }
+    }
+}
+
+/// A bound server with its background workers, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `config.bind` (port 0 picks a free port). Migrations and the dev merchant are the caller's
+    /// concern (see `db::prepare`), so tests can share this path.
+    pub async fn build(state: AppState) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(state.config.bind).await?;
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` fires, then stops taking connections, finishes in-flight requests and
+    /// stops the workers.
+    pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
+        let workers = jobs::spawn(self.state.clone(), shutdown.clone());
+        let app = http::app(self.state);
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.clone().wait_owned())
+            .await;
+        shutdown.trigger();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        result
+    }
+}

@@ -1,0 +1,108 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use cowry::shutdown::Shutdown;
+use cowry::{db, store, telemetry, AppState, Application, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "cowry",
+    version,
+    about = "Multi-provider payment collections server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if needed, apply migrations, and serve the API.
+    Serve,
+    /// Create the database if needed and apply migrations, then exit.
+    Migrate,
+    /// Merchant administration.
+    Merchant {
+        #[command(subcommand)]
+        command: MerchantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Create a test-mode merchant and print its API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cowry: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cowry: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve => {
+            let pool = db::prepare(&config).await?;
+            let app = Application::build(AppState::new(pool, config)).await?;
+            tracing::info!(addr = %app.local_addr(), "cowry listening");
+            let shutdown = Shutdown::default();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            app.run(shutdown).await?;
+            tracing::info!("cowry stopped");
+        }
+        Command::Migrate => {
+            db::prepare(&config).await?;
+            println!("migrations applied");
+        }
+        Command::Merchant {
+            command: MerchantCommand::Create { name },
+        } => {
+            let name = name.trim();
+            if name.is_empty() || name.len() > 200 {
+                return Err("--name must be 1 to 200 characters".into());
+            }
+            let pool = db::prepare(&config).await?;
+            let mut conn = pool.acquire().await?;
+            let merchant = store::merchants::create(&mut conn, name, None).await?;
+            println!(
+                "merchant  {}\nname      {}\napi key   {}  (test mode; shown once)",
+                merchant.id, merchant.name, merchant.api_key
+            );
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM or Ctrl-C: stop accepting, finish in-flight requests, exit.
+async fn stop_on_signal(shutdown: Shutdown) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    shutdown.trigger();
+}

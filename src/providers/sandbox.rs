@@ -1,0 +1,141 @@
+//! The built-in `sandbox` provider: deterministic payment options computed from the collection itself,
+//! with no outside call, so test mode and the README walk-through work on any machine.
+
+use sha2::{Digest, Sha256};
+
+use super::{Capabilities, OptionsRequest, PaymentOption, PaymentProvider, ProviderError};
+use crate::domain::collection::METHODS;
+use crate::domain::nuban;
+
+pub const BANK_NAME: &str = "Cowry Sandbox Bank";
+/// CBN-style three-digit code of the sandbox bank, used for the NUBAN check digit.
+pub const BANK_CODE: &str = "999";
+
+pub struct Sandbox {
+    public_url: String,
+}
+
+impl Sandbox {
+    pub fn new(public_url: &str) -> Sandbox {
+        Sandbox {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The same reference always gets the same account: a 9-digit serial from a hash of it, plus the
+    /// NUBAN check digit.
+    fn account_number(reference: &str) -> String {
+        let digest = Sha256::digest(reference.as_bytes());
+        let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % 1_000_000_000;
+        nuban::account_number(BANK_CODE, &format!("{n:09}")).expect("9 digits and a 3-digit code")
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for Sandbox {
+    fn kind(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            methods: &METHODS,
+            currencies: &[],
+        }
+    }
+
+    async fn payment_options(
+        &self,
+        request: &OptionsRequest<'_>,
+    ) -> Result<Vec<PaymentOption>, ProviderError> {
+        let expires_at = request.expires_at;
+        let link = format!("{}/pay/{}", self.public_url, request.reference);
+        let account_name = format!("{} {}", request.first_name, request.last_name);
+        let amount = format!(
+            "{} {}",
+            request.amount.currency().code(),
+            request.amount.major_string()
+        );
+        let options = request
+            .methods
+            .iter()
+            .map(|method| match *method {
+                "payment_link" => Ok(PaymentOption::PaymentLink { link: link.clone(), expires_at }),
+                "virtual_account" => Ok(PaymentOption::VirtualAccount {
+                    bank_name: BANK_NAME.to_owned(),
+                    account_number: Self::account_number(request.reference),
+                    account_name: account_name.clone(),
+                    expires_at,
+                }),
+                "mobile_money" => Ok(PaymentOption::MobileMoney {
+                    instructions: format!(
+                        "Approve the {amount} request sent to {} on your mobile money wallet, quoting {}.",
+                        request.phone, request.reference
+                    ),
+                    expires_at,
+                }),
+                "card" => Ok(PaymentOption::Card { link: format!("{link}?channel=card"), expires_at }),
+                "bank_transfer" => Ok(PaymentOption::BankTransfer {
+                    bank_name: BANK_NAME.to_owned(),
+                    account_number: Self::account_number(request.reference),
+                    account_name: account_name.clone(),
+                    instructions: format!("Transfer exactly {amount} to the account above before it expires."),
+                    expires_at,
+                }),
+                other => Err(ProviderError::Unsupported { provider: "sandbox", what: format!("method {other}") }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{currency::Currency, money::Money};
+    use chrono::{TimeZone, Utc};
+
+    fn request<'a>(methods: &'a [&'static str]) -> OptionsRequest<'a> {
+        OptionsRequest {
+            reference: "PSK_txn_8a7f34",
+            amount: Money::from_minor(4_500_000, Currency::parse("NGN").unwrap()),
+            methods,
+            first_name: "Amina",
+            last_name: "Lawal",
+            email: "amina@example.com",
+            phone: "+2348012345678",
+            expires_at: Utc.with_ymd_and_hms(2025, 11, 14, 17, 46, 7).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn options_are_deterministic_and_valid() {
+        let sandbox = Sandbox::new("http://localhost:8080/");
+        let options = sandbox
+            .payment_options(&request(&["payment_link", "virtual_account"]))
+            .await
+            .unwrap();
+        let again = sandbox
+            .payment_options(&request(&["payment_link", "virtual_account"]))
+            .await
+            .unwrap();
+        assert_eq!(options, again);
+        let json = serde_json::to_value(&options).unwrap();
+        assert_eq!(json[0]["method"], "payment_link");
+        assert_eq!(json[0]["link"], "http://localhost:8080/pay/PSK_txn_8a7f34");
+        assert_eq!(json[1]["method"], "virtual_account");
+        assert_eq!(json[1]["accountName"], "Amina Lawal");
+        assert_eq!(json[1]["expiresAt"], "2025-11-14T17:46:07.000Z");
+        let account = json[1]["accountNumber"].as_str().unwrap();
+        assert!(nuban::is_valid(BANK_CODE, account), "{account}");
+    }
+
+    #[tokio::test]
+    async fn every_method_yields_an_option() {
+        let options = Sandbox::new("http://x")
+            .payment_options(&request(&METHODS))
+            .await
+            .unwrap();
+        assert_eq!(options.len(), METHODS.len());
+    }
+}

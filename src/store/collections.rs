@@ -1,0 +1,302 @@
+//! Collections, their contacts and their events.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{PgExecutor, PgPool};
+
+use crate::domain::collection::event;
+
+/// A collection as read back, with its contact and its events (already in their JSON shape).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CollectionRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub reference: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub provider: String,
+    pub expires_in: i32,
+    pub expires_at: DateTime<Utc>,
+    pub payable: Json<Value>,
+    pub follow_up: Option<Json<Value>>,
+    pub metadata: Option<Json<Value>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    pub contact: ContactRow,
+    pub events: Json<Vec<Value>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    pub contact_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub email: String,
+}
+
+/// The columns of [`CollectionRow`]; `c` is the collection, `ct` its contact.
+const SELECT: &str = r#"
+    select c.id, c.type, c.reference, c.amount_minor, c.currency, c.status, c.provider, c.expires_in,
+           c.expires_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at, c.completed_at,
+           ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
+           coalesce((select json_agg(json_build_object(
+                        'id', e.id, 'type', e.type,
+                        'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                      order by e.seq)
+                     from collection_events e
+                     where e.merchant_id = c.merchant_id and e.collection_id = c.id), '[]') as events
+    from collections c
+    join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id"#;
+
+/// Everything one create writes, generated before the statement runs.
+pub struct NewCollectionRow<'a> {
+    pub merchant_id: &'a str,
+    pub id: &'a str,
+    pub reference: &'a str,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub provider: &'a str,
+    pub expires_in: i32,
+    pub expires_at: DateTime<Utc>,
+    pub payable: &'a Value,
+    pub follow_up: Option<&'a Value>,
+    pub metadata: Option<&'a Value>,
+    pub created_at: DateTime<Utc>,
+    pub event_id: &'a str,
+    pub new_contact_id: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub phone: &'a str,
+    pub email: &'a str,
+}
+
+/// Finds or creates the contact, inserts the collection and its `collection.created` event, in one
+/// statement (one round trip, atomic on its own). The contact is found by phone, else by email
+/// (case-insensitive), else created; `on conflict` on (merchant, phone) makes two simultaneous creates
+/// for the same new phone share one contact. Returns the contact the collection belongs to.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    new: &NewCollectionRow<'_>,
+) -> Result<ContactRow, sqlx::Error> {
+    sqlx::query_as(
+        "with found as (
+             select id from contacts
+             where merchant_id = $1 and (phone = $2 or lower(email) = lower($3))
+             order by (phone = $2) desc, created_at, id
+             limit 1
+         ), inserted as (
+             insert into contacts (merchant_id, id, first_name, last_name, phone, email, created_at, updated_at)
+             select $1, $4, $5, $6, $2, $3, $7, $7 where not exists (select 1 from found)
+             on conflict (merchant_id, phone) do update set updated_at = contacts.updated_at
+             returning id, first_name, last_name, phone, email
+         ), contact as (
+             select * from inserted
+             union all
+             select c.id, c.first_name, c.last_name, c.phone, c.email
+             from contacts c join found f on c.merchant_id = $1 and c.id = f.id
+         ), created as (
+             insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
+                                      provider, expires_in, expires_at, payable, follow_up, metadata,
+                                      created_at, updated_at)
+             select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14, $15, $16, $17, $7, $7
+             from contact
+             returning id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, created_at)
+             select $1, $18, id, $19, $7 from created
+         )
+         select id as contact_id, first_name, last_name, phone, email from contact",
+    )
+    .bind(new.merchant_id)
+    .bind(new.phone)
+    .bind(new.email)
+    .bind(new.new_contact_id)
+    .bind(new.first_name)
+    .bind(new.last_name)
+    .bind(new.created_at)
+    .bind(new.id)
+    .bind(new.reference)
+    .bind(new.amount_minor)
+    .bind(new.currency)
+    .bind(new.provider)
+    .bind(new.expires_in)
+    .bind(new.expires_at)
+    .bind(Json(new.payable))
+    .bind(new.follow_up.map(Json))
+    .bind(new.metadata.map(Json))
+    .bind(new.event_id)
+    .bind(event::CREATED)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<CollectionRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} where c.merchant_id = $1 and c.id = $2"))
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub reference: Option<String>,
+    pub contact_id: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Rows strictly after this (created_at, id) in list order.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: i64,
+}
+
+/// Newest first; (created_at, id) gives a total order, so a cursor walk sees every row exactly once.
+pub async fn list(
+    pool: &PgPool,
+    merchant_id: &str,
+    filter: &ListFilter,
+) -> Result<Vec<CollectionRow>, sqlx::Error> {
+    let (after_at, after_id) = filter.after.clone().unzip();
+    sqlx::query_as(&format!(
+        "{SELECT}
+         where c.merchant_id = $1
+           and ($2::text is null or c.status = $2)
+           and ($3::text is null or c.type = $3)
+           and ($4::text is null or c.reference = $4)
+           and ($5::text is null or c.contact_id = $5)
+           and ($6::timestamptz is null or c.created_at >= $6)
+           and ($7::timestamptz is null or c.created_at <= $7)
+           and ($8::timestamptz is null or (c.created_at, c.id) < ($8, $9))
+         order by c.created_at desc, c.id desc
+         limit $10"
+    ))
+    .bind(merchant_id)
+    .bind(&filter.status)
+    .bind(&filter.kind)
+    .bind(&filter.reference)
+    .bind(&filter.contact_id)
+    .bind(filter.created_from)
+    .bind(filter.created_to)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Outcome of a state change that only open (pending/overdue) collections may make.
+pub enum Transition {
+    Done,
+    NotFound,
+    /// The collection is in this terminal state and stays there.
+    Terminal(String),
+}
+
+/// Moves an open collection to `cancelled`, with its event, in one statement.
+pub async fn cancel(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    event_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Transition, sqlx::Error> {
+    let (prior, changed): (Option<String>, bool) = sqlx::query_as(
+        "with changed as (
+             update collections set status = 'cancelled', updated_at = $4
+             where merchant_id = $1 and id = $2 and status in ('pending', 'overdue')
+             returning id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, created_at)
+             select $1, $3, id, $5, $4 from changed
+         )
+         select (select status from collections where merchant_id = $1 and id = $2),
+                exists (select 1 from changed)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(event_id)
+    .bind(at)
+    .bind(event::CANCELLED)
+    .fetch_one(db)
+    .await?;
+    Ok(match (prior, changed) {
+        (_, true) => Transition::Done,
+        (None, false) => Transition::NotFound,
+        (Some(status), false) => Transition::Terminal(status),
+    })
+}
+
+/// Expires open collections whose `expires_at` has passed (at most `batch`), each with a
+/// `collection.expired` event. Safe to run from several processes: rows are claimed with SKIP LOCKED and
+/// the status is re-checked by the update. Returns how many expired.
+pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>, batch: i64) -> Result<u64, sqlx::Error> {
+    let (count,): (i64,) = sqlx::query_as(
+        "with due as (
+             select merchant_id, id from collections
+             where status in ('pending', 'overdue') and expires_at <= $1
+             order by expires_at
+             limit $2
+             for update skip locked
+         ), expired as (
+             update collections c set status = 'expired', updated_at = $1
+             from due where c.merchant_id = due.merchant_id and c.id = due.id
+             returning c.merchant_id, c.id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, created_at)
+             select merchant_id, 'evt_' || replace(gen_random_uuid()::text, '-', ''), id, $3, $1 from expired
+         )
+         select count(*) from expired",
+    )
+    .bind(now)
+    .bind(batch)
+    .bind(event::EXPIRED)
+    .fetch_one(pool)
+    .await?;
+    Ok(count as u64)
+}
+
+/// A collection's events, oldest first; `None` when the collection is not the merchant's.
+pub async fn events(
+    pool: &PgPool,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<Vec<EventRow>>, sqlx::Error> {
+    let exists: Option<(i32,)> =
+        sqlx::query_as("select 1 from collections where merchant_id = $1 and id = $2")
+            .bind(merchant_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query_as(
+        "select id, type, data, created_at from collection_events
+         where merchant_id = $1 and collection_id = $2 order by seq",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(rows))
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub data: Option<Json<Value>>,
+    pub created_at: DateTime<Utc>,
+}

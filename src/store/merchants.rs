@@ -1,0 +1,146 @@
+//! Merchants, their API keys and their providers list.
+
+use sqlx::{PgConnection, PgPool};
+
+use super::sha256;
+use crate::domain::ids::{new_id, random_chars};
+use crate::providers::{DEFAULT_PROVIDER, DEFAULT_TEST_PROVIDERS};
+
+/// Who a request acts for, resolved from its API key in one query.
+#[derive(Debug, Clone)]
+pub struct MerchantContext {
+    pub merchant_id: String,
+    pub mode: String,
+    pub default_provider: String,
+    /// (slug, kind) pairs of the merchant's providers list.
+    pub providers: Vec<(String, String)>,
+}
+
+impl MerchantContext {
+    /// The adapter kind behind `slug`, if the merchant has that provider.
+    pub fn provider_kind(&self, slug: &str) -> Option<&str> {
+        self.providers
+            .iter()
+            .find(|(s, _)| s == slug)
+            .map(|(_, kind)| kind.as_str())
+    }
+}
+
+pub enum KeyLookup {
+    Active(MerchantContext),
+    Revoked,
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedMerchant {
+    pub id: String,
+    pub name: String,
+    pub api_key_id: String,
+    pub api_key: String,
+}
+
+/// A new test-mode secret key: `sk_test_` and 40 base-62 characters (~238 bits).
+pub fn new_test_key() -> String {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    format!("sk_test_{}", random_chars(40, BASE62).collect::<String>())
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    merchant_id: String,
+    mode: String,
+    revoked: bool,
+    default_provider: String,
+    slugs: Vec<String>,
+    kinds: Vec<String>,
+}
+
+pub async fn find_by_key(pool: &PgPool, key: &str) -> Result<KeyLookup, sqlx::Error> {
+    let row: Option<KeyRow> = sqlx::query_as(
+        "select k.merchant_id, k.mode, k.revoked_at is not null as revoked, m.default_provider,
+                array(select p.slug from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as slugs,
+                array(select p.kind from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as kinds
+         from api_keys k join merchants m on m.id = k.merchant_id
+         where k.key_hash = $1",
+    )
+    .bind(sha256(key.as_bytes()))
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        None => KeyLookup::Unknown,
+        Some(row) if row.revoked => KeyLookup::Revoked,
+        Some(row) => KeyLookup::Active(MerchantContext {
+            merchant_id: row.merchant_id,
+            mode: row.mode,
+            default_provider: row.default_provider,
+            providers: row.slugs.into_iter().zip(row.kinds).collect(),
+        }),
+    })
+}
+
+/// Creates a test-mode merchant with its default providers list and one API key (`key`, or a new one).
+pub async fn create(
+    conn: &mut PgConnection,
+    name: &str,
+    key: Option<&str>,
+) -> Result<CreatedMerchant, sqlx::Error> {
+    let id = new_id("mer");
+    let api_key_id = new_id("key");
+    let api_key = key.map(str::to_owned).unwrap_or_else(new_test_key);
+    let (slugs, kinds): (Vec<&str>, Vec<&str>) = DEFAULT_TEST_PROVIDERS.iter().copied().unzip();
+    sqlx::query(
+        "with m as (insert into merchants (id, name, default_provider) values ($1, $2, $3) returning id),
+              k as (insert into api_keys (id, merchant_id, key_hash, key_prefix, mode)
+                    select $4, id, $5, $6, 'test' from m)
+         insert into merchant_providers (merchant_id, slug, kind, mode)
+         select m.id, p.slug, p.kind, 'test' from m, unnest($7::text[], $8::text[]) as p(slug, kind)",
+    )
+    .bind(&id)
+    .bind(name)
+    .bind(DEFAULT_PROVIDER)
+    .bind(&api_key_id)
+    .bind(sha256(api_key.as_bytes()))
+    .bind(&api_key[..12])
+    .bind(&slugs)
+    .bind(&kinds)
+    .execute(conn)
+    .await?;
+    Ok(CreatedMerchant {
+        id,
+        name: name.to_owned(),
+        api_key_id,
+        api_key,
+    })
+}
+
+/// Makes sure a merchant owns `key` (the dev key from `COWRY_DEV_API_KEY`); safe to run from several
+/// processes at once. Returns the merchant id.
+pub async fn ensure_dev_merchant(pool: &PgPool, key: &str) -> Result<String, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Serialise concurrent start-ups so only one of them creates the merchant.
+    sqlx::query("select pg_advisory_xact_lock(hashtext('cowry.dev_merchant'))")
+        .execute(&mut *tx)
+        .await?;
+    let existing: Option<(String,)> =
+        sqlx::query_as("select merchant_id from api_keys where key_hash = $1")
+            .bind(sha256(key.as_bytes()))
+            .fetch_optional(&mut *tx)
+            .await?;
+    let id = match existing {
+        Some((id,)) => id,
+        None => create(&mut tx, "Dev merchant", Some(key)).await?.id,
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Revokes an API key; returns false when there is no such active key.
+pub async fn revoke_key(pool: &PgPool, key_id: &str) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("update api_keys set revoked_at = now() where id = $1 and revoked_at is null")
+            .bind(key_id)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,237 @@
+//! Spawns the whole application on port 0 against the test's own fresh database: each test gets a new
+//! PostgreSQL database (migrated), dropped when the test ends.
+
+use std::collections::HashMap;
+
+use cowry::shutdown::Shutdown;
+use cowry::{store, AppState, Application, Config};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub pool: PgPool,
+    /// API key of a test-mode merchant created for this test.
+    pub key: String,
+    pub key_id: String,
+    shutdown: Shutdown,
+    database: String,
+}
+
+impl Drop for TestApp {
+    /// Stops the server and drops the test's database (on a thread of its own: Drop cannot await).
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        let (pool, database) = (self.pool.clone(), self.database.clone());
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                pool.close().await;
+                if let Ok(mut admin) = PgConnection::connect(&url_for("postgres")).await {
+                    let _ = sqlx::query(&format!(
+                        "drop database if exists \"{database}\" with (force)"
+                    ))
+                    .execute(&mut admin)
+                    .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+pub fn example() -> Value {
+    serde_json::from_str(include_str!("../fixtures/integrated_example.json")).unwrap()
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(&[]).await
+}
+
+/// The server's database URL (`DATABASE_URL`, as `cargo test` sets it from .cargo/config.toml) with
+/// another database name.
+fn url_for(database: &str) -> String {
+    let base = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| cowry::config::DEFAULT_DATABASE_URL.to_owned());
+    let (server, _) = base
+        .rsplit_once('/')
+        .expect("DATABASE_URL has a database name");
+    format!("{server}/{database}")
+}
+
+/// Creates and migrates a database of its own for one test. Databases of earlier runs older than an hour
+/// (left behind by a killed run) are dropped on the way.
+async fn fresh_database() -> (PgPool, String) {
+    let mut admin = PgConnection::connect(&url_for("postgres"))
+        .await
+        .expect("PostgreSQL is reachable");
+    let now = chrono::Utc::now().timestamp();
+    let stale: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'cowry_test_%'")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    for name in stale {
+        let born = name
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(now);
+        if now - born > 3600 {
+            let _ = sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+    let name = format!("cowry_test_{now}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("create database \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(20)
+        .connect(&url_for(&name))
+        .await
+        .unwrap();
+    cowry::db::MIGRATOR.run(&pool).await.unwrap();
+    (pool, name)
+}
+
+pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+    let (pool, database) = fresh_database().await;
+    let mut vars: HashMap<String, String> = [
+        ("COWRY_BIND", "127.0.0.1:0"),
+        ("COWRY_PUBLIC_URL", "http://cowry.test"),
+        ("COWRY_ADMIN_TOKEN", ADMIN_TOKEN),
+        // The sweep is driven by tests directly; keep the background one out of their way.
+        ("COWRY_EXPIRY_SWEEP_SECS", "86400"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+    let mut conn = pool.acquire().await.unwrap();
+    let merchant = store::merchants::create(&mut conn, "Test merchant", None)
+        .await
+        .unwrap();
+    drop(conn);
+    let app = Application::build(AppState::new(pool.clone(), config))
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let shutdown = Shutdown::default();
+    tokio::spawn(app.run(shutdown.clone()));
+    TestApp {
+        base,
+        client: Client::new(),
+        pool,
+        key: merchant.api_key,
+        key_id: merchant.api_key_id,
+        shutdown,
+        database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request authenticated as this test's merchant.
+    pub fn authed(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("x-api-key", &self.key)
+    }
+
+    pub async fn create(&self, body: &Value) -> (StatusCode, Value) {
+        read(
+            self.authed(reqwest::Method::POST, "/collections")
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        read(
+            self.authed(reqwest::Method::GET, path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str) -> (StatusCode, Value) {
+        read(
+            self.authed(reqwest::Method::POST, path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Creates a second merchant and returns its API key.
+    pub async fn other_merchant_key(&self) -> String {
+        let mut conn = self.pool.acquire().await.unwrap();
+        store::merchants::create(&mut conn, "Other merchant", None)
+            .await
+            .unwrap()
+            .api_key
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+pub async fn read(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// An integrated body with a unique reference and phone derived from `n`.
+pub fn body_n(n: u32) -> Value {
+    let mut body = example();
+    body["reference"] = format!("ref_{n}").into();
+    body["contact"]["phone"] = format!("+23480{:08}", 10_000_000 + n).into();
+    body["contact"]["email"] = format!("customer{n}@example.com").into();
+    body
+}
+
+/// Asserts the one error shape and returns the field names it lists.
+pub fn assert_error(body: &Value, status: StatusCode, code: &str) -> Vec<String> {
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["statusCode"], status.as_u16(), "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body["error"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|f| f["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,153 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::common::{assert_error, example, read, spawn, TestApp};
+
+async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> (StatusCode, Value, bool) {
+    let response = app
+        .authed(Method::POST, "/collections")
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let replayed = response.headers().get("idempotent-replayed").is_some();
+    let (status, body) = read(response).await;
+    (status, body, replayed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_key_same_body_replays_the_saved_response() {
+    let app = spawn().await;
+    let (first_status, first, replayed) = create_with_key(&app, "order-123", &example()).await;
+    assert_eq!(
+        (first_status, replayed),
+        (StatusCode::CREATED, false),
+        "{first}"
+    );
+    let (second_status, second, replayed) = create_with_key(&app, "order-123", &example()).await;
+    assert_eq!((second_status, replayed), (StatusCode::CREATED, true));
+    assert_eq!(first, second);
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+    assert_eq!(app.count("select count(*) from collection_events").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_key_other_body_is_a_409() {
+    let app = spawn().await;
+    create_with_key(&app, "order-123", &example()).await;
+    let mut other = example();
+    other["amount"]["value"] = 50000.into();
+    other["reference"] = "another-ref".into();
+    let (status, body, _) = create_with_key(&app, "order-123", &other).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error(&body, status, "idempotency_key_reused");
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_request_does_not_burn_its_key() {
+    let app = spawn().await;
+    app.create(&example()).await;
+    // Same reference again: 409, and the key is not saved with that failure...
+    let (status, body, _) = create_with_key(&app, "retry-me", &example()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error(&body, status, "duplicate_reference");
+    assert_eq!(app.count("select count(*) from idempotency_keys").await, 0);
+    // ...so after fixing the request the same key works.
+    let mut fixed = example();
+    fixed["reference"] = "fixed-ref".into();
+    let (status, _, _) = create_with_key(&app, "retry-me", &fixed).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_reference_without_a_key_is_a_409() {
+    let app = spawn().await;
+    let (status, _) = app.create(&example()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app.create(&example()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_error(&body, status, "duplicate_reference");
+    assert!(
+        !body.to_string().contains("collections_reference_key"),
+        "no SQL detail leaks: {body}"
+    );
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+    assert_eq!(app.count("select count(*) from contacts").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_identical_requests_with_a_key_create_one_collection() {
+    let app = std::sync::Arc::new(spawn().await);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { create_with_key(&app, "same-key", &example()).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        let (status, body, _) = task.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["data"]["id"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "every response names the same collection"
+    );
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+    assert_eq!(app.count("select count(*) from collection_events").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_identical_requests_without_a_key_create_one_collection() {
+    let app = std::sync::Arc::new(spawn().await);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.create(&example()).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {
+                assert_error(&body, status, "duplicate_reference");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+    assert_eq!(app.count("select count(*) from contacts").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_is_idempotent_with_a_key() {
+    let app = spawn().await;
+    let (_, created) = app.create(&example()).await;
+    let path = format!(
+        "/collections/{}/cancel",
+        created["data"]["id"].as_str().unwrap()
+    );
+    let send = || {
+        app.authed(Method::POST, &path)
+            .header("idempotency-key", "cancel-1")
+            .send()
+    };
+    let (first_status, first) = read(send().await.unwrap()).await;
+    let (second_status, second) = read(send().await.unwrap()).await;
+    assert_eq!(
+        (first_status, second_status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(first, second);
+    assert_eq!(
+        app.count("select count(*) from collection_events where type = 'collection.cancelled'")
+            .await,
+        1
+    );
+}

@@ -1,0 +1,12 @@
+//! HTTP-level tests: the whole server on a loopback port against a real PostgreSQL, a fresh database per
+//! test (#[sqlx::test]).
+
+mod common;
+
+mod auth;
+mod contacts;
+mod create;
+mod errors;
+mod idempotency;
+mod lifecycle;
+mod list;
