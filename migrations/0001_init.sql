@@ -61,10 +61,11 @@ create table collections (
     provider     text not null,
     expires_in   integer not null check (expires_in > 0),
     expires_at   timestamptz not null,
-    -- {"enabled", "methods", "options"}: options are what the provider generated, stored as returned
-    payable      jsonb not null,
-    follow_up    jsonb,
-    metadata     jsonb,
+    -- {"enabled", "methods", "options"}: options are what the provider generated, stored as returned.
+    -- `json`, not `jsonb`: these are echoed back exactly as written (key order, number text included).
+    payable      json not null,
+    follow_up    json,
+    metadata     json,
     created_at   timestamptz not null,
     updated_at   timestamptz not null,
     completed_at timestamptz,
