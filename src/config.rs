@@ -45,6 +45,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// How often the expiry sweep looks for collections past `expires_at`.
     pub expiry_sweep_interval: Duration,
+    /// How long a process trusts an API key it has looked up (0: always ask the database).
+    pub auth_cache_ttl: Duration,
 }
 
 /// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
@@ -160,6 +162,10 @@ impl Config {
                 30,
                 86_400,
             )?),
+            auth_cache_ttl: Duration::from_secs(match get("COWRY_AUTH_CACHE_SECS").as_deref() {
+                Some("0") => 0,
+                _ => number("COWRY_AUTH_CACHE_SECS", 5, 300)?,
+            }),
         })
     }
 }

@@ -28,15 +28,18 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub providers: providers::Registry,
+    pub auth_cache: http::auth_cache::AuthCache,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config) -> AppState {
         let providers = providers::Registry::new(&config.public_url);
+        let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         AppState {
             pool,
             config: Arc::new(config),
             providers,
+            auth_cache,
         }
     }
 }

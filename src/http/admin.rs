@@ -76,12 +76,15 @@ pub async fn revoke_key(
     _: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if store::merchants::revoke_key(&state.pool, &id).await? {
-        tracing::info!(api_key = %id, "API key revoked");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(
+    match store::merchants::revoke_key(&state.pool, &id).await? {
+        Some(merchant) => {
+            // This process stops accepting the key at once; others within COWRY_AUTH_CACHE_SECS.
+            state.auth_cache.forget_merchant(&merchant);
+            tracing::info!(api_key = %id, %merchant, "API key revoked");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        None => Err(ApiError::NotFound(
             "no active API key with this id".to_owned(),
-        ))
+        )),
     }
 }

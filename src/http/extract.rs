@@ -41,14 +41,18 @@ impl FromRequestParts<AppState> for Merchant {
         };
         let well_formed =
             (key.starts_with("sk_test_") || key.starts_with("sk_live_")) && key.len() <= 128;
-        let lookup = if well_formed {
-            store::merchants::find_by_key(&state.pool, key).await?
-        } else {
-            KeyLookup::Unknown
-        };
-        match lookup {
+        if !well_formed {
+            return Err(ApiError::Unauthorized("invalid API key".to_owned()));
+        }
+        let key_hash = store::sha256(key.as_bytes());
+        if let Some(merchant) = state.auth_cache.get(&key_hash) {
+            tracing::Span::current().record("merchant", merchant.merchant_id.as_str());
+            return Ok(Merchant(merchant));
+        }
+        match store::merchants::find_by_key(&state.pool, &key_hash).await? {
             KeyLookup::Active(merchant) => {
                 tracing::Span::current().record("merchant", merchant.merchant_id.as_str());
+                state.auth_cache.put(key_hash, merchant.clone());
                 Ok(Merchant(merchant))
             }
             KeyLookup::Revoked => Err(ApiError::Unauthorized(

@@ -1,6 +1,7 @@
 //! Routes and extractors. `app(state)` assembles every resource's router and the middleware around it.
 
 pub mod admin;
+pub mod auth_cache;
 pub mod collections;
 pub mod extract;
 pub mod health;

@@ -56,7 +56,8 @@ struct KeyRow {
     kinds: Vec<String>,
 }
 
-pub async fn find_by_key(pool: &PgPool, key: &str) -> Result<KeyLookup, sqlx::Error> {
+/// Looks a key up by its SHA-256.
+pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sqlx::Error> {
     let row: Option<KeyRow> = sqlx::query_as(
         "select k.merchant_id, k.mode, k.revoked_at is not null as revoked, m.default_provider,
                 array(select p.slug from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as slugs,
@@ -64,7 +65,7 @@ pub async fn find_by_key(pool: &PgPool, key: &str) -> Result<KeyLookup, sqlx::Er
          from api_keys k join merchants m on m.id = k.merchant_id
          where k.key_hash = $1",
     )
-    .bind(sha256(key.as_bytes()))
+    .bind(key_hash)
     .fetch_optional(pool)
     .await?;
     Ok(match row {
@@ -135,12 +136,13 @@ pub async fn ensure_dev_merchant(pool: &PgPool, key: &str) -> Result<String, sql
     Ok(id)
 }
 
-/// Revokes an API key; returns false when there is no such active key.
-pub async fn revoke_key(pool: &PgPool, key_id: &str) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("update api_keys set revoked_at = now() where id = $1 and revoked_at is null")
-            .bind(key_id)
-            .execute(pool)
-            .await?;
-    Ok(done.rows_affected() == 1)
+/// Revokes an API key; returns its merchant, or `None` when there is no such active key.
+pub async fn revoke_key(pool: &PgPool, key_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update api_keys set revoked_at = now()
+         where id = $1 and revoked_at is null returning merchant_id",
+    )
+    .bind(key_id)
+    .fetch_optional(pool)
+    .await
 }
