@@ -103,3 +103,5 @@ create table idempotency_keys (
     created_at      timestamptz not null default now(),
     primary key (merchant_id, key)
 );
+-- keys are kept for 24 hours (the retention sweep deletes older ones)
+create index idempotency_keys_created on idempotency_keys (created_at);

@@ -2,6 +2,7 @@
 //! to run in several processes against one database.
 
 pub mod expiry;
+pub mod retention;
 
 use tokio::task::JoinHandle;
 
@@ -9,5 +10,8 @@ use crate::shutdown::Shutdown;
 use crate::AppState;
 
 pub fn spawn(state: AppState, shutdown: Shutdown) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(expiry::run(state, shutdown))]
+    vec![
+        tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
+        tokio::spawn(retention::run(state, shutdown)),
+    ]
 }

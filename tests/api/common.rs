@@ -19,7 +19,8 @@ pub struct TestApp {
     /// API key of a test-mode merchant created for this test.
     pub key: String,
     pub key_id: String,
-    shutdown: Shutdown,
+    pub shutdown: Shutdown,
+    pub database_url: String,
     database: String,
 }
 
@@ -137,6 +138,7 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         key: merchant.api_key,
         key_id: merchant.api_key_id,
         shutdown,
+        database_url: url_for(&database),
         database,
     }
 }

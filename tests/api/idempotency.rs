@@ -151,3 +151,26 @@ async fn cancel_is_idempotent_with_a_key() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_forgotten_after_a_day() {
+    let app = spawn().await;
+    create_with_key(&app, "old-key", &example()).await;
+    sqlx::query("update idempotency_keys set created_at = now() - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut fresh = example();
+    fresh["reference"] = "fresh".into();
+    create_with_key(&app, "fresh-key", &fresh).await;
+    let cutoff = chrono::Utc::now() - cowry::jobs::retention::KEEP;
+    let deleted = cowry::store::idempotency::delete_older_than(&app.pool, cutoff, 100)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let left: Vec<String> = sqlx::query_scalar("select key from idempotency_keys")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["fresh-key"]);
+}

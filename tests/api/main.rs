@@ -10,3 +10,4 @@ mod errors;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod process;
