@@ -1,5 +1,9 @@
 use std::process::ExitCode;
 
+// glibc malloc was ~13% of the server's CPU under load (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 use cowry::shutdown::Shutdown;
