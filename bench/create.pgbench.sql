@@ -25,7 +25,8 @@ with found as (
         insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
                                  provider, expires_in, expires_at, payable, follow_up, metadata,
                                  created_at, updated_at)
-        select :merchant, ('pay_' || left(md5(:n || 'p' || :r), 26)), 'integrated', ('PSK_' || :n || '_' || :r), 4500000, 'NGN', 'pending', contact.id, 'paystack', 1440, (now() + interval '1440 minutes'), '{"enabled": true,"methods": ["payment_link","virtual_account"],"options": [{"method": "payment_link","link": "http\u003a//127.0.0.1\u003a8080/pay/PSK_txn","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"},{"method": "virtual_account","bankName": "Cowry Sandbox Bank","accountNumber": "8256696249","accountName": "Amina Lawal","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"}]}', '{"enabled": true,"startAfter": 20,"cadence": "every_10m","channels": ["whatsapp","sms"],"tone": "gentle"}', '[{"name": "Standard Membership","description": "January plan renewal","quantity": 1}]', now(), now()
+        select :merchant, ('pay_' || left(md5(:n || 'p' || :r), 26)), 'integrated', ('PSK_' || :n || '_' || :r), 4500000, 'NGN', 'pending', contact.id, 'paystack', 1440, (now() + interval '1440 minutes'),
+               '{"enabled": true,"methods": ["payment_link","virtual_account"],"options": [{"method": "payment_link","link": "http\u003a//127.0.0.1\u003a8080/pay/PSK_txn","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"},{"method": "virtual_account","bankName": "Cowry Sandbox Bank","accountNumber": "8256696249","accountName": "Amina Lawal","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"}]}'::json, '{"enabled": true,"startAfter": 20,"cadence": "every_10m","channels": ["whatsapp","sms"],"tone": "gentle"}'::json, '[{"name": "Standard Membership","description": "January plan renewal","quantity": 1}]'::json, now(), now()
         from contact
         returning id
     ), event as (

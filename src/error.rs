@@ -156,6 +156,14 @@ impl From<sqlx::Error> for ApiError {
     /// Unique violations a request can cause become conflicts, by constraint name; anything else is internal.
     fn from(e: sqlx::Error) -> ApiError {
         if let Some(db) = e.as_database_error() {
+            // NUL bytes and text PostgreSQL cannot store: the request's fault, whichever field it was in.
+            if matches!(db.code().as_deref(), Some("22021") | Some("22P05")) {
+                return ApiError::BadRequest {
+                    code: "invalid_text",
+                    message: "the request contains characters that cannot be stored (e.g. NUL)"
+                        .to_owned(),
+                };
+            }
             if db.constraint() == Some("collections_reference_key") {
                 return ApiError::Conflict {
                     code: "duplicate_reference",

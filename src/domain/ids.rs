@@ -13,6 +13,15 @@ pub fn new_id(prefix: &str) -> String {
     out
 }
 
+/// Whether `id` could be an id Cowry made with `prefix` (so malformed ids are refused before any query).
+pub fn looks_like(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| ALPHABET.contains(&b))
+        })
+}
+
 /// `count` characters drawn uniformly from `alphabet` (rejection sampling, no modulo bias).
 pub fn random_chars(count: usize, alphabet: &[u8]) -> impl Iterator<Item = char> + '_ {
     let limit = 256 - (256 % alphabet.len());
@@ -41,5 +50,10 @@ mod tests {
         assert_eq!(id.len(), 4 + LEN);
         assert!(id[4..].bytes().all(|b| ALPHABET.contains(&b)));
         assert_ne!(new_id("pay"), new_id("pay"));
+        assert!(looks_like(&id, "pay"));
+        assert!(!looks_like(&id, "evt"));
+        assert!(!looks_like("pay_", "pay"));
+        assert!(!looks_like("pay_ABC", "pay"));
+        assert!(!looks_like("pay_a\u{0}b", "pay"));
     }
 }

@@ -113,6 +113,9 @@ pub fn string(
                     errors.add(field, "must not be empty");
                 }
                 None
+            } else if s.chars().any(char::is_control) {
+                errors.add(field, "must not contain control characters");
+                None
             } else if s.chars().count() > max_len {
                 errors.add(field, format!("must be at most {max_len} characters"));
                 None

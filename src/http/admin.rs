@@ -19,6 +19,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api-keys/{id}", delete(revoke_key))
 }
 
+/// `POST /admin/merchants` body (documentation; the handler validates the raw JSON).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CreateMerchantRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S", example = "Acme")]
+    name: String,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchantView {
@@ -34,9 +42,10 @@ pub struct CreatedMerchantView {
 
 /// Create a test-mode merchant; the response holds its API key, shown this once.
 #[utoipa::path(post, path = "/admin/merchants", tag = "admin",
-    request_body(content = Object, description = "{\"name\": \"Acme\"}"),
-    responses((status = 201, body = CreatedMerchantView), (status = 401, body = crate::error::ErrorBody),
-              (status = 422, body = crate::error::ErrorBody)),
+    request_body(content = CreateMerchantRequest),
+    responses((status = 201, body = CreatedMerchantView), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+              (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("admin" = [])))]
 pub async fn create_merchant(
     State(state): State<AppState>,
@@ -69,13 +78,19 @@ pub async fn create_merchant(
 /// Revoke an API key: requests with it are refused with 401 from then on.
 #[utoipa::path(delete, path = "/admin/api-keys/{id}", tag = "admin",
     params(("id" = String, Path, description = "API key id (key_…)")),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody)),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
     security(("admin" = [])))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     _: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    if !crate::domain::ids::looks_like(&id, "key") {
+        return Err(ApiError::NotFound(
+            "no active API key with this id".to_owned(),
+        ));
+    }
     match store::merchants::revoke_key(&state.pool, &id).await? {
         Some(merchant) => {
             // This process stops accepting the key at once; others within COWRY_AUTH_CACHE_SECS.

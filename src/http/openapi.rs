@@ -27,7 +27,8 @@ pub fn router() -> Router<AppState> {
     components(schemas(
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
         CreateCollectionRequest, crate::error::ErrorBody, crate::error::ErrorDetail,
-        crate::domain::validate::FieldError, super::admin::CreatedMerchantView,
+        crate::domain::validate::FieldError, super::admin::CreatedMerchantView, super::admin::CreateMerchantRequest,
+        CollectionStatus, CollectionType,
     )),
     modifiers(&Security),
 )]
@@ -61,10 +62,15 @@ impl Modify for Security {
 pub struct CreateCollectionRequest {
     /// "integrated" (the default).
     #[serde(rename = "type")]
-    #[schema(example = "integrated")]
+    #[schema(example = "integrated", pattern = "^integrated$")]
     kind: Option<String>,
     /// Unique within your account; letters, digits and - _ . = : (at most 100).
-    #[schema(example = "PSK_txn_8a7f34")]
+    #[schema(
+        example = "PSK_txn_8a7f34",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[A-Za-z0-9_.=:-]+$"
+    )]
     reference: String,
     amount: AmountRequest,
     contact: ContactRequest,
@@ -72,11 +78,11 @@ pub struct CreateCollectionRequest {
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
     /// Minutes until the collection expires: 1 to 525600, default 1440.
-    #[schema(example = 1440)]
+    #[schema(example = 1440, minimum = 1, maximum = 525600)]
     expires_in: Option<i64>,
     payable: Option<PayableRequest>,
     /// Slug from your providers list; default: your default provider.
-    #[schema(example = "paystack")]
+    #[schema(example = "paystack", min_length = 1, max_length = 64)]
     provider: Option<String>,
     follow_up: Option<FollowUpRequest>,
 }
@@ -85,10 +91,13 @@ pub struct CreateCollectionRequest {
 #[allow(dead_code)]
 pub struct AmountRequest {
     /// Major units (45000 = ₦45,000.00), at most as many decimals as the currency has.
-    #[schema(value_type = f64, example = 45000)]
+    #[schema(value_type = f64, example = 45000, exclusive_minimum = 0)]
     value: serde_json::Number,
     /// ISO 4217, e.g. NGN, GHS, KES, UGX, USD.
-    #[schema(example = "NGN")]
+    #[schema(
+        example = "NGN",
+        pattern = "^(NGN|GHS|KES|UGX|RWF|TZS|ZAR|ZMW|XOF|XAF|EGP|MAD|ETB|MWK|CDF|BWP|GNF|BIF|SLE|MZN|USD|EUR|GBP)$"
+    )]
     currency: String,
 }
 
@@ -96,12 +105,36 @@ pub struct AmountRequest {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ContactRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S", example = "Amina")]
     first_name: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S", example = "Lawal")]
     last_name: String,
-    /// E.164 with country code.
-    #[schema(example = "+2348012345678")]
+    /// E.164 with country code; must be a valid number for its country.
+    #[schema(example = "+2348012345678", pattern = "^\\+[0-9]{7,15}$")]
     phone: String,
+    #[schema(format = Email, max_length = 254, example = "amina.lawal@example.com")]
     email: String,
+}
+
+/// Collection states, for the `status` filter.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CollectionStatus {
+    Pending,
+    Overdue,
+    Completed,
+    Cancelled,
+    Expired,
+}
+
+/// Collection types, for the `type` filter.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CollectionType {
+    Integrated,
+    Scheduled,
 }
 
 #[derive(Deserialize, ToSchema)]

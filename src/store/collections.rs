@@ -99,7 +99,8 @@ pub const INSERT_SQL: &str = "with found as (
         insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
                                  provider, expires_in, expires_at, payable, follow_up, metadata,
                                  created_at, updated_at)
-        select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14, $15, $16, $17, $7, $7
+        select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14,
+               $15::json, $16::json, $17::json, $7, $7
         from contact
         returning id
     ), event as (
@@ -131,9 +132,10 @@ pub async fn insert(
         .bind(new.provider)
         .bind(new.expires_in)
         .bind(new.expires_at)
-        .bind(Json(new.payable))
-        .bind(new.follow_up.map(Json))
-        .bind(new.metadata.map(Json))
+        // As JSON text: a `Json<_>` parameter travels as jsonb, which would reorder the merchant's keys.
+        .bind(new.payable.to_string())
+        .bind(new.follow_up.map(Value::to_string))
+        .bind(new.metadata.map(Value::to_string))
         .bind(new.event_id)
         .bind(event::CREATED)
         .fetch_one(db)

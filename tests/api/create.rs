@@ -423,3 +423,32 @@ async fn every_payable_method_gets_an_option() {
         .iter()
         .all(|o| o["expiresAt"] == options[0]["expiresAt"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_reads_back_with_the_merchants_key_order() {
+    let app = spawn().await;
+    let raw = r#"{"reference":"order-1","amount":{"value":1,"currency":"NGN"},
+        "contact":{"firstName":"A","lastName":"B","phone":"+2348012345678","email":"a@example.com"},
+        "metadata":{"zeta":1,"description":"d","alpha":2.50}}"#;
+    let response = app
+        .authed(reqwest::Method::POST, "/collections")
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    let created: Value = response.json().await.unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+    let text = app
+        .authed(reqwest::Method::GET, &format!("/collections/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#""metadata":{"zeta":1,"description":"d","alpha":2.50}"#),
+        "{text}"
+    );
+}

@@ -177,3 +177,50 @@ async fn readiness_fails_when_the_database_is_gone() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_error(&body, status, "service_unavailable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_and_control_characters_never_reach_the_database_as_500s() {
+    let app = spawn().await;
+    let mut body = example();
+    body["contact"]["firstName"] = "Ami\u{0}na".into();
+    let (status, response) = app.create(&body).await;
+    assert_eq!(
+        assert_error(&response, status, "validation_failed"),
+        ["contact.firstName"]
+    );
+
+    let (status, response) = app.get("/collections?reference=a%00b&contactId=x%07").await;
+    assert_eq!(
+        assert_error(&response, status, "validation_failed"),
+        ["reference", "contactId"]
+    );
+    for path in ["/collections/pay_%00", "/collections/pay_%00/events"] {
+        let (status, response) = app.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_error(&response, status, "not_found");
+    }
+    // Free-form metadata may hold any JSON string, NUL escapes included.
+    let mut body = example();
+    body["metadata"] = serde_json::json!({"description": "nul \u{0} inside"});
+    let (status, response) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{response}");
+    assert_eq!(
+        response["data"]["metadata"]["description"],
+        "nul \u{0} inside"
+    );
+
+    let (status, response) = read(
+        app.client
+            .post(app.url("/admin/merchants"))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .json(&serde_json::json!({"name": "bad\u{0}name"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        assert_error(&response, status, "validation_failed"),
+        ["name"]
+    );
+}

@@ -42,10 +42,13 @@ const DEFAULT_PAGE: i64 = 20;
 /// Create an integrated collection.
 #[utoipa::path(post, path = "/collections", tag = "collections",
     request_body(content = crate::http::openapi::CreateCollectionRequest, description = "As the integrated-collection document"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the saved response for the same key and body")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$",
+        description = "Replays the saved response for the same key and body")),
     responses(
         (status = 201, description = "Created", body = Envelope<CollectionView>),
-        (status = 400, description = "Malformed JSON", body = crate::error::ErrorBody),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = crate::error::ErrorBody),
+        (status = 415, description = "Content type is not JSON", body = crate::error::ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
         (status = 409, description = "Duplicate reference or reused Idempotency-Key", body = crate::error::ErrorBody),
         (status = 422, description = "Validation failed; every bad field is listed", body = crate::error::ErrorBody),
@@ -221,16 +224,27 @@ fn not_found() -> ApiError {
     ApiError::NotFound("no collection with this id".to_owned())
 }
 
+/// A path id that cannot be a collection's is a 404 without a query.
+fn collection_id(id: String) -> ApiResult<String> {
+    if crate::domain::ids::looks_like(&id, "pay") {
+        Ok(id)
+    } else {
+        Err(not_found())
+    }
+}
+
 /// Fetch one collection.
 #[utoipa::path(get, path = "/collections/{id}", tag = "collections",
     params(("id" = String, Path, description = "Collection id (pay_…)")),
-    responses((status = 200, body = Envelope<CollectionView>), (status = 404, body = crate::error::ErrorBody)),
+    responses((status = 200, body = Envelope<CollectionView>), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn fetch(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<CollectionView>>> {
+    let id = collection_id(id)?;
     let row = store::get(&state.pool, &merchant.merchant_id, &id)
         .await?
         .ok_or_else(not_found)?;
@@ -243,16 +257,17 @@ pub async fn fetch(
 /// List collections, newest first, with filters and cursor pagination.
 #[utoipa::path(get, path = "/collections", tag = "collections",
     params(
-        ("status" = Option<String>, Query, description = "pending, overdue, completed, cancelled or expired"),
-        ("type" = Option<String>, Query, description = "integrated or scheduled"),
+        ("status" = Option<crate::http::openapi::CollectionStatus>, Query),
+        ("type" = Option<crate::http::openapi::CollectionType>, Query),
         ("reference" = Option<String>, Query),
         ("contactId" = Option<String>, Query),
-        ("createdFrom" = Option<String>, Query, description = "RFC 3339, inclusive"),
-        ("createdTo" = Option<String>, Query, description = "RFC 3339, inclusive"),
-        ("limit" = Option<i64>, Query, description = "1 to 100, default 20"),
+        ("createdFrom" = Option<chrono::DateTime<Utc>>, Query, description = "RFC 3339, inclusive"),
+        ("createdTo" = Option<chrono::DateTime<Utc>>, Query, description = "RFC 3339, inclusive"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "pagination.nextCursor of the previous page"),
     ),
-    responses((status = 200, body = ListEnvelope), (status = 422, body = crate::error::ErrorBody)),
+    responses((status = 200, body = ListEnvelope), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -344,11 +359,21 @@ fn parse_list_query(
         }
         decoded
     });
+    let reference = text("reference");
+    let contact_id = text("contactId");
+    for (key, value) in [("reference", &reference), ("contactId", &contact_id)] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            errors.add(key, "must not contain control characters");
+        }
+    }
     errors.finish(|| ListFilter {
         status,
         kind,
-        reference: text("reference"),
-        contact_id: text("contactId"),
+        reference,
+        contact_id,
         created_from,
         created_to,
         after,
@@ -369,8 +394,10 @@ fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, String)> {
 
 /// Cancel a pending or overdue collection.
 #[utoipa::path(post, path = "/collections/{id}/cancel", tag = "collections",
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$")),
     responses(
+        (status = 400, description = "Malformed Idempotency-Key", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
         (status = 200, body = Envelope<CollectionView>),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "The collection is already completed, cancelled or expired", body = crate::error::ErrorBody),
@@ -382,6 +409,7 @@ pub async fn cancel(
     IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    let id = collection_id(id)?;
     let merchant_id = merchant.merchant_id.as_str();
     let path = format!("/collections/{id}/cancel");
     let fingerprint: [&[u8]; 2] = [Method::POST.as_str().as_bytes(), path.as_bytes()];
@@ -420,13 +448,15 @@ pub async fn cancel(
 /// A collection's event history, oldest first.
 #[utoipa::path(get, path = "/collections/{id}/events", tag = "collections",
     params(("id" = String, Path)),
-    responses((status = 200, body = Envelope<Vec<EventView>>), (status = 404, body = crate::error::ErrorBody)),
+    responses((status = 200, body = Envelope<Vec<EventView>>), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Envelope<Vec<EventView>>>> {
+    let id = collection_id(id)?;
     let rows = store::events(&state.pool, &merchant.merchant_id, &id)
         .await?
         .ok_or_else(not_found)?;
