@@ -47,6 +47,10 @@ pub struct Config {
     pub expiry_sweep_interval: Duration,
     /// How long a process trusts an API key it has looked up (0: always ask the database).
     pub auth_cache_ttl: Duration,
+    /// Whether the provider emulators are mounted at `/_emulator/…` (test mode runs against them).
+    pub emulators: bool,
+    /// How long after a request an emulated payment settles.
+    pub emulator_settle: Duration,
 }
 
 /// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
@@ -161,6 +165,16 @@ impl Config {
                 "COWRY_EXPIRY_SWEEP_SECS",
                 30,
                 86_400,
+            )?),
+            emulators: match get("COWRY_EMULATORS").as_deref() {
+                None | Some("true") | Some("1") => true,
+                Some("false") | Some("0") => false,
+                Some(other) => return Err(bad("COWRY_EMULATORS", other, "expected true or false")),
+            },
+            emulator_settle: Duration::from_millis(number(
+                "COWRY_EMULATOR_SETTLE_MS",
+                2000,
+                3_600_000,
             )?),
             auth_cache_ttl: Duration::from_secs(match get("COWRY_AUTH_CACHE_SECS").as_deref() {
                 Some("0") => 0,

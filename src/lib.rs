@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod emulator;
 pub mod error;
 pub mod http;
 pub mod jobs;

@@ -59,7 +59,20 @@ pub fn app(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(request_id)),
         )
-        .with_state(state)
+        .with_state(state.clone())
+        // Emulators answer in their provider's shapes, so they sit outside Cowry's error-shape layer.
+        .merge(emulators(&state))
+}
+
+fn emulators(state: &AppState) -> Router {
+    if !state.config.emulators {
+        return Router::new();
+    }
+    crate::emulator::router(crate::emulator::EmulatorConfig {
+        webhook_base: format!("{}/webhooks", state.config.public_url),
+        settle_delay: state.config.emulator_settle,
+        public_base: state.config.public_url.clone(),
+    })
 }
 
 /// Responses made outside Cowry's handlers (timeouts, framework rejections) get the one error shape too.

@@ -1,6 +1,8 @@
 //! Payment providers behind one trait. A merchant's providers list maps the slug a request names to the
 //! kind of adapter that serves it; the registry holds one adapter per kind.
 
+pub mod http;
+pub mod paystack;
 pub mod sandbox;
 
 use std::collections::HashMap;
@@ -73,6 +75,27 @@ pub struct Capabilities {
     pub currencies: &'static [&'static str],
 }
 
+/// Where a payment stands at the provider, in Cowry's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Not final yet (the customer has to act, or the provider is processing).
+    Pending,
+    Succeeded,
+    /// Final failure, with the provider's reason.
+    Failed {
+        reason: String,
+    },
+    /// A success the provider later undid.
+    Reversed,
+}
+
+impl PaymentStatus {
+    pub fn is_final(&self) -> bool {
+        !matches!(self, PaymentStatus::Pending)
+    }
+}
+
+/// Every way a provider call can fail, typed so callers decide without reading strings.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("{provider} does not support {what}")]
@@ -80,8 +103,40 @@ pub enum ProviderError {
         provider: &'static str,
         what: String,
     },
+    #[error("{provider} refused the credentials")]
+    BadCredentials { provider: &'static str },
+    /// The provider rejected the data it was sent; its message is kept for the merchant.
+    #[error("{provider} rejected the request: {message}")]
+    Rejected {
+        provider: &'static str,
+        message: String,
+    },
+    /// The reference was used before: the earlier call went through, so ask for its status.
+    #[error("{provider} already has a transaction with this reference")]
+    DuplicateReference { provider: &'static str },
+    #[error("{provider} has no such transaction")]
+    NotFound { provider: &'static str },
+    #[error("{provider} is rate limiting; retry after {retry_after_secs:?} s")]
+    RateLimited {
+        provider: &'static str,
+        retry_after_secs: Option<u64>,
+    },
     #[error("{provider} is unavailable: {message}")]
     Unavailable {
+        provider: &'static str,
+        message: String,
+    },
+    /// The call may or may not have happened (answer lost); resolve by a status query.
+    #[error(
+        "{provider} did not answer ({message}); the outcome is unknown until its status is checked"
+    )]
+    Unknown {
+        provider: &'static str,
+        message: String,
+    },
+    /// The provider answered something its documented contract does not allow.
+    #[error("{provider} sent an unexpected reply: {message}")]
+    Protocol {
         provider: &'static str,
         message: String,
     },

@@ -237,3 +237,59 @@ pub fn assert_error(body: &Value, status: StatusCode, code: &str) -> Vec<String>
         })
         .unwrap_or_default()
 }
+
+/// A loopback HTTP server that records every request it gets (method, path, headers, body) and answers
+/// 200: the receiving end of emulated provider webhooks.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub base: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let received: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+        let store = received.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let store = store.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                store.lock().unwrap().push(Received {
+                    path: parts.uri.path().to_owned(),
+                    headers: parts.headers,
+                    body: body.to_vec(),
+                });
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { base, received }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `count` requests have arrived; returns what arrived.
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            if self.all().len() >= count {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        self.all()
+    }
+}

@@ -10,4 +10,6 @@ mod errors;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod paystack;
 mod process;
+mod provider_http;

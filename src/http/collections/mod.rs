@@ -216,7 +216,8 @@ async fn create_collection(
 fn provider_error(e: ProviderError) -> ApiError {
     match e {
         ProviderError::Unsupported { .. } => ApiError::validation("payable.methods", e.to_string()),
-        ProviderError::Unavailable { .. } => ApiError::Provider(e.to_string()),
+        ProviderError::Rejected { .. } => ApiError::validation("provider", e.to_string()),
+        _ => ApiError::Provider(e.to_string()),
     }
 }
 

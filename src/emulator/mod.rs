@@ -1,0 +1,78 @@
+//! In-process emulators that speak each provider's wire protocol, mounted at `/_emulator/{provider}/…`
+//! for test mode. An emulator is written from the provider's documents on its own: it never imports an
+//! adapter's code or wire types, so a misreading on either side shows up as a failing test instead of
+//! two halves agreeing with themselves.
+//!
+//! State is kept in memory, per process: emulated transactions are scaffolding for test mode, need no
+//! durability (a restart is a sandbox reset) and stay out of Cowry's schema. Outcomes are chosen by
+//! documented magic values (see README).
+
+pub mod paystack;
+
+use std::time::Duration;
+
+use axum::Router;
+use hmac::{Hmac, Mac};
+use sha2::Sha512;
+
+/// How emulated providers behave.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where emulated webhooks are sent, per provider slug (e.g. `…/webhooks/paystack`).
+    pub webhook_base: String,
+    /// How long after a request an emulated payment settles.
+    pub settle_delay: Duration,
+    /// The emulator's own base URL, for links it hands out.
+    pub public_base: String,
+}
+
+pub fn router(config: EmulatorConfig) -> Router {
+    Router::new().nest("/_emulator/paystack", paystack::router(config))
+}
+
+/// What the last two digits of an amount (minor units) ask the emulators to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeed,
+    /// `…01`: the payment fails with the provider's real failure reason.
+    Fail,
+    /// `…02`: the payment stays pending and never settles.
+    StayPending,
+    /// `…03`: the payment succeeds but no callback is ever sent.
+    SucceedSilently,
+    /// `…04`: the first request answers 500; a retry goes through.
+    ErrorFirst,
+}
+
+impl Outcome {
+    pub fn from_minor(amount: i64) -> Outcome {
+        match amount % 100 {
+            1 => Outcome::Fail,
+            2 => Outcome::StayPending,
+            3 => Outcome::SucceedSilently,
+            4 => Outcome::ErrorFirst,
+            _ => Outcome::Succeed,
+        }
+    }
+}
+
+/// Hex HMAC-SHA512 of `body` keyed with `secret`, as Paystack signs its webhooks.
+pub fn hmac_sha512_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha512>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_amounts_choose_outcomes() {
+        assert_eq!(Outcome::from_minor(4_500_000), Outcome::Succeed);
+        assert_eq!(Outcome::from_minor(4_500_001), Outcome::Fail);
+        assert_eq!(Outcome::from_minor(102), Outcome::StayPending);
+        assert_eq!(Outcome::from_minor(203), Outcome::SucceedSilently);
+        assert_eq!(Outcome::from_minor(304), Outcome::ErrorFirst);
+    }
+}

@@ -1,0 +1,538 @@
+//! A Paystack emulator, from Paystack's OpenAPI document and webhook guide: `Authorization: Bearer`
+//! secret keys, `{status, message, data}` answers, integer minor-unit amounts, `duplicate_reference` on a
+//! reused reference, and `charge.success` webhooks signed with the hex HMAC-SHA512 of the body
+//! (`x-paystack-signature`). Any `sk_test_…` key of 8 or more characters after the prefix is an
+//! integration of its own; anything else is Paystack's 401 "Invalid key".
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{hmac_sha512_hex, EmulatorConfig, Outcome};
+
+const CURRENCIES: [&str; 5] = ["GHS", "KES", "NGN", "ZAR", "USD"];
+
+#[derive(Clone)]
+struct Emulator {
+    config: EmulatorConfig,
+    state: Arc<Mutex<Ledger>>,
+    client: reqwest::Client,
+}
+
+#[derive(Default)]
+struct Ledger {
+    next_id: i64,
+    /// (secret, reference) → transaction
+    transactions: HashMap<(String, String), Tx>,
+    /// (secret, email) → customer code
+    customers: HashMap<(String, String), Customer>,
+    /// (secret, authorization code) → email it belongs to
+    authorizations: HashMap<(String, String), String>,
+    /// (secret, reference) of `…04` requests that already failed once
+    failed_once: HashSet<(String, String)>,
+}
+
+#[derive(Clone)]
+struct Tx {
+    id: i64,
+    reference: String,
+    amount: i64,
+    currency: String,
+    email: String,
+    channel: &'static str,
+    status: &'static str,
+    gateway_response: &'static str,
+    paid_at: Option<String>,
+    created_at: String,
+    authorization_code: Option<String>,
+}
+
+#[derive(Clone)]
+struct Customer {
+    code: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+}
+
+pub fn router(config: EmulatorConfig) -> Router {
+    let emulator = Emulator {
+        config,
+        state: Arc::default(),
+        client: reqwest::Client::new(),
+    };
+    Router::new()
+        .route("/transaction/initialize", post(initialize))
+        .route("/transaction/verify/{reference}", get(verify))
+        .route(
+            "/transaction/charge_authorization",
+            post(charge_authorization),
+        )
+        .route("/charge", post(charge))
+        .route("/customer", post(create_customer))
+        .route("/dedicated_account", post(dedicated_account))
+        .with_state(emulator)
+}
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn invalid_key() -> Response {
+    answer(
+        StatusCode::UNAUTHORIZED,
+        json!({"status": false, "message": "Invalid key"}),
+    )
+}
+
+fn validation(message: &str) -> Response {
+    answer(
+        StatusCode::BAD_REQUEST,
+        json!({"status": false, "message": message, "meta": {"nextStep": "Check the request and try again"},
+               "type": "validation_error", "code": "invalid_params"}),
+    )
+}
+
+/// The integration's secret key from `Authorization: Bearer …`.
+fn secret(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let key = value.strip_prefix("Bearer ")?.trim();
+    (key.starts_with("sk_test_") && key.len() >= 16).then(|| key.to_owned())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn token(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..14)
+            .unwrap_or_default()
+    )
+}
+
+fn tx_json(tx: &Tx) -> Value {
+    json!({
+        "id": tx.id, "domain": "test", "status": tx.status, "reference": tx.reference, "receipt_number": null,
+        "amount": tx.amount, "message": null, "gateway_response": tx.gateway_response, "paid_at": tx.paid_at,
+        "created_at": tx.created_at, "channel": tx.channel, "currency": tx.currency, "ip_address": "127.0.0.1",
+        "metadata": "", "log": null, "fees": null, "fees_split": null,
+        "authorization": match &tx.authorization_code {
+            Some(code) => json!({"authorization_code": code, "bin": "408408", "last4": "4081", "exp_month": "12",
+                "exp_year": "2030", "channel": "card", "card_type": "visa", "bank": "TEST BANK", "country_code": "NG",
+                "brand": "visa", "reusable": true, "signature": "SIG_emulator", "account_name": null}),
+            None => json!({}),
+        },
+        "customer": {"id": 1, "first_name": null, "last_name": null, "email": tx.email, "customer_code": "CUS_emulator",
+                     "phone": null, "metadata": null, "risk_action": "default", "international_format_phone": null},
+        "plan": null, "paidAt": tx.paid_at, "createdAt": tx.created_at,
+    })
+}
+
+/// Checks the fields every money-moving call shares; returns (email, amount, currency, reference).
+fn money_fields(body: &Value) -> Result<(String, i64, String, Option<String>), Box<Response>> {
+    let email = body["email"]
+        .as_str()
+        .filter(|e| e.contains('@') && e.contains('.'));
+    let Some(email) = email else {
+        return Err(Box::new(validation("Invalid Email Address Passed")));
+    };
+    let Some(amount) = body["amount"].as_i64().filter(|a| *a > 0) else {
+        return Err(Box::new(validation("Invalid Amount Sent")));
+    };
+    let currency = body["currency"].as_str().unwrap_or("NGN");
+    if !CURRENCIES.contains(&currency) {
+        return Err(Box::new(validation("Currency not supported by merchant")));
+    }
+    let reference = match &body["reference"] {
+        Value::Null => None,
+        Value::String(r)
+            if !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.=".contains(&b)) =>
+        {
+            Some(r.clone())
+        }
+        _ => return Err(Box::new(validation("Invalid transaction reference"))),
+    };
+    Ok((email.to_owned(), amount, currency.to_owned(), reference))
+}
+
+fn duplicate_reference() -> Response {
+    answer(
+        StatusCode::BAD_REQUEST,
+        json!({"status": false, "message": "Duplicate Transaction Reference",
+               "meta": {"nextStep": "Try and create the Transaction or Charge with a new reference"},
+               "type": "validation_error", "code": "duplicate_reference", "errorCodeMappingNotFound": false}),
+    )
+}
+
+impl Emulator {
+    /// `…04` amounts: the first request for a reference answers 500.
+    fn fails_first(&self, secret: &str, reference: &str, amount: i64) -> bool {
+        Outcome::from_minor(amount) == Outcome::ErrorFirst
+            && self
+                .state
+                .lock()
+                .expect("ledger")
+                .failed_once
+                .insert((secret.to_owned(), reference.to_owned()))
+    }
+
+    /// Records a new pending transaction; `Err` when the reference is taken.
+    fn open(&self, secret: &str, mut tx: Tx) -> Result<Tx, Box<Response>> {
+        let mut ledger = self.state.lock().expect("ledger");
+        let key = (secret.to_owned(), tx.reference.clone());
+        if ledger.transactions.contains_key(&key) {
+            return Err(Box::new(duplicate_reference()));
+        }
+        ledger.next_id += 1;
+        tx.id = 4_000_000_000 + ledger.next_id;
+        ledger.transactions.insert(key, tx.clone());
+        Ok(tx)
+    }
+
+    /// After the configured delay, the customer "pays" (or not, by the magic amount) and Paystack's
+    /// `charge.success` webhook goes out, signed.
+    fn settle_later(&self, secret: String, reference: String) {
+        let emulator = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(emulator.config.settle_delay).await;
+            let Some(tx) = emulator.settle(&secret, &reference) else {
+                return;
+            };
+            if tx.status == "success" && Outcome::from_minor(tx.amount) != Outcome::SucceedSilently
+            {
+                emulator.send_webhook(&secret, &tx).await;
+            }
+        });
+    }
+
+    fn settle(&self, secret: &str, reference: &str) -> Option<Tx> {
+        let mut ledger = self.state.lock().expect("ledger");
+        let tx = ledger
+            .transactions
+            .get_mut(&(secret.to_owned(), reference.to_owned()))?;
+        match Outcome::from_minor(tx.amount) {
+            Outcome::StayPending => return None,
+            Outcome::Fail => {
+                tx.status = "failed";
+                tx.gateway_response = "Declined";
+            }
+            _ => {
+                tx.status = "success";
+                tx.gateway_response = "Successful";
+                tx.paid_at = Some(now());
+                tx.authorization_code.get_or_insert_with(|| token("AUTH_"));
+            }
+        }
+        let tx = tx.clone();
+        if let Some(code) = &tx.authorization_code {
+            ledger
+                .authorizations
+                .insert((secret.to_owned(), code.clone()), tx.email.clone());
+        }
+        Some(tx)
+    }
+
+    async fn send_webhook(&self, secret: &str, tx: &Tx) {
+        let body = json!({"event": "charge.success", "data": tx_json(tx)}).to_string();
+        let url = format!(
+            "{}/paystack",
+            self.config.webhook_base.trim_end_matches('/')
+        );
+        let signature = hmac_sha512_hex(secret, body.as_bytes());
+        let sent = self
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("x-paystack-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, %url, "emulated Paystack webhook not delivered");
+        }
+    }
+}
+
+async fn initialize(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let (email, amount, currency, reference) = match money_fields(&body) {
+        Ok(fields) => fields,
+        Err(response) => return *response,
+    };
+    let reference = reference.unwrap_or_else(|| token(""));
+    if emulator.fails_first(&secret, &reference, amount) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"status": false, "message": "An error occurred"}),
+        );
+    }
+    let tx = Tx {
+        id: 0,
+        reference: reference.clone(),
+        amount,
+        currency,
+        email,
+        channel: "card",
+        status: "ongoing",
+        gateway_response: "The transaction was not completed",
+        paid_at: None,
+        created_at: now(),
+        authorization_code: None,
+    };
+    if let Err(response) = emulator.open(&secret, tx) {
+        return *response;
+    }
+    emulator.settle_later(secret, reference.clone());
+    let access_code = token("");
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Authorization URL created", "data": {
+            "authorization_url": format!("{}/_emulator/paystack/checkout/{access_code}", emulator.config.public_base),
+            "access_code": access_code, "reference": reference}}),
+    )
+}
+
+async fn verify(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let ledger = emulator.state.lock().expect("ledger");
+    match ledger.transactions.get(&(secret, reference)) {
+        Some(tx) => answer(
+            StatusCode::OK,
+            json!({"status": true, "message": "Verification successful", "data": tx_json(tx)}),
+        ),
+        None => answer(
+            StatusCode::NOT_FOUND,
+            json!({"status": false, "message": "Transaction reference not found"}),
+        ),
+    }
+}
+
+async fn charge(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let (email, amount, currency, reference) = match money_fields(&body) {
+        Ok(fields) => fields,
+        Err(response) => return *response,
+    };
+    let channel = if body["mobile_money"].is_object() {
+        if body["mobile_money"]["phone"].as_str().is_none()
+            || body["mobile_money"]["provider"].as_str().is_none()
+        {
+            return validation("mobile_money.phone and mobile_money.provider are required");
+        }
+        "mobile_money"
+    } else if body["bank"].is_object() {
+        let account = body["bank"]["account_number"].as_str().unwrap_or_default();
+        if body["bank"]["code"].as_str().is_none() || account.len() != 10 {
+            return validation("bank.code and a 10-digit bank.account_number are required");
+        }
+        "bank"
+    } else {
+        return validation("Please provide a payment channel");
+    };
+    let reference = reference.unwrap_or_else(|| token(""));
+    if emulator.fails_first(&secret, &reference, amount) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"status": false, "message": "An error occurred"}),
+        );
+    }
+    let tx = Tx {
+        id: 0,
+        reference: reference.clone(),
+        amount,
+        currency,
+        email,
+        channel,
+        status: "pending",
+        gateway_response: "Awaiting customer approval",
+        paid_at: None,
+        created_at: now(),
+        authorization_code: None,
+    };
+    let tx = match emulator.open(&secret, tx) {
+        Ok(tx) => tx,
+        Err(response) => return *response,
+    };
+    emulator.settle_later(secret, reference);
+    let mut data = tx_json(&tx);
+    data["display_text"] = json!("Please complete authorization process on your mobile phone");
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Charge attempted", "data": data}),
+    )
+}
+
+async fn charge_authorization(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let (email, amount, currency, reference) = match money_fields(&body) {
+        Ok(fields) => fields,
+        Err(response) => return *response,
+    };
+    if !matches!(body["metadata"], Value::Null | Value::String(_)) {
+        return validation("metadata must be a stringified JSON object");
+    }
+    let Some(code) = body["authorization_code"].as_str() else {
+        return validation("authorization_code is required");
+    };
+    let owner = emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .authorizations
+        .get(&(secret.clone(), code.to_owned()))
+        .cloned();
+    if owner.as_deref() != Some(email.as_str()) {
+        return validation("Invalid or inactive authorization code for this customer");
+    }
+    let reference = reference.unwrap_or_else(|| token(""));
+    if emulator.fails_first(&secret, &reference, amount) {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"status": false, "message": "An error occurred"}),
+        );
+    }
+    let tx = Tx {
+        id: 0,
+        reference: reference.clone(),
+        amount,
+        currency,
+        email,
+        channel: "card",
+        status: "ongoing",
+        gateway_response: "",
+        paid_at: None,
+        created_at: now(),
+        authorization_code: Some(code.to_owned()),
+    };
+    if let Err(response) = emulator.open(&secret, tx) {
+        return *response;
+    }
+    // A saved card is charged at once (no customer step); pending amounts stay pending.
+    let tx = emulator.settle(&secret, &reference).unwrap_or_else(|| {
+        emulator.state.lock().expect("ledger").transactions[&(secret.clone(), reference.clone())]
+            .clone()
+    });
+    if tx.status == "success" && Outcome::from_minor(amount) != Outcome::SucceedSilently {
+        let (emulator, secret, tx) = (emulator.clone(), secret.clone(), tx.clone());
+        tokio::spawn(async move { emulator.send_webhook(&secret, &tx).await });
+    }
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Charge attempted", "data": tx_json(&tx)}),
+    )
+}
+
+async fn create_customer(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let Some(email) = body["email"].as_str().filter(|e| e.contains('@')) else {
+        return validation("Invalid Email Address Passed");
+    };
+    let mut ledger = emulator.state.lock().expect("ledger");
+    let customer = ledger
+        .customers
+        .entry((secret, email.to_lowercase()))
+        .or_insert_with(|| Customer {
+            code: token("CUS_"),
+            first_name: body["first_name"].as_str().unwrap_or_default().to_owned(),
+            last_name: body["last_name"].as_str().unwrap_or_default().to_owned(),
+            email: email.to_owned(),
+        })
+        .clone();
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Customer created", "data": {
+            "transactions": [], "subscriptions": [], "authorizations": [], "email": customer.email,
+            "first_name": customer.first_name, "last_name": customer.last_name, "phone": body["phone"],
+            "integration": 100032, "domain": "test", "metadata": {}, "customer_code": customer.code,
+            "risk_action": "default", "id": 1, "createdAt": now(), "updatedAt": now(), "identified": false,
+            "identifications": null}}),
+    )
+}
+
+async fn dedicated_account(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let Some(code) = body["customer"].as_str() else {
+        return validation("customer is required");
+    };
+    let ledger = emulator.state.lock().expect("ledger");
+    let Some(customer) = ledger
+        .customers
+        .iter()
+        .find(|((s, _), c)| *s == secret && c.code == code)
+        .map(|(_, c)| c.clone())
+    else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"status": false, "message": "Customer not found"}),
+        );
+    };
+    // A NUBAN at the emulated bank (code 999): nine digits from the customer code, then the check digit.
+    let hash = code
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let serial = format!("{:09}", hash % 1_000_000_000);
+    let account_number = crate::domain::nuban::account_number("999", &serial).unwrap_or_default();
+    let bank = body["preferred_bank"].as_str().unwrap_or("test-bank");
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "NUBAN successfully created", "data": {
+            "bank": {"name": "Test Bank", "id": 999, "slug": bank},
+            "account_name": format!("{} {}", customer.first_name, customer.last_name).trim(),
+            "account_number": account_number, "assigned": true, "currency": "NGN", "metadata": null, "active": true,
+            "id": 1, "created_at": now(), "updated_at": now(),
+            "assignment": {"integration": 100032, "assignee_id": 1, "assignee_type": "Customer", "expired": false,
+                           "account_type": "PAY-WITH-TRANSFER-RECURRING", "assigned_at": now(), "expired_at": null},
+            "customer": {"id": 1, "first_name": customer.first_name, "last_name": customer.last_name,
+                         "email": customer.email, "customer_code": customer.code, "phone": null,
+                         "risk_action": "default"}}}),
+    )
+}

@@ -1,0 +1,202 @@
+//! The one HTTP client every adapter uses: connect and total timeouts, a User-Agent, a tracing span per
+//! call (provider, operation, status, latency; never bodies, tokens or account numbers), and bounded
+//! retries with jittered backoff for calls that are safe to repeat. A call that is not safe to repeat and
+//! whose answer is lost becomes [`ProviderError::Unknown`]: the caller resolves it by asking the provider
+//! for the status, never by sending it again.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use tracing::Instrument;
+
+use super::ProviderError;
+
+pub const USER_AGENT: &str = concat!("cowry/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// Attempts in all for an idempotent call (1 = no retry).
+    pub attempts: u32,
+    pub base_backoff: Duration,
+    /// Longest `Retry-After` honoured before giving up with `RateLimited`.
+    pub max_retry_after: Duration,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        HttpPolicy {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            attempts: 3,
+            base_backoff: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A provider's answer: status, headers and body bytes (any status; adapters map it).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: axum::body::Bytes,
+}
+
+#[derive(Clone)]
+pub struct ProviderHttp {
+    client: reqwest::Client,
+    policy: HttpPolicy,
+}
+
+/// Whether a call may be sent again when its answer is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Safety {
+    /// GETs, and POSTs the provider de-duplicates by a key we send.
+    Idempotent,
+    /// Anything else: a lost answer is `Unknown`.
+    Once,
+}
+
+impl ProviderHttp {
+    pub fn new(policy: HttpPolicy) -> ProviderHttp {
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.timeout)
+            .build()
+            .expect("a TLS backend is compiled in");
+        ProviderHttp { client, policy }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `build()` (called again for each attempt) and returns the reply for any HTTP status except
+    /// those retried away: 5xx and 429 are retried when `safety` allows, then mapped to errors.
+    pub async fn send(
+        &self,
+        provider: &'static str,
+        operation: &'static str,
+        safety: Safety,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Reply, ProviderError> {
+        let attempts = if safety == Safety::Idempotent {
+            self.policy.attempts.max(1)
+        } else {
+            1
+        };
+        let mut last_error = None;
+        for attempt in 1..=attempts {
+            let span = tracing::info_span!(
+                "provider_call",
+                provider,
+                operation,
+                attempt,
+                status = tracing::field::Empty,
+                latency_ms = tracing::field::Empty
+            );
+            let started = Instant::now();
+            let result = build(&self.client).send().instrument(span.clone()).await;
+            span.record("latency_ms", started.elapsed().as_millis() as u64);
+            let wait = match result {
+                Ok(response) => {
+                    let status = response.status();
+                    span.record("status", status.as_u16());
+                    let headers = response.headers().clone();
+                    let body = match response.bytes().await {
+                        Ok(body) => body,
+                        Err(e) => {
+                            last_error = Some(lost(provider, safety, &e));
+                            continue;
+                        }
+                    };
+                    let retryable =
+                        status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+                    if !retryable || attempt == attempts {
+                        return Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                        });
+                    }
+                    let retry_after = retry_after(&headers);
+                    if retry_after.is_some_and(|d| d > self.policy.max_retry_after) {
+                        return Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                        });
+                    }
+                    retry_after.unwrap_or_else(|| self.backoff(attempt))
+                }
+                Err(e) if e.is_connect() => {
+                    // Nothing reached the provider: always safe to try again.
+                    tracing::warn!(parent: &span, error = %e, "provider unreachable");
+                    last_error = Some(ProviderError::Unavailable {
+                        provider,
+                        message: "connection failed".to_owned(),
+                    });
+                    if attempt == attempts && safety == Safety::Once {
+                        break;
+                    }
+                    self.backoff(attempt)
+                }
+                Err(e) => {
+                    tracing::warn!(parent: &span, error = %e, "provider call failed");
+                    last_error = Some(lost(provider, safety, &e));
+                    if safety == Safety::Once {
+                        break;
+                    }
+                    self.backoff(attempt)
+                }
+            };
+            if attempt < attempts {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(last_error.unwrap_or(ProviderError::Unavailable {
+            provider,
+            message: "no attempt made".to_owned(),
+        }))
+    }
+
+    /// Exponential backoff with full jitter: a random wait up to base × 2^(attempt-1).
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .policy
+            .base_backoff
+            .saturating_mul(1 << (attempt - 1).min(6));
+        let mut byte = [0u8; 2];
+        let _ = getrandom::fill(&mut byte);
+        ceiling.mul_f64(f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX))
+    }
+}
+
+/// A request that may have reached the provider but whose answer did not come back.
+fn lost(provider: &'static str, safety: Safety, e: &reqwest::Error) -> ProviderError {
+    let message = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        "the connection failed mid-call".to_owned()
+    };
+    match safety {
+        Safety::Once => ProviderError::Unknown { provider, message },
+        Safety::Idempotent => ProviderError::Unavailable { provider, message },
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from payment APIs and treated as absent).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}

@@ -1,0 +1,402 @@
+//! Paystack: payment links (initialize), dedicated virtual accounts, direct charges (mobile money, bank),
+//! verification, recurring debits on a saved authorization, and webhook verification. The wire types
+//! are in `paystack/wire.rs`; amounts travel in minor units.
+
+pub mod wire;
+
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::Sha512;
+
+use super::http::{ProviderHttp, Reply, Safety};
+use super::{PaymentStatus, ProviderError};
+use crate::config::Secret;
+use crate::domain::money::Money;
+
+pub const NAME: &str = "paystack";
+pub const LIVE_BASE_URL: &str = "https://api.paystack.co";
+/// The `Currency` enum of Paystack's spec.
+pub const CURRENCIES: [&str; 5] = ["GHS", "KES", "NGN", "ZAR", "USD"];
+/// Paystack references: only `-`, `.`, `=` and alphanumerics.
+pub fn is_valid_reference(reference: &str) -> bool {
+    !reference.is_empty()
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.=".contains(&b))
+}
+
+pub struct Paystack {
+    base_url: String,
+    secret: Secret,
+    http: ProviderHttp,
+}
+
+/// What a verification (or a charge on a saved authorization) tells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub reference: String,
+    pub status: PaymentStatus,
+    pub amount: Money,
+    /// Reusable authorization for recurring debits, when the payment made one.
+    pub authorization_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charged {
+    pub reference: String,
+    pub status: PaymentStatus,
+    /// The step Paystack wants next (`send_otp`, `send_pin`, …), if any.
+    pub next_step: Option<String>,
+    pub display_text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VirtualAccount {
+    pub bank_name: String,
+    pub account_number: String,
+    pub account_name: String,
+}
+
+/// How a direct charge reaches the customer.
+#[derive(Debug, Clone, Copy)]
+pub enum ChargeSource<'a> {
+    MobileMoney {
+        phone: &'a str,
+        network: &'a str,
+    },
+    Bank {
+        code: &'a str,
+        account_number: &'a str,
+    },
+}
+
+impl Paystack {
+    pub fn new(base_url: &str, secret: Secret, http: ProviderHttp) -> Paystack {
+        Paystack {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            secret,
+            http,
+        }
+    }
+
+    /// `POST /transaction/initialize`: a checkout link for `reference` (which Cowry chose and stored).
+    pub async fn initialize(
+        &self,
+        email: &str,
+        amount: Money,
+        reference: &str,
+        channels: &[&str],
+    ) -> Result<wire::InitializeData, ProviderError> {
+        let body = wire::InitializeRequest {
+            email,
+            amount: amount.minor(),
+            currency: amount.currency().code(),
+            reference,
+            channels: channels.to_vec(),
+            callback_url: None,
+            metadata: None,
+        };
+        // Paystack refuses a second transaction with the same reference, so a retry cannot pay twice.
+        self.call(
+            "initialize",
+            Safety::Idempotent,
+            Method::POST,
+            "/transaction/initialize",
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /transaction/verify/{reference}`.
+    pub async fn verify(&self, reference: &str) -> Result<Verified, ProviderError> {
+        if !is_valid_reference(reference) {
+            return Err(ProviderError::NotFound { provider: NAME });
+        }
+        let path = format!("/transaction/verify/{reference}");
+        let tx: wire::Transaction = self
+            .call::<(), _>("verify", Safety::Idempotent, Method::GET, &path, None)
+            .await?;
+        verified(tx)
+    }
+
+    /// `POST /charge` with mobile money or a bank account.
+    pub async fn charge(
+        &self,
+        email: &str,
+        amount: Money,
+        reference: &str,
+        source: ChargeSource<'_>,
+    ) -> Result<Charged, ProviderError> {
+        let (mobile_money, bank) = match source {
+            ChargeSource::MobileMoney { phone, network } => (
+                Some(wire::MobileMoney {
+                    phone,
+                    provider: network,
+                }),
+                None,
+            ),
+            ChargeSource::Bank {
+                code,
+                account_number,
+            } => (
+                None,
+                Some(wire::Bank {
+                    code,
+                    account_number,
+                }),
+            ),
+        };
+        let body = wire::ChargeRequest {
+            email,
+            amount: amount.minor(),
+            currency: amount.currency().code(),
+            reference,
+            mobile_money,
+            bank,
+        };
+        let data: wire::ChargeData = self
+            .call(
+                "charge",
+                Safety::Idempotent,
+                Method::POST,
+                "/charge",
+                Some(&body),
+            )
+            .await?;
+        let next_step = data
+            .status
+            .starts_with("send_")
+            .then(|| data.status.clone());
+        Ok(Charged {
+            status: payment_status(&data.status, data.gateway_response.as_deref()),
+            reference: data.reference,
+            next_step,
+            display_text: data.display_text,
+        })
+    }
+
+    /// `POST /transaction/charge_authorization`: a recurring debit on a reusable authorization.
+    pub async fn charge_authorization(
+        &self,
+        email: &str,
+        amount: Money,
+        authorization_code: &str,
+        reference: &str,
+    ) -> Result<Verified, ProviderError> {
+        let body = wire::ChargeAuthorizationRequest {
+            email,
+            amount: amount.minor(),
+            authorization_code,
+            reference,
+            currency: amount.currency().code(),
+            metadata: None,
+        };
+        let tx: wire::Transaction = self
+            .call(
+                "charge_authorization",
+                Safety::Idempotent,
+                Method::POST,
+                "/transaction/charge_authorization",
+                Some(&body),
+            )
+            .await?;
+        verified(tx)
+    }
+
+    /// `POST /customer` then `POST /dedicated_account`: a NUBAN that pays into this integration.
+    pub async fn dedicated_account(
+        &self,
+        email: &str,
+        first_name: &str,
+        last_name: &str,
+        phone: &str,
+        preferred_bank: &str,
+    ) -> Result<VirtualAccount, ProviderError> {
+        let customer = wire::CustomerRequest {
+            email,
+            first_name,
+            last_name,
+            phone,
+        };
+        // Paystack answers a repeated email with the existing customer.
+        let customer: wire::CustomerData = self
+            .call(
+                "create_customer",
+                Safety::Idempotent,
+                Method::POST,
+                "/customer",
+                Some(&customer),
+            )
+            .await?;
+        let request = wire::DedicatedAccountRequest {
+            customer: &customer.customer_code,
+            preferred_bank,
+        };
+        let account: wire::DedicatedAccountData = self
+            .call(
+                "dedicated_account",
+                Safety::Once,
+                Method::POST,
+                "/dedicated_account",
+                Some(&request),
+            )
+            .await?;
+        Ok(VirtualAccount {
+            bank_name: account.bank.name,
+            account_number: account.account_number,
+            account_name: account.account_name,
+        })
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        safety: Safety,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ProviderError> {
+        let url = format!("{}{path}", self.base_url);
+        let reply = self
+            .http
+            .send(NAME, operation, safety, |client| {
+                let request = client
+                    .request(method.clone(), &url)
+                    .bearer_auth(self.secret.expose());
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await?;
+        parse_reply(reply)
+    }
+}
+
+/// Maps a Paystack answer to its `data`, or to a typed error.
+pub fn parse_reply<T: DeserializeOwned>(reply: Reply) -> Result<T, ProviderError> {
+    let protocol = |message: String| ProviderError::Protocol {
+        provider: NAME,
+        message,
+    };
+    if reply.status.is_success() {
+        let envelope: wire::Envelope<T> = serde_json::from_slice(&reply.body)
+            .map_err(|e| protocol(format!("unreadable {} body: {e}", reply.status)))?;
+        return match (envelope.status, envelope.data) {
+            (true, Some(data)) => Ok(data),
+            _ => Err(ProviderError::Rejected {
+                provider: NAME,
+                message: envelope.message,
+            }),
+        };
+    }
+    let error: wire::ErrorBody = serde_json::from_slice(&reply.body).unwrap_or(wire::ErrorBody {
+        message: format!("HTTP {}", reply.status),
+        code: None,
+    });
+    Err(match reply.status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ProviderError::BadCredentials { provider: NAME }
+        }
+        StatusCode::NOT_FOUND => ProviderError::NotFound { provider: NAME },
+        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+            provider: NAME,
+            retry_after_secs: super::http::retry_after(&reply.headers).map(|d| d.as_secs()),
+        },
+        s if s.is_client_error() && error.code.as_deref() == Some("duplicate_reference") => {
+            ProviderError::DuplicateReference { provider: NAME }
+        }
+        s if s.is_client_error() => ProviderError::Rejected {
+            provider: NAME,
+            message: error.message,
+        },
+        _ => ProviderError::Unavailable {
+            provider: NAME,
+            message: format!("HTTP {}", reply.status),
+        },
+    })
+}
+
+fn verified(tx: wire::Transaction) -> Result<Verified, ProviderError> {
+    let currency = crate::domain::currency::Currency::parse(&tx.currency).ok_or_else(|| {
+        ProviderError::Protocol {
+            provider: NAME,
+            message: format!("unknown currency {}", tx.currency),
+        }
+    })?;
+    if tx.amount <= 0 {
+        return Err(ProviderError::Protocol {
+            provider: NAME,
+            message: "non-positive amount".to_owned(),
+        });
+    }
+    Ok(Verified {
+        status: payment_status(&tx.status, tx.gateway_response.as_deref()),
+        reference: tx.reference,
+        amount: Money::from_minor(tx.amount, currency),
+        authorization_code: tx
+            .authorization
+            .filter(|a| a.reusable == Some(true))
+            .and_then(|a| a.authorization_code),
+    })
+}
+
+/// Paystack's transaction statuses: `success` is paid, `failed` and `abandoned` are final failures,
+/// `reversed` undoes a success; `ongoing`, `pending`, `processing`, `queued` and the `send_*` steps wait.
+pub fn payment_status(status: &str, gateway_response: Option<&str>) -> PaymentStatus {
+    match status {
+        "success" => PaymentStatus::Succeeded,
+        "failed" | "abandoned" => PaymentStatus::Failed {
+            reason: gateway_response.unwrap_or(status).to_owned(),
+        },
+        "reversed" => PaymentStatus::Reversed,
+        _ => PaymentStatus::Pending,
+    }
+}
+
+/// Checks `x-paystack-signature`: the hex HMAC-SHA512 of the raw body keyed with the secret key,
+/// compared in constant time. Call before parsing the body.
+pub fn verify_signature(secret: &str, raw_body: &[u8], signature_hex: &str) -> bool {
+    let Ok(expected) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let mut mac =
+        Hmac::<Sha512>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(raw_body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// A verified webhook, read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookEvent {
+    /// `charge.success`: still confirm with [`Paystack::verify`] before giving value.
+    ChargeSuccess { reference: String, amount: Money },
+    /// Any other event (acknowledged and recorded, never an error).
+    Other { event: String },
+}
+
+pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, ProviderError> {
+    let body: wire::WebhookBody =
+        serde_json::from_slice(raw_body).map_err(|e| ProviderError::Protocol {
+            provider: NAME,
+            message: format!("unreadable webhook: {e}"),
+        })?;
+    if body.event != "charge.success" {
+        return Ok(WebhookEvent::Other { event: body.event });
+    }
+    let tx: wire::Transaction =
+        serde_json::from_value(body.data).map_err(|e| ProviderError::Protocol {
+            provider: NAME,
+            message: format!("unreadable charge.success: {e}"),
+        })?;
+    let verified = verified(tx)?;
+    Ok(WebhookEvent::ChargeSuccess {
+        reference: verified.reference,
+        amount: verified.amount,
+    })
+}
+
+#[cfg(test)]
+mod tests;
