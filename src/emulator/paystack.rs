@@ -59,6 +59,7 @@ struct Customer {
     first_name: String,
     last_name: String,
     email: String,
+    phone: String,
 }
 
 pub fn router(config: EmulatorConfig) -> Router {
@@ -121,21 +122,66 @@ fn token(prefix: &str) -> String {
     )
 }
 
-fn tx_json(tx: &Tx) -> Value {
+/// A card authorization as Paystack reports it (every field the spec requires).
+fn authorization_json(tx: &Tx, code: &str) -> Value {
+    json!({"authorization_code": code, "bin": "408408", "last4": "4081", "exp_month": "12", "exp_year": "2030",
+           "channel": tx.channel, "card_type": "visa", "bank": "TEST BANK", "country_code": "NG", "brand": "visa",
+           "reusable": true, "signature": "SIG_emulator", "account_name": null,
+           "receiver_bank_account_number": null, "receiver_bank": null})
+}
+
+fn log_json() -> Value {
+    json!({"start_time": 1, "time_spent": 1, "attempts": 1, "errors": 0, "success": true, "mobile": false,
+           "input": [], "history": []})
+}
+
+fn customer_json(tx: &Tx) -> Value {
+    let name = tx.email.split('@').next().unwrap_or_default();
+    json!({"id": 1, "first_name": name, "last_name": "", "email": tx.email, "customer_code": "CUS_emulator",
+           "phone": "", "metadata": {}, "risk_action": "default", "international_format_phone": ""})
+}
+
+/// `GET /transaction/verify/{reference}` data (`VerifyResponse`).
+fn verify_json(tx: &Tx) -> Value {
     json!({
         "id": tx.id, "domain": "test", "status": tx.status, "reference": tx.reference, "receipt_number": null,
         "amount": tx.amount, "message": null, "gateway_response": tx.gateway_response, "paid_at": tx.paid_at,
         "created_at": tx.created_at, "channel": tx.channel, "currency": tx.currency, "ip_address": "127.0.0.1",
-        "metadata": "", "log": null, "fees": null, "fees_split": null,
+        "metadata": "", "log": log_json(), "fees": null, "fees_split": null,
         "authorization": match &tx.authorization_code {
-            Some(code) => json!({"authorization_code": code, "bin": "408408", "last4": "4081", "exp_month": "12",
-                "exp_year": "2030", "channel": "card", "card_type": "visa", "bank": "TEST BANK", "country_code": "NG",
-                "brand": "visa", "reusable": true, "signature": "SIG_emulator", "account_name": null}),
+            Some(code) => authorization_json(tx, code),
             None => json!({}),
         },
-        "customer": {"id": 1, "first_name": null, "last_name": null, "email": tx.email, "customer_code": "CUS_emulator",
-                     "phone": null, "metadata": null, "risk_action": "default", "international_format_phone": null},
-        "plan": null, "paidAt": tx.paid_at, "createdAt": tx.created_at,
+        "customer": customer_json(tx),
+        "plan": null, "split": {}, "order_id": null, "paidAt": tx.paid_at, "createdAt": tx.created_at,
+        "requested_amount": tx.amount, "pos_transaction_data": null, "source": null, "fees_breakdown": null,
+        "connect": null, "transaction_date": tx.created_at, "plan_object": {}, "subaccount": {},
+    })
+}
+
+/// `POST /charge` data (`ChargeCreateResponse`), plus the `display_text` a pending charge shows.
+fn charge_json(tx: &Tx) -> Value {
+    let mut data = verify_json(tx);
+    data["paid_at"] = json!(tx.paid_at.clone().unwrap_or_else(|| tx.created_at.clone()));
+    data["paidAt"] = data["paid_at"].clone();
+    data["metadata"] = json!({"custom_fields": []});
+    data["fees"] = json!(0);
+    data["authorization"] = authorization_json(
+        tx,
+        tx.authorization_code.as_deref().unwrap_or("AUTH_pending"),
+    );
+    data["display_text"] = json!("Please complete authorization process on your mobile phone");
+    data
+}
+
+/// `POST /transaction/charge_authorization` data (`ChargeAuthorizationResponse`).
+fn charge_authorization_json(tx: &Tx) -> Value {
+    json!({
+        "amount": tx.amount, "currency": tx.currency, "transaction_date": tx.created_at, "status": tx.status,
+        "reference": tx.reference, "domain": "test", "metadata": "", "gateway_response": tx.gateway_response,
+        "message": null, "channel": tx.channel, "ip_address": null, "log": null, "fees": null,
+        "authorization": authorization_json(tx, tx.authorization_code.as_deref().unwrap_or_default()),
+        "customer": customer_json(tx), "plan": null, "id": tx.id,
     })
 }
 
@@ -246,7 +292,7 @@ impl Emulator {
     }
 
     async fn send_webhook(&self, secret: &str, tx: &Tx) {
-        let body = json!({"event": "charge.success", "data": tx_json(tx)}).to_string();
+        let body = json!({"event": "charge.success", "data": verify_json(tx)}).to_string();
         let url = format!(
             "{}/paystack",
             self.config.webhook_base.trim_end_matches('/')
@@ -323,7 +369,7 @@ async fn verify(
     match ledger.transactions.get(&(secret, reference)) {
         Some(tx) => answer(
             StatusCode::OK,
-            json!({"status": true, "message": "Verification successful", "data": tx_json(tx)}),
+            json!({"status": true, "message": "Verification successful", "data": verify_json(tx)}),
         ),
         None => answer(
             StatusCode::NOT_FOUND,
@@ -385,8 +431,7 @@ async fn charge(
         Err(response) => return *response,
     };
     emulator.settle_later(secret, reference);
-    let mut data = tx_json(&tx);
-    data["display_text"] = json!("Please complete authorization process on your mobile phone");
+    let data = charge_json(&tx);
     answer(
         StatusCode::OK,
         json!({"status": true, "message": "Charge attempted", "data": data}),
@@ -455,7 +500,7 @@ async fn charge_authorization(
     }
     answer(
         StatusCode::OK,
-        json!({"status": true, "message": "Charge attempted", "data": tx_json(&tx)}),
+        json!({"status": true, "message": "Charge attempted", "data": charge_authorization_json(&tx)}),
     )
 }
 
@@ -479,13 +524,14 @@ async fn create_customer(
             first_name: body["first_name"].as_str().unwrap_or_default().to_owned(),
             last_name: body["last_name"].as_str().unwrap_or_default().to_owned(),
             email: email.to_owned(),
+            phone: body["phone"].as_str().unwrap_or_default().to_owned(),
         })
         .clone();
     answer(
         StatusCode::OK,
         json!({"status": true, "message": "Customer created", "data": {
             "transactions": [], "subscriptions": [], "authorizations": [], "email": customer.email,
-            "first_name": customer.first_name, "last_name": customer.last_name, "phone": body["phone"],
+            "first_name": customer.first_name, "last_name": customer.last_name, "phone": customer.phone,
             "integration": 100032, "domain": "test", "metadata": {}, "customer_code": customer.code,
             "risk_action": "default", "id": 1, "createdAt": now(), "updatedAt": now(), "identified": false,
             "identifications": null}}),
@@ -532,7 +578,7 @@ async fn dedicated_account(
             "assignment": {"integration": 100032, "assignee_id": 1, "assignee_type": "Customer", "expired": false,
                            "account_type": "PAY-WITH-TRANSFER-RECURRING", "assigned_at": now(), "expired_at": null},
             "customer": {"id": 1, "first_name": customer.first_name, "last_name": customer.last_name,
-                         "email": customer.email, "customer_code": customer.code, "phone": null,
-                         "risk_action": "default"}}}),
+                         "email": customer.email, "customer_code": customer.code, "phone": customer.phone,
+                         "metadata": {}, "risk_action": "default", "international_format_phone": customer.phone}}}),
     )
 }

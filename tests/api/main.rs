@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod contacts;
+mod contract;
 mod create;
 mod errors;
 mod idempotency;

@@ -1,0 +1,383 @@
+//! Contract tests against the providers' official specifications (`../shared/providers/`):
+//! - each adapter's requests go to Stoplight Prism serving the spec, which refuses anything that breaks
+//!   it (wrong type, missing field, missing header);
+//! - each emulator's answers are checked against the same spec's response schemas
+//!   (`tests/contract/validate_responses.py`, OpenAPI 3.0 semantics).
+//!
+//! Prism and the validator are installed from npm and PyPI on first use (`.ci/run` does it up front).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A spec from the shared folder beside the repository.
+pub fn spec(name: &str) -> PathBuf {
+    let path = root().join("../shared/providers").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: the contract tests need ../shared/providers beside the repository",
+        path.display()
+    );
+    path
+}
+
+fn run(command: &mut Command, what: &str) {
+    let status = command.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(status.success(), "{what} failed ({status})");
+}
+
+fn prism_bin() -> PathBuf {
+    let dir = root().join("tests/contract");
+    let bin = dir.join("node_modules/.bin/prism");
+    if !bin.exists() {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+            "npm ci (Prism)",
+        );
+    }
+    bin
+}
+
+fn ensure_validator() {
+    let present = Command::new("python3")
+        .args(["-c", "import openapi_schema_validator, yaml"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let requirements = root().join("tests/contract/requirements.txt");
+        run(
+            Command::new("python3")
+                .args(["-m", "pip", "install", "-q", "-r"])
+                .arg(requirements),
+            "pip install (contract validator)",
+        );
+    }
+}
+
+/// Prism serving a spec on a free loopback port; stopped when dropped (and by a watchdog if this
+/// process dies first).
+pub struct Prism {
+    pub base: String,
+    child: Child,
+}
+
+impl Prism {
+    pub async fn mock(spec: &Path) -> Prism {
+        let bin = prism_bin();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = format!(
+            "\"$0\" mock -h 127.0.0.1 -p {port} \"$1\" & p=$!; while kill -0 {} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 1; done; kill $p 2>/dev/null",
+            std::process::id()
+        );
+        let mut child = Command::new("sh")
+            .process_group(0)
+            .arg("-c")
+            .arg(script)
+            .arg(&bin)
+            .arg(spec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting Prism");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Prism { base, child };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = Command::new("kill")
+            .args(["--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait();
+        panic!("Prism did not start on port {port}");
+    }
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        // The watchdog shell notices its Prism is gone or this process is, and cleans up.
+        let _ = Command::new("pkill")
+            .args([
+                "-f",
+                &format!("-p {} ", self.base.rsplit(':').next().unwrap_or_default()),
+            ])
+            .status();
+        let _ = self.child.kill();
+    }
+}
+
+/// One recorded answer, for `validate_responses.py`.
+pub fn case(method: &str, path: &str, status: u16, body: Value) -> Value {
+    json!({"method": method, "path": path, "status": status, "body": body})
+}
+
+/// Checks recorded answers against the spec's response schemas; fails the test with every violation.
+pub fn assert_responses_match(spec: &Path, cases: &[Value]) {
+    ensure_validator();
+    let file = std::env::temp_dir().join(format!("cowry-contract-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, serde_json::to_vec(cases).unwrap()).unwrap();
+    let output = Command::new("python3")
+        .arg(root().join("tests/contract/validate_responses.py"))
+        .arg(spec)
+        .arg(&file)
+        .output()
+        .expect("running the contract validator");
+    let _ = std::fs::remove_file(&file);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "responses break {}:\n{report}{}",
+        spec.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+mod paystack {
+    use cowry::config::Secret;
+    use cowry::domain::{currency::Currency, money::Money};
+    use cowry::providers::http::{HttpPolicy, ProviderHttp};
+    use cowry::providers::paystack::{ChargeSource, Paystack};
+    use cowry::providers::ProviderError;
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+
+    use super::{assert_responses_match, case, spec, Prism};
+    use crate::common::spawn_with;
+
+    fn ngn(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::parse("NGN").unwrap())
+    }
+
+    /// The spec only lets Prism invent placeholder data, so an answer may be unusable to the adapter
+    /// (`Protocol`); what must never happen is Prism refusing the request (`Rejected`, `BadCredentials`).
+    fn accepted<T: std::fmt::Debug>(operation: &str, result: Result<T, ProviderError>) {
+        match result {
+            Ok(_) | Err(ProviderError::Protocol { .. }) => {}
+            Err(e) => panic!("{operation}: Prism refused the adapter's request: {e}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_adapter_speaks_the_official_spec() {
+        let prism = Prism::mock(&spec("paystack.openapi.yaml")).await;
+        let paystack = Paystack::new(
+            &prism.base,
+            Secret::new("sk_test_contract"),
+            ProviderHttp::new(HttpPolicy::default()),
+        );
+        let ghs = Money::from_minor(2_500, Currency::parse("GHS").unwrap());
+        accepted(
+            "initialize",
+            paystack
+                .initialize(
+                    "amina@example.com",
+                    ngn(4_500_000),
+                    "PSK-txn-1",
+                    &["card", "bank_transfer"],
+                )
+                .await,
+        );
+        accepted("verify", paystack.verify("PSK-txn-1").await);
+        accepted(
+            "charge (mobile money)",
+            paystack
+                .charge(
+                    "k@example.com",
+                    ghs,
+                    "momo-1",
+                    ChargeSource::MobileMoney {
+                        phone: "0551234987",
+                        network: "mtn",
+                    },
+                )
+                .await,
+        );
+        accepted(
+            "charge (bank)",
+            paystack
+                .charge(
+                    "k@example.com",
+                    ngn(10_000),
+                    "bank-1",
+                    ChargeSource::Bank {
+                        code: "057",
+                        account_number: "0000000000",
+                    },
+                )
+                .await,
+        );
+        accepted(
+            "charge_authorization",
+            paystack
+                .charge_authorization("a@example.com", ngn(10_000), "AUTH_72btv547", "debit-1")
+                .await,
+        );
+        accepted(
+            "dedicated_account",
+            paystack
+                .dedicated_account(
+                    "a@example.com",
+                    "Amina",
+                    "Lawal",
+                    "+2348012345678",
+                    "test-bank",
+                )
+                .await,
+        );
+
+        // The referee works: a request that breaks the spec is refused, and a missing key is a 401.
+        let client = reqwest::Client::new();
+        let broken = client
+            .post(format!("{}/transaction/initialize", prism.base))
+            .bearer_auth("sk_test_contract")
+            .json(&json!({"email": "a@example.com", "amount": "4500000"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(broken.status().is_client_error(), "{}", broken.status());
+        assert!(broken.headers().contains_key("sl-violations"));
+        let anonymous = client
+            .get(format!("{}/transaction/verify/x", prism.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_emulator_answers_as_the_official_spec_says() {
+        let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+        let base = format!("{}/_emulator/paystack", app.base);
+        let client = reqwest::Client::new();
+        let key = "sk_test_contract_secret";
+        let mut cases = Vec::new();
+        let mut call = async |method: &str,
+                              path: &str,
+                              template: &str,
+                              body: Option<Value>,
+                              key: &str|
+               -> Value {
+            let mut request = client
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{base}{path}"),
+                )
+                .bearer_auth(key);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            let body: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path} -> {status}: {e}: {text:?}"));
+            cases.push(case(method, template, status, body.clone()));
+            body
+        };
+        let init = json!({"email": "amina@example.com", "amount": 4500000, "currency": "NGN", "reference": "ref-1"});
+        call(
+            "post",
+            "/transaction/initialize",
+            "/transaction/initialize",
+            Some(init.clone()),
+            key,
+        )
+        .await;
+        call(
+            "post",
+            "/transaction/initialize",
+            "/transaction/initialize",
+            Some(init),
+            key,
+        )
+        .await; // duplicate
+        call(
+            "post",
+            "/transaction/initialize",
+            "/transaction/initialize",
+            Some(json!({"email": "x", "amount": 5})),
+            key,
+        )
+        .await;
+        call(
+            "post",
+            "/transaction/initialize",
+            "/transaction/initialize",
+            Some(json!({"email": "a@b.co", "amount": 5})),
+            "sk_live_nope",
+        )
+        .await;
+        call(
+            "get",
+            "/transaction/verify/ref-1",
+            "/transaction/verify/{reference}",
+            None,
+            key,
+        )
+        .await; // pending
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let verified = call(
+            "get",
+            "/transaction/verify/ref-1",
+            "/transaction/verify/{reference}",
+            None,
+            key,
+        )
+        .await;
+        call(
+            "get",
+            "/transaction/verify/nope",
+            "/transaction/verify/{reference}",
+            None,
+            key,
+        )
+        .await;
+        let code = verified["data"]["authorization"]["authorization_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let debit = json!({"email": "amina@example.com", "amount": 4500000, "authorization_code": code, "reference": "ref-2", "currency": "NGN"});
+        call(
+            "post",
+            "/transaction/charge_authorization",
+            "/transaction/charge_authorization",
+            Some(debit),
+            key,
+        )
+        .await;
+        let momo = json!({"email": "k@example.com", "amount": 2500, "currency": "GHS", "reference": "ref-3",
+                          "mobile_money": {"phone": "0551234987", "provider": "mtn"}});
+        call("post", "/charge", "/charge", Some(momo), key).await;
+        let customer = call("post", "/customer", "/customer", Some(json!({"email": "a@example.com", "first_name": "Amina", "last_name": "Lawal", "phone": "+2348012345678"})), key).await;
+        let code = customer["data"]["customer_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        call(
+            "post",
+            "/dedicated_account",
+            "/dedicated_account",
+            Some(json!({"customer": code, "preferred_bank": "test-bank"})),
+            key,
+        )
+        .await;
+        assert_responses_match(&spec("paystack.openapi.yaml"), &cases);
+    }
+}

@@ -1,0 +1,55 @@
+"""Validates recorded HTTP responses against a provider's official OpenAPI document.
+
+Usage: validate_responses.py SPEC CASES_JSON
+CASES_JSON is a list of {"method", "path" (the spec's path template), "status", "body"}.
+Each body is checked against the response schema the spec gives for that status (or `default`), with
+OpenAPI 3.0 semantics (nullable, etc.), all $refs resolved. Prints every violation; exits 1 if any.
+"""
+import json
+import sys
+
+import yaml
+from openapi_schema_validator import OAS30Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+
+def main() -> int:
+    spec_path, cases_path = sys.argv[1], sys.argv[2]
+    with open(spec_path) as f:
+        spec = yaml.safe_load(f)
+    with open(cases_path) as f:
+        cases = json.load(f)
+    registry = Registry().with_resource("spec", Resource.from_contents(spec, default_specification=DRAFT4))
+    failures = 0
+    for case in cases:
+        where = f'{case["method"].upper()} {case["path"]} -> {case["status"]}'
+        operation = spec["paths"].get(case["path"], {}).get(case["method"].lower())
+        if operation is None:
+            print(f"{where}: the spec has no such operation")
+            failures += 1
+            continue
+        responses = operation["responses"]
+        response = responses.get(str(case["status"])) or responses.get("default")
+        if response is None:
+            print(f"{where}: the spec documents no such status")
+            failures += 1
+            continue
+        if "$ref" in response:
+            response = spec["components"]["responses"][response["$ref"].split("/")[-1]]
+        schema = response.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            continue
+        validator = OAS30Validator({"$ref": "spec#" + schema["$ref"][1:]} if "$ref" in schema else schema, registry=registry)
+        errors = sorted(validator.iter_errors(case["body"]), key=lambda e: list(e.absolute_path))
+        for error in errors:
+            path = "/".join(str(p) for p in error.absolute_path)
+            print(f"{where}: {path or '(body)'}: {error.message}")
+        failures += len(errors)
+        if not errors:
+            print(f"{where}: ok")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
