@@ -7,6 +7,7 @@
 //! durability (a restart is a sandbox reset) and stay out of Cowry's schema. Outcomes are chosen by
 //! documented magic values (see README).
 
+pub mod mtn_momo;
 pub mod paystack;
 
 use std::time::Duration;
@@ -27,10 +28,13 @@ pub struct EmulatorConfig {
 }
 
 pub fn router(config: EmulatorConfig) -> Router {
-    Router::new().nest("/_emulator/paystack", paystack::router(config))
+    Router::new()
+        .nest("/_emulator/paystack", paystack::router(config.clone()))
+        .nest("/_emulator/mtn_momo", mtn_momo::router(config))
 }
 
-/// What the last two digits of an amount (minor units) ask the emulators to do.
+/// What the emulators do with a payment, chosen by the last two digits of an amount in minor units
+/// (Paystack) or the last four digits of the payer's number (mobile money).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Succeed,
@@ -54,6 +58,20 @@ impl Outcome {
             _ => Outcome::Succeed,
         }
     }
+
+    /// `…0001` fails, `…0002` stays pending, `…0003` never calls back, `…0004` errors first.
+    pub fn from_phone(digits: &str) -> Outcome {
+        let last = digits
+            .get(digits.len().saturating_sub(4)..)
+            .unwrap_or_default();
+        match last {
+            "0001" => Outcome::Fail,
+            "0002" => Outcome::StayPending,
+            "0003" => Outcome::SucceedSilently,
+            "0004" => Outcome::ErrorFirst,
+            _ => Outcome::Succeed,
+        }
+    }
 }
 
 /// Hex HMAC-SHA512 of `body` keyed with `secret`, as Paystack signs its webhooks.
@@ -74,5 +92,14 @@ mod tests {
         assert_eq!(Outcome::from_minor(102), Outcome::StayPending);
         assert_eq!(Outcome::from_minor(203), Outcome::SucceedSilently);
         assert_eq!(Outcome::from_minor(304), Outcome::ErrorFirst);
+        assert_eq!(Outcome::from_phone("256772120001"), Outcome::Fail);
+        assert_eq!(Outcome::from_phone("256772120002"), Outcome::StayPending);
+        assert_eq!(
+            Outcome::from_phone("256772120003"),
+            Outcome::SucceedSilently
+        );
+        assert_eq!(Outcome::from_phone("256772120004"), Outcome::ErrorFirst);
+        assert_eq!(Outcome::from_phone("256772123456"), Outcome::Succeed);
+        assert_eq!(Outcome::from_phone("1"), Outcome::Succeed);
     }
 }

@@ -2,6 +2,7 @@
 //! kind of adapter that serves it; the registry holds one adapter per kind.
 
 pub mod http;
+pub mod mtn_momo;
 pub mod paystack;
 pub mod sandbox;
 

@@ -112,14 +112,11 @@ impl Prism {
 
 impl Drop for Prism {
     fn drop(&mut self) {
-        // The watchdog shell notices its Prism is gone or this process is, and cleans up.
-        let _ = Command::new("pkill")
-            .args([
-                "-f",
-                &format!("-p {} ", self.base.rsplit(':').next().unwrap_or_default()),
-            ])
+        // Prism and its watchdog shell share a process group of their own: end both.
+        let _ = Command::new("kill")
+            .args(["--", &format!("-{}", self.child.id())])
             .status();
-        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -379,5 +376,216 @@ mod paystack {
         )
         .await;
         assert_responses_match(&spec("paystack.openapi.yaml"), &cases);
+    }
+}
+
+mod mtn_momo {
+    use cowry::config::Secret;
+    use cowry::domain::{currency::Currency, money::Money};
+    use cowry::providers::http::{HttpPolicy, ProviderHttp};
+    use cowry::providers::mtn_momo::{MomoAccount, MtnMomo, PayRequest};
+    use cowry::providers::ProviderError;
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+    use uuid::Uuid;
+
+    use super::{assert_responses_match, case, spec, Prism};
+    use crate::common::spawn_with;
+
+    const API_USER: &str = "0b2f8e9c-3c59-4a37-9a59-2f0c8d1e6a11";
+
+    fn accepted<T: std::fmt::Debug>(operation: &str, result: Result<T, ProviderError>) {
+        match result {
+            Ok(_) | Err(ProviderError::Protocol { .. }) => {}
+            Err(e) => panic!("{operation}: Prism refused the adapter's request: {e}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_adapter_speaks_the_official_spec() {
+        // Prism ignores basePath (/collection): the routes start at /token/ and /v1_0/….
+        let prism = Prism::mock(&spec("mtn-momo-collection.prism.json")).await;
+        let momo = MtnMomo::new(
+            MomoAccount {
+                base_url: prism.base.clone(),
+                api_user: API_USER.to_owned(),
+                api_key: Secret::new("contract-api-key"),
+                subscription_key: Secret::new("contract-subscription"),
+                target_environment: "sandbox".to_owned(),
+            },
+            ProviderHttp::new(HttpPolicy::default()),
+        );
+        let ugx = Money::from_minor(2_500, Currency::parse("UGX").unwrap());
+        accepted("token", momo.token().await);
+        let reference = Uuid::new_v4();
+        accepted(
+            "request_to_pay",
+            momo.request_to_pay(&PayRequest {
+                reference_id: reference,
+                amount: ugx,
+                external_id: "order-1",
+                payer_e164: "+256772123456",
+                payer_message: "Pay order 1",
+                payee_note: "Order 1",
+                callback_url: Some("https://cowry.example/webhooks/mtn_momo"),
+            })
+            .await,
+        );
+        // The spec's first example for the status is a SUCCESSFUL payment of 100 UGX.
+        let status = momo.status(reference).await.unwrap();
+        assert_eq!(
+            status.amount,
+            Money::from_minor(100, Currency::parse("UGX").unwrap())
+        );
+        accepted(
+            "account_holder_active",
+            momo.is_active("+256772123456").await,
+        );
+
+        // The referee works: no subscription key is a 401; a body that breaks the schema is refused.
+        let client = reqwest::Client::new();
+        let anonymous = client
+            .post(format!("{}/token/", prism.base))
+            .header("Authorization", "Basic eDp5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let broken = client
+            .post(format!("{}/v1_0/requesttopay", prism.base))
+            .header("Ocp-Apim-Subscription-Key", "k")
+            .header("Authorization", "Bearer t")
+            .header("X-Target-Environment", "sandbox")
+            .header("X-Reference-Id", Uuid::new_v4().to_string())
+            .json(&json!({"amount": 100, "currency": "UGX", "payer": {"partyIdType": "PHONE", "partyId": "256772123456"}}))
+            .send()
+            .await
+            .unwrap();
+        assert!(broken.status().is_client_error(), "{}", broken.status());
+        let no_reference = client
+            .post(format!("{}/v1_0/requesttopay", prism.base))
+            .header("Ocp-Apim-Subscription-Key", "k")
+            .header("X-Target-Environment", "sandbox")
+            .json(&json!({"amount": "100", "currency": "UGX"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            no_reference.status().is_client_error(),
+            "X-Reference-Id is required: {}",
+            no_reference.status()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_emulator_answers_as_the_official_spec_says() {
+        let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+        let base = format!("{}/_emulator/mtn_momo", app.base);
+        let client = reqwest::Client::new();
+        let mut cases = Vec::new();
+        let basic =
+            "Basic MGIyZjhlOWMtM2M1OS00YTM3LTlhNTktMmYwYzhkMWU2YTExOmVtdWxhdG9yLWFwaS1rZXk="; // API_USER:emulator-api-key
+        let mut record =
+            async |method: &str, template: &str, response: reqwest::Response| -> Value {
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap();
+                let body: Value = if text.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&text).unwrap()
+                };
+                if !body.is_null() {
+                    cases.push(case(method, template, status, body.clone()));
+                }
+                body
+            };
+        let token = client
+            .post(format!("{base}/token/"))
+            .header("Authorization", basic)
+            .header("Ocp-Apim-Subscription-Key", "sub")
+            .send()
+            .await
+            .unwrap();
+        let token = record("post", "/token/", token).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let refused = client
+            .post(format!("{base}/token/"))
+            .header("Authorization", "Basic eDp5")
+            .header("Ocp-Apim-Subscription-Key", "sub")
+            .send()
+            .await
+            .unwrap();
+        record("post", "/token/", refused).await;
+
+        let call = |method: reqwest::Method, path: String| {
+            client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(&token)
+                .header("Ocp-Apim-Subscription-Key", "sub")
+                .header("X-Target-Environment", "sandbox")
+        };
+        let body = json!({"amount": "2500", "currency": "UGX", "externalId": "o1", "payer": {"partyIdType": "MSISDN", "partyId": "256772123456"},
+                          "payerMessage": "m", "payeeNote": "n"});
+        let failing = json!({"amount": "2500", "currency": "UGX", "externalId": "o2", "payer": {"partyIdType": "MSISDN", "partyId": "256772120001"},
+                             "payerMessage": "m", "payeeNote": "n"});
+        let (ok, bad) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+        let accepted = call(reqwest::Method::POST, "/v1_0/requesttopay".to_owned())
+            .header("X-Reference-Id", &ok)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        let failing_call = call(reqwest::Method::POST, "/v1_0/requesttopay".to_owned())
+            .header("X-Reference-Id", &bad)
+            .json(&failing)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failing_call.status(), StatusCode::ACCEPTED);
+        let duplicate = call(reqwest::Method::POST, "/v1_0/requesttopay".to_owned())
+            .header("X-Reference-Id", &ok)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        record("post", "/v1_0/requesttopay", duplicate).await;
+        let pending = call(reqwest::Method::GET, format!("/v1_0/requesttopay/{ok}"))
+            .send()
+            .await
+            .unwrap();
+        record("get", "/v1_0/requesttopay/{referenceId}", pending).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for reference in [&ok, &bad] {
+            let settled = call(
+                reqwest::Method::GET,
+                format!("/v1_0/requesttopay/{reference}"),
+            )
+            .send()
+            .await
+            .unwrap();
+            record("get", "/v1_0/requesttopay/{referenceId}", settled).await;
+        }
+        let missing = call(
+            reqwest::Method::GET,
+            format!("/v1_0/requesttopay/{}", Uuid::new_v4()),
+        )
+        .send()
+        .await
+        .unwrap();
+        record("get", "/v1_0/requesttopay/{referenceId}", missing).await;
+        let wrong_environment = client
+            .get(format!("{base}/v1_0/requesttopay/{ok}"))
+            .bearer_auth(&token)
+            .header("Ocp-Apim-Subscription-Key", "sub")
+            .header("X-Target-Environment", "mtnuganda")
+            .send()
+            .await
+            .unwrap();
+        record("get", "/v1_0/requesttopay/{referenceId}", wrong_environment).await;
+        assert_eq!(cases.len(), 8, "{cases:?}");
+        assert_responses_match(&spec("mtn-momo-collection.swagger.json"), &cases);
     }
 }

@@ -11,6 +11,7 @@ mod errors;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod mtn_momo;
 mod paystack;
 mod process;
 mod provider_http;

@@ -1,4 +1,4 @@
-"""Validates recorded HTTP responses against a provider's official OpenAPI document.
+"""Validates recorded HTTP responses against a provider's official OpenAPI 3 or Swagger 2 document.
 
 Usage: validate_responses.py SPEC CASES_JSON
 CASES_JSON is a list of {"method", "path" (the spec's path template), "status", "body"}.
@@ -37,7 +37,10 @@ def main() -> int:
             continue
         if "$ref" in response:
             response = spec["components"]["responses"][response["$ref"].split("/")[-1]]
-        schema = response.get("content", {}).get("application/json", {}).get("schema")
+        if spec.get("swagger") == "2.0":
+            schema = response.get("schema")
+        else:
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
             continue
         validator = OAS30Validator({"$ref": "spec#" + schema["$ref"][1:]} if "$ref" in schema else schema, registry=registry)
