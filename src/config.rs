@@ -47,6 +47,8 @@ pub struct Config {
     pub expiry_sweep_interval: Duration,
     /// How long a process trusts an API key it has looked up (0: always ask the database).
     pub auth_cache_ttl: Duration,
+    /// Key for provider credentials at rest (`COWRY_ENCRYPTION_KEY`, 64 hex characters).
+    pub encryption_key: Option<crate::domain::secretbox::SecretBox>,
     /// Whether the provider emulators are mounted at `/_emulator/…` (test mode runs against them).
     pub emulators: bool,
     /// How long after a request an emulated payment settles.
@@ -166,6 +168,13 @@ impl Config {
                 30,
                 86_400,
             )?),
+            encryption_key: match get("COWRY_ENCRYPTION_KEY") {
+                None => None,
+                Some(key) => Some(
+                    crate::domain::secretbox::SecretBox::from_hex(&key)
+                        .map_err(|e| bad("COWRY_ENCRYPTION_KEY", "***", &e.to_string()))?,
+                ),
+            },
             emulators: match get("COWRY_EMULATORS").as_deref() {
                 None | Some("true") | Some("1") => true,
                 Some("false") | Some("0") => false,
@@ -237,6 +246,13 @@ mod tests {
         assert!(e.contains("DATABASE_URL") && !e.contains("pw"), "{e}");
         assert!(config(&[("COWRY_LOG_FORMAT", "xml")]).is_err());
         assert!(config(&[("COWRY_REQUEST_TIMEOUT_SECS", "0")]).is_err());
+        let e = config(&[("COWRY_ENCRYPTION_KEY", "not-hex-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("COWRY_ENCRYPTION_KEY") && !e.contains("not-hex-secret"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum DbError {
     Unreachable { url: String, cause: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("COWRY_ENCRYPTION_KEY is not set, but live provider credentials are stored; set the key they were encrypted with")]
+    MissingKey,
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
 }
@@ -56,6 +58,11 @@ pub async fn connect(config: &Config) -> Result<PgPool, DbError> {
 pub async fn prepare(config: &Config) -> Result<PgPool, DbError> {
     let pool = connect(config).await?;
     MIGRATOR.run(&pool).await?;
+    if config.encryption_key.is_none()
+        && crate::store::providers::live_credentials_exist(&pool).await?
+    {
+        return Err(DbError::MissingKey);
+    }
     if let Some(key) = &config.dev_api_key {
         let merchant = crate::store::merchants::ensure_dev_merchant(&pool, key.expose()).await?;
         tracing::info!(%merchant, "dev merchant ready for COWRY_DEV_API_KEY");

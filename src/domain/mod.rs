@@ -7,5 +7,7 @@ pub mod integrated;
 pub mod money;
 pub mod nuban;
 pub mod phone;
+pub mod provider_account;
+pub mod secretbox;
 pub mod time;
 pub mod validate;

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotent;
 pub mod openapi;
+pub mod providers;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     Router::new()
         .merge(collections::router())
+        .merge(providers::router())
         .merge(admin::router())
         .merge(health::router())
         .merge(openapi::router())

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     paths(
         super::collections::create, super::collections::list, super::collections::fetch,
         super::collections::cancel, super::collections::events,
+        super::providers::list, super::providers::create, super::providers::remove,
         super::admin::create_merchant, super::admin::revoke_key,
         super::health::healthz, super::health::readyz,
     ),
@@ -28,7 +29,7 @@ pub fn router() -> Router<AppState> {
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
         CreateCollectionRequest, crate::error::ErrorBody, crate::error::ErrorDetail,
         crate::domain::validate::FieldError, super::admin::CreatedMerchantView, super::admin::CreateMerchantRequest,
-        CollectionStatus, CollectionType,
+        CollectionStatus, CollectionType, super::providers::ProviderView,
     )),
     modifiers(&Security),
 )]

@@ -4,6 +4,7 @@
 pub mod collections;
 pub mod idempotency;
 pub mod merchants;
+pub mod providers;
 
 use sha2::{Digest, Sha256};
 

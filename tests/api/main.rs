@@ -15,3 +15,4 @@ mod mtn_momo;
 mod paystack;
 mod process;
 mod provider_http;
+mod providers;

@@ -1,0 +1,193 @@
+//! `POST /providers`: a provider account in the merchant's providers list, with the credentials each
+//! kind of adapter needs. Credentials are validated here and encrypted by the caller before storage.
+
+use serde_json::{Map, Value};
+
+use super::validate::{self as v, FieldError, FieldErrors};
+
+/// Adapter kinds that can back a provider account, with the credential fields each needs.
+pub const KINDS: &[(&str, &[&str])] = &[
+    ("sandbox", &[]),
+    ("paystack", &["secretKey"]),
+    (
+        "mtn_momo",
+        &["apiUser", "apiKey", "subscriptionKey", "targetEnvironment"],
+    ),
+];
+pub const MODES: [&str; 2] = ["test", "live"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProviderAccount {
+    pub slug: String,
+    pub kind: &'static str,
+    pub mode: &'static str,
+    pub base_url: Option<String>,
+    /// Exactly the kind's credential fields, as given; `None` for a test account that uses the emulator.
+    pub credentials: Option<Value>,
+}
+
+pub fn parse(body: &Value) -> Result<NewProviderAccount, Vec<FieldError>> {
+    let mut errors = FieldErrors::default();
+    let Some(body) = body.as_object() else {
+        errors.add("body", "must be a JSON object");
+        return Err(errors.into_vec());
+    };
+    let slug = v::string(body, "slug", "", 40, true, &mut errors);
+    if slug.as_ref().is_some_and(|s| {
+        !s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    }) {
+        errors.add(
+            "slug",
+            "may contain only lower-case letters, digits, - and _",
+        );
+    }
+    let kinds: Vec<&'static str> = KINDS.iter().map(|(k, _)| *k).collect();
+    let kind = match v::get(body, "kind") {
+        None => {
+            errors.add("kind", "is required");
+            None
+        }
+        Some(_) => v::one_of(body, "kind", "", &kinds, &mut errors),
+    };
+    let mode = v::one_of(body, "mode", "", &MODES, &mut errors)
+        .or(v::get(body, "mode").is_none().then_some("test"));
+    let base_url = v::string(body, "baseUrl", "", 300, false, &mut errors);
+    if let Some(url) = &base_url {
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains(char::is_whitespace)
+        {
+            errors.add("baseUrl", "must be an http:// or https:// URL");
+        }
+    }
+    let credentials = match (kind, mode) {
+        (Some(kind), Some(mode)) => parse_credentials(body, kind, mode, &mut errors),
+        _ => None,
+    };
+    errors.finish(|| NewProviderAccount {
+        slug: slug.unwrap_or_default(),
+        kind: kind.unwrap_or_default(),
+        mode: mode.unwrap_or("test"),
+        base_url,
+        credentials,
+    })
+}
+
+fn parse_credentials(
+    body: &Map<String, Value>,
+    kind: &str,
+    mode: &str,
+    errors: &mut FieldErrors,
+) -> Option<Value> {
+    let fields = KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, f)| *f)
+        .unwrap_or_default();
+    let given = match v::get(body, "credentials") {
+        None if mode == "live" && !fields.is_empty() => {
+            errors.add(
+                "credentials",
+                format!(
+                    "are required for a live {kind} account: {}",
+                    fields.join(", ")
+                ),
+            );
+            return None;
+        }
+        None => return None,
+        Some(Value::Object(given)) => given,
+        Some(_) => {
+            errors.add("credentials", "must be an object");
+            return None;
+        }
+    };
+    let mut credentials = Map::new();
+    for field in fields {
+        if let Some(value) = v::string(given, field, "credentials", 500, true, errors) {
+            credentials.insert((*field).to_owned(), Value::String(value));
+        }
+    }
+    for extra in given.keys().filter(|k| !fields.contains(&k.as_str())) {
+        errors.add(
+            format!("credentials.{extra}"),
+            format!("is not a {kind} credential"),
+        );
+    }
+    if let Some(Value::String(key)) = credentials.get("secretKey") {
+        let prefix = if mode == "live" {
+            "sk_live_"
+        } else {
+            "sk_test_"
+        };
+        if !key.starts_with(prefix) {
+            errors.add(
+                "credentials.secretKey",
+                format!("must be a {mode} secret key ({prefix}…)"),
+            );
+        }
+    }
+    if let Some(Value::String(user)) = credentials.get("apiUser") {
+        if uuid::Uuid::parse_str(user).is_err() {
+            errors.add("credentials.apiUser", "must be the API user's UUID");
+        }
+    }
+    Some(Value::Object(credentials))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(body: Value) -> Vec<String> {
+        parse(&body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn accepts_accounts_with_and_without_credentials() {
+        let account = parse(
+            &json!({"slug": "paystack-ng", "kind": "paystack", "mode": "live",
+            "credentials": {"secretKey": "sk_live_abc"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            account.credentials,
+            Some(json!({"secretKey": "sk_live_abc"}))
+        );
+        let test = parse(&json!({"slug": "momo", "kind": "mtn_momo"})).unwrap();
+        assert_eq!((test.mode, test.credentials), ("test", None));
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        assert_eq!(
+            fields(json!({"slug": "Bad Slug", "kind": "stripe", "mode": "prod"})),
+            ["slug", "kind", "mode"]
+        );
+        assert_eq!(
+            fields(json!({"slug": "p", "kind": "paystack", "mode": "live"})),
+            ["credentials"]
+        );
+        assert_eq!(
+            fields(
+                json!({"slug": "p", "kind": "paystack", "mode": "live", "credentials": {"secretKey": "sk_test_x", "extra": 1}})
+            ),
+            ["credentials.extra", "credentials.secretKey"]
+        );
+        assert_eq!(
+            fields(
+                json!({"slug": "m", "kind": "mtn_momo", "credentials": {"apiUser": "nope", "apiKey": "k", "subscriptionKey": "s"}})
+            ),
+            ["credentials.targetEnvironment", "credentials.apiUser"]
+        );
+        assert_eq!(
+            fields(json!({"slug": "s", "kind": "sandbox", "baseUrl": "ftp://x"})),
+            ["baseUrl"]
+        );
+    }
+}

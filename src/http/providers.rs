@@ -1,0 +1,153 @@
+//! `/providers`: the merchant's providers list. Credentials are write-only: encrypted before they are
+//! stored, never returned, never logged.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::collections::view::Envelope;
+use super::extract::{JsonBody, Merchant};
+use crate::domain::provider_account;
+use crate::domain::time;
+use crate::error::{ApiError, ApiResult};
+use crate::store::providers::{self as store, NewProviderRow, ProviderRow, Removal};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/providers", get(list).post(create))
+        .route("/providers/{slug}", delete(remove))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderView {
+    #[schema(example = "paystack")]
+    pub slug: String,
+    /// The adapter behind the slug: sandbox, paystack, mtn_momo.
+    #[schema(example = "paystack")]
+    pub kind: String,
+    /// test (emulators unless credentials say otherwise) or live.
+    pub mode: String,
+    pub base_url: Option<String>,
+    /// Whether credentials are stored (they are never returned).
+    pub has_credentials: bool,
+    /// Used when a collection names no provider.
+    pub is_default: bool,
+    #[serde(serialize_with = "time::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::serialize")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ProviderRow> for ProviderView {
+    fn from(row: ProviderRow) -> ProviderView {
+        ProviderView {
+            slug: row.slug,
+            kind: row.kind,
+            mode: row.mode,
+            base_url: row.base_url,
+            has_credentials: row.has_credentials,
+            is_default: row.is_default,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// The merchant's providers list.
+#[utoipa::path(get, path = "/providers", tag = "providers",
+    responses((status = 200, body = Envelope<Vec<ProviderView>>), (status = 401, body = crate::error::ErrorBody)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+) -> ApiResult<Json<Envelope<Vec<ProviderView>>>> {
+    let rows = store::list(&state.pool, &merchant.merchant_id).await?;
+    Ok(Json(Envelope::new(
+        "Providers retrieved successfully",
+        rows.into_iter().map(ProviderView::from).collect(),
+    )))
+}
+
+/// Add a provider account. Credentials are encrypted with `COWRY_ENCRYPTION_KEY` before they are stored.
+#[utoipa::path(post, path = "/providers", tag = "providers",
+    request_body(content = Object, description = "{\"slug\", \"kind\", \"mode\", \"baseUrl\"?, \"credentials\"?}"),
+    responses(
+        (status = 201, body = Envelope<ProviderView>),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 409, description = "The slug is taken", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody),
+        (status = 503, description = "Credentials given but no encryption key configured", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    body: JsonBody,
+) -> ApiResult<(StatusCode, Json<Envelope<ProviderView>>)> {
+    let account = provider_account::parse(&body.value).map_err(ApiError::Validation)?;
+    let sealed_credentials = match &account.credentials {
+        None => None,
+        Some(credentials) => {
+            let Some(key) = &state.config.encryption_key else {
+                return Err(ApiError::Unavailable(
+                    "credentials cannot be stored: the server has no COWRY_ENCRYPTION_KEY"
+                        .to_owned(),
+                ));
+            };
+            let associated = format!("{}/{}", merchant.merchant_id, account.slug);
+            Some(key.seal(credentials.to_string().as_bytes(), associated.as_bytes()))
+        }
+    };
+    let new = NewProviderRow {
+        slug: &account.slug,
+        kind: account.kind,
+        mode: account.mode,
+        base_url: account.base_url.as_deref(),
+        sealed_credentials,
+    };
+    let row = store::insert(&state.pool, &merchant.merchant_id, &new)
+        .await?
+        .ok_or_else(|| ApiError::Conflict {
+            code: "provider_exists",
+            message: format!("your providers list already has {}", account.slug),
+        })?;
+    state.auth_cache.forget_merchant(&merchant.merchant_id);
+    tracing::info!(slug = %row.slug, kind = %row.kind, mode = %row.mode, "provider account added");
+    Ok((
+        StatusCode::CREATED,
+        Json(Envelope::new("Provider added successfully", row.into())),
+    ))
+}
+
+/// Remove a provider account (not the default one).
+#[utoipa::path(delete, path = "/providers/{slug}", tag = "providers",
+    params(("slug" = String, Path)),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, description = "The default provider cannot be removed", body = crate::error::ErrorBody)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Path(slug): Path<String>,
+) -> ApiResult<StatusCode> {
+    if slug.len() > 40 || slug.chars().any(char::is_control) {
+        return Err(ApiError::NotFound("no provider with this slug".to_owned()));
+    }
+    match store::delete(&state.pool, &merchant.merchant_id, &slug).await? {
+        Removal::Removed => {
+            state.auth_cache.forget_merchant(&merchant.merchant_id);
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Removal::NotFound => Err(ApiError::NotFound("no provider with this slug".to_owned())),
+        Removal::IsDefault => Err(ApiError::Conflict {
+            code: "default_provider",
+            message: format!("{slug} is your default provider and cannot be removed"),
+        }),
+    }
+}
