@@ -15,7 +15,7 @@ local counter = 0
 local template = [[{"type":"integrated","reference":"bench_%s_%d_%d","amount":{"value":45000,"currency":"NGN"},]] ..
   [["contact":{"firstName":"Amina","lastName":"Lawal","phone":"+234803%07d","email":"b%d_%d@example.com"},]] ..
   [["metadata":[{"name":"Standard Membership","description":"January plan renewal","quantity":1}],"expiresIn":1440,]] ..
-  [["payable":{"enabled":true,"methods":["payment_link","virtual_account"]},"provider":"paystack",]] ..
+  [["payable":{"enabled":true,"methods":["payment_link","virtual_account"]},"provider":"sandbox",]] ..
   [["followUp":{"enabled":true,"startAfter":20,"cadence":"every_10m","channels":["whatsapp","sms"],"tone":"gentle"}}]]
 local headers = { ["Content-Type"] = "application/json", ["x-api-key"] = key }
 

@@ -92,14 +92,16 @@ create table collection_events (
 );
 create index collection_events_by_collection on collection_events (merchant_id, collection_id, seq);
 
--- Idempotency-Key: the saved response is written in the same transaction as the business effect, and a
--- concurrent request with the same key waits on this row's unique index until the first one commits.
+-- Idempotency-Key: claimed by a short insert before any work (response null = in progress), then the
+-- response is saved in the same transaction as the business effect. A claim whose request died is taken
+-- over once `locked_at` is older than the request timeout allows.
 create table idempotency_keys (
     merchant_id     text not null references merchants (id),
     key             text not null,
     request_hash    bytea not null,
     response_status smallint,
     response_body   bytea,
+    locked_at       timestamptz not null default now(),
     created_at      timestamptz not null default now(),
     primary key (merchant_id, key)
 );

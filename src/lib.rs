@@ -56,6 +56,16 @@ impl Application {
     /// concern (see `db::prepare`), so tests can share this path.
     pub async fn build(state: AppState) -> std::io::Result<Application> {
         let listener = TcpListener::bind(state.config.bind).await?;
+        let addr = listener.local_addr()?;
+        // Test-mode adapters reach the emulators over loopback at the port this process serves.
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        state
+            .providers
+            .set_self_base(format!("http://{host}:{}", addr.port()));
         Ok(Application { listener, state })
     }
 

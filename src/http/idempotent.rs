@@ -1,7 +1,11 @@
 //! Runs a POST's effect at most once per `Idempotency-Key`: same key and same request → the saved status
-//! and body (with `Idempotent-Replayed: true`); same key and another request → 409. The saved response
-//! is written in the transaction that makes the effect, so one cannot exist without the other. Errors
-//! roll the claim back, so a failed request can be retried with the same key.
+//! and body (with `Idempotent-Replayed: true`); same key and another request → 409
+//! `idempotency_key_reused`; same key while the first request is still running → 409
+//! `idempotency_key_in_use` (retry shortly). The key is claimed with one short statement, the slow part
+//! (`prepare`: provider calls) runs with no transaction or pooled connection held, and the response is
+//! saved in the transaction that makes the effect. A failed request gives its key back.
+
+use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,41 +17,72 @@ use crate::store::{self, idempotency::Claim};
 /// A successful effect: its status and JSON body.
 pub type Effect = (StatusCode, Vec<u8>);
 
-pub async fn run(
+pub struct Keyed<'a> {
+    pub merchant_id: &'a str,
+    pub key: Option<&'a str>,
+    /// Method, path and body: what makes two requests "the same".
+    pub fingerprint: &'a [&'a [u8]],
+    /// A claim older than this belongs to a request that died and may be taken over.
+    pub stale_after: Duration,
+}
+
+pub async fn run<P>(
     pool: &PgPool,
-    merchant_id: &str,
-    key: Option<&str>,
-    fingerprint: &[&[u8]],
-    effect: impl AsyncFnOnce(&mut PgConnection) -> ApiResult<Effect>,
+    keyed: Keyed<'_>,
+    prepare: impl AsyncFnOnce() -> ApiResult<P>,
+    effect: impl AsyncFnOnce(&mut PgConnection, P) -> ApiResult<Effect>,
 ) -> ApiResult<Response> {
-    let Some(key) = key else {
+    let Some(key) = keyed.key else {
+        let prepared = prepare().await?;
         let mut conn = pool.acquire().await?;
-        let (status, body) = effect(&mut conn).await?;
+        let (status, body) = effect(&mut conn, prepared).await?;
         return Ok(json_response(status, body, false));
     };
-    let request_hash = store::sha256(&fingerprint.join(&b'\n'));
-    let mut tx = pool.begin().await?;
-    match store::idempotency::claim(&mut tx, merchant_id, key, &request_hash).await? {
+    let merchant_id = keyed.merchant_id;
+    let request_hash = store::sha256(&keyed.fingerprint.join(&b'\n'));
+    let stale_before = crate::domain::time::now()
+        - chrono::TimeDelta::from_std(keyed.stale_after).unwrap_or_default();
+    match store::idempotency::claim(pool, merchant_id, key, &request_hash, stale_before).await? {
         Claim::Saved {
             request_hash: saved,
-            status,
-            body,
-        } => {
-            if saved != request_hash {
-                return Err(ApiError::Conflict {
-                    code: "idempotency_key_reused",
-                    message: "this Idempotency-Key was already used with a different request"
-                        .to_owned(),
-                });
-            }
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            Ok(json_response(status, body, true))
+            ..
         }
+        | Claim::InProgress {
+            request_hash: saved,
+        } if saved != request_hash => Err(ApiError::Conflict {
+            code: "idempotency_key_reused",
+            message: "this Idempotency-Key was already used with a different request".to_owned(),
+        }),
+        Claim::Saved { status, body, .. } => Ok(json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            body,
+            true,
+        )),
+        Claim::InProgress { .. } => Err(ApiError::Conflict {
+            code: "idempotency_key_in_use",
+            message: "a request with this Idempotency-Key is still being processed; retry shortly"
+                .to_owned(),
+        }),
         Claim::Claimed => {
-            let (status, body) = effect(&mut tx).await?;
-            store::idempotency::save(&mut tx, merchant_id, key, status.as_u16(), &body).await?;
-            tx.commit().await?;
-            Ok(json_response(status, body, false))
+            let outcome = async {
+                let prepared = prepare().await?;
+                let mut tx = pool.begin().await?;
+                let (status, body) = effect(&mut tx, prepared).await?;
+                store::idempotency::save(&mut tx, merchant_id, key, status.as_u16(), &body).await?;
+                tx.commit().await?;
+                Ok::<_, ApiError>((status, body))
+            }
+            .await;
+            match outcome {
+                Ok((status, body)) => Ok(json_response(status, body, false)),
+                Err(e) => {
+                    if let Err(db) = store::idempotency::release(pool, merchant_id, key).await {
+                        // The claim goes stale and is taken over by the next request with this key.
+                        tracing::warn!(error = %db, "could not release an idempotency key");
+                    }
+                    Err(e)
+                }
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(title = "Cowry", description = "Multi-provider payment collections server"),
     paths(
-        super::collections::create, super::collections::list, super::collections::fetch,
+        super::collections::create::create, super::collections::list, super::collections::fetch,
         super::collections::cancel, super::collections::events,
         super::providers::list, super::providers::create, super::providers::remove,
         super::admin::create_merchant, super::admin::revoke_key,

@@ -1,13 +1,13 @@
 //! Payment providers behind one trait. A merchant's providers list maps the slug a request names to the
-//! kind of adapter that serves it; the registry holds one adapter per kind.
+//! kind of adapter that serves it; the registry connects an adapter to the merchant's account.
 
 pub mod http;
 pub mod mtn_momo;
 pub mod paystack;
+pub mod registry;
 pub mod sandbox;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+pub use registry::{Account, Registry};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -50,6 +50,9 @@ pub enum PaymentOption {
     },
     MobileMoney {
         instructions: String,
+        /// Where to pay, when the provider hosts the mobile-money step.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
         #[serde(serialize_with = "time::serialize")]
         expires_at: DateTime<Utc>,
     },
@@ -59,9 +62,15 @@ pub enum PaymentOption {
         expires_at: DateTime<Utc>,
     },
     BankTransfer {
-        bank_name: String,
-        account_number: String,
-        account_name: String,
+        /// Account details when the provider gives them up front; otherwise the `link` shows them.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bank_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_number: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
         instructions: String,
         #[serde(serialize_with = "time::serialize")]
         expires_at: DateTime<Utc>,
@@ -143,42 +152,46 @@ pub enum ProviderError {
     },
 }
 
+/// A call an adapter will make for a request, named before it is made so that its reference can be
+/// stored first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedCall {
+    pub operation: &'static str,
+    pub provider_reference: String,
+}
+
 #[async_trait::async_trait]
 pub trait PaymentProvider: Send + Sync {
     /// The adapter kind, e.g. `sandbox`.
     fn kind(&self) -> &'static str;
     fn capabilities(&self) -> Capabilities;
-    /// Generates the payment options for a new collection, one per requested method.
+    /// Which of the requested methods this provider offers for `amount`'s currency; the others are
+    /// left out of the collection (as the document's example response shows).
+    fn offered_methods(&self, methods: &[&'static str], amount: Money) -> Vec<&'static str> {
+        let _ = amount;
+        let supported = self.capabilities().methods;
+        methods
+            .iter()
+            .copied()
+            .filter(|m| supported.contains(m))
+            .collect()
+    }
+    /// The provider calls `payment_options` will make, each with a fresh reference. The caller stores
+    /// them before calling `payment_options`. Providers that call nobody plan nothing.
+    fn plan(&self, request: &OptionsRequest<'_>) -> Vec<PlannedCall> {
+        let _ = request;
+        Vec::new()
+    }
+    /// Generates the payment options for a new collection, one per offered method.
     async fn payment_options(
         &self,
         request: &OptionsRequest<'_>,
+        plan: &[PlannedCall],
     ) -> Result<Vec<PaymentOption>, ProviderError>;
 }
 
-/// Adapters by kind.
-#[derive(Clone, Default)]
-pub struct Registry {
-    by_kind: HashMap<&'static str, Arc<dyn PaymentProvider>>,
-}
-
-impl Registry {
-    pub fn new(public_url: &str) -> Registry {
-        let mut registry = Registry::default();
-        registry.add(Arc::new(sandbox::Sandbox::new(public_url)));
-        registry
-    }
-
-    pub fn add(&mut self, provider: Arc<dyn PaymentProvider>) {
-        self.by_kind.insert(provider.kind(), provider);
-    }
-
-    pub fn get(&self, kind: &str) -> Option<Arc<dyn PaymentProvider>> {
-        self.by_kind.get(kind).cloned()
-    }
-}
-
-/// The providers list a new test-mode merchant starts with: (slug, kind). `paystack` is served by the
-/// sandbox until the Paystack adapter lands, so the document's example (`"provider": "paystack"`) works.
+/// The providers list a new test-mode merchant starts with: (slug, kind). Test accounts without
+/// credentials talk to the emulators, so the document's example (`"provider": "paystack"`) works.
 pub const DEFAULT_TEST_PROVIDERS: &[(&str, &str)] =
-    &[("sandbox", "sandbox"), ("paystack", "sandbox")];
+    &[("sandbox", "sandbox"), ("paystack", "paystack")];
 pub const DEFAULT_PROVIDER: &str = "sandbox";

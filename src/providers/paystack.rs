@@ -2,6 +2,7 @@
 //! verification, recurring debits on a saved authorization, and webhook verification. The wire types
 //! are in `paystack/wire.rs`; amounts travel in minor units.
 
+mod options;
 pub mod wire;
 
 use hmac::{Hmac, Mac};

@@ -47,6 +47,7 @@ impl PaymentProvider for Sandbox {
     async fn payment_options(
         &self,
         request: &OptionsRequest<'_>,
+        _plan: &[super::PlannedCall],
     ) -> Result<Vec<PaymentOption>, ProviderError> {
         let expires_at = request.expires_at;
         let link = format!("{}/pay/{}", self.public_url, request.reference);
@@ -72,13 +73,15 @@ impl PaymentProvider for Sandbox {
                         "Approve the {amount} request sent to {} on your mobile money wallet, quoting {}.",
                         request.phone, request.reference
                     ),
+                    link: None,
                     expires_at,
                 }),
                 "card" => Ok(PaymentOption::Card { link: format!("{link}?channel=card"), expires_at }),
                 "bank_transfer" => Ok(PaymentOption::BankTransfer {
-                    bank_name: BANK_NAME.to_owned(),
-                    account_number: Self::account_number(request.reference),
-                    account_name: account_name.clone(),
+                    bank_name: Some(BANK_NAME.to_owned()),
+                    account_number: Some(Self::account_number(request.reference)),
+                    account_name: Some(account_name.clone()),
+                    link: None,
                     instructions: format!("Transfer exactly {amount} to the account above before it expires."),
                     expires_at,
                 }),
@@ -112,11 +115,11 @@ mod tests {
     async fn options_are_deterministic_and_valid() {
         let sandbox = Sandbox::new("http://localhost:8080/");
         let options = sandbox
-            .payment_options(&request(&["payment_link", "virtual_account"]))
+            .payment_options(&request(&["payment_link", "virtual_account"]), &[])
             .await
             .unwrap();
         let again = sandbox
-            .payment_options(&request(&["payment_link", "virtual_account"]))
+            .payment_options(&request(&["payment_link", "virtual_account"]), &[])
             .await
             .unwrap();
         assert_eq!(options, again);
@@ -133,7 +136,7 @@ mod tests {
     #[tokio::test]
     async fn every_method_yields_an_option() {
         let options = Sandbox::new("http://x")
-            .payment_options(&request(&METHODS))
+            .payment_options(&request(&METHODS), &[])
             .await
             .unwrap();
         assert_eq!(options.len(), METHODS.len());

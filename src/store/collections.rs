@@ -142,6 +142,20 @@ pub async fn insert(
         .await
 }
 
+pub async fn reference_taken(
+    pool: &PgPool,
+    merchant_id: &str,
+    reference: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from collections where merchant_id = $1 and reference = $2)",
+    )
+    .bind(merchant_id)
+    .bind(reference)
+    .fetch_one(pool)
+    .await
+}
+
 pub async fn get(
     db: impl PgExecutor<'_>,
     merchant_id: &str,

@@ -1,49 +1,62 @@
-//! `Idempotency-Key` records. The first request with a key inserts the row inside its own transaction and
-//! fills in the response before committing; a concurrent request with the same key blocks on the row's
-//! unique index until then, and afterwards finds the saved response.
+//! `Idempotency-Key` records. A request claims its key with one short insert before doing any work, so
+//! no transaction is held open across provider calls; the response is saved in the transaction that
+//! makes the business change. A concurrent request with the same key sees the claim in progress.
 
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
 
 pub enum Claim {
-    /// This request owns the key: do the work, then [`save`] in the same transaction.
+    /// This request owns the key: do the work, then [`save`] in the effect's transaction.
     Claimed,
-    /// A request with this key already completed.
+    /// A request with this key completed: its status and body.
     Saved {
         request_hash: Vec<u8>,
         status: u16,
         body: Vec<u8>,
     },
+    /// Another request with this key is still running.
+    InProgress { request_hash: Vec<u8> },
 }
 
+/// Claims `key`, or reports what holds it. A claim older than `stale_before` belongs to a request that
+/// died (crash, timeout) and is taken over.
 pub async fn claim(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     merchant_id: &str,
     key: &str,
     request_hash: &[u8],
+    stale_before: DateTime<Utc>,
 ) -> Result<Claim, sqlx::Error> {
-    let inserted = sqlx::query(
+    let claimed: Option<i32> = sqlx::query_scalar(
         "insert into idempotency_keys (merchant_id, key, request_hash) values ($1, $2, $3)
-         on conflict do nothing",
+         on conflict (merchant_id, key) do update set request_hash = excluded.request_hash, locked_at = now()
+             where idempotency_keys.response_status is null and idempotency_keys.locked_at < $4
+         returning 1",
     )
     .bind(merchant_id)
     .bind(key)
     .bind(request_hash)
-    .execute(&mut *conn)
+    .bind(stale_before)
+    .fetch_optional(pool)
     .await?;
-    if inserted.rows_affected() == 1 {
+    if claimed.is_some() {
         return Ok(Claim::Claimed);
     }
+    // A statement of its own, so it sees the row that made the insert conflict.
     let (request_hash, status, body): (Vec<u8>, Option<i16>, Option<Vec<u8>>) = sqlx::query_as(
         "select request_hash, response_status, response_body from idempotency_keys where merchant_id = $1 and key = $2",
     )
     .bind(merchant_id)
     .bind(key)
-    .fetch_one(&mut *conn)
+    .fetch_one(pool)
     .await?;
-    Ok(Claim::Saved {
-        request_hash,
-        status: status.unwrap_or(500) as u16,
-        body: body.unwrap_or_default(),
+    Ok(match status {
+        Some(status) => Claim::Saved {
+            request_hash,
+            status: status as u16,
+            body: body.unwrap_or_default(),
+        },
+        None => Claim::InProgress { request_hash },
     })
 }
 
@@ -60,6 +73,16 @@ pub async fn save(
         .bind(status as i16)
         .bind(body)
         .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a claimed key back after the request failed, so the merchant can retry with it.
+pub async fn release(pool: &PgPool, merchant_id: &str, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from idempotency_keys where merchant_id = $1 and key = $2 and response_status is null")
+        .bind(merchant_id)
+        .bind(key)
+        .execute(pool)
         .await?;
     Ok(())
 }

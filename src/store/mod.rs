@@ -1,6 +1,7 @@
 //! SQL, in small functions per table. Callers own transactions: a function takes any executor, so the
 //! same query runs alone or inside the transaction that also writes its event and idempotency record.
 
+pub mod attempts;
 pub mod collections;
 pub mod idempotency;
 pub mod merchants;

@@ -96,3 +96,24 @@ pub async fn live_credentials_exist(pool: &PgPool) -> Result<bool, sqlx::Error> 
         .fetch_one(pool)
         .await
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRow {
+    pub kind: String,
+    pub mode: String,
+    pub base_url: Option<String>,
+    /// Sealed with the server's key; see `domain::secretbox`.
+    pub credentials: Option<Vec<u8>>,
+}
+
+pub async fn account(
+    pool: &PgPool,
+    merchant_id: &str,
+    slug: &str,
+) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query_as("select kind, mode, base_url, credentials from merchant_providers where merchant_id = $1 and slug = $2")
+        .bind(merchant_id)
+        .bind(slug)
+        .fetch_optional(pool)
+        .await
+}

@@ -87,17 +87,36 @@ async fn fifty_concurrent_identical_requests_with_a_key_create_one_collection() 
         })
         .collect();
     let mut ids = Vec::new();
+    let mut in_use = 0;
     for task in tasks {
         let (status, body, _) = task.await.unwrap();
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        ids.push(body["data"]["id"].as_str().unwrap().to_owned());
+        match status {
+            StatusCode::CREATED => ids.push(body["data"]["id"].as_str().unwrap().to_owned()),
+            // The first request is still talking to the provider: retry shortly.
+            StatusCode::CONFLICT => {
+                assert_error(&body, status, "idempotency_key_in_use");
+                in_use += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
     }
+    assert!(!ids.is_empty());
     assert!(
         ids.iter().all(|id| *id == ids[0]),
-        "every response names the same collection"
+        "every 201 names the same collection"
     );
+    assert_eq!(ids.len() + in_use, 50);
     assert_eq!(app.count("select count(*) from collections").await, 1);
     assert_eq!(app.count("select count(*) from collection_events").await, 1);
+    assert_eq!(
+        app.count("select count(*) from provider_attempts").await,
+        2,
+        "the provider was asked once"
+    );
+    // Once it is done, the key replays the saved response.
+    let (status, body, replayed) = create_with_key(&app, "same-key", &example()).await;
+    assert_eq!((status, replayed), (StatusCode::CREATED, true));
+    assert_eq!(body["data"]["id"], ids[0].as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ mod auth;
 mod contacts;
 mod contract;
 mod create;
+mod create_paystack;
 mod errors;
 mod idempotency;
 mod lifecycle;

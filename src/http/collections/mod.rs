@@ -1,6 +1,9 @@
 //! `/collections`: create (integrated), fetch, list, cancel, events.
 
+pub mod create;
 pub mod view;
+
+pub use create::create;
 
 use std::collections::HashMap;
 
@@ -9,23 +12,17 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::json;
+use chrono::{DateTime, Utc};
 
 use self::view::{CollectionView, Envelope, EventView, ListEnvelope, Pagination};
-use super::extract::{IdempotencyKey, JsonBody, Merchant};
+use super::extract::{IdempotencyKey, Merchant};
 use super::idempotent;
 use crate::domain::collection::{Status, TYPES};
 use crate::domain::ids::new_id;
-use crate::domain::integrated::{self, NewCollection};
 use crate::domain::time;
 use crate::domain::validate::FieldErrors;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{OptionsRequest, PaymentProvider, ProviderError};
-use crate::store::collections::{
-    self as store, CollectionRow, ListFilter, NewCollectionRow, Transition,
-};
-use crate::store::merchants::MerchantContext;
+use crate::store::collections::{self as store, ListFilter, Transition};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -38,188 +35,6 @@ pub fn router() -> Router<AppState> {
 
 const MAX_PAGE: i64 = 100;
 const DEFAULT_PAGE: i64 = 20;
-
-/// Create an integrated collection.
-#[utoipa::path(post, path = "/collections", tag = "collections",
-    request_body(content = crate::http::openapi::CreateCollectionRequest, description = "As the integrated-collection document"),
-    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$",
-        description = "Replays the saved response for the same key and body")),
-    responses(
-        (status = 201, description = "Created", body = Envelope<CollectionView>),
-        (status = 400, description = "Malformed JSON or Idempotency-Key", body = crate::error::ErrorBody),
-        (status = 413, description = "Body over 1 MiB", body = crate::error::ErrorBody),
-        (status = 415, description = "Content type is not JSON", body = crate::error::ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
-        (status = 409, description = "Duplicate reference or reused Idempotency-Key", body = crate::error::ErrorBody),
-        (status = 422, description = "Validation failed; every bad field is listed", body = crate::error::ErrorBody),
-    ),
-    security(("api_key" = []), ("bearer" = [])))]
-pub async fn create(
-    State(state): State<AppState>,
-    Merchant(merchant): Merchant,
-    IdempotencyKey(key): IdempotencyKey,
-    body: JsonBody,
-) -> ApiResult<Response> {
-    if body
-        .value
-        .as_object()
-        .is_some_and(integrated::is_scheduled_body)
-    {
-        return Err(ApiError::validation(
-            "type",
-            "scheduled collections are not available yet; use \"integrated\"",
-        ));
-    }
-    let new = integrated::parse(&body.value).map_err(ApiError::Validation)?;
-    let (slug, adapter) = choose_provider(&state, &merchant, &new)?;
-    let fingerprint: [&[u8]; 3] = [b"POST", b"/collections", &body.raw];
-    idempotent::run(
-        &state.pool,
-        &merchant.merchant_id,
-        key.as_deref(),
-        &fingerprint,
-        async |conn| {
-            let row = create_collection(&merchant.merchant_id, &slug, adapter.as_ref(), &new, conn)
-                .await?;
-            let body = Envelope::new("Collection created successfully", CollectionView::from(row))
-                .to_bytes();
-            Ok((StatusCode::CREATED, body))
-        },
-    )
-    .await
-}
-
-/// The provider the collection names (or the merchant's default), checked against the merchant's
-/// providers list and the adapter's declared capabilities.
-fn choose_provider(
-    state: &AppState,
-    merchant: &MerchantContext,
-    new: &NewCollection,
-) -> ApiResult<(String, std::sync::Arc<dyn PaymentProvider>)> {
-    let slug = new
-        .provider
-        .clone()
-        .unwrap_or_else(|| merchant.default_provider.clone());
-    let Some(kind) = merchant.provider_kind(&slug) else {
-        let have: Vec<&str> = merchant.providers.iter().map(|(s, _)| s.as_str()).collect();
-        return Err(ApiError::validation(
-            "provider",
-            format!(
-                "{slug} is not in your providers list (you have: {})",
-                have.join(", ")
-            ),
-        ));
-    };
-    let adapter = state.providers.get(kind).ok_or_else(|| {
-        ApiError::validation(
-            "provider",
-            format!("{slug} is not available on this server"),
-        )
-    })?;
-    let capabilities = adapter.capabilities();
-    let mut errors = FieldErrors::default();
-    let currency = new.amount.currency().code();
-    if !capabilities.currencies.is_empty() && !capabilities.currencies.contains(&currency) {
-        errors.add(
-            "amount.currency",
-            format!("{currency} is not supported by provider {slug}"),
-        );
-    }
-    for (i, method) in new.methods.iter().enumerate() {
-        if new.payable_enabled && !capabilities.methods.contains(method) {
-            errors.add(
-                format!("payable.methods[{i}]"),
-                format!("{method} is not supported by provider {slug}"),
-            );
-        }
-    }
-    errors
-        .finish(|| (slug, adapter))
-        .map_err(ApiError::Validation)
-}
-
-async fn create_collection(
-    merchant_id: &str,
-    slug: &str,
-    adapter: &dyn PaymentProvider,
-    new: &NewCollection,
-    conn: &mut sqlx::PgConnection,
-) -> ApiResult<CollectionRow> {
-    let id = new_id("pay");
-    let created_at = time::now();
-    let expires_at = created_at + TimeDelta::minutes(new.expires_in.into());
-    let options = if new.payable_enabled {
-        let request = OptionsRequest {
-            reference: &new.reference,
-            amount: new.amount,
-            methods: &new.methods,
-            first_name: &new.contact.first_name,
-            last_name: &new.contact.last_name,
-            email: &new.contact.email,
-            phone: new.contact.phone.e164(),
-            expires_at,
-        };
-        adapter
-            .payment_options(&request)
-            .await
-            .map_err(provider_error)?
-    } else {
-        Vec::new()
-    };
-    let payable =
-        json!({"enabled": new.payable_enabled, "methods": new.methods, "options": options});
-    let event_id = new_id("evt");
-    let row = NewCollectionRow {
-        merchant_id,
-        id: &id,
-        reference: &new.reference,
-        amount_minor: new.amount.minor(),
-        currency: new.amount.currency().code(),
-        provider: slug,
-        expires_in: new.expires_in,
-        expires_at,
-        payable: &payable,
-        follow_up: new.follow_up.as_ref(),
-        metadata: new.metadata.as_ref(),
-        created_at,
-        event_id: &event_id,
-        new_contact_id: &new_id("contact"),
-        first_name: &new.contact.first_name,
-        last_name: &new.contact.last_name,
-        phone: new.contact.phone.e164(),
-        email: &new.contact.email,
-    };
-    let contact = store::insert(&mut *conn, &row).await?;
-    Ok(CollectionRow {
-        id: id.clone(),
-        kind: "integrated".to_owned(),
-        reference: new.reference.clone(),
-        amount_minor: new.amount.minor(),
-        currency: row.currency.to_owned(),
-        status: Status::Pending.as_str().to_owned(),
-        provider: slug.to_owned(),
-        expires_in: new.expires_in,
-        expires_at,
-        payable: sqlx::types::Json(payable.clone()),
-        follow_up: new.follow_up.clone().map(sqlx::types::Json),
-        metadata: new.metadata.clone().map(sqlx::types::Json),
-        created_at,
-        updated_at: created_at,
-        completed_at: None,
-        contact,
-        events: sqlx::types::Json(vec![json!({
-            "id": event_id, "type": crate::domain::collection::event::CREATED, "timestamp": time::format(&created_at)
-        })]),
-    })
-}
-
-fn provider_error(e: ProviderError) -> ApiError {
-    match e {
-        ProviderError::Unsupported { .. } => ApiError::validation("payable.methods", e.to_string()),
-        ProviderError::Rejected { .. } => ApiError::validation("provider", e.to_string()),
-        _ => ApiError::Provider(e.to_string()),
-    }
-}
 
 fn not_found() -> ApiError {
     ApiError::NotFound("no collection with this id".to_owned())
@@ -414,12 +229,17 @@ pub async fn cancel(
     let merchant_id = merchant.merchant_id.as_str();
     let path = format!("/collections/{id}/cancel");
     let fingerprint: [&[u8]; 2] = [Method::POST.as_str().as_bytes(), path.as_bytes()];
+    let keyed = idempotent::Keyed {
+        merchant_id,
+        key: key.as_deref(),
+        fingerprint: &fingerprint,
+        stale_after: state.config.request_timeout * 2,
+    };
     idempotent::run(
         &state.pool,
-        merchant_id,
-        key.as_deref(),
-        &fingerprint,
-        async |conn| {
+        keyed,
+        async || Ok(()),
+        async |conn, ()| {
             match store::cancel(&mut *conn, merchant_id, &id, &new_id("evt"), time::now()).await? {
                 Transition::Done => {}
                 Transition::NotFound => return Err(not_found()),

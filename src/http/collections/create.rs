@@ -1,0 +1,373 @@
+//! `POST /collections` (integrated): validate, pick the provider account, store the provider
+//! references Cowry will use *before* calling the provider, get the payment options, then write the
+//! collection, its contact and its event in one statement (with the idempotency record, when keyed).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::TimeDelta;
+use serde_json::json;
+
+use super::view::{CollectionView, Envelope};
+use crate::domain::collection::{event, Status};
+use crate::domain::ids::new_id;
+use crate::domain::integrated::{self, NewCollection};
+use crate::domain::time;
+use crate::domain::validate::FieldErrors;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{IdempotencyKey, JsonBody, Merchant};
+use crate::http::idempotent;
+use crate::providers::{
+    Account, OptionsRequest, PaymentOption, PaymentProvider, PlannedCall, ProviderError,
+};
+use crate::store::attempts::{self, NewAttempt};
+use crate::store::collections::{self as store, CollectionRow, NewCollectionRow};
+use crate::store::merchants::MerchantContext;
+use crate::AppState;
+
+/// Create an integrated collection.
+#[utoipa::path(post, path = "/collections", tag = "collections",
+    request_body(content = crate::http::openapi::CreateCollectionRequest, description = "As the integrated-collection document"),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$",
+        description = "Replays the saved response for the same key and body")),
+    responses(
+        (status = 201, description = "Created", body = Envelope<CollectionView>),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = crate::error::ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = crate::error::ErrorBody),
+        (status = 415, description = "Content type is not JSON", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
+        (status = 409, description = "Duplicate reference or reused Idempotency-Key", body = crate::error::ErrorBody),
+        (status = 422, description = "Validation failed; every bad field is listed", body = crate::error::ErrorBody),
+        (status = 502, description = "The provider failed; nothing was created", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    if body
+        .value
+        .as_object()
+        .is_some_and(integrated::is_scheduled_body)
+    {
+        return Err(ApiError::validation(
+            "type",
+            "scheduled collections are not available yet; use \"integrated\"",
+        ));
+    }
+    let new = integrated::parse(&body.value).map_err(ApiError::Validation)?;
+    let (slug, adapter) = choose_provider(&state, &merchant, &new).await?;
+    let fingerprint: [&[u8]; 3] = [b"POST", b"/collections", &body.raw];
+    let merchant_id = merchant.merchant_id.as_str();
+    let keyed = idempotent::Keyed {
+        merchant_id,
+        key: key.as_deref(),
+        fingerprint: &fingerprint,
+        stale_after: state.config.request_timeout * 2,
+    };
+    idempotent::run(
+        &state.pool,
+        keyed,
+        async || prepare(&state, merchant_id, &slug, adapter.as_ref(), &new).await,
+        async |conn, prepared| {
+            let row = write(conn, merchant_id, &slug, &new, prepared).await?;
+            let body = Envelope::new("Collection created successfully", CollectionView::from(row))
+                .to_bytes();
+            Ok((StatusCode::CREATED, body))
+        },
+    )
+    .await
+}
+
+/// The provider the collection names (or the merchant's default), checked against the merchant's
+/// providers list and the adapter's declared capabilities, connected to the merchant's account.
+async fn choose_provider(
+    state: &AppState,
+    merchant: &MerchantContext,
+    new: &NewCollection,
+) -> ApiResult<(String, Arc<dyn PaymentProvider>)> {
+    let slug = new
+        .provider
+        .clone()
+        .unwrap_or_else(|| merchant.default_provider.clone());
+    let Some(kind) = merchant.provider_kind(&slug) else {
+        let have: Vec<&str> = merchant.providers.iter().map(|(s, _)| s.as_str()).collect();
+        return Err(ApiError::validation(
+            "provider",
+            format!(
+                "{slug} is not in your providers list (you have: {})",
+                have.join(", ")
+            ),
+        ));
+    };
+    let account = account(state, merchant, &slug, kind).await?;
+    let adapter = state
+        .providers
+        .connect(&account)
+        .map_err(|e| ApiError::validation("provider", e.to_string()))?;
+    let capabilities = adapter.capabilities();
+    let mut errors = FieldErrors::default();
+    let currency = new.amount.currency().code();
+    if !capabilities.currencies.is_empty() && !capabilities.currencies.contains(&currency) {
+        errors.add(
+            "amount.currency",
+            format!("{currency} is not supported by provider {slug}"),
+        );
+    }
+    for (i, method) in new.methods.iter().enumerate() {
+        if new.payable_enabled && !capabilities.methods.contains(method) {
+            errors.add(
+                format!("payable.methods[{i}]"),
+                format!("{method} is not supported by provider {slug}"),
+            );
+        }
+    }
+    errors
+        .finish(|| (slug, adapter))
+        .map_err(ApiError::Validation)
+}
+
+/// The account behind `slug`, credentials decrypted. The sandbox needs none, so it costs no query.
+async fn account(
+    state: &AppState,
+    merchant: &MerchantContext,
+    slug: &str,
+    kind: &str,
+) -> ApiResult<Account> {
+    let mut account = Account {
+        merchant_id: merchant.merchant_id.clone(),
+        slug: slug.to_owned(),
+        kind: kind.to_owned(),
+        mode: merchant.mode.clone(),
+        base_url: None,
+        credentials: None,
+    };
+    if kind == "sandbox" {
+        return Ok(account);
+    }
+    let row = crate::store::providers::account(&state.pool, &merchant.merchant_id, slug)
+        .await?
+        .ok_or_else(|| {
+            ApiError::validation("provider", format!("{slug} is not in your providers list"))
+        })?;
+    account.mode = row.mode;
+    account.base_url = row.base_url;
+    if let Some(sealed) = row.credentials {
+        let key = state.config.encryption_key.as_ref().ok_or_else(|| {
+            ApiError::Unavailable(
+                "provider credentials cannot be read: the server has no COWRY_ENCRYPTION_KEY"
+                    .to_owned(),
+            )
+        })?;
+        let plain = key
+            .open(
+                &sealed,
+                format!("{}/{slug}", merchant.merchant_id).as_bytes(),
+            )
+            .map_err(ApiError::internal)?;
+        account.credentials = Some(serde_json::from_slice(&plain).map_err(ApiError::internal)?);
+    }
+    Ok(account)
+}
+
+/// Everything decided before the collection is written: its id and times, the methods offered, and
+/// the payment options (from the provider, when it calls one).
+struct Prepared {
+    id: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    methods: Vec<&'static str>,
+    options: Vec<PaymentOption>,
+    attempt_ids: Vec<String>,
+}
+
+async fn prepare(
+    state: &AppState,
+    merchant_id: &str,
+    slug: &str,
+    adapter: &dyn PaymentProvider,
+    new: &NewCollection,
+) -> ApiResult<Prepared> {
+    let created_at = time::now();
+    let expires_at = created_at + TimeDelta::minutes(new.expires_in.into());
+    let methods = if new.payable_enabled {
+        adapter.offered_methods(&new.methods, new.amount)
+    } else {
+        new.methods.clone()
+    };
+    let request = OptionsRequest {
+        reference: &new.reference,
+        amount: new.amount,
+        methods: &methods,
+        first_name: &new.contact.first_name,
+        last_name: &new.contact.last_name,
+        email: &new.contact.email,
+        phone: new.contact.phone.e164(),
+        expires_at,
+    };
+    let (options, attempt_ids) = if new.payable_enabled {
+        options_with_attempts(state, merchant_id, slug, adapter, &request).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Prepared {
+        id: new_id("pay"),
+        created_at,
+        expires_at,
+        methods,
+        options,
+        attempt_ids,
+    })
+}
+
+/// Writes the collection, its contact and its event (one statement), and points the provider attempts
+/// at it in the same transaction.
+async fn write(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: &str,
+    slug: &str,
+    new: &NewCollection,
+    prepared: Prepared,
+) -> ApiResult<CollectionRow> {
+    let Prepared {
+        id,
+        created_at,
+        expires_at,
+        methods,
+        options,
+        attempt_ids,
+    } = prepared;
+    let payable = json!({"enabled": new.payable_enabled, "methods": methods, "options": options});
+    let event_id = new_id("evt");
+    let row = NewCollectionRow {
+        merchant_id,
+        id: &id,
+        reference: &new.reference,
+        amount_minor: new.amount.minor(),
+        currency: new.amount.currency().code(),
+        provider: slug,
+        expires_in: new.expires_in,
+        expires_at,
+        payable: &payable,
+        follow_up: new.follow_up.as_ref(),
+        metadata: new.metadata.as_ref(),
+        created_at,
+        event_id: &event_id,
+        new_contact_id: &new_id("contact"),
+        first_name: &new.contact.first_name,
+        last_name: &new.contact.last_name,
+        phone: new.contact.phone.e164(),
+        email: &new.contact.email,
+    };
+    let contact = store::insert(&mut *conn, &row).await?;
+    if !attempt_ids.is_empty() {
+        attempts::settle(
+            &mut *conn,
+            merchant_id,
+            &attempt_ids,
+            "pending",
+            Some(&id),
+            Some(&payable["options"]),
+            None,
+        )
+        .await?;
+    }
+    Ok(CollectionRow {
+        id: id.clone(),
+        kind: "integrated".to_owned(),
+        reference: new.reference.clone(),
+        amount_minor: new.amount.minor(),
+        currency: row.currency.to_owned(),
+        status: Status::Pending.as_str().to_owned(),
+        provider: slug.to_owned(),
+        expires_in: new.expires_in,
+        expires_at,
+        payable: sqlx::types::Json(payable.clone()),
+        follow_up: new.follow_up.clone().map(sqlx::types::Json),
+        metadata: new.metadata.clone().map(sqlx::types::Json),
+        created_at,
+        updated_at: created_at,
+        completed_at: None,
+        contact,
+        events: sqlx::types::Json(vec![json!({
+            "id": event_id, "type": event::CREATED, "timestamp": time::format(&created_at)
+        })]),
+    })
+}
+
+/// Stores the planned provider calls (committed on their own, before any call), asks the provider for
+/// the options, and records a failure on the attempts if it comes to that. Returns the options and the
+/// attempts to point at the collection.
+async fn options_with_attempts(
+    state: &AppState,
+    merchant_id: &str,
+    slug: &str,
+    adapter: &dyn PaymentProvider,
+    request: &OptionsRequest<'_>,
+) -> ApiResult<(Vec<PaymentOption>, Vec<String>)> {
+    let plan: Vec<PlannedCall> = adapter.plan(request);
+    let ids: Vec<String> = plan.iter().map(|_| new_id("att")).collect();
+    if !plan.is_empty() {
+        // Refuse a taken reference before the provider is asked for anything.
+        if store::reference_taken(&state.pool, merchant_id, request.reference).await? {
+            return Err(ApiError::Conflict {
+                code: "duplicate_reference",
+                message: "a collection with this reference already exists".to_owned(),
+            });
+        }
+        let rows: Vec<NewAttempt<'_>> = plan
+            .iter()
+            .zip(&ids)
+            .map(|(call, id)| NewAttempt {
+                id,
+                provider: slug,
+                kind: adapter.kind(),
+                operation: call.operation,
+                provider_reference: &call.provider_reference,
+                amount_minor: request.amount.minor(),
+                currency: request.amount.currency().code(),
+            })
+            .collect();
+        attempts::insert_created(&state.pool, merchant_id, &rows).await?;
+    }
+    match adapter.payment_options(request, &plan).await {
+        Ok(options) => Ok((options, ids)),
+        Err(e) => {
+            // A lost answer is `unknown` (resolved by asking the provider), anything else `failed`.
+            let status = if matches!(e, ProviderError::Unknown { .. }) {
+                "unknown"
+            } else {
+                "failed"
+            };
+            if let Err(db) = attempts::settle(
+                &state.pool,
+                merchant_id,
+                &ids,
+                status,
+                None,
+                None,
+                Some(&e.to_string()),
+            )
+            .await
+            {
+                tracing::error!(error = %db, "could not record the provider failure on its attempts");
+            }
+            tracing::warn!(provider = slug, error = %e, "provider call failed; no collection created");
+            Err(provider_error(e))
+        }
+    }
+}
+
+/// What the merchant sees: the provider's own rejection of their data is a 422 naming the provider;
+/// anything else the provider did is a 502 `provider_error` with its message.
+fn provider_error(e: ProviderError) -> ApiError {
+    match e {
+        ProviderError::Unsupported { .. } => ApiError::validation("payable.methods", e.to_string()),
+        ProviderError::Rejected { .. } => ApiError::validation("provider", e.to_string()),
+        _ => ApiError::Provider(e.to_string()),
+    }
+}

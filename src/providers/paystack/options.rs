@@ -1,0 +1,174 @@
+//! Paystack as a source of payment options: one initialized transaction (its checkout link serves the
+//! payment link, card, bank transfer and, in Ghana and Kenya, mobile money) and a dedicated virtual
+//! account for Nigerian naira.
+
+use super::Paystack;
+use crate::domain::ids::random_chars;
+use crate::domain::money::Money;
+use crate::providers::{
+    Capabilities, OptionsRequest, PaymentOption, PaymentProvider, PlannedCall, ProviderError,
+};
+
+const METHODS: [&str; 5] = [
+    "payment_link",
+    "virtual_account",
+    "mobile_money",
+    "card",
+    "bank_transfer",
+];
+const INITIALIZE: &str = "initialize";
+const DEDICATED_ACCOUNT: &str = "dedicated_account";
+/// The bank Paystack's dedicated accounts are opened at in test mode.
+const PREFERRED_BANK: &str = "test-bank";
+
+/// A Paystack-safe reference (letters, digits and `-`): `cwr-` and 26 random base-36 characters.
+fn new_reference() -> String {
+    format!(
+        "cwr-{}",
+        random_chars(26, b"0123456789abcdefghijklmnopqrstuvwxyz").collect::<String>()
+    )
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for Paystack {
+    fn kind(&self) -> &'static str {
+        super::NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            methods: &METHODS,
+            currencies: &super::CURRENCIES,
+        }
+    }
+
+    fn offered_methods(&self, methods: &[&'static str], amount: Money) -> Vec<&'static str> {
+        let currency = amount.currency().code();
+        methods
+            .iter()
+            .copied()
+            .filter(|method| match *method {
+                // Paystack's mobile money runs in Ghana and Kenya; dedicated accounts are Nigerian NUBANs.
+                "mobile_money" => matches!(currency, "GHS" | "KES"),
+                "virtual_account" => currency == "NGN",
+                other => METHODS.contains(&other),
+            })
+            .collect()
+    }
+
+    fn plan(&self, request: &OptionsRequest<'_>) -> Vec<PlannedCall> {
+        let mut plan = Vec::new();
+        if request.methods.iter().any(|m| *m != "virtual_account") {
+            plan.push(PlannedCall {
+                operation: INITIALIZE,
+                provider_reference: new_reference(),
+            });
+        }
+        if request.methods.contains(&"virtual_account") {
+            plan.push(PlannedCall {
+                operation: DEDICATED_ACCOUNT,
+                provider_reference: new_reference(),
+            });
+        }
+        plan
+    }
+
+    async fn payment_options(
+        &self,
+        request: &OptionsRequest<'_>,
+        plan: &[PlannedCall],
+    ) -> Result<Vec<PaymentOption>, ProviderError> {
+        let planned = |operation: &str| plan.iter().find(|call| call.operation == operation);
+        let checkout = match planned(INITIALIZE) {
+            Some(call) => {
+                // A payment link offers every channel; otherwise only the ones asked for.
+                let channels: Vec<&str> = if request.methods.contains(&"payment_link") {
+                    Vec::new()
+                } else {
+                    request
+                        .methods
+                        .iter()
+                        .map(|m| {
+                            if *m == "bank_transfer" {
+                                "bank_transfer"
+                            } else {
+                                m
+                            }
+                        })
+                        .collect()
+                };
+                Some(
+                    self.initialize(
+                        request.email,
+                        request.amount,
+                        &call.provider_reference,
+                        &channels,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
+        let account = match planned(DEDICATED_ACCOUNT) {
+            Some(_) => Some(
+                self.dedicated_account(
+                    request.email,
+                    request.first_name,
+                    request.last_name,
+                    request.phone,
+                    PREFERRED_BANK,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let expires_at = request.expires_at;
+        let link = || {
+            checkout
+                .as_ref()
+                .map(|c| c.authorization_url.clone())
+                .unwrap_or_default()
+        };
+        let amount = format!(
+            "{} {}",
+            request.amount.currency().code(),
+            request.amount.major_string()
+        );
+        Ok(request
+            .methods
+            .iter()
+            .filter_map(|method| match *method {
+                "payment_link" => Some(PaymentOption::PaymentLink {
+                    link: link(),
+                    expires_at,
+                }),
+                "card" => Some(PaymentOption::Card {
+                    link: link(),
+                    expires_at,
+                }),
+                "bank_transfer" => Some(PaymentOption::BankTransfer {
+                    bank_name: None,
+                    account_number: None,
+                    account_name: None,
+                    link: Some(link()),
+                    instructions: format!(
+                        "Open the link and choose Pay with Transfer to send exactly {amount}."
+                    ),
+                    expires_at,
+                }),
+                "mobile_money" => Some(PaymentOption::MobileMoney {
+                    instructions: format!("Open the link and choose Mobile Money to pay {amount}."),
+                    link: Some(link()),
+                    expires_at,
+                }),
+                "virtual_account" => account.as_ref().map(|a| PaymentOption::VirtualAccount {
+                    bank_name: a.bank_name.clone(),
+                    account_number: a.account_number.clone(),
+                    account_name: a.account_name.clone(),
+                    expires_at,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+}
