@@ -43,6 +43,15 @@ impl Phone {
     pub fn country_code(&self) -> u16 {
         self.country_code
     }
+
+    /// The number without its calling code (`+256772123456` → `772123456`), as Airtel wants MSISDNs.
+    pub fn national(&self) -> &str {
+        let code = self.country_code.to_string();
+        self.e164
+            .trim_start_matches('+')
+            .strip_prefix(code.as_str())
+            .unwrap_or(&self.e164[1..])
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +68,14 @@ mod tests {
             "+2348012345678"
         );
         assert_eq!(Phone::parse("+256772123456").unwrap().country_code(), 256);
+        assert_eq!(
+            Phone::parse("+256772123456").unwrap().national(),
+            "772123456"
+        );
+        assert_eq!(
+            Phone::parse("+2348012345678").unwrap().national(),
+            "8012345678"
+        );
     }
 
     #[test]

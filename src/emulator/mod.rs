@@ -7,6 +7,7 @@
 //! durability (a restart is a sandbox reset) and stay out of Cowry's schema. Outcomes are chosen by
 //! documented magic values (see README).
 
+pub mod airtel_money;
 pub mod mtn_momo;
 pub mod paystack;
 
@@ -30,7 +31,8 @@ pub struct EmulatorConfig {
 pub fn router(config: EmulatorConfig) -> Router {
     Router::new()
         .nest("/_emulator/paystack", paystack::router(config.clone()))
-        .nest("/_emulator/mtn_momo", mtn_momo::router(config))
+        .nest("/_emulator/mtn_momo", mtn_momo::router(config.clone()))
+        .nest("/_emulator/airtel_money", airtel_money::router(config))
 }
 
 /// What the emulators do with a payment, chosen by the last two digits of an amount in minor units

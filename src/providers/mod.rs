@@ -1,6 +1,7 @@
 //! Payment providers behind one trait. A merchant's providers list maps the slug a request names to the
 //! kind of adapter that serves it; the registry connects an adapter to the merchant's account.
 
+pub mod airtel_money;
 pub mod http;
 pub mod mtn_momo;
 pub mod paystack;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod airtel_money;
 mod auth;
 mod contacts;
 mod contract;

@@ -1,0 +1,285 @@
+//! An Airtel Money emulator, from copies of Airtel's Open API docs and independent integrations: an
+//! OAuth client-credentials token (`expires_in` as the string "180", like Airtel's sample), payment
+//! requests that need `X-Country`/`X-Currency` matching the body and a national MSISDN, a 200 that means
+//! "accepted", status enquiry with `TS`/`TF`/`TIP` and `DP008000010xx` response codes, and one unsigned
+//! callback per final result to `{webhooks}/airtel_money` (Airtel's URL is set in its portal, not per
+//! request). Outcomes come from the MSISDN's last four digits (see README).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{EmulatorConfig, Outcome};
+
+const TOKEN_LIFETIME: Duration = Duration::from_secs(180);
+/// Markets the emulator serves: (country, currency).
+const MARKETS: [(&str, &str); 8] = [
+    ("UG", "UGX"),
+    ("KE", "KES"),
+    ("TZ", "TZS"),
+    ("RW", "RWF"),
+    ("ZM", "ZMW"),
+    ("MW", "MWK"),
+    ("NG", "NGN"),
+    ("CD", "CDF"),
+];
+
+#[derive(Clone)]
+struct Emulator {
+    config: EmulatorConfig,
+    ledger: Arc<Mutex<Ledger>>,
+    client: reqwest::Client,
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// token → (client id, expiry)
+    tokens: HashMap<String, (String, Instant)>,
+    /// (client id, transaction id) → payment
+    payments: HashMap<(String, String), Payment>,
+    failed_once: HashSet<(String, String)>,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+struct Payment {
+    msisdn: String,
+    status: &'static str,
+    response_code: &'static str,
+    message: String,
+    airtel_money_id: Option<String>,
+}
+
+pub fn router(config: EmulatorConfig) -> Router {
+    let emulator = Emulator {
+        config,
+        ledger: Arc::default(),
+        client: reqwest::Client::new(),
+    };
+    Router::new()
+        .route("/auth/oauth2/token", post(token))
+        .route("/merchant/v1/payments/", post(collect))
+        .route("/standard/v1/payments/{id}", get(enquiry))
+        .with_state(emulator)
+}
+
+fn status_only(http: StatusCode, code: &str, message: &str, response_code: &str) -> Response {
+    (
+        http,
+        Json(json!({"status": {"code": http.as_u16().to_string(), "message": message, "result_code": code,
+                                "response_code": response_code, "success": false}})),
+    )
+        .into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+impl Emulator {
+    /// The client id behind a live bearer token, with the market headers checked.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(String, String, String), Box<Response>> {
+        let token = header(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+        let client = token.and_then(|t| {
+            let ledger = self.ledger.lock().expect("ledger");
+            ledger
+                .tokens
+                .get(t)
+                .filter(|(_, expiry)| *expiry > Instant::now())
+                .map(|(client, _)| client.clone())
+        });
+        let Some(client) = client else {
+            return Err(Box::new(status_only(
+                StatusCode::UNAUTHORIZED,
+                "ESB000041",
+                "Invalid or expired token",
+                "",
+            )));
+        };
+        let (Some(country), Some(currency)) =
+            (header(headers, "x-country"), header(headers, "x-currency"))
+        else {
+            return Err(Box::new(status_only(
+                StatusCode::BAD_REQUEST,
+                "ESB000008",
+                "X-Country and X-Currency are required",
+                "",
+            )));
+        };
+        if !MARKETS.contains(&(country, currency)) {
+            return Err(Box::new(status_only(
+                StatusCode::BAD_REQUEST,
+                "ESB000008",
+                "Unsupported country or currency",
+                "",
+            )));
+        }
+        Ok((client, country.to_owned(), currency.to_owned()))
+    }
+
+    fn settle_later(&self, client: String, id: String) {
+        let emulator = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(emulator.config.settle_delay).await;
+            let callback = {
+                let mut ledger = emulator.ledger.lock().expect("ledger");
+                ledger.next_id += 1;
+                let money_id = format!(
+                    "MP{:06}.{:04}.L{:05}",
+                    261124,
+                    ledger.next_id % 10_000,
+                    ledger.next_id
+                );
+                let Some(payment) = ledger.payments.get_mut(&(client, id.clone())) else {
+                    return;
+                };
+                let outcome = Outcome::from_phone(&payment.msisdn);
+                match outcome {
+                    Outcome::StayPending => return,
+                    Outcome::Fail => {
+                        payment.status = "TF";
+                        payment.response_code = "DP00800001007";
+                        payment.message = "Insufficient funds".to_owned();
+                    }
+                    _ => {
+                        payment.status = "TS";
+                        payment.response_code = "DP00800001001";
+                        payment.message = "Transaction is successful".to_owned();
+                        payment.airtel_money_id = Some(money_id);
+                    }
+                }
+                (outcome != Outcome::SucceedSilently).then(|| {
+                    json!({"transaction": {"id": id, "message": payment.message, "status_code": payment.status,
+                                           "airtel_money_id": payment.airtel_money_id}})
+                })
+            };
+            if let Some(body) = callback {
+                let url = format!(
+                    "{}/airtel_money",
+                    emulator.config.webhook_base.trim_end_matches('/')
+                );
+                if let Err(e) = emulator.client.post(&url).json(&body).send().await {
+                    tracing::debug!(error = %e, "emulated Airtel callback not delivered");
+                }
+            }
+        });
+    }
+}
+
+async fn token(State(emulator): State<Emulator>, body: Option<Json<Value>>) -> Response {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let client = body["client_id"].as_str().filter(|c| !c.is_empty());
+    let secret_ok = body["client_secret"].as_str().is_some_and(|s| s.len() >= 8);
+    let (Some(client), true, Some("client_credentials")) =
+        (client, secret_ok, body["grant_type"].as_str())
+    else {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error_description": "Invalid client credentials", "error": "invalid_client"})))
+            .into_response();
+    };
+    let token = format!("airtel-{}", uuid::Uuid::new_v4().simple());
+    emulator.ledger.lock().expect("ledger").tokens.insert(
+        token.clone(),
+        (client.to_owned(), Instant::now() + TOKEN_LIFETIME),
+    );
+    Json(json!({"token_type": "bearer", "access_token": token, "expires_in": TOKEN_LIFETIME.as_secs().to_string()})).into_response()
+}
+
+async fn collect(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    let (client, country, currency) = match emulator.authorize(&headers) {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let Some(Json(body)) = body else {
+        return status_only(
+            StatusCode::BAD_REQUEST,
+            "ESB000008",
+            "Invalid request body",
+            "",
+        );
+    };
+    let transaction = &body["transaction"];
+    let id = transaction["id"].as_str().filter(|i| !i.is_empty());
+    let amount_ok = transaction["amount"].as_f64().is_some_and(|a| a > 0.0);
+    let msisdn = body["subscriber"]["msisdn"]
+        .as_str()
+        .filter(|m| (7..=12).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()));
+    let market_ok = transaction["country"].as_str() == Some(&country)
+        && transaction["currency"].as_str() == Some(&currency)
+        && body["subscriber"]["country"].as_str() == Some(&country);
+    let (Some(id), true, Some(msisdn), true) = (id, amount_ok, msisdn, market_ok) else {
+        return status_only(
+            StatusCode::BAD_REQUEST,
+            "ESB000008",
+            "transaction.id, a positive transaction.amount, a national subscriber.msisdn and the header's country and currency are required",
+            "",
+        );
+    };
+    let key = (client.clone(), id.to_owned());
+    let mut ledger = emulator.ledger.lock().expect("ledger");
+    if Outcome::from_phone(msisdn) == Outcome::ErrorFirst && ledger.failed_once.insert(key.clone())
+    {
+        return status_only(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ESB000001",
+            "Something went wrong",
+            "DP00800001000",
+        );
+    }
+    let fresh = !ledger.payments.contains_key(&key);
+    let payment = ledger
+        .payments
+        .entry(key)
+        .or_insert_with(|| Payment {
+            msisdn: msisdn.to_owned(),
+            status: "TIP",
+            response_code: "DP00800001006",
+            message: "In process".to_owned(),
+            airtel_money_id: None,
+        })
+        .clone();
+    drop(ledger);
+    if fresh {
+        emulator.settle_later(client, id.to_owned());
+    }
+    Json(json!({
+        "data": {"transaction": {"id": id, "status": payment.status}},
+        "status": {"code": "200", "message": "SUCCESS", "result_code": "ESB000010", "response_code": "DP00800001006", "success": true}
+    }))
+    .into_response()
+}
+
+async fn enquiry(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let (client, _, _) = match emulator.authorize(&headers) {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let ledger = emulator.ledger.lock().expect("ledger");
+    match ledger.payments.get(&(client, id.clone())) {
+        Some(payment) => Json(json!({
+            "data": {"transaction": {"airtel_money_id": payment.airtel_money_id, "id": id, "message": payment.message,
+                                     "status": payment.status}},
+            "status": {"code": "200", "message": "SUCCESS", "result_code": "ESB000010", "response_code": payment.response_code, "success": true}
+        }))
+        .into_response(),
+        None => status_only(StatusCode::OK, "ESB000010", "Transaction not found", "DP00800001025"),
+    }
+}

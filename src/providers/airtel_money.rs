@@ -1,0 +1,269 @@
+//! Airtel Money collections: an OAuth client-credentials token (cached, renewed early), a USSD-push
+//! payment request keyed by Cowry's transaction id with `X-Country`/`X-Currency`, status enquiry by that
+//! id, and the callback, which is only a hint (its signing is unconfirmed) to be checked by enquiry.
+//! A payment request is sent once: Airtel does not document what a repeated id does, so a lost answer
+//! is `Unknown` and resolved by asking for the status.
+
+pub mod wire;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use tokio::sync::Mutex;
+
+use super::http::{ProviderHttp, Reply, Safety};
+use super::{PaymentStatus, ProviderError};
+use crate::config::Secret;
+use crate::domain::money::Money;
+use crate::domain::phone::Phone;
+
+pub const NAME: &str = "airtel_money";
+pub const LIVE_BASE_URL: &str = "https://openapi.airtel.africa";
+/// Tokens live for minutes; renew this long before they end.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+
+pub struct AirtelAccount {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// ISO 3166 alpha-2 of the app's market, e.g. `UG`.
+    pub country: String,
+    /// ISO 4217 of that market, e.g. `UGX`.
+    pub currency: String,
+}
+
+pub struct AirtelMoney {
+    account: AirtelAccount,
+    http: ProviderHttp,
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AirtelPayment {
+    pub transaction_id: String,
+    pub status: PaymentStatus,
+    pub airtel_money_id: Option<String>,
+    pub message: Option<String>,
+}
+
+impl AirtelMoney {
+    pub fn new(mut account: AirtelAccount, http: ProviderHttp) -> AirtelMoney {
+        account.base_url = account.base_url.trim_end_matches('/').to_owned();
+        AirtelMoney {
+            account,
+            http,
+            token: Mutex::new(None),
+        }
+    }
+
+    pub async fn token(&self) -> Result<String, ProviderError> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, expires)) = cached.as_ref() {
+            if Instant::now() + TOKEN_MARGIN < *expires {
+                return Ok(token.clone());
+            }
+        }
+        let url = format!("{}/auth/oauth2/token", self.account.base_url);
+        let body = wire::TokenRequest {
+            client_id: &self.account.client_id,
+            client_secret: self.account.client_secret.expose(),
+            grant_type: "client_credentials",
+        };
+        let reply = self
+            .http
+            .send(NAME, "token", Safety::Idempotent, |c| {
+                c.post(&url).json(&body)
+            })
+            .await?;
+        if !reply.status.is_success() {
+            return Err(error(&reply, None));
+        }
+        let token: wire::Token =
+            serde_json::from_slice(&reply.body).map_err(|e| ProviderError::Protocol {
+                provider: NAME,
+                message: format!("unreadable token: {e}"),
+            })?;
+        *cached = Some((
+            token.access_token.clone(),
+            Instant::now() + Duration::from_secs(token.expires_in),
+        ));
+        Ok(token.access_token)
+    }
+
+    /// `POST /merchant/v1/payments/`: asks the payer to approve on their phone. `transaction_id` must
+    /// already be stored. Airtel's 200 means *accepted*, not paid.
+    pub async fn collect(
+        &self,
+        transaction_id: &str,
+        reference: &str,
+        amount: Money,
+        payer: &Phone,
+    ) -> Result<PaymentStatus, ProviderError> {
+        if amount.currency().code() != self.account.currency {
+            return Err(ProviderError::Unsupported {
+                provider: NAME,
+                what: format!(
+                    "{} on an account in {}",
+                    amount.currency().code(),
+                    self.account.currency
+                ),
+            });
+        }
+        let token = self.token().await?;
+        let body = wire::CollectRequest {
+            reference,
+            subscriber: wire::Subscriber {
+                country: &self.account.country,
+                currency: &self.account.currency,
+                msisdn: payer.national(),
+            },
+            transaction: wire::CollectTransaction {
+                amount: amount
+                    .major_string()
+                    .parse()
+                    .expect("a decimal string is a JSON number"),
+                country: &self.account.country,
+                currency: &self.account.currency,
+                id: transaction_id,
+            },
+        };
+        let url = format!("{}/merchant/v1/payments/", self.account.base_url);
+        let reply = self
+            .http
+            .send(NAME, "collect", Safety::Once, |c| {
+                self.headers(c.post(&url), &token).json(&body)
+            })
+            .await?;
+        let envelope = envelope(&reply)?;
+        if !envelope.status.success {
+            return Err(error(&reply, Some(&envelope)));
+        }
+        Ok(envelope
+            .data
+            .and_then(|d| d.transaction.status)
+            .map(|s| status(&s, None))
+            .unwrap_or(PaymentStatus::Pending))
+    }
+
+    /// `GET /standard/v1/payments/{id}`.
+    pub async fn status(&self, transaction_id: &str) -> Result<AirtelPayment, ProviderError> {
+        let token = self.token().await?;
+        let url = format!(
+            "{}/standard/v1/payments/{transaction_id}",
+            self.account.base_url
+        );
+        let reply = self
+            .http
+            .send(NAME, "status", Safety::Idempotent, |c| {
+                self.headers(c.get(&url), &token)
+            })
+            .await?;
+        let envelope = envelope(&reply)?;
+        let transaction = match envelope.data {
+            Some(data) if envelope.status.success => data.transaction,
+            _ => return Err(error(&reply, Some(&envelope))),
+        };
+        let code = transaction.status.clone().unwrap_or_default();
+        Ok(AirtelPayment {
+            transaction_id: transaction_id.to_owned(),
+            status: status(&code, envelope.status.response_code.as_deref()),
+            airtel_money_id: transaction.airtel_money_id,
+            message: transaction.message,
+        })
+    }
+
+    fn headers(&self, request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+        request
+            .bearer_auth(token)
+            .header("X-Country", &self.account.country)
+            .header("X-Currency", &self.account.currency)
+    }
+}
+
+/// `TS` paid; `TF` failed; `TE` expired; `TIP` in progress and `TA` ambiguous (ask again) wait.
+pub fn status(code: &str, response_code: Option<&str>) -> PaymentStatus {
+    match code {
+        "TS" => PaymentStatus::Succeeded,
+        "TF" => PaymentStatus::Failed {
+            reason: failure_reason(response_code).to_owned(),
+        },
+        "TE" => PaymentStatus::Failed {
+            reason: "expired".to_owned(),
+        },
+        _ => PaymentStatus::Pending,
+    }
+}
+
+/// Airtel's `DP008000010xx` response codes, as far as they are known.
+fn failure_reason(response_code: Option<&str>) -> &'static str {
+    match response_code.and_then(|c| c.get(c.len().saturating_sub(3)..)) {
+        Some("007") => "insufficient funds",
+        Some("008") => "refused by the payer",
+        Some("024") => "timed out",
+        Some("025") => "not found",
+        _ => "failed",
+    }
+}
+
+/// Reads a callback. Unsigned (or signed in a way no source confirms): confirm with [`AirtelMoney::status`].
+pub fn parse_callback(raw_body: &[u8]) -> Result<AirtelPayment, ProviderError> {
+    let callback: wire::Callback =
+        serde_json::from_slice(raw_body).map_err(|e| ProviderError::Protocol {
+            provider: NAME,
+            message: format!("unreadable callback: {e}"),
+        })?;
+    Ok(AirtelPayment {
+        status: status(&callback.transaction.status_code, None),
+        transaction_id: callback.transaction.id,
+        airtel_money_id: callback.transaction.airtel_money_id,
+        message: callback.transaction.message,
+    })
+}
+
+fn envelope(reply: &Reply) -> Result<wire::Envelope, ProviderError> {
+    if reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::FORBIDDEN {
+        return Err(ProviderError::BadCredentials { provider: NAME });
+    }
+    if reply.status.is_server_error() {
+        return Err(ProviderError::Unavailable {
+            provider: NAME,
+            message: format!("HTTP {}", reply.status),
+        });
+    }
+    serde_json::from_slice(&reply.body).map_err(|e| ProviderError::Protocol {
+        provider: NAME,
+        message: format!("unreadable {} body: {e}", reply.status),
+    })
+}
+
+fn error(reply: &Reply, envelope: Option<&wire::Envelope>) -> ProviderError {
+    let message = envelope
+        .and_then(|e| e.status.message.clone())
+        .unwrap_or_else(|| format!("HTTP {}", reply.status));
+    let response_code = envelope
+        .and_then(|e| e.status.response_code.as_deref())
+        .unwrap_or_default();
+    match reply.status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ProviderError::BadCredentials { provider: NAME }
+        }
+        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+            provider: NAME,
+            retry_after_secs: super::http::retry_after(&reply.headers).map(|d| d.as_secs()),
+        },
+        _ if response_code.ends_with("025") || reply.status == StatusCode::NOT_FOUND => {
+            ProviderError::NotFound { provider: NAME }
+        }
+        s if s.is_server_error() => ProviderError::Unavailable {
+            provider: NAME,
+            message,
+        },
+        _ => ProviderError::Rejected {
+            provider: NAME,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
