@@ -8,6 +8,7 @@
 //! documented magic values (see README).
 
 pub mod airtel_money;
+pub mod mona;
 pub mod mtn_momo;
 pub mod paystack;
 
@@ -33,6 +34,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         .nest("/_emulator/paystack", paystack::router(config.clone()))
         .nest("/_emulator/mtn_momo", mtn_momo::router(config.clone()))
         .nest("/_emulator/airtel_money", airtel_money::router(config))
+        .nest("/_emulator/mona", mona::router())
 }
 
 /// What the emulators do with a payment, chosen by the last two digits of an amount in minor units

@@ -3,6 +3,7 @@
 
 pub mod airtel_money;
 pub mod http;
+pub mod mona;
 pub mod mtn_momo;
 pub mod paystack;
 pub mod registry;

@@ -13,6 +13,7 @@ mod errors;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod mona;
 mod mtn_momo;
 mod paystack;
 mod process;
