@@ -8,6 +8,7 @@
 //! documented magic values (see README).
 
 pub mod airtel_money;
+pub mod dollr;
 pub mod mona;
 pub mod mtn_momo;
 pub mod paystack;
@@ -33,7 +34,11 @@ pub fn router(config: EmulatorConfig) -> Router {
     Router::new()
         .nest("/_emulator/paystack", paystack::router(config.clone()))
         .nest("/_emulator/mtn_momo", mtn_momo::router(config.clone()))
-        .nest("/_emulator/airtel_money", airtel_money::router(config))
+        .nest(
+            "/_emulator/airtel_money",
+            airtel_money::router(config.clone()),
+        )
+        .nest("/_emulator/dollr", dollr::router(config))
         .nest("/_emulator/mona", mona::router())
 }
 

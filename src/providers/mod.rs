@@ -2,6 +2,7 @@
 //! kind of adapter that serves it; the registry connects an adapter to the merchant's account.
 
 pub mod airtel_money;
+pub mod dollr;
 pub mod http;
 pub mod mona;
 pub mod mtn_momo;

@@ -9,6 +9,7 @@ mod contacts;
 mod contract;
 mod create;
 mod create_paystack;
+mod dollr;
 mod errors;
 mod idempotency;
 mod lifecycle;
