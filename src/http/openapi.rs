@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         CreateCollectionRequest, crate::error::ErrorBody, crate::error::ErrorDetail,
         crate::domain::validate::FieldError, super::admin::CreatedMerchantView, super::admin::CreateMerchantRequest,
         CollectionStatus, CollectionType, super::providers::ProviderView,
+        crate::providers::Capabilities, crate::providers::AmountUnit,
     )),
     modifiers(&Security),
 )]

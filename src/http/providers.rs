@@ -38,6 +38,8 @@ pub struct ProviderView {
     pub has_credentials: bool,
     /// Used when a collection names no provider.
     pub is_default: bool,
+    /// What the adapter behind this account can do.
+    pub capabilities: Option<crate::providers::Capabilities>,
     #[serde(serialize_with = "time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
@@ -47,6 +49,7 @@ pub struct ProviderView {
 impl From<ProviderRow> for ProviderView {
     fn from(row: ProviderRow) -> ProviderView {
         ProviderView {
+            capabilities: crate::providers::capabilities(&row.kind),
             slug: row.slug,
             kind: row.kind,
             mode: row.mode,

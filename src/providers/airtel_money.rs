@@ -19,6 +19,15 @@ use crate::domain::phone::Phone;
 
 pub const NAME: &str = "airtel_money";
 pub const LIVE_BASE_URL: &str = "https://openapi.airtel.africa";
+/// Mobile-money collect (USSD push); callback signing is unconfirmed, so callbacks are hints.
+pub const CAPABILITIES: super::Capabilities = super::Capabilities {
+    methods: &[],
+    currencies: &["UGX", "KES", "TZS", "RWF", "ZMW", "MWK", "NGN", "CDF"],
+    countries: &["UG", "KE", "TZ", "RW", "ZM", "MW", "NG", "CD"],
+    mandates: false,
+    signed_callbacks: false,
+    amount_unit: super::AmountUnit::Major,
+};
 /// Tokens live for minutes; renew this long before they end.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 

@@ -24,6 +24,15 @@ use crate::domain::phone::Phone;
 
 pub const NAME: &str = "dollr";
 pub const LIVE_BASE_URL: &str = "https://api.heydollr.app";
+/// Invoice/checkout collections over mobile money and payouts; no webhooks (status is polled).
+pub const CAPABILITIES: super::Capabilities = super::Capabilities {
+    methods: &[],
+    currencies: &[],
+    countries: &[],
+    mandates: false,
+    signed_callbacks: false,
+    amount_unit: super::AmountUnit::Major,
+};
 /// Renew a token with less than this left, as Dollr advises.
 const TOKEN_MARGIN: Duration = Duration::from_secs(5 * 60);
 

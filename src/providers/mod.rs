@@ -81,11 +81,43 @@ pub enum PaymentOption {
 }
 
 /// What an adapter can do, declared so unsupported requests are refused before any call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Capabilities {
+    /// Payable methods it can offer (integrated collections).
     pub methods: &'static [&'static str],
     /// ISO 4217 codes; empty means any currency Cowry knows.
     pub currencies: &'static [&'static str],
+    /// ISO 3166 alpha-2 markets; empty means not tied to a market.
+    pub countries: &'static [&'static str],
+    /// Whether it runs debit mandates (recurring collections).
+    pub mandates: bool,
+    /// Whether its callbacks can be verified cryptographically (else they are hints to check).
+    pub signed_callbacks: bool,
+    /// The unit amounts travel in on its wire; Cowry converts at the adapter's edge.
+    pub amount_unit: AmountUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AmountUnit {
+    /// Integer smallest units (kobo, pesewas, cents).
+    Minor,
+    /// Main units, decimals allowed.
+    Major,
+}
+
+/// Every adapter kind's declared capabilities.
+pub fn capabilities(kind: &str) -> Option<Capabilities> {
+    Some(match kind {
+        "sandbox" => sandbox::CAPABILITIES,
+        "paystack" => paystack::CAPABILITIES,
+        "mtn_momo" => mtn_momo::CAPABILITIES,
+        "airtel_money" => airtel_money::CAPABILITIES,
+        "mona" => mona::CAPABILITIES,
+        "dollr" => dollr::CAPABILITIES,
+        _ => return None,
+    })
 }
 
 /// Where a payment stands at the provider, in Cowry's words.
@@ -195,6 +227,12 @@ pub trait PaymentProvider: Send + Sync {
 
 /// The providers list a new test-mode merchant starts with: (slug, kind). Test accounts without
 /// credentials talk to the emulators, so the document's example (`"provider": "paystack"`) works.
-pub const DEFAULT_TEST_PROVIDERS: &[(&str, &str)] =
-    &[("sandbox", "sandbox"), ("paystack", "paystack")];
+pub const DEFAULT_TEST_PROVIDERS: &[(&str, &str)] = &[
+    ("sandbox", "sandbox"),
+    ("paystack", "paystack"),
+    ("mona", "mona"),
+    ("mtn_momo", "mtn_momo"),
+    ("airtel_money", "airtel_money"),
+    ("dollr", "dollr"),
+];
 pub const DEFAULT_PROVIDER: &str = "sandbox";

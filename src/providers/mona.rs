@@ -19,6 +19,15 @@ use crate::domain::money::Money;
 
 pub const NAME: &str = "mona";
 pub const LIVE_BASE_URL: &str = "https://api.mona.ng";
+/// Naira direct-debit mandates; webhooks and their signing are not documented.
+pub const CAPABILITIES: super::Capabilities = super::Capabilities {
+    methods: &[],
+    currencies: &["NGN"],
+    countries: &["NG"],
+    mandates: true,
+    signed_callbacks: false,
+    amount_unit: super::AmountUnit::Minor,
+};
 
 /// Who triggers each debit: the merchant (within the consented limits) or Mona on the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

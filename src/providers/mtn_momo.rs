@@ -21,6 +21,15 @@ use crate::domain::money::Money;
 
 pub const NAME: &str = "mtn_momo";
 pub const SANDBOX_BASE_URL: &str = "https://sandbox.momodeveloper.mtn.com/collection";
+/// Mobile-money collect (request-to-pay); callbacks carry no signature.
+pub const CAPABILITIES: super::Capabilities = super::Capabilities {
+    methods: &[],
+    currencies: &["UGX", "GHS", "RWF", "ZMW", "XOF", "XAF", "NGN", "EUR"],
+    countries: &["UG", "GH", "RW", "ZM", "CI", "BJ", "CM", "CG", "GN", "NG"],
+    mandates: false,
+    signed_callbacks: false,
+    amount_unit: super::AmountUnit::Major,
+};
 /// A token is renewed this long before MTN says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 

@@ -20,6 +20,20 @@ pub const NAME: &str = "paystack";
 pub const LIVE_BASE_URL: &str = "https://api.paystack.co";
 /// The `Currency` enum of Paystack's spec.
 pub const CURRENCIES: [&str; 5] = ["GHS", "KES", "NGN", "ZAR", "USD"];
+pub const CAPABILITIES: super::Capabilities = super::Capabilities {
+    methods: &[
+        "payment_link",
+        "virtual_account",
+        "mobile_money",
+        "card",
+        "bank_transfer",
+    ],
+    currencies: &CURRENCIES,
+    countries: &["NG", "GH", "KE", "ZA"],
+    mandates: true,
+    signed_callbacks: true,
+    amount_unit: super::AmountUnit::Minor,
+};
 /// Paystack references: only `-`, `.`, `=` and alphanumerics.
 pub fn is_valid_reference(reference: &str) -> bool {
     !reference.is_empty()

@@ -11,6 +11,16 @@ pub const BANK_NAME: &str = "Cowry Sandbox Bank";
 /// CBN-style three-digit code of the sandbox bank, used for the NUBAN check digit.
 pub const BANK_CODE: &str = "999";
 
+/// Offers every method in every known currency and calls nobody.
+pub const CAPABILITIES: super::Capabilities = super::Capabilities {
+    methods: &METHODS,
+    currencies: &[],
+    countries: &[],
+    mandates: false,
+    signed_callbacks: false,
+    amount_unit: super::AmountUnit::Minor,
+};
+
 pub struct Sandbox {
     public_url: String,
 }
@@ -38,10 +48,7 @@ impl PaymentProvider for Sandbox {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            methods: &METHODS,
-            currencies: &[],
-        }
+        CAPABILITIES
     }
 
     async fn payment_options(

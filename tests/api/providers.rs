@@ -30,12 +30,48 @@ async fn a_new_merchant_has_the_default_list() {
     let app = spawn().await;
     let (status, list) = app.get("/providers").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(slugs(&list), ["paystack", "sandbox"]);
-    let sandbox = &list["data"][1];
+    assert_eq!(
+        slugs(&list),
+        [
+            "airtel_money",
+            "dollr",
+            "mona",
+            "mtn_momo",
+            "paystack",
+            "sandbox"
+        ]
+    );
+    let by_slug = |slug: &str| {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["slug"] == slug)
+            .unwrap()
+            .clone()
+    };
+    let sandbox = by_slug("sandbox");
     assert_eq!(
         (sandbox["isDefault"].as_bool(), sandbox["mode"].as_str()),
         (Some(true), Some("test"))
     );
+    // Each kind declares what it can do, the unit of its wire amounts included.
+    let paystack = by_slug("paystack");
+    assert_eq!(paystack["capabilities"]["amountUnit"], "minor");
+    assert_eq!(paystack["capabilities"]["signedCallbacks"], true);
+    assert_eq!(by_slug("mona")["capabilities"]["mandates"], true);
+    for major in ["mtn_momo", "airtel_money", "dollr"] {
+        assert_eq!(
+            by_slug(major)["capabilities"]["amountUnit"],
+            "major",
+            "{major}"
+        );
+        assert_eq!(
+            by_slug(major)["capabilities"]["signedCallbacks"],
+            false,
+            "{major}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +87,18 @@ async fn credentials_are_encrypted_and_never_returned() {
     assert!(!created.to_string().contains("topsecret"));
     let (_, list) = app.get("/providers").await;
     assert!(!list.to_string().contains("topsecret"));
-    assert_eq!(slugs(&list), ["paystack", "paystack-live", "sandbox"]);
+    assert_eq!(
+        slugs(&list),
+        [
+            "airtel_money",
+            "dollr",
+            "mona",
+            "mtn_momo",
+            "paystack",
+            "paystack-live",
+            "sandbox"
+        ]
+    );
 
     let (merchant, sealed): (String, Vec<u8>) = sqlx::query_as(
         "select merchant_id, credentials from merchant_providers where slug = 'paystack-live'",
@@ -162,7 +209,7 @@ async fn a_new_account_is_usable_at_once_and_removal_is_guarded() {
             .unwrap(),
     )
     .await;
-    assert_eq!(slugs(&list), ["paystack", "sandbox"]);
+    assert!(!slugs(&list).contains(&"sandbox-2"), "{list}");
 }
 
 async fn body_refused_after_removal(app: &TestApp) {

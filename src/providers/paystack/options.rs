@@ -9,13 +9,6 @@ use crate::providers::{
     Capabilities, OptionsRequest, PaymentOption, PaymentProvider, PlannedCall, ProviderError,
 };
 
-const METHODS: [&str; 5] = [
-    "payment_link",
-    "virtual_account",
-    "mobile_money",
-    "card",
-    "bank_transfer",
-];
 const INITIALIZE: &str = "initialize";
 const DEDICATED_ACCOUNT: &str = "dedicated_account";
 /// The bank Paystack's dedicated accounts are opened at in test mode.
@@ -36,10 +29,7 @@ impl PaymentProvider for Paystack {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            methods: &METHODS,
-            currencies: &super::CURRENCIES,
-        }
+        super::CAPABILITIES
     }
 
     fn offered_methods(&self, methods: &[&'static str], amount: Money) -> Vec<&'static str> {
@@ -51,7 +41,7 @@ impl PaymentProvider for Paystack {
                 // Paystack's mobile money runs in Ghana and Kenya; dedicated accounts are Nigerian NUBANs.
                 "mobile_money" => matches!(currency, "GHS" | "KES"),
                 "virtual_account" => currency == "NGN",
-                other => METHODS.contains(&other),
+                other => super::CAPABILITIES.methods.contains(&other),
             })
             .collect()
     }
