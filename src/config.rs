@@ -53,6 +53,14 @@ pub struct Config {
     pub emulators: bool,
     /// How long after a request an emulated payment settles.
     pub emulator_settle: Duration,
+    /// Run the job queue (reconciliation and webhook processing) in this process.
+    pub workers: bool,
+    /// How often an idle worker looks for due jobs.
+    pub worker_idle: Duration,
+    /// How long a taken job is reserved before another process may take it over.
+    pub job_lease: Duration,
+    /// Delays between status polls of an open provider attempt; the last one repeats.
+    pub reconcile_schedule: Vec<Duration>,
 }
 
 /// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
@@ -185,6 +193,24 @@ impl Config {
                 2000,
                 3_600_000,
             )?),
+            workers: match get("COWRY_WORKERS").as_deref() {
+                None | Some("true") | Some("1") => true,
+                Some("false") | Some("0") => false,
+                Some(other) => return Err(bad("COWRY_WORKERS", other, "expected true or false")),
+            },
+            worker_idle: Duration::from_millis(number("COWRY_WORKER_IDLE_MS", 1000, 60_000)?),
+            job_lease: Duration::from_secs(number("COWRY_JOB_LEASE_SECS", 120, 86_400)?),
+            reconcile_schedule: {
+                let text = get("COWRY_RECONCILE_SCHEDULE")
+                    .unwrap_or_else(|| "30s,1m,2m,5m,10m,30m,1h".to_owned());
+                crate::domain::time::parse_schedule(&text).ok_or_else(|| {
+                    bad(
+                        "COWRY_RECONCILE_SCHEDULE",
+                        &text,
+                        "expected comma-separated delays like 30s,1m,1h (ms, s, m, h)",
+                    )
+                })?
+            },
             auth_cache_ttl: Duration::from_secs(match get("COWRY_AUTH_CACHE_SECS").as_deref() {
                 Some("0") => 0,
                 _ => number("COWRY_AUTH_CACHE_SECS", 5, 300)?,

@@ -13,6 +13,10 @@ pub const KINDS: &[(&str, &[&str])] = &[
         "mtn_momo",
         &["apiUser", "apiKey", "subscriptionKey", "targetEnvironment"],
     ),
+    // An Airtel app serves one market: `country` (ISO 3166 alpha-2) picks it.
+    ("airtel_money", &["clientId", "clientSecret", "country"]),
+    ("mona", &["apiKey"]),
+    ("dollr", &["clientId", "clientSecret"]),
 ];
 pub const MODES: [&str; 2] = ["test", "live"];
 
@@ -130,6 +134,16 @@ fn parse_credentials(
     if let Some(Value::String(user)) = credentials.get("apiUser") {
         if uuid::Uuid::parse_str(user).is_err() {
             errors.add("credentials.apiUser", "must be the API user's UUID");
+        }
+    }
+    if kind == "airtel_money" {
+        if let Some(Value::String(country)) = credentials.get("country") {
+            if super::network::Market::for_country(country).is_none() {
+                errors.add(
+                    "credentials.country",
+                    "must be the ISO 3166 alpha-2 code of an Airtel Money market, e.g. UG",
+                );
+            }
         }
     }
     Some(Value::Object(credentials))

@@ -29,9 +29,51 @@ pub fn serialize_opt<S: serde::Serializer>(
     }
 }
 
+/// A retry/poll schedule such as `30s,1m,2m,1h` (units ms, s, m, h); `None` if any part is not one.
+pub fn parse_schedule(text: &str) -> Option<Vec<std::time::Duration>> {
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let split = part.find(|c: char| !c.is_ascii_digit())?;
+            let (digits, unit) = part.split_at(split);
+            let n: u64 = digits.parse().ok()?;
+            let millis = match unit {
+                "ms" => n,
+                "s" => n.checked_mul(1_000)?,
+                "m" => n.checked_mul(60_000)?,
+                "h" => n.checked_mul(3_600_000)?,
+                _ => return None,
+            };
+            (millis > 0).then(|| std::time::Duration::from_millis(millis))
+        })
+        .collect()
+}
+
+/// The delay before poll number `done + 1` (0-based count of polls already made); the schedule's last
+/// delay repeats.
+pub fn schedule_delay(schedule: &[std::time::Duration], done: usize) -> std::time::Duration {
+    schedule
+        .get(done)
+        .or(schedule.last())
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedules_parse_and_their_last_step_repeats() {
+        let s = parse_schedule("30s, 1m,2m,5m,10m,30m,1h").unwrap();
+        assert_eq!(s[0], std::time::Duration::from_secs(30));
+        assert_eq!(schedule_delay(&s, 6), std::time::Duration::from_secs(3600));
+        assert_eq!(schedule_delay(&s, 60), std::time::Duration::from_secs(3600));
+        assert_eq!(parse_schedule("250ms").unwrap()[0].as_millis(), 250);
+        for bad in ["", "1", "1d", "s", "0s", "1m,,2m", "-1s"] {
+            assert!(parse_schedule(bad).is_none(), "{bad}");
+        }
+    }
     use chrono::TimeZone;
 
     #[test]

@@ -120,27 +120,8 @@ pub fn capabilities(kind: &str) -> Option<Capabilities> {
     })
 }
 
-/// Where a payment stands at the provider, in Cowry's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentStatus {
-    /// Not final yet (the customer has to act, or the provider is processing).
-    Pending,
-    Succeeded,
-    /// Final failure, with the provider's reason.
-    Failed {
-        reason: String,
-    },
-    /// A success the provider later undid.
-    Reversed,
-}
+pub use crate::domain::settlement::PaymentStatus;
 
-impl PaymentStatus {
-    pub fn is_final(&self) -> bool {
-        !matches!(self, PaymentStatus::Pending)
-    }
-}
-
-/// Every way a provider call can fail, typed so callers decide without reading strings.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("{provider} does not support {what}")]
