@@ -67,6 +67,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/auth/oauth2/token", post(token))
         .route("/merchant/v1/payments/", post(collect))
         .route("/standard/v1/payments/{id}", get(enquiry))
+        .route("/standard/v1/users/{msisdn}", get(user_enquiry))
         .with_state(emulator)
 }
 
@@ -282,4 +283,31 @@ async fn enquiry(
         .into_response(),
         None => status_only(StatusCode::OK, "ESB000010", "Transaction not found", "DP00800001025"),
     }
+}
+
+/// KYC user enquiry: every well-formed national number is a registered wallet, named after the
+/// mobile-money document's example payer; MSISDNs are masked as Airtel masks them.
+async fn user_enquiry(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Path(msisdn): Path<String>,
+) -> Response {
+    if let Err(response) = emulator.authorize(&headers) {
+        return *response;
+    }
+    if !(7..=12).contains(&msisdn.len()) || !msisdn.bytes().all(|b| b.is_ascii_digit()) {
+        return status_only(
+            StatusCode::BAD_REQUEST,
+            "ESB000008",
+            "msisdn must be a national number",
+            "",
+        );
+    }
+    let masked = format!("{}****{}", &msisdn[..2], &msisdn[msisdn.len() - 2..]);
+    Json(json!({
+        "data": {"first_name": "MUJUNI", "grade": "SUBS", "is_barred": false, "is_pin_set": true,
+                 "last_name": "INNOCENT", "msisdn": masked, "reg_status": "SUBS"},
+        "status": {"code": "200", "message": "success", "result_code": "ESB000010", "success": true}
+    }))
+    .into_response()
 }

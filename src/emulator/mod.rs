@@ -55,6 +55,10 @@ pub enum Outcome {
     SucceedSilently,
     /// `…04`: the first request answers 500; a retry goes through.
     ErrorFirst,
+    /// `…0005` (MoMo): succeeds without a callback, but the first status enquiries answer 500.
+    StatusErrors,
+    /// `…0006` (MoMo): succeeds, but for one unit less than was asked.
+    WrongAmount,
 }
 
 impl Outcome {
@@ -68,7 +72,8 @@ impl Outcome {
         }
     }
 
-    /// `…0001` fails, `…0002` stays pending, `…0003` never calls back, `…0004` errors first.
+    /// `…0001` fails, `…0002` stays pending, `…0003` never calls back, `…0004` errors first,
+    /// `…0005` fails its status enquiries at first, `…0006` pays the wrong amount.
     pub fn from_phone(digits: &str) -> Outcome {
         let last = digits
             .get(digits.len().saturating_sub(4)..)
@@ -78,6 +83,8 @@ impl Outcome {
             "0002" => Outcome::StayPending,
             "0003" => Outcome::SucceedSilently,
             "0004" => Outcome::ErrorFirst,
+            "0005" => Outcome::StatusErrors,
+            "0006" => Outcome::WrongAmount,
             _ => Outcome::Succeed,
         }
     }

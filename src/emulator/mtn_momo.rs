@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 use super::{EmulatorConfig, Outcome};
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// How many status enquiries of a `…0005` payment answer 500: more than one enquiry's own retries.
+const STATUS_ERRORS: u32 = 4;
 
 #[derive(Clone)]
 struct Emulator {
@@ -36,6 +38,8 @@ struct Ledger {
     payments: HashMap<(String, String), Payment>,
     /// (subscription key, reference id) of `…0004` requests that already failed once
     failed_once: HashSet<(String, String)>,
+    /// status enquiries answered with 500 so far, per `…0005` payment
+    status_errors: HashMap<(String, String), u32>,
     next_transaction: u64,
 }
 
@@ -137,6 +141,13 @@ impl Emulator {
                 let outcome = Outcome::from_phone(&payment.party_id);
                 match outcome {
                     Outcome::StayPending => return,
+                    Outcome::WrongAmount => {
+                        payment.status = "SUCCESSFUL";
+                        payment.financial_transaction_id = Some(transaction);
+                        // One unit short: what a buggy or tampered settlement looks like.
+                        let asked: f64 = payment.amount.parse().unwrap_or(1.0);
+                        payment.amount = format!("{}", (asked - 1.0).max(0.0));
+                    }
                     Outcome::Fail => {
                         payment.status = "FAILED";
                         payment.reason = Some("NOT_ENOUGH_FUNDS");
@@ -149,7 +160,8 @@ impl Emulator {
                 (outcome, result_json(payment))
             };
             let (outcome, body) = settled;
-            if let (Some(url), false) = (callback, outcome == Outcome::SucceedSilently) {
+            let silent = matches!(outcome, Outcome::SucceedSilently | Outcome::StatusErrors);
+            if let (Some(url), false) = (callback, silent) {
                 // Sent once; MTN does not retry.
                 if let Err(e) = emulator.client.put(&url).json(&body).send().await {
                     tracing::debug!(error = %e, "emulated MoMo callback not delivered");
@@ -289,8 +301,22 @@ async fn status(
         Ok(key) => key,
         Err(response) => return *response,
     };
-    let ledger = emulator.ledger.lock().expect("ledger");
-    match ledger.payments.get(&(subscription, reference_id)) {
+    let mut ledger = emulator.ledger.lock().expect("ledger");
+    let key = (subscription, reference_id);
+    if let Some(payment) = ledger.payments.get(&key) {
+        if Outcome::from_phone(&payment.party_id) == Outcome::StatusErrors {
+            let errors = ledger.status_errors.entry(key.clone()).or_default();
+            if *errors < STATUS_ERRORS {
+                *errors += 1;
+                return reason(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_PROCESSING_ERROR",
+                    "An internal error occurred while processing.",
+                );
+            }
+        }
+    }
+    match ledger.payments.get(&key) {
         Some(payment) => answer(StatusCode::OK, result_json(payment)),
         None => reason(
             StatusCode::NOT_FOUND,

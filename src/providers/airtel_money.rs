@@ -181,6 +181,47 @@ impl AirtelMoney {
         })
     }
 
+    /// `GET /standard/v1/users/{msisdn}`: the KYC name on the wallet ("MUJUNI INNOCENT"), if Airtel
+    /// knows one. Only a name is kept; nothing else of the KYC record is read.
+    pub async fn account_holder_name(&self, payer: &Phone) -> Result<Option<String>, ProviderError> {
+        let token = self.token().await?;
+        let url = format!(
+            "{}/standard/v1/users/{}",
+            self.account.base_url,
+            payer.national()
+        );
+        let reply = self
+            .http
+            .send(NAME, "user_enquiry", Safety::Idempotent, |c| {
+                self.headers(c.get(&url), &token)
+            })
+            .await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !reply.status.is_success() {
+            return Err(ProviderError::Unavailable {
+                provider: NAME,
+                message: format!("HTTP {}", reply.status),
+            });
+        }
+        let envelope: wire::UserEnvelope =
+            serde_json::from_slice(&reply.body).map_err(|e| ProviderError::Protocol {
+                provider: NAME,
+                message: format!("unreadable user enquiry: {e}"),
+            })?;
+        Ok(envelope.data.and_then(|user| {
+            let name = [user.first_name, user.last_name]
+                .into_iter()
+                .flatten()
+                .map(|part| part.trim().to_owned())
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!name.is_empty()).then_some(name)
+        }))
+    }
+
     fn headers(&self, request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
         request
             .bearer_auth(token)

@@ -1,9 +1,11 @@
 //! Payment providers behind one trait. A merchant's providers list maps the slug a request names to the
 //! kind of adapter that serves it; the registry connects an adapter to the merchant's account.
 
+pub mod accounts;
 pub mod airtel_money;
 pub mod dollr;
 pub mod http;
+pub mod mobile_money;
 pub mod mona;
 pub mod mtn_momo;
 pub mod paystack;

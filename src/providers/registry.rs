@@ -7,10 +7,15 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use super::http::{HttpPolicy, ProviderHttp};
+use super::airtel_money::{self, AirtelAccount, AirtelMoney};
+use super::mobile_money::MobileMoney;
+use super::mtn_momo::{self, MomoAccount, MtnMomo};
 use super::paystack::{self, Paystack};
 use super::sandbox::Sandbox;
 use super::{PaymentProvider, ProviderError};
 use crate::config::Secret;
+use crate::domain::network::Market;
+use crate::domain::settlement::Report;
 
 /// A provider account with its credentials decrypted.
 #[derive(Debug, Clone)]
@@ -51,6 +56,119 @@ impl Registry {
         let _ = self.self_base.set(base);
     }
 
+    /// Where this process serves HTTP, once bound (emulated callbacks come back here).
+    pub fn self_base(&self) -> Option<&str> {
+        self.self_base.get().map(String::as_str)
+    }
+
+    /// The base URL an account talks to: its override, the provider's live host, or the emulator.
+    fn base_url(&self, account: &Account, live: &str) -> Result<String, ProviderError> {
+        match (&account.base_url, account.mode.as_str()) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, "live") => Ok(live.to_owned()),
+            (None, _) => self.emulator_url(&account.kind),
+        }
+    }
+
+    /// Connects a mobile-money account for a payer in `market`. Test accounts without credentials
+    /// get emulator credentials derived from the merchant (so merchants stay apart there too).
+    pub fn mobile_money(
+        &self,
+        account: &Account,
+        market: Market,
+    ) -> Result<MobileMoney, ProviderError> {
+        let derived = |prefix: &str| format!("{prefix}{}", account.merchant_id);
+        let credential = |name: &str, fallback: String| {
+            account
+                .credential(name)
+                .map(str::to_owned)
+                .unwrap_or(fallback)
+        };
+        match account.kind.as_str() {
+            "mtn_momo" => Ok(MobileMoney::Mtn(MtnMomo::new(
+                MomoAccount {
+                    base_url: self.base_url(account, mtn_momo::SANDBOX_BASE_URL)?,
+                    api_user: credential(
+                        "apiUser",
+                        emulator_api_user(&account.merchant_id),
+                    ),
+                    api_key: Secret::new(credential("apiKey", derived("key_"))),
+                    subscription_key: Secret::new(credential(
+                        "subscriptionKey",
+                        derived("sub_"),
+                    )),
+                    target_environment: credential("targetEnvironment", "sandbox".to_owned()),
+                },
+                self.http.clone(),
+            ))),
+            "airtel_money" => {
+                // An Airtel app serves the one market its account names; a test account any market.
+                let market = match account.credential("country") {
+                    Some(country) => Market::for_country(country).ok_or_else(|| {
+                        ProviderError::Unsupported {
+                            provider: "airtel_money",
+                            what: format!("the market {country}"),
+                        }
+                    })?,
+                    None => market,
+                };
+                Ok(MobileMoney::Airtel(AirtelMoney::new(
+                    AirtelAccount {
+                        base_url: self.base_url(account, airtel_money::LIVE_BASE_URL)?,
+                        client_id: credential("clientId", account.merchant_id.clone()),
+                        client_secret: Secret::new(credential("clientSecret", derived("secret_"))),
+                        country: market.country.to_owned(),
+                        currency: market.currency.to_owned(),
+                    },
+                    self.http.clone(),
+                )))
+            }
+            other => Err(ProviderError::Unsupported {
+                provider: "cowry",
+                what: format!("mobile-money collect through a {other} account"),
+            }),
+        }
+    }
+
+    /// Asks the provider where a payment stands: the reconciler's one question, for every kind of
+    /// attempt Cowry polls. `market` is the payment's market (for mobile money).
+    pub async fn check(
+        &self,
+        account: &Account,
+        reference: &str,
+        market: Option<Market>,
+    ) -> Result<Report, ProviderError> {
+        match account.kind.as_str() {
+            "paystack" => {
+                let verified = self.paystack(account)?.verify(reference).await?;
+                Ok(Report {
+                    status: verified.status,
+                    amount: Some(verified.amount),
+                })
+            }
+            "mtn_momo" | "airtel_money" => {
+                let market = market.ok_or_else(|| ProviderError::Unsupported {
+                    provider: "cowry",
+                    what: "a status check without the payment's market".to_owned(),
+                })?;
+                self.mobile_money(account, market)?.status(reference).await
+            }
+            other => Err(ProviderError::Unsupported {
+                provider: "cowry",
+                what: format!("status checks through a {other} account"),
+            }),
+        }
+    }
+
+    fn paystack(&self, account: &Account) -> Result<Paystack, ProviderError> {
+        let base_url = self.base_url(account, paystack::LIVE_BASE_URL)?;
+        Ok(Paystack::new(
+            &base_url,
+            Secret::new(paystack_secret(account)),
+            self.http.clone(),
+        ))
+    }
+
     fn emulator_url(&self, kind: &str) -> Result<String, ProviderError> {
         let base = self
             .self_base
@@ -65,27 +183,31 @@ impl Registry {
     pub fn connect(&self, account: &Account) -> Result<Arc<dyn PaymentProvider>, ProviderError> {
         match account.kind.as_str() {
             "sandbox" => Ok(self.sandbox.clone()),
-            "paystack" => {
-                let base_url = match (&account.base_url, account.mode.as_str()) {
-                    (Some(url), _) => url.clone(),
-                    (None, "live") => paystack::LIVE_BASE_URL.to_owned(),
-                    (None, _) => self.emulator_url("paystack")?,
-                };
-                let secret = match account.credential("secretKey") {
-                    Some(key) => key.to_owned(),
-                    // The emulator treats each sk_test_ key as an integration of its own.
-                    None => format!("sk_test_{}", account.merchant_id),
-                };
-                Ok(Arc::new(Paystack::new(
-                    &base_url,
-                    Secret::new(secret),
-                    self.http.clone(),
-                )))
-            }
+            "paystack" => Ok(Arc::new(self.paystack(account)?)),
             other => Err(ProviderError::Unsupported {
                 provider: "cowry",
                 what: format!("integrated collections through a {other} account yet"),
             }),
         }
     }
+}
+
+/// The Paystack secret key of an account: its own, or — for test accounts on the emulator — one
+/// derived from the merchant (the emulator treats each `sk_test_` key as an integration of its own).
+/// Webhook signatures are checked with the same key.
+pub fn paystack_secret(account: &Account) -> String {
+    match account.credential("secretKey") {
+        Some(key) => key.to_owned(),
+        None => format!("sk_test_{}", account.merchant_id),
+    }
+}
+
+/// A stable UUID per merchant for the MoMo emulator's API user (MTN's API users are UUIDs).
+fn emulator_api_user(merchant_id: &str) -> String {
+    let digest = crate::store::sha256(merchant_id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }

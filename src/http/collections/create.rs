@@ -138,7 +138,7 @@ async fn account(
     slug: &str,
     kind: &str,
 ) -> ApiResult<Account> {
-    let mut account = Account {
+    let account = Account {
         merchant_id: merchant.merchant_id.clone(),
         slug: slug.to_owned(),
         kind: kind.to_owned(),
@@ -149,29 +149,11 @@ async fn account(
     if kind == "sandbox" {
         return Ok(account);
     }
-    let row = crate::store::providers::account(&state.pool, &merchant.merchant_id, slug)
+    crate::providers::accounts::open(state, &merchant.merchant_id, slug)
         .await?
         .ok_or_else(|| {
             ApiError::validation("provider", format!("{slug} is not in your providers list"))
-        })?;
-    account.mode = row.mode;
-    account.base_url = row.base_url;
-    if let Some(sealed) = row.credentials {
-        let key = state.config.encryption_key.as_ref().ok_or_else(|| {
-            ApiError::Unavailable(
-                "provider credentials cannot be read: the server has no COWRY_ENCRYPTION_KEY"
-                    .to_owned(),
-            )
-        })?;
-        let plain = key
-            .open(
-                &sealed,
-                format!("{}/{slug}", merchant.merchant_id).as_bytes(),
-            )
-            .map_err(ApiError::internal)?;
-        account.credentials = Some(serde_json::from_slice(&plain).map_err(ApiError::internal)?);
-    }
-    Ok(account)
+        })
 }
 
 /// Everything decided before the collection is written: its id and times, the methods offered, and

@@ -106,3 +106,21 @@ fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         other => Err(serde::de::Error::custom(format!("expires_in: {other}"))),
     }
 }
+
+/// `GET /standard/v1/users/{msisdn}` (KYC user enquiry): `{data: {first_name, last_name, …}, status}`.
+#[derive(Debug, Deserialize)]
+pub struct UserEnvelope {
+    #[serde(default)]
+    pub data: Option<User>,
+    pub status: Status,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct User {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub is_barred: Option<bool>,
+}
