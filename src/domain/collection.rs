@@ -83,6 +83,16 @@ pub mod event {
     pub const CREATED: &str = "collection.created";
     pub const CANCELLED: &str = "collection.cancelled";
     pub const EXPIRED: &str = "collection.expired";
+    /// The provider confirmed the payment; the collection is paid.
+    pub const COMPLETED: &str = "collection.completed";
+    pub const PAYMENT_FAILED: &str = "payment.failed";
+    /// The provider reported a payment Cowry will not accept as paid (wrong amount or currency).
+    pub const PAYMENT_FLAGGED: &str = "payment.flagged";
+    pub const PAYMENT_REVERSED: &str = "payment.reversed";
+    /// Money arrived for a collection already cancelled or expired: finance must refund or apply it.
+    pub const PAYMENT_AFTER_CLOSE: &str = "payment.received_after_close";
+    /// A report that contradicted a terminal state: recorded, not acted on.
+    pub const STATUS_IGNORED: &str = "payment.status_ignored";
 }
 
 #[cfg(test)]

@@ -2,7 +2,11 @@
 //! to run in several processes against one database.
 
 pub mod expiry;
+pub mod queue;
+pub mod reconcile;
 pub mod retention;
+pub mod settle;
+pub mod webhook;
 
 use tokio::task::JoinHandle;
 
@@ -10,8 +14,12 @@ use crate::shutdown::Shutdown;
 use crate::AppState;
 
 pub fn spawn(state: AppState, shutdown: Shutdown) -> Vec<JoinHandle<()>> {
-    vec![
+    let mut workers = vec![
         tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
-        tokio::spawn(retention::run(state, shutdown)),
-    ]
+        tokio::spawn(retention::run(state.clone(), shutdown.clone())),
+    ];
+    if state.config.workers {
+        workers.push(tokio::spawn(queue::run(state, shutdown)));
+    }
+    workers
 }

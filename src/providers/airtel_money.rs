@@ -183,7 +183,10 @@ impl AirtelMoney {
 
     /// `GET /standard/v1/users/{msisdn}`: the KYC name on the wallet ("MUJUNI INNOCENT"), if Airtel
     /// knows one. Only a name is kept; nothing else of the KYC record is read.
-    pub async fn account_holder_name(&self, payer: &Phone) -> Result<Option<String>, ProviderError> {
+    pub async fn account_holder_name(
+        &self,
+        payer: &Phone,
+    ) -> Result<Option<String>, ProviderError> {
         let token = self.token().await?;
         let url = format!(
             "{}/standard/v1/users/{}",

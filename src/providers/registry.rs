@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use super::http::{HttpPolicy, ProviderHttp};
 use super::airtel_money::{self, AirtelAccount, AirtelMoney};
+use super::http::{HttpPolicy, ProviderHttp};
 use super::mobile_money::MobileMoney;
 use super::mtn_momo::{self, MomoAccount, MtnMomo};
 use super::paystack::{self, Paystack};
@@ -88,15 +88,9 @@ impl Registry {
             "mtn_momo" => Ok(MobileMoney::Mtn(MtnMomo::new(
                 MomoAccount {
                     base_url: self.base_url(account, mtn_momo::SANDBOX_BASE_URL)?,
-                    api_user: credential(
-                        "apiUser",
-                        emulator_api_user(&account.merchant_id),
-                    ),
+                    api_user: credential("apiUser", emulator_api_user(&account.merchant_id)),
                     api_key: Secret::new(credential("apiKey", derived("key_"))),
-                    subscription_key: Secret::new(credential(
-                        "subscriptionKey",
-                        derived("sub_"),
-                    )),
+                    subscription_key: Secret::new(credential("subscriptionKey", derived("sub_"))),
                     target_environment: credential("targetEnvironment", "sandbox".to_owned()),
                 },
                 self.http.clone(),
@@ -104,12 +98,12 @@ impl Registry {
             "airtel_money" => {
                 // An Airtel app serves the one market its account names; a test account any market.
                 let market = match account.credential("country") {
-                    Some(country) => Market::for_country(country).ok_or_else(|| {
-                        ProviderError::Unsupported {
+                    Some(country) => {
+                        Market::for_country(country).ok_or_else(|| ProviderError::Unsupported {
                             provider: "airtel_money",
                             what: format!("the market {country}"),
-                        }
-                    })?,
+                        })?
+                    }
                     None => market,
                 };
                 Ok(MobileMoney::Airtel(AirtelMoney::new(

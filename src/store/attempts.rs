@@ -67,3 +67,150 @@ pub async fn settle(
     .await?;
     Ok(())
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub merchant_id: String,
+    pub id: String,
+    pub collection_id: Option<String>,
+    pub collect_id: Option<String>,
+    pub provider: String,
+    pub kind: String,
+    pub operation: String,
+    pub provider_reference: String,
+    pub status: String,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub error: Option<String>,
+    pub checks: i32,
+    pub last_checked: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+const COLUMNS: &str = "merchant_id, id, collection_id, collect_id, provider, kind, operation,
+    provider_reference, status, amount_minor, currency::text as currency, error, checks, last_checked,
+    created_at, updated_at";
+
+/// The attempt, locked for the caller's transaction (so a webhook and a poll settle it one at a time).
+pub async fn lock(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from provider_attempts where merchant_id = $1 and id = $2 for update"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from provider_attempts where merchant_id = $1 and id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The attempt a provider callback names by the reference Cowry gave it.
+pub async fn by_reference(
+    db: impl PgExecutor<'_>,
+    kind: &str,
+    reference: &str,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from provider_attempts where kind = $1 and provider_reference = $2 limit 1"
+    ))
+    .bind(kind)
+    .bind(reference)
+    .fetch_optional(db)
+    .await
+}
+
+/// Points a collect's attempt at it and sets where it stands.
+pub async fn attach_collect(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    collect_id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set collect_id = $3, status = $4, error = $5, updated_at = now()
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(collect_id)
+    .bind(status)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set status = $3, error = coalesce($4, error), updated_at = now()
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(status)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Counts a status check (whatever it found).
+pub async fn checked(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set checks = checks + 1, last_checked = now(),
+                                      error = coalesce($3, error)
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Operators' view across merchants: attempts in a status (all when `None`), newest first.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from provider_attempts where $1::text is null or status = $1
+         order by created_at desc, id desc limit $2"
+    ))
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

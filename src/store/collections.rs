@@ -257,6 +257,70 @@ pub async fn cancel(
     })
 }
 
+/// Completes an open collection (paid), with its `collection.completed` event. Returns whether it moved
+/// (false when it was already terminal: cancelled, expired or completed).
+pub async fn complete(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    event_id: &str,
+    data: &serde_json::Value,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "with changed as (
+             update collections set status = 'completed', completed_at = now(), updated_at = now()
+             where merchant_id = $1 and id = $2 and status in ('pending', 'overdue')
+             returning id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
+             select $1, $3, id, $4, $5, now() from changed
+         )
+         select exists (select 1 from changed)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(event_id)
+    .bind(event::COMPLETED)
+    .bind(sqlx::types::Json(data))
+    .fetch_one(db)
+    .await
+}
+
+pub async fn expires_at(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("select expires_at from collections where merchant_id = $1 and id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Records an event on a collection without moving it (a payment failed, was flagged, came late).
+pub async fn add_event(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    event_id: &str,
+    kind: &str,
+    data: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
+         values ($1, $2, $3, $4, $5, now())",
+    )
+    .bind(merchant_id)
+    .bind(event_id)
+    .bind(id)
+    .bind(kind)
+    .bind(sqlx::types::Json(data))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Expires open collections whose `expires_at` has passed (at most `batch`), each with a
 /// `collection.expired` event. Safe to run from several processes: rows are claimed with SKIP LOCKED and
 /// the status is re-checked by the update. Returns how many expired.

@@ -2,10 +2,13 @@
 //! same query runs alone or inside the transaction that also writes its event and idempotency record.
 
 pub mod attempts;
+pub mod collects;
 pub mod collections;
 pub mod idempotency;
+pub mod jobs;
 pub mod merchants;
 pub mod providers;
+pub mod webhooks;
 
 use sha2::{Digest, Sha256};
 

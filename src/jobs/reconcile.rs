@@ -1,0 +1,128 @@
+//! Reconciliation: every open provider attempt is polled with the provider's status API on a
+//! backing-off schedule (`COWRY_RECONCILE_SCHEDULE`, default 30s, 1m, 2m, 5m, 10m, 30m, then hourly)
+//! until it is final or its collection's deadline passes, so a payment whose callback never comes still
+//! completes. A failing status API is retried on the same schedule; a lost answer is resolved here by
+//! asking again, never by paying again.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+use sqlx::PgExecutor;
+
+use super::queue::{in_, Outcome};
+use super::settle;
+use crate::domain::network::Market;
+use crate::domain::phone::Phone;
+use crate::domain::settlement::AttemptState;
+use crate::domain::time::schedule_delay;
+use crate::store::jobs::{self, Job};
+use crate::store::{attempts, collections, collects};
+use crate::AppState;
+
+pub const KIND: &str = "reconcile";
+/// How long a mobile-money collect is chased: wallets time a prompt out within minutes, so a day
+/// without a final answer means an operator should look.
+pub const COLLECT_DEADLINE: TimeDelta = TimeDelta::hours(24);
+
+/// Queues (or brings forward) the poll of one attempt, in the caller's transaction.
+pub async fn schedule(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    attempt_id: &str,
+    run_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    jobs::enqueue(
+        db,
+        KIND,
+        &format!("{merchant_id}/{attempt_id}"),
+        Some(merchant_id),
+        &json!({"merchantId": merchant_id, "attemptId": attempt_id}),
+        run_at,
+    )
+    .await
+}
+
+pub async fn run(state: &AppState, job: &Job) -> Outcome {
+    match poll(state, job).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::RetryAt(
+            in_(schedule_delay(&state.config.reconcile_schedule, 0)),
+            Some(format!("database: {e}")),
+        ),
+    }
+}
+
+async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
+    let (Some(merchant_id), Some(attempt_id)) = (
+        job.payload["merchantId"].as_str(),
+        job.payload["attemptId"].as_str(),
+    ) else {
+        return Ok(Outcome::GiveUp("payload names no attempt".to_owned()));
+    };
+    let Some(attempt) = attempts::get(&state.pool, merchant_id, attempt_id).await? else {
+        return Ok(Outcome::GiveUp("no such attempt".to_owned()));
+    };
+    if !AttemptState::parse(&attempt.status).is_some_and(AttemptState::is_open) {
+        return Ok(Outcome::Done);
+    }
+    let schedule = &state.config.reconcile_schedule;
+    let next = in_(schedule_delay(schedule, attempt.checks.max(0) as usize + 1));
+    let account = match crate::providers::accounts::open(state, merchant_id, &attempt.provider).await
+    {
+        Ok(Some(account)) => account,
+        Ok(None) => return Ok(Outcome::GiveUp(format!("provider {} was removed", attempt.provider))),
+        Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
+    };
+    let market = match &attempt.collect_id {
+        Some(id) => collects::get(&state.pool, merchant_id, id)
+            .await?
+            .and_then(|c| Phone::parse(&c.payer).ok())
+            .and_then(|p| Market::of(&p)),
+        None => None,
+    };
+    let report = state
+        .providers
+        .check(&account, &attempt.provider_reference, market)
+        .await;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::info!(attempt = attempt_id, error = %e, "status check failed; will retry");
+            let error = e.to_string();
+            attempts::checked(&state.pool, merchant_id, attempt_id, Some(&error)).await?;
+            return Ok(Outcome::RetryAt(next, Some(error)));
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    attempts::checked(&mut *tx, merchant_id, attempt_id, None).await?;
+    let settled = settle::apply(&mut tx, merchant_id, attempt_id, &report, "poll").await?;
+    let open = settled.is_some_and(|s| s.open);
+    let outcome = if !open {
+        Outcome::Done
+    } else if Utc::now() > deadline(state, &attempt).await? {
+        attempts::set_status(
+            &mut *tx,
+            merchant_id,
+            attempt_id,
+            "unknown",
+            Some("still not final at the provider when its deadline passed; re-check it from /admin/attempts"),
+        )
+        .await?;
+        Outcome::GiveUp("deadline passed with the payment still open at the provider".to_owned())
+    } else {
+        Outcome::RetryAt(next, None)
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Until when an open attempt is polled: its collection's expiry, or a collect's deadline.
+async fn deadline(state: &AppState, attempt: &attempts::AttemptRow) -> Result<DateTime<Utc>, sqlx::Error> {
+    if let Some(collection) = &attempt.collection_id {
+        if let Some(expires_at) =
+            collections::expires_at(&state.pool, &attempt.merchant_id, collection).await?
+        {
+            return Ok(expires_at);
+        }
+    }
+    Ok(attempt.created_at + COLLECT_DEADLINE)
+}

@@ -1,0 +1,178 @@
+//! Writes what a provider's report means, in the caller's transaction: the attempt moves (or not, per
+//! `domain::settlement::decide`), and the collection or collect it paid for follows, with one event.
+//! The attempt row is locked first, so a webhook and a poll for one payment settle it one at a time.
+
+use serde_json::json;
+use sqlx::PgConnection;
+
+use crate::domain::collection::event;
+use crate::domain::currency::Currency;
+use crate::domain::ids::new_id;
+use crate::domain::money::Money;
+use crate::domain::settlement::{decide, AttemptState, Decision, PaymentStatus, Report};
+use crate::store::attempts::{self, AttemptRow};
+use crate::store::{collections, collects};
+
+/// What settling did: the decision, and whether the attempt is still open (keep polling).
+#[derive(Debug)]
+pub struct Settled {
+    pub decision: Decision,
+    pub open: bool,
+}
+
+/// `source` says where the report came from (`poll`, `webhook`), for the event's data.
+pub async fn apply(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    attempt_id: &str,
+    report: &Report,
+    source: &str,
+) -> Result<Option<Settled>, sqlx::Error> {
+    let Some(attempt) = attempts::lock(conn, merchant_id, attempt_id).await? else {
+        return Ok(None);
+    };
+    let current = AttemptState::parse(&attempt.status).unwrap_or(AttemptState::Unknown);
+    let Some(expected) = expected(&attempt) else {
+        return Ok(Some(Settled {
+            decision: Decision::Nothing,
+            open: false,
+        }));
+    };
+    let decision = decide(current, expected, report);
+    let reported = reported(&report.status);
+    let data = json!({"attempt": attempt.id, "provider": attempt.provider, "reported": reported,
+                      "source": source, "amount": report.amount.map(|m| m.major_string()),
+                      "currency": report.amount.map(|m| m.currency().code())});
+    match &decision {
+        Decision::Nothing => {}
+        Decision::Move(to) => {
+            let reason = match &report.status {
+                PaymentStatus::Failed { reason } => Some(reason.as_str()),
+                _ => None,
+            };
+            attempts::set_status(&mut *conn, merchant_id, &attempt.id, to.as_str(), reason).await?;
+            follow(conn, &attempt, *to, reason, &data).await?;
+        }
+        Decision::Flag(why) => {
+            attempts::set_status(&mut *conn, merchant_id, &attempt.id, "flagged", Some(why)).await?;
+            let data = json!({"attempt": attempt.id, "reason": why, "source": source});
+            owner_event(conn, &attempt, event::PAYMENT_FLAGGED, "collect.flagged", &data).await?;
+            if let Some(collect) = &attempt.collect_id {
+                let message = format!("held for review: {why}");
+                collects::set_outcome(
+                    &mut *conn,
+                    merchant_id,
+                    collect,
+                    "PENDING",
+                    Some(&message),
+                    Some("amount_mismatch"),
+                )
+                .await?;
+            }
+        }
+        Decision::Ignore => {
+            owner_event(
+                conn,
+                &attempt,
+                event::STATUS_IGNORED,
+                "collect.status_ignored",
+                &data,
+            )
+            .await?;
+        }
+    }
+    let now = match &decision {
+        Decision::Move(to) => *to,
+        Decision::Flag(_) => AttemptState::Flagged,
+        _ => current,
+    };
+    Ok(Some(Settled {
+        decision,
+        open: now.is_open(),
+    }))
+}
+
+/// The money the attempt asked for.
+fn expected(attempt: &AttemptRow) -> Option<Money> {
+    let currency = Currency::parse(attempt.currency.as_deref()?.trim())?;
+    Some(Money::from_minor(attempt.amount_minor?, currency))
+}
+
+fn reported(status: &PaymentStatus) -> String {
+    match status {
+        PaymentStatus::Pending => "pending".to_owned(),
+        PaymentStatus::Succeeded => "succeeded".to_owned(),
+        PaymentStatus::Failed { reason } => format!("failed: {reason}"),
+        PaymentStatus::Reversed => "reversed".to_owned(),
+    }
+}
+
+/// The owner follows the attempt: a collection completes when paid; a collect takes the outcome.
+async fn follow(
+    conn: &mut PgConnection,
+    attempt: &AttemptRow,
+    to: AttemptState,
+    reason: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let merchant_id = attempt.merchant_id.as_str();
+    if let Some(collection) = &attempt.collection_id {
+        match to {
+            AttemptState::Succeeded => {
+                let event_id = new_id("evt");
+                let moved =
+                    collections::complete(&mut *conn, merchant_id, collection, &event_id, data)
+                        .await?;
+                if !moved {
+                    let kind = event::PAYMENT_AFTER_CLOSE;
+                    collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), kind, data)
+                        .await?;
+                }
+            }
+            AttemptState::Failed => {
+                let kind = event::PAYMENT_FAILED;
+                collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), kind, data)
+                    .await?;
+            }
+            AttemptState::Reversed => {
+                let kind = event::PAYMENT_REVERSED;
+                collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), kind, data)
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    if let Some(collect) = &attempt.collect_id {
+        let (status, kind, message) = match to {
+            AttemptState::Succeeded => ("SUCCESS", "collect.succeeded", Some("Payment received")),
+            AttemptState::Failed => ("FAILED", "collect.failed", reason.or(Some("failed"))),
+            AttemptState::Reversed => (
+                "ROLLED_BACK",
+                "collect.rolled_back",
+                Some("The provider reversed the payment"),
+            ),
+            _ => return Ok(()),
+        };
+        collects::set_outcome(&mut *conn, merchant_id, collect, status, message, None).await?;
+        collects::add_event(&mut *conn, merchant_id, collect, &new_id("evt"), kind, data).await?;
+    }
+    Ok(())
+}
+
+async fn owner_event(
+    conn: &mut PgConnection,
+    attempt: &AttemptRow,
+    collection_kind: &str,
+    collect_kind: &str,
+    data: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let merchant_id = attempt.merchant_id.as_str();
+    if let Some(collection) = &attempt.collection_id {
+        collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), collection_kind, data)
+            .await?;
+    }
+    if let Some(collect) = &attempt.collect_id {
+        collects::add_event(&mut *conn, merchant_id, collect, &new_id("evt"), collect_kind, data).await?;
+    }
+    Ok(())
+}

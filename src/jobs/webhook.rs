@@ -1,0 +1,69 @@
+//! Acts on a verified provider callback after it was stored and acknowledged. (Unsigned callbacks
+//! never come here: they only bring the attempt's status check forward, see `http::webhooks`.)
+
+use serde_json::json;
+
+use super::queue::{in_, Outcome};
+use super::settle;
+use crate::domain::settlement::{PaymentStatus, Report};
+use crate::providers::paystack::{self, WebhookEvent};
+use crate::store::jobs::Job;
+use crate::store::webhooks;
+use crate::AppState;
+
+pub const KIND: &str = "webhook";
+const MAX_TRIES: i32 = 10;
+
+/// The job for a stored receipt.
+pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_json::Value {
+    json!({"receiptId": receipt_id, "merchantId": merchant_id, "attemptId": attempt_id})
+}
+
+pub async fn run(state: &AppState, job: &Job) -> Outcome {
+    match process(state, job).await {
+        Ok(outcome) => outcome,
+        Err(e) if job.attempts >= MAX_TRIES => Outcome::GiveUp(format!("database: {e}")),
+        Err(e) => Outcome::RetryAt(
+            in_(std::time::Duration::from_secs(2u64.pow(job.attempts.clamp(1, 10) as u32))),
+            Some(format!("database: {e}")),
+        ),
+    }
+}
+
+async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
+    let payload = &job.payload;
+    let (Some(receipt_id), Some(merchant_id), Some(attempt_id)) = (
+        payload["receiptId"].as_str(),
+        payload["merchantId"].as_str(),
+        payload["attemptId"].as_str(),
+    ) else {
+        return Ok(Outcome::GiveUp("payload names no receipt".to_owned()));
+    };
+    let Some(body) = webhooks::body(&state.pool, receipt_id).await? else {
+        return Ok(Outcome::GiveUp("no such receipt".to_owned()));
+    };
+    let report = match paystack::parse_webhook(&body) {
+        Ok(WebhookEvent::ChargeSuccess { amount, .. }) => Report {
+            status: PaymentStatus::Succeeded,
+            amount: Some(amount),
+        },
+        Ok(WebhookEvent::Other { event }) => {
+            let outcome = format!("recorded: {event} is not an event Cowry acts on");
+            webhooks::processed(&state.pool, receipt_id, &outcome).await?;
+            return Ok(Outcome::Done);
+        }
+        Err(e) => {
+            webhooks::processed(&state.pool, receipt_id, &format!("unreadable: {e}")).await?;
+            return Ok(Outcome::Done);
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    let settled = settle::apply(&mut tx, merchant_id, attempt_id, &report, "webhook").await?;
+    let outcome = match settled {
+        Some(s) => format!("{:?}", s.decision),
+        None => "no such attempt".to_owned(),
+    };
+    webhooks::processed(&mut *tx, receipt_id, &outcome).await?;
+    tx.commit().await?;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,168 @@
+//! Mobile-money collects and their events.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CollectRow {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub payer: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub network: String,
+    pub provider: String,
+    pub status: String,
+    pub message: Option<String>,
+    pub payer_message: Option<String>,
+    pub payee_note: Option<String>,
+    pub payer_name: Option<String>,
+    pub balance_id: String,
+    pub flag: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, external_id, payer, amount_minor, currency, network, provider, status, message,
+    payer_message, payee_note, payer_name, balance_id, flag, created_at, updated_at, completed_at";
+
+/// Writes a new collect and its `collect.created` event (one statement).
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    row: &CollectRow,
+    event_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with collect as (
+             insert into mobile_money_collects (merchant_id, id, external_id, payer, amount_minor, currency,
+                 network, provider, status, message, payer_message, payee_note, payer_name, balance_id,
+                 created_at, updated_at, completed_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)
+             returning id
+         )
+         insert into collect_events (merchant_id, id, collect_id, type, data, created_at)
+         select $1, $17, id, 'collect.created', jsonb_build_object('status', $9::text), $15 from collect",
+    )
+    .bind(merchant_id)
+    .bind(&row.id)
+    .bind(&row.external_id)
+    .bind(&row.payer)
+    .bind(row.amount_minor)
+    .bind(&row.currency)
+    .bind(&row.network)
+    .bind(&row.provider)
+    .bind(&row.status)
+    .bind(&row.message)
+    .bind(&row.payer_message)
+    .bind(&row.payee_note)
+    .bind(&row.payer_name)
+    .bind(&row.balance_id)
+    .bind(row.created_at)
+    .bind(row.completed_at)
+    .bind(event_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<CollectRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from mobile_money_collects where merchant_id = $1 and id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn external_id_taken(
+    pool: &PgPool,
+    merchant_id: &str,
+    external_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from mobile_money_collects where merchant_id = $1 and external_id = $2)",
+    )
+    .bind(merchant_id)
+    .bind(external_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Sets the collect's outcome (status, message, flag; `completed_at` once it is final).
+pub async fn set_outcome(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    status: &str,
+    message: Option<&str>,
+    flag: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update mobile_money_collects
+         set status = $3, message = coalesce($4, message), flag = coalesce($5, flag), updated_at = now(),
+             completed_at = case when $3 = 'PENDING' then null else coalesce(completed_at, now()) end
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(status)
+    .bind(message)
+    .bind(flag)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_event(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    collect_id: &str,
+    event_id: &str,
+    kind: &str,
+    data: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into collect_events (merchant_id, id, collect_id, type, data, created_at)
+         values ($1, $2, $3, $4, $5, now())",
+    )
+    .bind(merchant_id)
+    .bind(event_id)
+    .bind(collect_id)
+    .bind(kind)
+    .bind(sqlx::types::Json(data))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub data: Option<sqlx::types::Json<Value>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn events(
+    pool: &PgPool,
+    merchant_id: &str,
+    collect_id: &str,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, type, data, created_at from collect_events
+         where merchant_id = $1 and collect_id = $2 order by seq",
+    )
+    .bind(merchant_id)
+    .bind(collect_id)
+    .fetch_all(pool)
+    .await
+}
