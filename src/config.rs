@@ -53,6 +53,9 @@ pub struct Config {
     pub emulators: bool,
     /// How long after a request an emulated payment settles.
     pub emulator_settle: Duration,
+    /// Where emulated providers send callbacks (`{this}/webhooks/{provider}`); by default this server's
+    /// own address, as a provider would call the public URL.
+    pub emulator_callback_url: Option<String>,
     /// Run the job queue (reconciliation and webhook processing) in this process.
     pub workers: bool,
     /// How often an idle worker looks for due jobs.
@@ -193,6 +196,19 @@ impl Config {
                 2000,
                 3_600_000,
             )?),
+            emulator_callback_url: match get("COWRY_EMULATOR_CALLBACK_URL") {
+                None => None,
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                    Some(url.trim_end_matches('/').to_owned())
+                }
+                Some(other) => {
+                    return Err(bad(
+                        "COWRY_EMULATOR_CALLBACK_URL",
+                        &other,
+                        "expected an http:// or https:// URL",
+                    ))
+                }
+            },
             workers: match get("COWRY_WORKERS").as_deref() {
                 None | Some("true") | Some("1") => true,
                 Some("false") | Some("0") => false,

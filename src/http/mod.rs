@@ -1,13 +1,16 @@
 //! Routes and extractors. `app(state)` assembles every resource's router and the middleware around it.
 
 pub mod admin;
+pub mod admin_attempts;
 pub mod auth_cache;
+pub mod collect;
 pub mod collections;
 pub mod extract;
 pub mod health;
 pub mod idempotent;
 pub mod openapi;
 pub mod providers;
+pub mod webhooks;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -32,8 +35,11 @@ pub fn app(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     Router::new()
         .merge(collections::router())
+        .merge(collect::router())
+        .merge(webhooks::router())
         .merge(providers::router())
         .merge(admin::router())
+        .merge(admin_attempts::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
@@ -71,7 +77,17 @@ fn emulators(state: &AppState) -> Router {
         return Router::new();
     }
     crate::emulator::router(crate::emulator::EmulatorConfig {
-        webhook_base: format!("{}/webhooks", state.config.public_url),
+        // Emulated callbacks come back to this process (known once bound), like a provider calling
+        // the public URL.
+        webhook_base: format!(
+            "{}/webhooks",
+            state
+                .config
+                .emulator_callback_url
+                .as_deref()
+                .or(state.providers.self_base())
+                .unwrap_or(&state.config.public_url)
+        ),
         settle_delay: state.config.emulator_settle,
         public_base: state.config.public_url.clone(),
     })

@@ -21,6 +21,8 @@ pub fn router() -> Router<AppState> {
     paths(
         super::collections::create::create, super::collections::list, super::collections::fetch,
         super::collections::cancel, super::collections::events,
+        super::collect::create, super::collect::fetch, super::collect::events,
+        super::webhooks::receive, super::admin_attempts::list, super::admin_attempts::recheck,
         super::providers::list, super::providers::create, super::providers::remove,
         super::admin::create_merchant, super::admin::revoke_key,
         super::health::healthz, super::health::readyz,
@@ -31,6 +33,8 @@ pub fn router() -> Router<AppState> {
         crate::domain::validate::FieldError, super::admin::CreatedMerchantView, super::admin::CreateMerchantRequest,
         CollectionStatus, CollectionType, super::providers::ProviderView,
         crate::providers::Capabilities, crate::providers::AmountUnit,
+        super::admin_attempts::AttemptView, super::admin_attempts::AttemptList,
+        CollectRequest, super::collect::view::CollectView, super::collect::view::CollectEventView,
     )),
     modifiers(&Security),
 )]
@@ -161,4 +165,28 @@ pub struct FollowUpRequest {
     channels: Option<Vec<String>>,
     /// gentle, professional (default), urgent.
     tone: Option<String>,
+}
+
+/// `POST /collections/collect` body (mobile money). Documentation only, as above.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CollectRequest {
+    /// The payer's number with its country code (E.164), e.g. `+256706859041`.
+    #[schema(example = "+256706859041")]
+    phone: String,
+    /// Major units, greater than 0; whole units for zero-decimal currencies (UGX, RWF).
+    #[schema(value_type = f64, example = 500)]
+    amount: serde_json::Number,
+    /// Optional; must be the payer's country's currency (UGX for +256).
+    currency: Option<String>,
+    /// Your reference; unique per merchant when given.
+    #[schema(max_length = 100)]
+    external_id: Option<String>,
+    #[schema(max_length = 160)]
+    payer_message: Option<String>,
+    #[schema(max_length = 160)]
+    payee_note: Option<String>,
+    /// A provider slug from your list; by default the payer's network picks the account.
+    provider: Option<String>,
 }

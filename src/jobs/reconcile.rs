@@ -66,12 +66,17 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     }
     let schedule = &state.config.reconcile_schedule;
     let next = in_(schedule_delay(schedule, attempt.checks.max(0) as usize + 1));
-    let account = match crate::providers::accounts::open(state, merchant_id, &attempt.provider).await
-    {
-        Ok(Some(account)) => account,
-        Ok(None) => return Ok(Outcome::GiveUp(format!("provider {} was removed", attempt.provider))),
-        Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
-    };
+    let account =
+        match crate::providers::accounts::open(state, merchant_id, &attempt.provider).await {
+            Ok(Some(account)) => account,
+            Ok(None) => {
+                return Ok(Outcome::GiveUp(format!(
+                    "provider {} was removed",
+                    attempt.provider
+                )))
+            }
+            Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
+        };
     let market = match &attempt.collect_id {
         Some(id) => collects::get(&state.pool, merchant_id, id)
             .await?
@@ -116,7 +121,10 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
 }
 
 /// Until when an open attempt is polled: its collection's expiry, or a collect's deadline.
-async fn deadline(state: &AppState, attempt: &attempts::AttemptRow) -> Result<DateTime<Utc>, sqlx::Error> {
+async fn deadline(
+    state: &AppState,
+    attempt: &attempts::AttemptRow,
+) -> Result<DateTime<Utc>, sqlx::Error> {
     if let Some(collection) = &attempt.collection_id {
         if let Some(expires_at) =
             collections::expires_at(&state.pool, &attempt.merchant_id, collection).await?

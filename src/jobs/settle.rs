@@ -54,9 +54,17 @@ pub async fn apply(
             follow(conn, &attempt, *to, reason, &data).await?;
         }
         Decision::Flag(why) => {
-            attempts::set_status(&mut *conn, merchant_id, &attempt.id, "flagged", Some(why)).await?;
+            attempts::set_status(&mut *conn, merchant_id, &attempt.id, "flagged", Some(why))
+                .await?;
             let data = json!({"attempt": attempt.id, "reason": why, "source": source});
-            owner_event(conn, &attempt, event::PAYMENT_FLAGGED, "collect.flagged", &data).await?;
+            owner_event(
+                conn,
+                &attempt,
+                event::PAYMENT_FLAGGED,
+                "collect.flagged",
+                &data,
+            )
+            .await?;
             if let Some(collect) = &attempt.collect_id {
                 let message = format!("held for review: {why}");
                 collects::set_outcome(
@@ -125,19 +133,40 @@ async fn follow(
                         .await?;
                 if !moved {
                     let kind = event::PAYMENT_AFTER_CLOSE;
-                    collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), kind, data)
-                        .await?;
+                    collections::add_event(
+                        &mut *conn,
+                        merchant_id,
+                        collection,
+                        &new_id("evt"),
+                        kind,
+                        data,
+                    )
+                    .await?;
                 }
             }
             AttemptState::Failed => {
                 let kind = event::PAYMENT_FAILED;
-                collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), kind, data)
-                    .await?;
+                collections::add_event(
+                    &mut *conn,
+                    merchant_id,
+                    collection,
+                    &new_id("evt"),
+                    kind,
+                    data,
+                )
+                .await?;
             }
             AttemptState::Reversed => {
                 let kind = event::PAYMENT_REVERSED;
-                collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), kind, data)
-                    .await?;
+                collections::add_event(
+                    &mut *conn,
+                    merchant_id,
+                    collection,
+                    &new_id("evt"),
+                    kind,
+                    data,
+                )
+                .await?;
             }
             _ => {}
         }
@@ -168,11 +197,26 @@ async fn owner_event(
 ) -> Result<(), sqlx::Error> {
     let merchant_id = attempt.merchant_id.as_str();
     if let Some(collection) = &attempt.collection_id {
-        collections::add_event(&mut *conn, merchant_id, collection, &new_id("evt"), collection_kind, data)
-            .await?;
+        collections::add_event(
+            &mut *conn,
+            merchant_id,
+            collection,
+            &new_id("evt"),
+            collection_kind,
+            data,
+        )
+        .await?;
     }
     if let Some(collect) = &attempt.collect_id {
-        collects::add_event(&mut *conn, merchant_id, collect, &new_id("evt"), collect_kind, data).await?;
+        collects::add_event(
+            &mut *conn,
+            merchant_id,
+            collect,
+            &new_id("evt"),
+            collect_kind,
+            data,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -24,7 +24,9 @@ pub async fn run(state: &AppState, job: &Job) -> Outcome {
         Ok(outcome) => outcome,
         Err(e) if job.attempts >= MAX_TRIES => Outcome::GiveUp(format!("database: {e}")),
         Err(e) => Outcome::RetryAt(
-            in_(std::time::Duration::from_secs(2u64.pow(job.attempts.clamp(1, 10) as u32))),
+            in_(std::time::Duration::from_secs(
+                2u64.pow(job.attempts.clamp(1, 10) as u32),
+            )),
             Some(format!("database: {e}")),
         ),
     }

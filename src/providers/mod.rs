@@ -176,6 +176,9 @@ pub enum ProviderError {
 pub struct PlannedCall {
     pub operation: &'static str,
     pub provider_reference: String,
+    /// Whether the reference names a payment whose status the provider can be asked for (then it is
+    /// reconciled by polling); a virtual account, say, is not one.
+    pub is_payment: bool,
 }
 
 #[async_trait::async_trait]

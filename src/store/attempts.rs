@@ -214,3 +214,13 @@ pub async fn list(
     .fetch_all(pool)
     .await
 }
+
+/// An attempt by id, whichever merchant it belongs to (operators only).
+pub async fn find_any(pool: &sqlx::PgPool, id: &str) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from provider_attempts where id = $1 limit 1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

@@ -25,7 +25,8 @@ pub struct CollectRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, external_id, payer, amount_minor, currency, network, provider, status, message,
+const COLUMNS: &str =
+    "id, external_id, payer, amount_minor, currency, network, provider, status, message,
     payer_message, payee_note, payer_name, balance_id, flag, created_at, updated_at, completed_at";
 
 /// Writes a new collect and its `collect.created` event (one statement).

@@ -2,8 +2,8 @@
 //! same query runs alone or inside the transaction that also writes its event and idempotency record.
 
 pub mod attempts;
-pub mod collects;
 pub mod collections;
+pub mod collects;
 pub mod idempotency;
 pub mod jobs;
 pub mod merchants;

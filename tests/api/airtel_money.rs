@@ -19,6 +19,7 @@ async fn rig() -> Rig {
     let hooks = Receiver::start().await;
     let app = spawn_with(&[
         ("COWRY_PUBLIC_URL", &hooks.base),
+        ("COWRY_EMULATOR_CALLBACK_URL", &hooks.base),
         ("COWRY_EMULATOR_SETTLE_MS", "50"),
     ])
     .await;

@@ -74,7 +74,8 @@ pub async fn create(
         keyed,
         async || prepare(&state, merchant_id, &slug, adapter.as_ref(), &new).await,
         async |conn, prepared| {
-            let row = write(conn, merchant_id, &slug, &new, prepared).await?;
+            let schedule = &state.config.reconcile_schedule;
+            let row = write(conn, merchant_id, &slug, &new, prepared, schedule).await?;
             let body = Envelope::new("Collection created successfully", CollectionView::from(row))
                 .to_bytes();
             Ok((StatusCode::CREATED, body))
@@ -165,6 +166,8 @@ struct Prepared {
     methods: Vec<&'static str>,
     options: Vec<PaymentOption>,
     attempt_ids: Vec<String>,
+    /// The attempts that are payments, polled until final.
+    polled: Vec<String>,
 }
 
 async fn prepare(
@@ -191,10 +194,10 @@ async fn prepare(
         phone: new.contact.phone.e164(),
         expires_at,
     };
-    let (options, attempt_ids) = if new.payable_enabled {
+    let (options, attempt_ids, polled) = if new.payable_enabled {
         options_with_attempts(state, merchant_id, slug, adapter, &request).await?
     } else {
-        (Vec::new(), Vec::new())
+        Default::default()
     };
     Ok(Prepared {
         id: new_id("pay"),
@@ -203,6 +206,7 @@ async fn prepare(
         methods,
         options,
         attempt_ids,
+        polled,
     })
 }
 
@@ -214,6 +218,7 @@ async fn write(
     slug: &str,
     new: &NewCollection,
     prepared: Prepared,
+    reconcile_schedule: &[std::time::Duration],
 ) -> ApiResult<CollectionRow> {
     let Prepared {
         id,
@@ -222,6 +227,7 @@ async fn write(
         methods,
         options,
         attempt_ids,
+        polled,
     } = prepared;
     let payable = json!({"enabled": new.payable_enabled, "methods": methods, "options": options});
     let event_id = new_id("evt");
@@ -258,6 +264,17 @@ async fn write(
         )
         .await?;
     }
+    // Each payment is reconciled by polling, so a lost callback still completes the collection.
+    let first = crate::domain::time::schedule_delay(reconcile_schedule, 0);
+    for attempt in &polled {
+        crate::jobs::reconcile::schedule(
+            &mut *conn,
+            merchant_id,
+            attempt,
+            crate::jobs::queue::in_(first),
+        )
+        .await?;
+    }
     Ok(CollectionRow {
         id: id.clone(),
         kind: "integrated".to_owned(),
@@ -283,16 +300,22 @@ async fn write(
 
 /// Stores the planned provider calls (committed on their own, before any call), asks the provider for
 /// the options, and records a failure on the attempts if it comes to that. Returns the options and the
-/// attempts to point at the collection.
+/// attempts to point at the collection, and those of them to poll.
 async fn options_with_attempts(
     state: &AppState,
     merchant_id: &str,
     slug: &str,
     adapter: &dyn PaymentProvider,
     request: &OptionsRequest<'_>,
-) -> ApiResult<(Vec<PaymentOption>, Vec<String>)> {
+) -> ApiResult<(Vec<PaymentOption>, Vec<String>, Vec<String>)> {
     let plan: Vec<PlannedCall> = adapter.plan(request);
     let ids: Vec<String> = plan.iter().map(|_| new_id("att")).collect();
+    let polled: Vec<String> = plan
+        .iter()
+        .zip(&ids)
+        .filter(|(call, _)| call.is_payment)
+        .map(|(_, id)| id.clone())
+        .collect();
     if !plan.is_empty() {
         // Refuse a taken reference before the provider is asked for anything.
         if store::reference_taken(&state.pool, merchant_id, request.reference).await? {
@@ -317,7 +340,7 @@ async fn options_with_attempts(
         attempts::insert_created(&state.pool, merchant_id, &rows).await?;
     }
     match adapter.payment_options(request, &plan).await {
-        Ok(options) => Ok((options, ids)),
+        Ok(options) => Ok((options, ids, polled)),
         Err(e) => {
             // A lost answer is `unknown` (resolved by asking the provider), anything else `failed`.
             let status = if matches!(e, ProviderError::Unknown { .. }) {

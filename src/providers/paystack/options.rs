@@ -52,12 +52,14 @@ impl PaymentProvider for Paystack {
             plan.push(PlannedCall {
                 operation: INITIALIZE,
                 provider_reference: new_reference(),
+                is_payment: true,
             });
         }
         if request.methods.contains(&"virtual_account") {
             plan.push(PlannedCall {
                 operation: DEDICATED_ACCOUNT,
                 provider_reference: new_reference(),
+                is_payment: false,
             });
         }
         plan

@@ -1,0 +1,384 @@
+//! `/collections/collect`: mobile-money collect, as `spec/mobile-money-collect.txt`. The payer's
+//! number picks the market (currency) and the network (adapter); the provider reference is stored before
+//! the push is sent; the collect, its event, its attempt and its reconciliation poll are written in one
+//! transaction, so a payment whose callback never comes is still found.
+
+pub mod view;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use self::view::{CollectEnvelope, CollectEventView, CollectView};
+use super::extract::{IdempotencyKey, JsonBody, Merchant};
+use super::idempotent;
+use crate::domain::collect::{self, NewCollect};
+use crate::domain::ids::new_id;
+use crate::domain::network::Family;
+use crate::domain::settlement::PaymentStatus;
+use crate::domain::time;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::queue::in_;
+use crate::jobs::reconcile;
+use crate::providers::mobile_money::{MobileMoney, Push};
+use crate::providers::{Account, ProviderError};
+use crate::store::attempts::{self, NewAttempt};
+use crate::store::collects::{self, CollectRow};
+use crate::store::merchants::MerchantContext;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/collections/collect", post(create))
+        .route("/collections/collect/{id}", get(fetch))
+        .route("/collections/collect/{id}/events", get(events))
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no mobile-money collection with this id".to_owned())
+}
+
+/// Ask a payer to approve a mobile-money payment on their phone.
+#[utoipa::path(post, path = "/collections/collect", tag = "mobile money",
+    request_body(content = crate::http::openapi::CollectRequest, description = "As the mobile-money collect document"),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$",
+        description = "Replays the saved response for the same key and body")),
+    responses(
+        (status = 201, description = "Sent to the provider", body = CollectEnvelope<CollectView>),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = crate::error::ErrorBody),
+        (status = 409, description = "Duplicate externalId or reused Idempotency-Key", body = crate::error::ErrorBody),
+        (status = 422, description = "Validation failed, or no configured provider reaches the payer", body = crate::error::ErrorBody),
+        (status = 502, description = "The provider failed; nothing was sent", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let new = collect::parse(&body.value).map_err(ApiError::Validation)?;
+    let account = choose_account(&state, &merchant, &new).await?;
+    let adapter = state
+        .providers
+        .mobile_money(&account, new.market)
+        .map_err(|e| ApiError::validation("provider", e.to_string()))?;
+    let fingerprint: [&[u8]; 3] = [b"POST", b"/collections/collect", &body.raw];
+    let merchant_id = merchant.merchant_id.as_str();
+    let keyed = idempotent::Keyed {
+        merchant_id,
+        key: key.as_deref(),
+        fingerprint: &fingerprint,
+        stale_after: state.config.request_timeout * 2,
+    };
+    idempotent::run(
+        &state.pool,
+        keyed,
+        async || push(&state, &account, &adapter, &new).await,
+        async |conn, sent| {
+            let row = write(conn, &state, merchant_id, sent).await?;
+            let body =
+                CollectEnvelope::new("Request sent to provider", CollectView::from(row), 201)
+                    .to_bytes();
+            Ok((StatusCode::CREATED, body))
+        },
+    )
+    .await
+}
+
+/// The merchant's account that reaches the payer's network: the one the body names, else the one
+/// named after the adapter kind (`mtn_momo`), else the first of that kind.
+async fn choose_account(
+    state: &AppState,
+    merchant: &MerchantContext,
+    new: &NewCollect,
+) -> ApiResult<Account> {
+    let network = new.network.code();
+    let Some(family) = new.network.family else {
+        return Err(ApiError::validation(
+            "phone",
+            format!("{network} is not a network Cowry can collect from (it reaches MTN MoMo and Airtel Money)"),
+        ));
+    };
+    let kind = family.kind();
+    let slug = match &new.provider {
+        Some(slug) => match merchant.provider_kind(slug) {
+            None => {
+                return Err(ApiError::validation(
+                    "provider",
+                    format!("{slug} is not in your providers list"),
+                ))
+            }
+            Some(other) if other != kind => {
+                return Err(ApiError::validation(
+                    "provider",
+                    format!("{slug} is a {other} account, but {network} is reached through {kind}"),
+                ))
+            }
+            Some(_) => slug.clone(),
+        },
+        None => merchant
+            .providers
+            .iter()
+            .filter(|(_, k)| k == kind)
+            .min_by_key(|(slug, _)| slug != kind)
+            .map(|(slug, _)| slug.clone())
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "phone",
+                    format!("no provider in your list reaches {network}: add a {kind} account with POST /providers"),
+                )
+            })?,
+    };
+    crate::providers::accounts::open(state, &merchant.merchant_id, &slug)
+        .await?
+        .ok_or_else(|| {
+            ApiError::validation("provider", format!("{slug} is not in your providers list"))
+        })
+}
+
+/// What happened when the push was sent, ready to be written.
+struct Sent {
+    new: NewCollect,
+    id: String,
+    slug: String,
+    attempt_id: String,
+    attempt_status: &'static str,
+    status: &'static str,
+    message: String,
+    payer_name: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+async fn push(
+    state: &AppState,
+    account: &Account,
+    adapter: &MobileMoney,
+    new: &NewCollect,
+) -> ApiResult<Sent> {
+    let merchant_id = account.merchant_id.as_str();
+    if let Some(external_id) = &new.external_id {
+        if collects::external_id_taken(&state.pool, merchant_id, external_id).await? {
+            return Err(duplicate_external_id());
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let reference = uuid::Uuid::new_v4().to_string();
+    let attempt_id = new_id("att");
+    let operation = match new.network.family {
+        Some(Family::Airtel) => "collect",
+        _ => "request_to_pay",
+    };
+    // Stored (committed) before the call: a crash mid-call leaves a reference to look up.
+    attempts::insert_created(
+        &state.pool,
+        merchant_id,
+        &[NewAttempt {
+            id: &attempt_id,
+            provider: &account.slug,
+            kind: &account.kind,
+            operation,
+            provider_reference: &reference,
+            amount_minor: new.amount.minor(),
+            currency: new.amount.currency().code(),
+        }],
+    )
+    .await?;
+    let payer_name = adapter.payer_name(&new.payer).await;
+    let callback_url = format!(
+        "{}/webhooks/mtn_momo?reference={reference}",
+        callback_base(state, account)
+    );
+    let sent = adapter
+        .request(&Push {
+            reference: &reference,
+            external_id: new.external_id.as_deref().unwrap_or(&id),
+            amount: new.amount,
+            payer: &new.payer,
+            payer_message: new.payer_message.as_deref().unwrap_or("Payment request"),
+            payee_note: new.payee_note.as_deref().unwrap_or(""),
+            callback_url: &callback_url,
+        })
+        .await;
+    let (attempt_status, status, message) = match sent {
+        Ok(PaymentStatus::Failed { reason }) => ("failed", "FAILED", reason),
+        Ok(_) | Err(ProviderError::DuplicateReference { .. }) => {
+            ("pending", "PENDING", "Request sent to provider".to_owned())
+        }
+        Err(ProviderError::Unknown { .. }) => (
+            "unknown",
+            "PENDING",
+            "The provider did not answer; Cowry is checking the payment's status".to_owned(),
+        ),
+        Err(e) => {
+            let error = e.to_string();
+            if let Err(db) = attempts::settle(
+                &state.pool,
+                merchant_id,
+                &[attempt_id.clone()],
+                "failed",
+                None,
+                None,
+                Some(&error),
+            )
+            .await
+            {
+                tracing::error!(error = %db, "could not record the provider failure on its attempt");
+            }
+            tracing::warn!(provider = %account.slug, error = %e, "mobile-money push failed; nothing created");
+            return Err(match e {
+                ProviderError::Rejected { .. } | ProviderError::Unsupported { .. } => {
+                    ApiError::validation("phone", error)
+                }
+                _ => ApiError::Provider(error),
+            });
+        }
+    };
+    Ok(Sent {
+        new: new.clone(),
+        id,
+        slug: account.slug.clone(),
+        attempt_id,
+        attempt_status,
+        status,
+        message,
+        payer_name,
+        created_at: time::now(),
+    })
+}
+
+/// Where MTN should send its callback: where the emulators call back when the account is on this
+/// process's emulator, else the public URL.
+fn callback_base(state: &AppState, account: &Account) -> String {
+    let emulated = account.mode == "test" && account.base_url.is_none();
+    let emulator_target = state
+        .config
+        .emulator_callback_url
+        .as_deref()
+        .or(state.providers.self_base());
+    match (emulated, emulator_target) {
+        (true, Some(base)) => base.to_owned(),
+        _ => state.config.public_url.clone(),
+    }
+}
+
+fn duplicate_external_id() -> ApiError {
+    ApiError::Conflict {
+        code: "duplicate_external_id",
+        message: "a mobile-money collection with this externalId already exists".to_owned(),
+    }
+}
+
+async fn write(
+    conn: &mut sqlx::PgConnection,
+    state: &AppState,
+    merchant_id: &str,
+    sent: Sent,
+) -> ApiResult<CollectRow> {
+    let currency = sent.new.amount.currency().code();
+    let row = CollectRow {
+        id: sent.id,
+        external_id: sent.new.external_id.clone(),
+        payer: sent.new.payer.e164().to_owned(),
+        amount_minor: sent.new.amount.minor(),
+        currency: currency.to_owned(),
+        network: sent.new.network.code(),
+        provider: sent.slug,
+        status: sent.status.to_owned(),
+        message: Some(sent.message),
+        payer_message: sent.new.payer_message.clone(),
+        payee_note: sent.new.payee_note.clone(),
+        payer_name: sent.payer_name,
+        balance_id: balance_id(merchant_id, currency),
+        flag: None,
+        created_at: sent.created_at,
+        updated_at: sent.created_at,
+        completed_at: (sent.status != "PENDING").then_some(sent.created_at),
+    };
+    collects::insert(&mut *conn, merchant_id, &row, &new_id("evt"))
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db)
+                if db.constraint() == Some("mobile_money_collects_external_id_key") =>
+            {
+                duplicate_external_id()
+            }
+            _ => e.into(),
+        })?;
+    let error = (sent.attempt_status == "failed")
+        .then(|| row.message.clone())
+        .flatten();
+    attempts::attach_collect(
+        &mut *conn,
+        merchant_id,
+        &sent.attempt_id,
+        &row.id,
+        sent.attempt_status,
+        error.as_deref(),
+    )
+    .await?;
+    if sent.attempt_status != "failed" {
+        let first = crate::domain::time::schedule_delay(&state.config.reconcile_schedule, 0);
+        reconcile::schedule(&mut *conn, merchant_id, &sent.attempt_id, in_(first)).await?;
+    }
+    Ok(row)
+}
+
+/// One balance per merchant and currency, named stably without a table of its own.
+fn balance_id(merchant_id: &str, currency: &str) -> String {
+    let digest = crate::store::sha256(format!("{merchant_id}/{currency}").as_bytes());
+    format!("bal_{}", hex::encode(&digest[..12]))
+}
+
+/// The current state of a mobile-money collection.
+#[utoipa::path(get, path = "/collections/collect/{id}", tag = "mobile money",
+    params(("id" = String, Path, description = "The collect's id (a UUID)")),
+    responses((status = 200, body = CollectEnvelope<CollectView>), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn fetch(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CollectEnvelope<CollectView>>> {
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(not_found());
+    }
+    let row = collects::get(&state.pool, &merchant.merchant_id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(CollectEnvelope::new(
+        "Collection retrieved",
+        row.into(),
+        200,
+    )))
+}
+
+/// What happened to a mobile-money collection: created, provider reports, late or ignored callbacks.
+#[utoipa::path(get, path = "/collections/collect/{id}/events", tag = "mobile money",
+    params(("id" = String, Path)),
+    responses((status = 200, body = CollectEnvelope<Vec<CollectEventView>>), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CollectEnvelope<Vec<CollectEventView>>>> {
+    if uuid::Uuid::parse_str(&id).is_err()
+        || collects::get(&state.pool, &merchant.merchant_id, &id)
+            .await?
+            .is_none()
+    {
+        return Err(not_found());
+    }
+    let rows = collects::events(&state.pool, &merchant.merchant_id, &id).await?;
+    Ok(Json(CollectEnvelope::new(
+        "Events retrieved",
+        rows.into_iter().map(CollectEventView::from).collect(),
+        200,
+    )))
+}

@@ -1,0 +1,272 @@
+//! `POST /webhooks/{provider}`: provider callbacks. Each is stored (raw body, the headers that matter,
+//! the verdict) before anything acts on it, answered fast, and acted on by a durable job, so a crash
+//! after the 200 loses nothing.
+//! - Paystack signs: the hex HMAC-SHA512 of the raw body under the account's secret key, checked in
+//!   constant time before the body is trusted. Missing or bad → 401, nothing changes.
+//! - MTN MoMo and Airtel Money callbacks are not (verifiably) signed: they are hints that bring the
+//!   attempt's status check forward; only the provider's status API moves money.
+//!
+//! Deliveries are de-duplicated by the provider's event or transaction id: only the first receipt of a
+//! key is acted on.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::domain::ids::new_id;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::{reconcile, webhook};
+use crate::providers::{paystack, registry::paystack_secret};
+use crate::store::attempts::{self, AttemptRow};
+use crate::store::webhooks::{self, NewReceipt};
+use crate::store::{jobs, sha256};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    // MTN sends its callback as a PUT (or POST); the others POST.
+    Router::new().route("/webhooks/{provider}", post(receive).put(receive))
+}
+
+/// Headers kept with a receipt: enough to audit a delivery, never credentials.
+const KEPT_HEADERS: [&str; 5] = [
+    "content-type",
+    "user-agent",
+    "x-paystack-signature",
+    "x-forwarded-for",
+    "x-request-id",
+];
+
+/// Receive a provider callback.
+#[utoipa::path(post, path = "/webhooks/{provider}", tag = "webhooks",
+    params(("provider" = String, Path, description = "paystack, mtn_momo or airtel_money"),
+        ("reference" = Option<String>, Query, description = "MoMo: the X-Reference-Id (Cowry sets it in X-Callback-Url)")),
+    request_body(content = String, description = "The provider's callback, verified over its raw bytes"),
+    responses((status = 200, description = "Stored; acted on by a job"),
+        (status = 401, description = "Missing or bad signature; nothing changed", body = crate::error::ErrorBody),
+        (status = 404, description = "No such provider, or one that sends no callbacks", body = crate::error::ErrorBody)))]
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let kept: serde_json::Map<String, Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), Value::String(value.to_owned())))
+        })
+        .collect();
+    let received = Received {
+        state: &state,
+        headers: Value::Object(kept),
+        body: &body,
+    };
+    match provider.as_str() {
+        "paystack" => received.paystack(&headers).await,
+        "mtn_momo" => {
+            let reference = query
+                .get("reference")
+                .map(String::as_str)
+                .unwrap_or_default();
+            let status = json_field(&body, &["status"]);
+            received.hint("mtn_momo", reference, &status).await
+        }
+        "airtel_money" => {
+            let id = json_field(&body, &["transaction", "id"]);
+            let status = json_field(&body, &["transaction", "status_code"]);
+            received.hint("airtel_money", &id, &status).await
+        }
+        "mona" | "dollr" | "sandbox" => Err(ApiError::NotFound(format!(
+            "{provider} sends no callbacks Cowry accepts"
+        ))),
+        _ => Err(ApiError::NotFound("no such provider".to_owned())),
+    }
+}
+
+fn json_field(body: &[u8], path: &[&str]) -> String {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return String::new();
+    };
+    let found = path.iter().try_fold(&value, |v, key| v.get(key));
+    match found {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn acknowledged() -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::OK,
+        Json(json!({"success": true, "message": "Callback received"})),
+    )
+}
+
+struct Received<'a> {
+    state: &'a AppState,
+    headers: Value,
+    body: &'a [u8],
+}
+
+impl Received<'_> {
+    async fn store(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        provider: &str,
+        attempt: Option<&AttemptRow>,
+        verdict: &str,
+        dedupe_key: Option<&str>,
+        outcome: Option<&str>,
+    ) -> ApiResult<(String, bool)> {
+        let id = new_id("whr");
+        let first = webhooks::insert(
+            conn,
+            &NewReceipt {
+                id: &id,
+                provider,
+                merchant_id: attempt.map(|a| a.merchant_id.as_str()),
+                attempt_id: attempt.map(|a| a.id.as_str()),
+                headers: &self.headers,
+                body: self.body,
+                verdict,
+                dedupe_key,
+                outcome,
+            },
+        )
+        .await?;
+        Ok((id, first))
+    }
+
+    /// Stores a refused delivery and answers 401.
+    async fn reject(
+        &self,
+        provider: &str,
+        attempt: Option<&AttemptRow>,
+        why: &str,
+    ) -> ApiResult<(StatusCode, Json<Value>)> {
+        let mut conn = self.state.pool.acquire().await?;
+        self.store(&mut conn, provider, attempt, "rejected", None, Some(why))
+            .await?;
+        tracing::warn!(provider, reason = why, "callback rejected");
+        Err(ApiError::Unauthorized(format!("callback rejected: {why}")))
+    }
+
+    async fn paystack(&self, headers: &HeaderMap) -> ApiResult<(StatusCode, Json<Value>)> {
+        let Some(signature) = headers
+            .get("x-paystack-signature")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return self
+                .reject("paystack", None, "missing x-paystack-signature")
+                .await;
+        };
+        // The key to check the signature with belongs to the merchant whose transaction this is, so
+        // the reference is read first, from bytes not yet trusted for anything else.
+        let reference = json_field(self.body, &["data", "reference"]);
+        let attempt = attempts::by_reference(&self.state.pool, "paystack", &reference).await?;
+        let Some(attempt) = attempt else {
+            return self
+                .reject(
+                    "paystack",
+                    None,
+                    "no Cowry transaction has this reference, so its signature cannot be checked",
+                )
+                .await;
+        };
+        let account =
+            crate::providers::accounts::open(self.state, &attempt.merchant_id, &attempt.provider)
+                .await?;
+        let Some(account) = account else {
+            return self
+                .reject(
+                    "paystack",
+                    Some(&attempt),
+                    "the provider account was removed",
+                )
+                .await;
+        };
+        if !paystack::verify_signature(&paystack_secret(&account), self.body, signature) {
+            return self
+                .reject("paystack", Some(&attempt), "bad x-paystack-signature")
+                .await;
+        }
+        let event = json_field(self.body, &["event"]);
+        let transaction = json_field(self.body, &["data", "id"]);
+        let dedupe_key = if transaction.is_empty() {
+            hex::encode(sha256(self.body))
+        } else {
+            format!("{event}:{transaction}")
+        };
+        let mut tx = self.state.pool.begin().await?;
+        let (id, first) = self
+            .store(
+                &mut tx,
+                "paystack",
+                Some(&attempt),
+                "verified",
+                Some(&dedupe_key),
+                None,
+            )
+            .await?;
+        if first {
+            let payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
+            jobs::enqueue(
+                &mut *tx,
+                webhook::KIND,
+                &id,
+                Some(&attempt.merchant_id),
+                &payload,
+                chrono::Utc::now(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(acknowledged())
+    }
+
+    /// An unsigned callback: stored, and the attempt it names is re-checked with the provider now.
+    async fn hint(
+        &self,
+        provider: &str,
+        reference: &str,
+        status: &str,
+    ) -> ApiResult<(StatusCode, Json<Value>)> {
+        let attempt = if reference.is_empty() {
+            None
+        } else {
+            attempts::by_reference(&self.state.pool, provider, reference).await?
+        };
+        let dedupe_key = format!("{reference}:{status}");
+        let mut tx = self.state.pool.begin().await?;
+        let outcome = match &attempt {
+            Some(_) => "status re-check queued",
+            None => "no Cowry transaction has this reference; recorded only",
+        };
+        let (_, first) = self
+            .store(
+                &mut tx,
+                provider,
+                attempt.as_ref(),
+                "unsigned",
+                Some(&dedupe_key),
+                Some(outcome),
+            )
+            .await?;
+        if let (Some(attempt), true) = (&attempt, first) {
+            reconcile::schedule(
+                &mut *tx,
+                &attempt.merchant_id,
+                &attempt.id,
+                chrono::Utc::now(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(acknowledged())
+    }
+}
