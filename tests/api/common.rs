@@ -106,8 +106,7 @@ async fn fresh_database() -> (PgPool, String) {
     (pool, name)
 }
 
-pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
-    let (pool, database) = fresh_database().await;
+fn test_config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = [
         ("COWRY_BIND", "127.0.0.1:0"),
         ("COWRY_PUBLIC_URL", "http://cowry.test"),
@@ -119,7 +118,12 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+}
+
+pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+    let (pool, database) = fresh_database().await;
+    let config = test_config(extra);
     let mut conn = pool.acquire().await.unwrap();
     let merchant = store::merchants::create(&mut conn, "Test merchant", None)
         .await
@@ -193,6 +197,29 @@ impl TestApp {
             .await
             .unwrap()
             .api_key
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        read(
+            self.authed(reqwest::Method::POST, path)
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Another server process's worth of application (its own HTTP port, job worker and emulators) on
+    /// this test's database; stopped when the returned handle is triggered or dropped with the test.
+    pub async fn sibling(&self, extra: &[(&str, &str)]) -> Shutdown {
+        let config = test_config(extra);
+        let app = Application::build(AppState::new(self.pool.clone(), config))
+            .await
+            .unwrap();
+        let shutdown = Shutdown::default();
+        tokio::spawn(app.run(shutdown.clone()));
+        shutdown
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -292,4 +319,20 @@ impl Receiver {
         }
         self.all()
     }
+}
+
+/// Waits (bounded: a minute) until `check` returns `Some`, and returns it. For outcomes that arrive in
+/// the background (callbacks, polls); never a timing assertion, only a ceiling on a hung test.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..1200 {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting for {what}");
 }

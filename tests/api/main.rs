@@ -5,6 +5,7 @@ mod common;
 
 mod airtel_money;
 mod auth;
+mod collect;
 mod contacts;
 mod contract;
 mod create;

@@ -1,0 +1,402 @@
+//! Mobile-money collect (`/collections/collect`) end to end: the document's example, validation,
+//! routing by network, idempotency, and every way a payment settles — callback, failure, lost callback
+//! completed by polling, a failing status API, and an amount that does not match.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::common::{assert_error, eventually, read, spawn_with, TestApp, ADMIN_TOKEN};
+
+/// Emulated payments settle at once and open attempts are polled every 100 ms.
+pub const FAST: [(&str, &str); 3] = [
+    ("COWRY_EMULATOR_SETTLE_MS", "20"),
+    ("COWRY_RECONCILE_SCHEDULE", "100ms"),
+    ("COWRY_WORKER_IDLE_MS", "20"),
+];
+
+fn collect_body(phone: &str, amount: u32) -> Value {
+    json!({"phone": phone, "amount": amount, "payerMessage": "Order", "payeeNote": "shop"})
+}
+
+async fn collect(app: &TestApp, body: &Value) -> (StatusCode, Value) {
+    app.post_json("/collections/collect", body).await
+}
+
+/// Waits until the collect leaves PENDING (or, with `flagged`, until it is flagged) and returns it.
+pub async fn settled(app: &TestApp, id: &str) -> Value {
+    eventually("the collect to settle", || async {
+        let (_, body) = app.get(&format!("/collections/collect/{id}")).await;
+        (body["payload"]["status"] != "PENDING").then_some(body["payload"].clone())
+    })
+    .await
+}
+
+async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
+    let (status, body) = app.get(&format!("/collections/collect/{id}/events")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documents_example_gets_the_documented_response_and_its_callback_completes_it() {
+    // Polling is an hour away: only Airtel's callback (a hint, checked with Airtel) can settle it.
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+    ])
+    .await;
+    let response = app
+        .client
+        .post(app.url("/collections/collect"))
+        .header("Authorization", format!("Bearer {}", app.key))
+        .header("Content-Type", "application/json")
+        .body(include_str!("../fixtures/collect_example.json"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["success", "message", "payload", "statusCode"]);
+    assert_eq!(
+        (body["success"].clone(), body["statusCode"].clone()),
+        (json!(true), json!(201))
+    );
+    assert_eq!(body["message"], "Request sent to provider");
+    let payload = &body["payload"];
+    let fields: Vec<&str> = payload
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "id",
+            "balanceId",
+            "amount",
+            "currency",
+            "payer",
+            "payeeNote",
+            "provider",
+            "externalId",
+            "status",
+            "message",
+            "payerMessage",
+            "payerName",
+            "createdAt"
+        ]
+    );
+    assert!(uuid::Uuid::parse_str(payload["id"].as_str().unwrap()).is_ok());
+    assert!(payload["balanceId"].as_str().unwrap().starts_with("bal_"));
+    assert_eq!(payload["amount"], json!(500));
+    assert_eq!(payload["currency"], "UGX");
+    assert_eq!(payload["payer"], "+256706859041");
+    assert_eq!(payload["payeeNote"], "ZenFii Hotspot System");
+    assert_eq!(payload["provider"], "AIRTEL_UG");
+    assert_eq!(payload["externalId"], "order-20250520-001");
+    assert_eq!(payload["status"], "PENDING");
+    assert_eq!(payload["message"], "Request sent to provider");
+    assert_eq!(payload["payerMessage"], "Payment for internet subscription");
+    assert_eq!(
+        payload["payerName"], "MUJUNI INNOCENT",
+        "from Airtel's KYC look-up"
+    );
+    assert!(payload["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    let id = payload["id"].as_str().unwrap();
+    let done = settled(&app, id).await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    assert_eq!(
+        event_types(&app, id).await,
+        ["collect.created", "collect.succeeded"]
+    );
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where provider = 'airtel_money' and verdict = 'unsigned'").await,
+        1,
+        "the callback was stored before it was acted on"
+    );
+    let (status, again) = app.get(&format!("/collections/collect/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["message"], "Collection retrieved");
+    assert_eq!(again["payload"]["balanceId"], payload["balanceId"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_field_is_validated_and_nothing_is_sent() {
+    let app = spawn_with(&FAST).await;
+    let (_, body) = collect(
+        &app,
+        &json!({"phone": "0772123456", "amount": "500", "externalId": 7,
+                "payerMessage": "x".repeat(161), "payeeNote": "bell\u{7}"}),
+    )
+    .await;
+    assert_eq!(
+        assert_error(&body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        ["phone", "amount", "externalId", "payerMessage", "payeeNote"]
+    );
+    for (body, field) in [
+        (json!({"phone": "+256772123456", "amount": 0}), "amount"),
+        (json!({"phone": "+256772123456", "amount": -5}), "amount"),
+        (json!({"phone": "+256772123456", "amount": 500.5}), "amount"),
+        (json!({"phone": "+256772123456", "amount": 5e-1}), "amount"),
+        (
+            json!({"phone": "+256772123456", "amount": 500, "currency": "KES"}),
+            "currency",
+        ),
+        (json!({"amount": 500}), "phone"),
+        (json!({"phone": "+256772123456"}), "amount"),
+    ] {
+        let (status, answer) = collect(&app, &body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} → {answer}"
+        );
+        assert_eq!(
+            assert_error(&answer, status, "validation_failed"),
+            [field],
+            "{body}"
+        );
+    }
+    // A country no provider serves, and a network without an adapter, are named.
+    let (_, france) = collect(&app, &collect_body("+33612345678", 5)).await;
+    assert!(
+        france["message"].as_str().unwrap().contains("+33"),
+        "{france}"
+    );
+    let (status, africell) = collect(&app, &collect_body("+256798123456", 500)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        africell["message"]
+            .as_str()
+            .unwrap()
+            .contains("AFRICELL_UG"),
+        "{africell}"
+    );
+    let (status, malformed) = read(
+        app.authed(Method::POST, "/collections/collect")
+            .header("content-type", "application/json")
+            .body("{\"phone\":")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&malformed, status, "malformed_json");
+    assert_eq!(
+        app.count("select count(*) from mobile_money_collects")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("select count(*) from provider_attempts").await,
+        0,
+        "nothing was sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uganda_numbers_route_to_mtn_and_airtel_by_prefix() {
+    let app = spawn_with(&FAST).await;
+    let (status, mtn) = collect(&app, &collect_body("+256772123456", 1_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{mtn}");
+    assert_eq!(mtn["payload"]["provider"], "MTN_UG");
+    assert_eq!(
+        mtn["payload"]["payerName"],
+        Value::Null,
+        "MoMo's Collection API has no name look-up"
+    );
+    let (_, airtel) = collect(&app, &collect_body("+256752123456", 1_000)).await;
+    assert_eq!(airtel["payload"]["provider"], "AIRTEL_UG");
+    let kinds: Vec<(String, String)> =
+        sqlx::query_as("select kind, operation from provider_attempts order by created_at")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            ("mtn_momo".to_owned(), "request_to_pay".to_owned()),
+            ("airtel_money".to_owned(), "collect".to_owned())
+        ]
+    );
+    for body in [&mtn, &airtel] {
+        let done = settled(&app, body["payload"]["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "SUCCESS");
+    }
+    // A merchant without an account for the network gets a 422 that says what to add.
+    sqlx::query("delete from merchant_providers where kind = 'airtel_money'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, none) = collect(&app, &collect_body("+256752123456", 1_000)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        none["message"].as_str().unwrap().contains("airtel_money"),
+        "{none}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_ids_are_unique_and_an_idempotency_key_replays() {
+    let app = spawn_with(&FAST).await;
+    let mut body = collect_body("+256772123456", 700);
+    body["externalId"] = json!("order-1");
+    let keyed = |key: &str| {
+        app.authed(Method::POST, "/collections/collect")
+            .header("Idempotency-Key", key.to_owned())
+            .json(&body)
+    };
+    let (status, first) = read(keyed("k-1").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let replay = keyed("k-1").send().await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let (status, again) = read(replay).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &first));
+    let (status, dup) = collect(&app, &body).await;
+    assert_error(&dup, status, "duplicate_external_id");
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.count("select count(*) from mobile_money_collects")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from provider_attempts").await,
+        1,
+        "one push, not three"
+    );
+
+    // Another merchant may use the same externalId, and cannot see this one's collect.
+    let other = app.other_merchant_key().await;
+    let id = first["payload"]["id"].as_str().unwrap();
+    let (status, _) = read(
+        app.client
+            .get(app.url(&format!("/collections/collect/{id}")))
+            .header("x-api-key", &other)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = read(
+        app.client
+            .post(app.url("/collections/collect"))
+            .header("x-api-key", &other)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_carries_the_providers_reason() {
+    let app = spawn_with(&FAST).await;
+    let (_, body) = collect(&app, &collect_body("+256772120001", 900)).await;
+    let done = settled(&app, body["payload"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "FAILED");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("NOT_ENOUGH_FUNDS"),
+        "{done}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_callback_never_comes_is_completed_by_polling() {
+    let app = spawn_with(&FAST).await;
+    let (_, body) = collect(&app, &collect_body("+256772120003", 900)).await;
+    let id = body["payload"]["id"].as_str().unwrap();
+    let done = settled(&app, id).await;
+    assert_eq!(done["status"], "SUCCESS");
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts").await,
+        0,
+        "no callback came"
+    );
+    assert!(
+        app.count("select checks::bigint from provider_attempts")
+            .await
+            >= 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_status_api_is_retried_until_it_answers() {
+    let app = spawn_with(&FAST).await;
+    // …0005: no callback, and MoMo's status API answers 500 to the first enquiries.
+    let (_, body) = collect(&app, &collect_body("+256772120005", 900)).await;
+    let done = settled(&app, body["payload"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "SUCCESS");
+    let (checks, error): (i32, Option<String>) =
+        sqlx::query_as("select checks, error from provider_attempts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        checks >= 2,
+        "the first check failed and was retried ({checks})"
+    );
+    assert!(
+        error.is_some_and(|e| e.contains("unavailable")),
+        "the failure is on record"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_for_another_amount_is_flagged_not_paid() {
+    let app = spawn_with(&FAST).await;
+    // …0006: MoMo reports the payment SUCCESSFUL, but for 899 UGX instead of 900.
+    let (_, body) = collect(&app, &collect_body("+256772120006", 900)).await;
+    let id = body["payload"]["id"].as_str().unwrap();
+    let attempts = eventually("the attempt to be flagged", || async {
+        let (_, list) = read(
+            app.client
+                .get(app.url("/admin/attempts?status=flagged"))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        (!list["data"].as_array().unwrap().is_empty()).then_some(list)
+    })
+    .await;
+    assert_eq!(attempts["data"][0]["collectId"], id);
+    assert!(
+        attempts["data"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("899 UGX"),
+        "{attempts}"
+    );
+    let (_, now) = app.get(&format!("/collections/collect/{id}")).await;
+    assert_eq!(now["payload"]["status"], "PENDING", "never silently paid");
+    assert!(now["payload"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("held for review"));
+    assert_eq!(
+        event_types(&app, id).await,
+        ["collect.created", "collect.flagged"]
+    );
+}
