@@ -21,3 +21,4 @@ mod paystack;
 mod process;
 mod provider_http;
 mod providers;
+mod webhooks;

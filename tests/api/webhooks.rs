@@ -1,0 +1,328 @@
+//! Inbound provider callbacks: verified over the raw body, stored before acting, de-duplicated, never
+//! moving a terminal state, acted on by a durable job that survives the process that answered 200.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::collect::{settled, FAST};
+use crate::common::{body_n, eventually, read, spawn_with, TestApp};
+
+/// Polling an hour away: whatever happens here happens because of a callback.
+const CALLBACKS_ONLY: [(&str, &str); 3] = [
+    ("COWRY_EMULATOR_SETTLE_MS", "20"),
+    ("COWRY_RECONCILE_SCHEDULE", "1h"),
+    ("COWRY_WORKER_IDLE_MS", "20"),
+];
+
+/// An integrated Paystack collection whose payment the emulator leaves pending (amount ends in 02),
+/// with its payment's Paystack reference and the merchant's Paystack secret key.
+async fn pending_paystack_collection(app: &TestApp, n: u32) -> (String, String, String) {
+    let mut body = body_n(n);
+    body["amount"]["value"] = json!(450.02);
+    body["payable"]["methods"] = json!(["payment_link"]);
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let (reference, merchant): (String, String) = sqlx::query_as(
+        "select provider_reference, merchant_id from provider_attempts where collection_id = $1 and operation = 'initialize'",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    (id, reference, format!("sk_test_{merchant}"))
+}
+
+fn charge_success(reference: &str, amount_minor: i64) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "event": "charge.success",
+        "data": {"id": 4099260516u64, "domain": "test", "status": "success", "reference": reference,
+                 "amount": amount_minor, "gateway_response": "Successful", "currency": "NGN",
+                 "channel": "card", "paid_at": "2025-11-12T17:46:07.000Z"}
+    }))
+    .unwrap()
+}
+
+async fn deliver(
+    app: &TestApp,
+    provider: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/webhooks/{provider}")))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("x-paystack-signature", signature);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+async fn collection(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/collections/{id}")).await.1["data"].clone()
+}
+
+async fn events(app: &TestApp, id: &str) -> Vec<String> {
+    let (_, body) = app.get(&format!("/collections/{id}/events")).await;
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulators_signed_webhook_completes_an_integrated_collection() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (status, created) = app.create(&crate::common::example()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap();
+    let done = eventually("the collection to complete", || async {
+        let now = collection(&app, id).await;
+        (now["status"] == "completed").then_some(now)
+    })
+    .await;
+    assert!(done["completedAt"].is_string(), "{done}");
+    assert_eq!(
+        events(&app, id).await,
+        ["collection.created", "collection.completed"]
+    );
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where verdict = 'verified' and processed_at is not null").await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_or_missing_signatures_are_401_and_change_nothing() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (id, reference, _) = pending_paystack_collection(&app, 1).await;
+    let body = charge_success(&reference, 45_002);
+    let forged = cowry::emulator::hmac_sha512_hex("sk_test_not_the_merchants_key", &body);
+    for signature in [Some(forged.as_str()), None, Some("zz-not-hex")] {
+        let (status, answer) = deliver(&app, "paystack", &body, signature).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        assert_eq!(answer["error"]["code"], "unauthorized");
+    }
+    // Signed correctly, but altered after signing: the signature is over the raw bytes.
+    let merchant: String = sqlx::query_scalar("select merchant_id from provider_attempts limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let secret = format!("sk_test_{merchant}");
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    let mut altered = body.clone();
+    altered.push(b' ');
+    let (status, _) = deliver(&app, "paystack", &altered, Some(&signature)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(collection(&app, &id).await["status"], "pending");
+    assert_eq!(events(&app, &id).await, ["collection.created"]);
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where verdict = 'rejected'")
+            .await,
+        4
+    );
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'webhook'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_concurrent_deliveries_of_one_callback_make_one_transition() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 2).await;
+    let body = charge_success(&reference, 45_002);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    let once = || deliver(&app, "paystack", &body, Some(&signature));
+    let (a, b, c, d, e) = tokio::join!(once(), once(), once(), once(), once());
+    for (status, answer) in [a, b, c, d, e] {
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    eventually("the collection to complete", || async {
+        (collection(&app, &id).await["status"] == "completed").then_some(())
+    })
+    .await;
+    assert_eq!(
+        events(&app, &id).await,
+        ["collection.created", "collection.completed"]
+    );
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts").await,
+        5,
+        "every delivery is stored"
+    );
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where duplicate")
+            .await,
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_success_after_a_failure_is_recorded_but_moves_nothing() {
+    let app = spawn_with(&FAST).await;
+    // Amount ending 01: the emulator fails the payment (no webhook, as Paystack); polling finds it.
+    let mut body = body_n(3);
+    body["amount"]["value"] = json!(450.01);
+    body["payable"]["methods"] = json!(["payment_link"]);
+    let (_, created) = app.create(&body).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    eventually("the payment to fail", || async {
+        events(&app, &id)
+            .await
+            .contains(&"payment.failed".to_owned())
+            .then_some(())
+    })
+    .await;
+    let (reference, merchant): (String, String) = sqlx::query_as(
+        "select provider_reference, merchant_id from provider_attempts where collection_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let late = charge_success(&reference, 45_001);
+    let signature = cowry::emulator::hmac_sha512_hex(&format!("sk_test_{merchant}"), &late);
+    let (status, _) = deliver(&app, "paystack", &late, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK);
+    eventually("the late callback to be recorded", || async {
+        events(&app, &id)
+            .await
+            .contains(&"payment.status_ignored".to_owned())
+            .then_some(())
+    })
+    .await;
+    let attempt_status: String =
+        sqlx::query_scalar("select status from provider_attempts where collection_id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempt_status, "failed", "a terminal attempt never moves");
+    assert_ne!(collection(&app, &id).await["status"], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_callback_is_only_a_hint_checked_with_the_provider() {
+    let app = spawn_with(&FAST).await;
+    // The payment fails (…0001); afterwards a "SUCCESSFUL" MoMo callback for it arrives.
+    let (_, created) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772120001", "amount": 800}),
+        )
+        .await;
+    let id = created["payload"]["id"].as_str().unwrap();
+    assert_eq!(settled(&app, id).await["status"], "FAILED");
+    let reference: String = sqlx::query_scalar("select provider_reference from provider_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let claim = json!({"amount": "800", "currency": "UGX", "externalId": id, "status": "SUCCESSFUL",
+                       "financialTransactionId": "1855000999",
+                       "payer": {"partyIdType": "MSISDN", "partyId": "256772120001"}});
+    for method in [reqwest::Method::PUT, reqwest::Method::POST] {
+        let (status, _) = read(
+            app.client
+                .request(
+                    method,
+                    app.url(&format!("/webhooks/mtn_momo?reference={reference}")),
+                )
+                .json(&claim)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    eventually("the hint to be checked", || async {
+        let checks: i32 = sqlx::query_scalar("select checks from provider_attempts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (checks >= 1).then_some(())
+    })
+    .await;
+    let (_, now) = app.get(&format!("/collections/collect/{id}")).await;
+    assert_eq!(
+        now["payload"]["status"], "FAILED",
+        "MoMo's status API says FAILED: the claim is not believed"
+    );
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where provider = 'mtn_momo' and verdict = 'unsigned'").await,
+        3,
+        "the emulator's own FAILED callback and both claims are stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_events_are_acknowledged_and_recorded_and_unknown_providers_are_404() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 4).await;
+    let body = serde_json::to_vec(&json!({"event": "customeridentification.success",
+        "data": {"id": 77, "reference": reference, "customer_code": "CUS_x"}}))
+    .unwrap();
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    let (status, _) = deliver(&app, "paystack", &body, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK);
+    let outcome = eventually("the event to be processed", || async {
+        sqlx::query_scalar::<_, Option<String>>("select outcome from webhook_receipts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(
+        outcome.contains("customeridentification.success"),
+        "{outcome}"
+    );
+    assert_eq!(collection(&app, &id).await["status"], "pending");
+    let (status, _) = deliver(&app, "stripe", b"{}", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on() {
+    // This process answers callbacks but runs no workers: as if it died right after the 200.
+    let app = spawn_with(&[
+        ("COWRY_WORKERS", "false"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+    ])
+    .await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 5).await;
+    let body = charge_success(&reference, 45_002);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    let (status, _) = deliver(&app, "paystack", &body, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(collection(&app, &id).await["status"], "pending");
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'webhook'")
+            .await,
+        1,
+        "the work is durable"
+    );
+
+    // Another process on the same database picks the job up.
+    let _other = app
+        .sibling(&[
+            ("COWRY_WORKER_IDLE_MS", "20"),
+            ("COWRY_RECONCILE_SCHEDULE", "1h"),
+        ])
+        .await;
+    eventually("the other process to complete the collection", || async {
+        (collection(&app, &id).await["status"] == "completed").then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'webhook'")
+            .await,
+        0
+    );
+}
