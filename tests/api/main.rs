@@ -21,4 +21,5 @@ mod paystack;
 mod process;
 mod provider_http;
 mod providers;
+mod queue;
 mod webhooks;

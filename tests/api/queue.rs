@@ -1,0 +1,182 @@
+//! The durable job queue under failure and scale-out: a crashed worker's job is taken again once its
+//! lease runs out, and two real `cowry serve` processes on one database poll every pending attempt
+//! without ever polling the same one at the same time.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use cowry::emulator::EmulatorConfig;
+use cowry::store::jobs;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{eventually, spawn_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_job_is_taken_again_once_its_lease_expires() {
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    jobs::enqueue(&app.pool, "test", "k", None, &json!({}), chrono::Utc::now())
+        .await
+        .unwrap();
+    let taken = jobs::take(&app.pool, "dead-worker", Duration::from_secs(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    // The worker "dies" holding the job: nobody else may take it while the lease holds…
+    let meanwhile = jobs::take(&app.pool, "live-worker", Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert!(meanwhile.is_empty(), "a leased job is not handed out twice");
+    // …and once it has run out, another worker gets the job (the second time it is taken).
+    let again = eventually("the lease to expire", || async {
+        let taken = jobs::take(&app.pool, "live-worker", Duration::from_secs(60), 10)
+            .await
+            .unwrap();
+        taken.into_iter().next()
+    })
+    .await;
+    assert_eq!((again.id, again.attempts), (taken[0].id, 2));
+    // The dead worker's late report cannot remove a job it no longer holds.
+    jobs::finish(&app.pool, again.id, "dead-worker")
+        .await
+        .unwrap();
+    assert_eq!(app.count("select count(*) from jobs").await, 1);
+    jobs::finish(&app.pool, again.id, "live-worker")
+        .await
+        .unwrap();
+    assert_eq!(app.count("select count(*) from jobs").await, 0);
+}
+
+/// Per MoMo status path: (requests in flight now, most ever in flight at once, requests seen).
+type Polls = Arc<Mutex<HashMap<String, (u32, u32, u32)>>>;
+
+/// The MoMo emulator on a port of its own, behind a layer that measures overlapping status polls of
+/// the same payment (each poll is held a little, so overlaps would be seen).
+async fn watched_emulator() -> (String, Polls) {
+    let polls: Polls = Arc::default();
+    let seen = polls.clone();
+    let emulators = cowry::emulator::router(EmulatorConfig {
+        webhook_base: "http://127.0.0.1:9/webhooks".to_owned(),
+        settle_delay: Duration::from_millis(10),
+        public_base: "http://127.0.0.1:9".to_owned(),
+    });
+    let app = emulators.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let seen = seen.clone();
+            async move {
+                let path = req.uri().path().to_owned();
+                let is_poll =
+                    req.method() == axum::http::Method::GET && path.contains("/requesttopay/");
+                if is_poll {
+                    let mut map = seen.lock().unwrap();
+                    let entry = map.entry(path.clone()).or_default();
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(entry.0);
+                    entry.2 += 1;
+                }
+                if is_poll {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                let response = next.run(req).await;
+                if is_poll {
+                    seen.lock().unwrap().get_mut(&path).unwrap().0 -= 1;
+                }
+                response
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, polls)
+}
+
+/// Kills the child processes when the test ends, whatever happens.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_poll_every_pending_attempt_never_one_twice_at_once() {
+    // The API process here runs no workers: only the two processes below poll.
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    let (emulator, polls) = watched_emulator().await;
+    let (status, account) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "momo-shared", "kind": "mtn_momo", "mode": "test",
+                    "baseUrl": format!("{emulator}/_emulator/mtn_momo")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    const PAYMENTS: u32 = 6;
+    for n in 0..PAYMENTS {
+        // …0002: the payer never approves, so every attempt stays pending and keeps being polled.
+        let phone = format!("+2567721{n}0002");
+        let (status, body) = app
+            .post_json(
+                "/collections/collect",
+                &json!({"phone": phone, "amount": 1000, "provider": "momo-shared"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'reconcile'")
+            .await,
+        PAYMENTS as i64
+    );
+
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_cowry"))
+            .arg("serve")
+            .env("DATABASE_URL", &app.database_url)
+            .env("COWRY_BIND", "127.0.0.1:0")
+            .env("COWRY_RECONCILE_SCHEDULE", "20ms")
+            .env("COWRY_WORKER_IDLE_MS", "5")
+            .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
+            .env("COWRY_LOG", "warn")
+            .env_remove("COWRY_DEV_API_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the cowry binary starts")
+    };
+    // Due now: both processes start on the whole backlog at once.
+    sqlx::query("update jobs set run_at = now()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let processes = Processes(vec![serve(), serve()]);
+    let polled = eventually("every attempt to be polled several times", || async {
+        let map = polls.lock().unwrap().clone();
+        let enough = map.len() == PAYMENTS as usize && map.values().all(|(_, _, seen)| *seen >= 5);
+        enough.then_some(map)
+    })
+    .await;
+    drop(processes);
+    for (path, (_, most_at_once, seen)) in &polled {
+        assert_eq!(
+            *most_at_once, 1,
+            "{path} was polled {most_at_once} times at once ({seen} polls)"
+        );
+    }
+    let open: i64 = app
+        .count("select count(*) from provider_attempts where status = 'pending' and checks >= 1")
+        .await;
+    assert_eq!(
+        open, PAYMENTS as i64,
+        "every attempt was checked and is still pending"
+    );
+}
