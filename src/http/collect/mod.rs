@@ -218,7 +218,7 @@ async fn push(
             if let Err(db) = attempts::settle(
                 &state.pool,
                 merchant_id,
-                &[attempt_id.clone()],
+                std::slice::from_ref(&attempt_id),
                 "failed",
                 None,
                 None,
