@@ -34,7 +34,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config) -> AppState {
-        let providers = providers::Registry::new(&config.public_url);
+        let providers =
+            providers::Registry::new(&config.public_url, config.emulator_callback_url.as_deref());
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         AppState {
             pool,

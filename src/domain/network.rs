@@ -56,6 +56,12 @@ impl Market {
         MARKETS.iter().copied().find(|m| m.country == country)
     }
 
+    /// The first market paying in `currency` (UGX → Uganda). Shared currencies (XOF, XAF) are
+    /// ambiguous: prefer the payer's number where there is one.
+    pub fn for_currency(currency: &str) -> Option<Market> {
+        MARKETS.iter().copied().find(|m| m.currency == currency)
+    }
+
     pub fn currency(&self) -> Currency {
         Currency::parse(self.currency).expect("every market's currency is a known currency")
     }

@@ -77,13 +77,20 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             }
             Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
         };
-    let market = match &attempt.collect_id {
+    // The payment's market: from a collect's payer, else from the currency it was asked in.
+    let payer_market = match &attempt.collect_id {
         Some(id) => collects::get(&state.pool, merchant_id, id)
             .await?
             .and_then(|c| Phone::parse(&c.payer).ok())
             .and_then(|p| Market::of(&p)),
         None => None,
     };
+    let market = payer_market.or_else(|| {
+        attempt
+            .currency
+            .as_deref()
+            .and_then(|c| Market::for_currency(c.trim()))
+    });
     let report = state
         .providers
         .check(&account, &attempt.provider_reference, market)

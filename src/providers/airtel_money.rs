@@ -21,7 +21,7 @@ pub const NAME: &str = "airtel_money";
 pub const LIVE_BASE_URL: &str = "https://openapi.airtel.africa";
 /// Mobile-money collect (USSD push); callback signing is unconfirmed, so callbacks are hints.
 pub const CAPABILITIES: super::Capabilities = super::Capabilities {
-    methods: &[],
+    methods: &["mobile_money"],
     currencies: &["UGX", "KES", "TZS", "RWF", "ZMW", "MWK", "NGN", "CDF"],
     countries: &["UG", "KE", "TZ", "RW", "ZM", "MW", "NG", "CD"],
     mandates: false,

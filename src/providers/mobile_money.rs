@@ -97,3 +97,118 @@ fn uuid(reference: &str) -> Result<Uuid, ProviderError> {
         message: "MoMo references are UUIDs".to_owned(),
     })
 }
+
+/// A mobile-money account as the provider of an integrated collection: its one method,
+/// `mobile_money`, pushes a payment prompt to the contact's phone (which must be on this account's
+/// network, in a market paying in the collection's currency). The push is a payment attempt like any
+/// other: polled until final, completing the collection when paid.
+pub struct MobileMoneyRail {
+    pub registry: super::Registry,
+    pub account: super::Account,
+    pub kind: &'static str,
+    pub capabilities: super::Capabilities,
+}
+
+#[async_trait::async_trait]
+impl super::PaymentProvider for MobileMoneyRail {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn capabilities(&self) -> super::Capabilities {
+        self.capabilities
+    }
+
+    fn plan(&self, request: &super::OptionsRequest<'_>) -> Vec<super::PlannedCall> {
+        if !request.methods.contains(&"mobile_money") {
+            return Vec::new();
+        }
+        vec![super::PlannedCall {
+            operation: if self.kind == "airtel_money" {
+                "collect"
+            } else {
+                "request_to_pay"
+            },
+            provider_reference: Uuid::new_v4().to_string(),
+            is_payment: true,
+        }]
+    }
+
+    async fn payment_options(
+        &self,
+        request: &super::OptionsRequest<'_>,
+        plan: &[super::PlannedCall],
+    ) -> Result<Vec<super::PaymentOption>, ProviderError> {
+        let Some(call) = plan.first() else {
+            return Ok(Vec::new());
+        };
+        let payer = Phone::parse(request.phone).map_err(|why| ProviderError::Rejected {
+            provider: self.kind,
+            message: format!("contact.phone {why}"),
+        })?;
+        let network = crate::domain::network::Network::detect(&payer);
+        let market = network.as_ref().and_then(|n| n.market);
+        let reachable = network
+            .as_ref()
+            .and_then(|n| n.family)
+            .is_some_and(|family| family.kind() == self.kind);
+        let currency = request.amount.currency().code();
+        let (Some(network), Some(market), true) = (&network, market, reachable) else {
+            return Err(ProviderError::Rejected {
+                provider: self.kind,
+                message: format!(
+                    "the contact's phone {} is not on a network {} reaches",
+                    payer.e164(),
+                    self.kind
+                ),
+            });
+        };
+        if market.currency != currency {
+            return Err(ProviderError::Rejected {
+                provider: self.kind,
+                message: format!(
+                    "a payer in {} pays in {}, not {currency}",
+                    market.country, market.currency
+                ),
+            });
+        }
+        let adapter = self.registry.mobile_money(&self.account, market)?;
+        let callback_url = self
+            .registry
+            .callback_url(&self.account, &call.provider_reference);
+        let status = adapter
+            .request(&Push {
+                reference: &call.provider_reference,
+                external_id: request.reference,
+                amount: request.amount,
+                payer: &payer,
+                payer_message: &format!("Payment {}", request.reference),
+                payee_note: request.reference,
+                callback_url: &callback_url,
+            })
+            .await;
+        match status {
+            Ok(PaymentStatus::Failed { reason }) => Err(ProviderError::Rejected {
+                provider: self.kind,
+                message: reason,
+            }),
+            // A lost answer is resolved by the reconciliation poll, like a pending one.
+            Ok(_)
+            | Err(ProviderError::Unknown { .. })
+            | Err(ProviderError::DuplicateReference { .. }) => {
+                Ok(vec![super::PaymentOption::MobileMoney {
+                    instructions: format!(
+                        "Approve the payment prompt sent to {} ({}) to pay {} {}.",
+                        payer.e164(),
+                        network.code(),
+                        currency,
+                        request.amount.major_string()
+                    ),
+                    link: None,
+                    expires_at: request.expires_at,
+                }])
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

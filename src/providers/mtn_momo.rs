@@ -23,7 +23,7 @@ pub const NAME: &str = "mtn_momo";
 pub const SANDBOX_BASE_URL: &str = "https://sandbox.momodeveloper.mtn.com/collection";
 /// Mobile-money collect (request-to-pay); callbacks carry no signature.
 pub const CAPABILITIES: super::Capabilities = super::Capabilities {
-    methods: &[],
+    methods: &["mobile_money"],
     currencies: &["UGX", "GHS", "RWF", "ZMW", "XOF", "XAF", "NGN", "EUR"],
     countries: &["UG", "GH", "RW", "ZM", "CI", "BJ", "CM", "CG", "GN", "NG"],
     mandates: false,

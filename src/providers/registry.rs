@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::airtel_money::{self, AirtelAccount, AirtelMoney};
 use super::http::{HttpPolicy, ProviderHttp};
-use super::mobile_money::MobileMoney;
+use super::mobile_money::{MobileMoney, MobileMoneyRail};
 use super::mtn_momo::{self, MomoAccount, MtnMomo};
 use super::paystack::{self, Paystack};
 use super::sandbox::Sandbox;
@@ -37,15 +37,20 @@ impl Account {
 #[derive(Clone)]
 pub struct Registry {
     sandbox: Arc<Sandbox>,
+    public_url: Arc<str>,
+    /// Where emulated providers call back (`COWRY_EMULATOR_CALLBACK_URL`), if not this process.
+    emulator_callback_url: Option<Arc<str>>,
     http: ProviderHttp,
     /// Where this process serves `/_emulator/…`, known once it is bound.
     self_base: Arc<OnceLock<String>>,
 }
 
 impl Registry {
-    pub fn new(public_url: &str) -> Registry {
+    pub fn new(public_url: &str, emulator_callback_url: Option<&str>) -> Registry {
         Registry {
             sandbox: Arc::new(Sandbox::new(public_url)),
+            public_url: public_url.into(),
+            emulator_callback_url: emulator_callback_url.map(Into::into),
             http: ProviderHttp::new(HttpPolicy::default()),
             self_base: Arc::default(),
         }
@@ -59,6 +64,18 @@ impl Registry {
     /// Where this process serves HTTP, once bound (emulated callbacks come back here).
     pub fn self_base(&self) -> Option<&str> {
         self.self_base.get().map(String::as_str)
+    }
+
+    /// Where MTN should send the callback for `reference`: back to the process whose emulator the
+    /// account uses, else this server's public URL (`/webhooks/mtn_momo?reference=…`).
+    pub fn callback_url(&self, account: &Account, reference: &str) -> String {
+        let emulated = account.mode == "test" && account.base_url.is_none();
+        let emulator_target = self.emulator_callback_url.as_deref().or(self.self_base());
+        let base = match (emulated, emulator_target) {
+            (true, Some(base)) => base,
+            _ => &self.public_url,
+        };
+        format!("{base}/webhooks/mtn_momo?reference={reference}")
     }
 
     /// The base URL an account talks to: its override, the provider's live host, or the emulator.
@@ -178,6 +195,19 @@ impl Registry {
         match account.kind.as_str() {
             "sandbox" => Ok(self.sandbox.clone()),
             "paystack" => Ok(Arc::new(self.paystack(account)?)),
+            "mtn_momo" | "airtel_money" => {
+                let (kind, capabilities) = if account.kind == "mtn_momo" {
+                    ("mtn_momo", mtn_momo::CAPABILITIES)
+                } else {
+                    ("airtel_money", airtel_money::CAPABILITIES)
+                };
+                Ok(Arc::new(MobileMoneyRail {
+                    registry: self.clone(),
+                    account: account.clone(),
+                    kind,
+                    capabilities,
+                }))
+            }
             other => Err(ProviderError::Unsupported {
                 provider: "cowry",
                 what: format!("integrated collections through a {other} account yet"),

@@ -400,3 +400,47 @@ async fn a_payment_for_another_amount_is_flagged_not_paid() {
         ["collect.created", "collect.flagged"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mobile_money_is_a_payable_method_of_integrated_collections_where_a_provider_reaches_the_payer(
+) {
+    let app = spawn_with(&FAST).await;
+    let mut body = crate::common::body_n(1);
+    body["amount"] = json!({"value": 25000, "currency": "UGX"});
+    body["contact"]["phone"] = json!("+256772123456");
+    body["payable"] = json!({"enabled": true, "methods": ["mobile_money"]});
+    body["provider"] = json!("mtn_momo");
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let option = &created["data"]["payable"]["options"][0];
+    assert_eq!(option["method"], "mobile_money");
+    assert!(
+        option["instructions"].as_str().unwrap().contains("MTN_UG"),
+        "{option}"
+    );
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    eventually("the pushed payment to complete the collection", || async {
+        let (_, now) = app.get(&format!("/collections/{id}")).await;
+        (now["data"]["status"] == "completed").then_some(())
+    })
+    .await;
+
+    // A contact whose phone the provider cannot reach, or another currency, is a 422 naming why.
+    body["reference"] = json!("ref_ng");
+    body["contact"]["phone"] = json!("+2348012345678");
+    let (status, refused) = app.create(&body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("+2348012345678"),
+        "{refused}"
+    );
+    body["reference"] = json!("ref_kes");
+    body["contact"]["phone"] = json!("+256772123457");
+    body["amount"] = json!({"value": 250, "currency": "KES"});
+    let (status, refused) = app.create(&body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+}

@@ -188,10 +188,7 @@ async fn push(
     )
     .await?;
     let payer_name = adapter.payer_name(&new.payer).await;
-    let callback_url = format!(
-        "{}/webhooks/mtn_momo?reference={reference}",
-        callback_base(state, account)
-    );
+    let callback_url = state.providers.callback_url(account, &reference);
     let sent = adapter
         .request(&Push {
             reference: &reference,
@@ -248,21 +245,6 @@ async fn push(
         payer_name,
         created_at: time::now(),
     })
-}
-
-/// Where MTN should send its callback: where the emulators call back when the account is on this
-/// process's emulator, else the public URL.
-fn callback_base(state: &AppState, account: &Account) -> String {
-    let emulated = account.mode == "test" && account.base_url.is_none();
-    let emulator_target = state
-        .config
-        .emulator_callback_url
-        .as_deref()
-        .or(state.providers.self_base());
-    match (emulated, emulator_target) {
-        (true, Some(base)) => base.to_owned(),
-        _ => state.config.public_url.clone(),
-    }
 }
 
 fn duplicate_external_id() -> ApiError {
