@@ -14,6 +14,7 @@ use crate::domain::network::Market;
 use crate::domain::phone::Phone;
 use crate::domain::settlement::AttemptState;
 use crate::domain::time::schedule_delay;
+use crate::providers::ProviderError;
 use crate::store::jobs::{self, Job};
 use crate::store::{attempts, collections, collects};
 use crate::AppState;
@@ -97,6 +98,16 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         .await;
     let report = match report {
         Ok(report) => report,
+        // Written before a call that never reached the provider (the process died first): no payment
+        // exists, so nothing can ever be paid against this reference.
+        Err(ProviderError::NotFound { .. }) if attempt.status == "created" => {
+            let why = "the provider has no payment with this reference: the call never reached it";
+            let mut tx = state.pool.begin().await?;
+            attempts::checked(&mut *tx, merchant_id, attempt_id, None).await?;
+            attempts::set_status(&mut *tx, merchant_id, attempt_id, "failed", Some(why)).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Done);
+        }
         Err(e) => {
             tracing::info!(attempt = attempt_id, error = %e, "status check failed; will retry");
             let error = e.to_string();
@@ -140,4 +151,27 @@ async fn deadline(
         }
     }
     Ok(attempt.created_at + COLLECT_DEADLINE)
+}
+
+/// Attempts left in `created` by a process that died between storing the reference and writing the
+/// outcome have no poll job: adopt them once they are older than any live request could be, so a push
+/// that did reach the provider is found (and shows up to operators) instead of being lost.
+pub async fn adopt_orphans(state: &AppState) -> Result<u64, sqlx::Error> {
+    let older_than = state.config.request_timeout * 2;
+    let adopted = sqlx::query(
+        "insert into jobs (kind, key, merchant_id, payload, run_at)
+         select $1, a.merchant_id || '/' || a.id, a.merchant_id,
+                jsonb_build_object('merchantId', a.merchant_id, 'attemptId', a.id), now()
+         from provider_attempts a
+         where a.status = 'created' and a.created_at < now() - make_interval(secs => $2)
+           and a.operation in ('initialize', 'charge', 'request_to_pay', 'collect')
+           and not exists (select 1 from jobs j where j.kind = $1 and j.key = a.merchant_id || '/' || a.id)
+         limit 500
+         on conflict (kind, key) where status = 'queued' do nothing",
+    )
+    .bind(KIND)
+    .bind(older_than.as_secs_f64())
+    .execute(&state.pool)
+    .await?;
+    Ok(adopted.rows_affected())
 }

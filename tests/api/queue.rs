@@ -180,3 +180,94 @@ async fn two_server_processes_poll_every_pending_attempt_never_one_twice_at_once
         "every attempt was checked and is still pending"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_RECONCILE_SCHEDULE", "100ms"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+        ("COWRY_WORKERS", "false"),
+    ])
+    .await;
+    // Emulated payments live in the memory of the process whose emulator took them: the account points
+    // at this process's emulator, so the other process polls the same one.
+    let (status, account) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "momo-shared", "kind": "mtn_momo", "mode": "test",
+                    "baseUrl": app.url("/_emulator/mtn_momo")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    // A push that reached MTN, then the process died before writing anything but the attempt.
+    let (status, sent) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 1500, "provider": "momo-shared"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    sqlx::query("delete from jobs")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from collect_events")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from mobile_money_collects")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update provider_attempts set status = 'created', collect_id = null")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // And one stored just before a call that never went out.
+    let merchant: String = sqlx::query_scalar("select merchant_id from provider_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference, status,
+                                        amount_minor, currency)
+         values ($1, 'att_never_sent', 'momo-shared', 'mtn_momo', 'request_to_pay', $2, 'created', 1500, 'UGX')",
+    )
+    .bind(&merchant)
+    .bind(uuid::Uuid::new_v4().to_string())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let _worker = app
+        .sibling(&[
+            ("COWRY_RECONCILE_SCHEDULE", "100ms"),
+            ("COWRY_WORKER_IDLE_MS", "20"),
+            ("COWRY_REQUEST_TIMEOUT_SECS", "1"),
+            ("COWRY_EXPIRY_SWEEP_SECS", "1"),
+        ])
+        .await;
+    let statuses = eventually("both orphans to be resolved", || async {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("select id, status from provider_attempts order by id")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        rows.iter().all(|(_, s)| s != "created").then_some(rows)
+    })
+    .await;
+    let by_id: HashMap<String, String> = statuses.into_iter().collect();
+    assert_eq!(
+        by_id["att_never_sent"], "failed",
+        "no payment exists for a call that never went out"
+    );
+    let reached = by_id
+        .iter()
+        .find(|(id, _)| *id != "att_never_sent")
+        .unwrap();
+    assert_eq!(
+        reached.1, "succeeded",
+        "the push that reached MTN is found, paid, for operators to see"
+    );
+}
