@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness and Prometheus metrics.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -12,6 +12,29 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Prometheus metrics (text exposition format): HTTP, provider calls, webhooks, settlements, jobs.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let queue: Vec<(String, String, i64)> = sqlx::query_as(
+        "select kind, status, count(*) from jobs group by kind, status order by kind, status",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the job queue's depth for /metrics");
+        Vec::new()
+    });
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&queue),
+    )
 }
 
 /// The process is up.

@@ -52,6 +52,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
         .layer(middleware::map_response(error_shape))
+        .layer(middleware::from_fn(record_metrics))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
@@ -91,6 +92,29 @@ fn emulators(state: &AppState) -> Router {
         settle_delay: state.config.emulator_settle,
         public_base: state.config.public_url.clone(),
     })
+}
+
+/// Counts every answered request and its latency by method, matched route (never the raw path, so ids
+/// do not explode the label set) and status.
+async fn record_metrics(request: Request<Body>, next: middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let metrics = &crate::metrics::METRICS;
+    metrics
+        .http_duration
+        .with_label_values(&[&method, &route])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .with_label_values(&[&method, &route, response.status().as_str()])
+        .inc();
+    response
 }
 
 /// Responses made outside Cowry's handlers (timeouts, framework rejections) get the one error shape too.

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         super::webhooks::receive, super::admin_attempts::list, super::admin_attempts::recheck,
         super::providers::list, super::providers::create, super::providers::remove,
         super::admin::create_merchant, super::admin::revoke_key,
-        super::health::healthz, super::health::readyz,
+        super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     components(schemas(
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,

@@ -139,6 +139,11 @@ impl Received<'_> {
             },
         )
         .await?;
+        let counted = if first { verdict } else { "duplicate" };
+        crate::metrics::METRICS
+            .webhooks
+            .with_label_values(&[provider, counted])
+            .inc();
         Ok((id, first))
     }
 

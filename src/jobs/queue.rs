@@ -60,6 +60,15 @@ async fn run_one(state: &AppState, worker: &str, job: Job) {
         webhook::KIND => webhook::run(state, &job).await,
         other => Outcome::GiveUp(format!("no worker handles jobs of kind {other}")),
     };
+    let label = match &outcome {
+        Outcome::Done => "done",
+        Outcome::RetryAt(..) => "retry",
+        Outcome::GiveUp(_) => "gave_up",
+    };
+    crate::metrics::METRICS
+        .jobs
+        .with_label_values(&[&job.kind, label])
+        .inc();
     let recorded = match &outcome {
         Outcome::Done => jobs::finish(&state.pool, job.id, worker).await,
         Outcome::RetryAt(at, error) => {

@@ -89,6 +89,16 @@ pub async fn apply(
             .await?;
         }
     }
+    let label = match &decision {
+        Decision::Nothing => "nothing",
+        Decision::Move(to) => to.as_str(),
+        Decision::Flag(_) => "flagged",
+        Decision::Ignore => "ignored",
+    };
+    crate::metrics::METRICS
+        .settlements
+        .with_label_values(&[source, label])
+        .inc();
     let now = match &decision {
         Decision::Move(to) => *to,
         Decision::Flag(_) => AttemptState::Flagged,

@@ -102,6 +102,21 @@ impl ProviderHttp {
             let started = Instant::now();
             let result = build(&self.client).send().instrument(span.clone()).await;
             span.record("latency_ms", started.elapsed().as_millis() as u64);
+            let metrics = &crate::metrics::METRICS;
+            metrics
+                .provider_duration
+                .with_label_values(&[provider, operation])
+                .observe(started.elapsed().as_secs_f64());
+            let outcome = match &result {
+                Ok(response) => response.status().as_u16().to_string(),
+                Err(e) if e.is_timeout() => "timeout".to_owned(),
+                Err(e) if e.is_connect() => "connect_error".to_owned(),
+                Err(_) => "error".to_owned(),
+            };
+            metrics
+                .provider_calls
+                .with_label_values(&[provider, operation, &outcome])
+                .inc();
             let wait = match result {
                 Ok(response) => {
                     let status = response.status();

@@ -444,3 +444,27 @@ async fn mobile_money_is_a_payable_method_of_integrated_collections_where_a_prov
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(app.count("select count(*) from collections").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_requests_provider_calls_settlements_and_the_queue() {
+    let app = spawn_with(&FAST).await;
+    let (_, body) = collect(&app, &collect_body("+256772123456", 300)).await;
+    settled(&app, body["payload"]["id"].as_str().unwrap()).await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    for line in [
+        r#"cowry_http_requests_total{method="POST",route="/collections/collect",status="201"}"#,
+        r#"cowry_provider_calls_total{operation="request_to_pay",outcome="202",provider="mtn_momo"}"#,
+        r#"cowry_settlements_total{decision="succeeded",source="poll"}"#,
+        "cowry_http_request_duration_seconds_bucket",
+        "# TYPE cowry_jobs_queued gauge",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    assert!(!text.contains(&app.key), "no secrets in metrics");
+}

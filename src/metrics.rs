@@ -1,0 +1,108 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format. One process-wide
+//! registry: the HTTP layer, the provider client, webhook intake, settlement and the job queue record
+//! into it; the queue's depth is read from the database at scrape time (it is shared by processes).
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub provider_calls: IntCounterVec,
+    pub provider_duration: HistogramVec,
+    pub webhooks: IntCounterVec,
+    pub settlements: IntCounterVec,
+    pub jobs: IntCounterVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let counter = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(counter.clone()))
+        .expect("unique metric");
+    counter
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    // 1 ms to ~16 s.
+    let buckets = exponential_buckets(0.001, 2.0, 15).expect("valid buckets");
+    let histogram = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric");
+    registry
+        .register(Box::new(histogram.clone()))
+        .expect("unique metric");
+    histogram
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let registry = Registry::new();
+    Metrics {
+        http_requests: counter(
+            &registry,
+            "cowry_http_requests_total",
+            "HTTP requests answered, by method, route and status",
+            &["method", "route", "status"],
+        ),
+        http_duration: histogram(
+            &registry,
+            "cowry_http_request_duration_seconds",
+            "HTTP request latency, by method and route",
+            &["method", "route"],
+        ),
+        provider_calls: counter(
+            &registry,
+            "cowry_provider_calls_total",
+            "HTTP calls to providers, by provider, operation and outcome (HTTP status or error)",
+            &["provider", "operation", "outcome"],
+        ),
+        provider_duration: histogram(
+            &registry,
+            "cowry_provider_call_duration_seconds",
+            "Provider call latency, by provider and operation",
+            &["provider", "operation"],
+        ),
+        webhooks: counter(
+            &registry,
+            "cowry_webhooks_received_total",
+            "Provider callbacks received, by provider and verdict (verified, unsigned, rejected, duplicate)",
+            &["provider", "verdict"],
+        ),
+        settlements: counter(
+            &registry,
+            "cowry_settlements_total",
+            "Provider reports applied to payments, by source (poll, webhook) and decision",
+            &["source", "decision"],
+        ),
+        jobs: counter(
+            &registry,
+            "cowry_jobs_total",
+            "Jobs run, by kind and outcome (done, retry, gave_up)",
+            &["kind", "outcome"],
+        ),
+        registry,
+    }
+});
+
+/// The registry's metrics plus the job queue's depth, in Prometheus text format.
+pub fn render(queue: &[(String, String, i64)]) -> String {
+    let mut buffer = Vec::new();
+    TextEncoder::new()
+        .encode(&METRICS.registry.gather(), &mut buffer)
+        .expect("text encoding cannot fail");
+    let mut text = String::from_utf8(buffer).expect("the text format is UTF-8");
+    text.push_str(
+        "# HELP cowry_jobs_queued Jobs in the queue now (all processes), by kind and status\n",
+    );
+    text.push_str("# TYPE cowry_jobs_queued gauge\n");
+    for (kind, status, count) in queue {
+        text.push_str(&format!(
+            "cowry_jobs_queued{{kind=\"{kind}\",status=\"{status}\"}} {count}\n"
+        ));
+    }
+    text
+}
