@@ -34,8 +34,10 @@ pub async fn run<P>(
 ) -> ApiResult<Response> {
     let Some(key) = keyed.key else {
         let prepared = prepare().await?;
-        let mut conn = pool.acquire().await?;
-        let (status, body) = effect(&mut conn, prepared).await?;
+        // The effect may be several statements (the row, its attempts, their poll jobs): all or none.
+        let mut tx = pool.begin().await?;
+        let (status, body) = effect(&mut tx, prepared).await?;
+        tx.commit().await?;
         return Ok(json_response(status, body, false));
     };
     let merchant_id = keyed.merchant_id;

@@ -159,6 +159,27 @@ pub async fn attach_collect(
     Ok(())
 }
 
+/// The attempt no longer belongs to a collect (which is being removed), with why.
+pub async fn detach_collect(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    status: &str,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set collect_id = null, status = $3, error = $4, updated_at = now()
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(status)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_status(
     db: impl PgExecutor<'_>,
     merchant_id: &str,

@@ -83,18 +83,43 @@ pub async fn get(
     .await
 }
 
-pub async fn external_id_taken(
-    pool: &PgPool,
+/// What the provider said to the push: status, message, the payer's name.
+pub async fn record_sent(
+    db: impl PgExecutor<'_>,
     merchant_id: &str,
-    external_id: &str,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select exists (select 1 from mobile_money_collects where merchant_id = $1 and external_id = $2)",
+    row: &CollectRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update mobile_money_collects
+         set status = $3, message = $4, payer_name = $5, completed_at = $6, updated_at = now()
+         where merchant_id = $1 and id = $2",
     )
     .bind(merchant_id)
-    .bind(external_id)
-    .fetch_one(pool)
-    .await
+    .bind(&row.id)
+    .bind(&row.status)
+    .bind(&row.message)
+    .bind(&row.payer_name)
+    .bind(row.completed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes a collect the provider refused before anything could be paid (its events with it).
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with events as (delete from collect_events where merchant_id = $1 and collect_id = $2)
+         delete from mobile_money_collects where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Sets the collect's outcome (status, message, flag; `completed_at` once it is final).

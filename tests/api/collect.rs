@@ -468,3 +468,88 @@ async fn metrics_show_requests_provider_calls_settlements_and_the_queue() {
     }
     assert!(!text.contains(&app.key), "no secrets in metrics");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_requests_with_one_external_id_send_one_push() {
+    let app = spawn_with(&FAST).await;
+    let mut body = collect_body("+256772123456", 1_200);
+    body["externalId"] = json!("order-race");
+    let once = || collect(&app, &body);
+    let results = tokio::join!(
+        once(),
+        once(),
+        once(),
+        once(),
+        once(),
+        once(),
+        once(),
+        once()
+    );
+    let statuses = [
+        results.0 .0,
+        results.1 .0,
+        results.2 .0,
+        results.3 .0,
+        results.4 .0,
+        results.5 .0,
+        results.6 .0,
+        results.7 .0,
+    ];
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        7,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.count("select count(*) from provider_attempts").await,
+        1,
+        "one push went out"
+    );
+    assert_eq!(
+        app.count("select count(*) from mobile_money_collects")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_the_provider_refuses_creates_nothing() {
+    let app = spawn_with(&FAST).await;
+    // Airtel …0004 answers 500 to the push; Airtel's collect is one-shot, so it is not resent.
+    let mut body = collect_body("+256752120004", 1_200);
+    body["externalId"] = json!("order-refused");
+    let (status, refused) = collect(&app, &body).await;
+    assert_error(&refused, status, "provider_error");
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        app.count("select count(*) from mobile_money_collects")
+            .await,
+        0
+    );
+    assert_eq!(app.count("select count(*) from collect_events").await, 0);
+    let (attempt_status, collect_id): (String, Option<String>) =
+        sqlx::query_as("select status, collect_id from provider_attempts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (attempt_status.as_str(), collect_id),
+        ("failed", None),
+        "the refusal is on record"
+    );
+    // The externalId is free again for a retry.
+    body["phone"] = json!("+256752123456");
+    let (status, retried) = collect(&app, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{retried}");
+}

@@ -140,19 +140,17 @@ async fn choose_account(
         })
 }
 
-/// What happened when the push was sent, ready to be written.
+/// A push that went out (or may have): the collect as first written, and what the provider said.
 struct Sent {
-    new: NewCollect,
-    id: String,
-    slug: String,
+    row: CollectRow,
     attempt_id: String,
     attempt_status: &'static str,
-    status: &'static str,
-    message: String,
-    payer_name: Option<String>,
-    created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Writes the collect (`PENDING`, with its `collect.created` event) and its attempt in one transaction
+/// *before* the push: the reference is on record if the process dies mid-call (the orphan sweep finds
+/// it), and the unique `externalId` is claimed, so simultaneous requests with one `externalId` send one
+/// push. A push the provider refused takes the collect back out: nothing was created.
 async fn push(
     state: &AppState,
     account: &Account,
@@ -160,39 +158,63 @@ async fn push(
     new: &NewCollect,
 ) -> ApiResult<Sent> {
     let merchant_id = account.merchant_id.as_str();
-    if let Some(external_id) = &new.external_id {
-        if collects::external_id_taken(&state.pool, merchant_id, external_id).await? {
-            return Err(duplicate_external_id());
-        }
-    }
-    let id = uuid::Uuid::new_v4().to_string();
     let reference = uuid::Uuid::new_v4().to_string();
     let attempt_id = new_id("att");
     let operation = match new.network.family {
         Some(Family::Airtel) => "collect",
         _ => "request_to_pay",
     };
-    // Stored (committed) before the call: a crash mid-call leaves a reference to look up.
-    attempts::insert_created(
-        &state.pool,
-        merchant_id,
-        &[NewAttempt {
-            id: &attempt_id,
-            provider: &account.slug,
-            kind: &account.kind,
-            operation,
-            provider_reference: &reference,
-            amount_minor: new.amount.minor(),
-            currency: new.amount.currency().code(),
-        }],
-    )
-    .await?;
-    let payer_name = adapter.payer_name(&new.payer).await;
+    let currency = new.amount.currency().code();
+    let created_at = time::now();
+    let mut row = CollectRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        external_id: new.external_id.clone(),
+        payer: new.payer.e164().to_owned(),
+        amount_minor: new.amount.minor(),
+        currency: currency.to_owned(),
+        network: new.network.code(),
+        provider: account.slug.clone(),
+        status: "PENDING".to_owned(),
+        message: Some("Sending request to provider".to_owned()),
+        payer_message: new.payer_message.clone(),
+        payee_note: new.payee_note.clone(),
+        payer_name: None,
+        balance_id: balance_id(merchant_id, currency),
+        flag: None,
+        created_at,
+        updated_at: created_at,
+        completed_at: None,
+    };
+    let mut tx = state.pool.begin().await?;
+    collects::insert(&mut *tx, merchant_id, &row, &new_id("evt"))
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db)
+                if db.constraint() == Some("mobile_money_collects_external_id_key") =>
+            {
+                duplicate_external_id()
+            }
+            _ => e.into(),
+        })?;
+    let attempt = NewAttempt {
+        id: &attempt_id,
+        provider: &account.slug,
+        kind: &account.kind,
+        operation,
+        provider_reference: &reference,
+        amount_minor: new.amount.minor(),
+        currency,
+    };
+    attempts::insert_created(&mut *tx, merchant_id, std::slice::from_ref(&attempt)).await?;
+    attempts::attach_collect(&mut *tx, merchant_id, &attempt_id, &row.id, "created", None).await?;
+    tx.commit().await?;
+
+    row.payer_name = adapter.payer_name(&new.payer).await;
     let callback_url = state.providers.callback_url(account, &reference);
     let sent = adapter
         .request(&Push {
             reference: &reference,
-            external_id: new.external_id.as_deref().unwrap_or(&id),
+            external_id: new.external_id.as_deref().unwrap_or(&row.id),
             amount: new.amount,
             payer: &new.payer,
             payer_message: new.payer_message.as_deref().unwrap_or("Payment request"),
@@ -212,18 +234,9 @@ async fn push(
         ),
         Err(e) => {
             let error = e.to_string();
-            if let Err(db) = attempts::settle(
-                &state.pool,
-                merchant_id,
-                std::slice::from_ref(&attempt_id),
-                "failed",
-                None,
-                None,
-                Some(&error),
-            )
-            .await
-            {
-                tracing::error!(error = %db, "could not record the provider failure on its attempt");
+            if let Err(db) = withdraw(state, merchant_id, &row.id, &attempt_id, &error).await {
+                // The attempt stays `created`: the orphan sweep asks the provider and fails it.
+                tracing::error!(error = %db, "could not withdraw a collect the provider refused");
             }
             tracing::warn!(provider = %account.slug, error = %e, "mobile-money push failed; nothing created");
             return Err(match e {
@@ -234,17 +247,28 @@ async fn push(
             });
         }
     };
+    row.status = status.to_owned();
+    row.message = Some(message);
+    row.completed_at = (status != "PENDING").then_some(created_at);
     Ok(Sent {
-        new: new.clone(),
-        id,
-        slug: account.slug.clone(),
+        row,
         attempt_id,
         attempt_status,
-        status,
-        message,
-        payer_name,
-        created_at: time::now(),
     })
+}
+
+/// The provider refused the push: the attempt keeps the refusal, the collect goes.
+async fn withdraw(
+    state: &AppState,
+    merchant_id: &str,
+    collect_id: &str,
+    attempt_id: &str,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = state.pool.begin().await?;
+    attempts::detach_collect(&mut *tx, merchant_id, attempt_id, "failed", error).await?;
+    collects::delete(&mut *tx, merchant_id, collect_id).await?;
+    tx.commit().await
 }
 
 fn duplicate_external_id() -> ApiError {
@@ -254,57 +278,33 @@ fn duplicate_external_id() -> ApiError {
     }
 }
 
+/// Records what the provider said, and queues the first reconciliation poll, in one transaction.
 async fn write(
     conn: &mut sqlx::PgConnection,
     state: &AppState,
     merchant_id: &str,
     sent: Sent,
 ) -> ApiResult<CollectRow> {
-    let currency = sent.new.amount.currency().code();
-    let row = CollectRow {
-        id: sent.id,
-        external_id: sent.new.external_id.clone(),
-        payer: sent.new.payer.e164().to_owned(),
-        amount_minor: sent.new.amount.minor(),
-        currency: currency.to_owned(),
-        network: sent.new.network.code(),
-        provider: sent.slug,
-        status: sent.status.to_owned(),
-        message: Some(sent.message),
-        payer_message: sent.new.payer_message.clone(),
-        payee_note: sent.new.payee_note.clone(),
-        payer_name: sent.payer_name,
-        balance_id: balance_id(merchant_id, currency),
-        flag: None,
-        created_at: sent.created_at,
-        updated_at: sent.created_at,
-        completed_at: (sent.status != "PENDING").then_some(sent.created_at),
-    };
-    collects::insert(&mut *conn, merchant_id, &row, &new_id("evt"))
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db)
-                if db.constraint() == Some("mobile_money_collects_external_id_key") =>
-            {
-                duplicate_external_id()
-            }
-            _ => e.into(),
-        })?;
-    let error = (sent.attempt_status == "failed")
+    let Sent {
+        row,
+        attempt_id,
+        attempt_status,
+    } = sent;
+    collects::record_sent(&mut *conn, merchant_id, &row).await?;
+    let error = (attempt_status == "failed")
         .then(|| row.message.clone())
         .flatten();
-    attempts::attach_collect(
+    attempts::set_status(
         &mut *conn,
         merchant_id,
-        &sent.attempt_id,
-        &row.id,
-        sent.attempt_status,
+        &attempt_id,
+        attempt_status,
         error.as_deref(),
     )
     .await?;
-    if sent.attempt_status != "failed" {
+    if attempt_status != "failed" {
         let first = crate::domain::time::schedule_delay(&state.config.reconcile_schedule, 0);
-        reconcile::schedule(&mut *conn, merchant_id, &sent.attempt_id, in_(first)).await?;
+        reconcile::schedule(&mut *conn, merchant_id, &attempt_id, in_(first)).await?;
     }
     Ok(row)
 }
