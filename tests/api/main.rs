@@ -17,6 +17,7 @@ mod lifecycle;
 mod list;
 mod mona;
 mod mtn_momo;
+mod operators;
 mod paystack;
 mod process;
 mod provider_http;

@@ -326,3 +326,37 @@ async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on()
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_success_for_another_amount_is_flagged_not_paid() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 6).await;
+    // ₦450.00 reported for a ₦450.02 collection.
+    let body = charge_success(&reference, 45_000);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    let (status, _) = deliver(&app, "paystack", &body, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK);
+    eventually("the payment to be flagged", || async {
+        events(&app, &id)
+            .await
+            .contains(&"payment.flagged".to_owned())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        collection(&app, &id).await["status"],
+        "pending",
+        "never silently paid"
+    );
+    let (status, error): (String, String) =
+        sqlx::query_as("select status, error from provider_attempts where collection_id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "flagged");
+    assert!(
+        error.contains("450 NGN") && error.contains("450.02 NGN"),
+        "{error}"
+    );
+}

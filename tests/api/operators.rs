@@ -1,0 +1,170 @@
+//! What operators and finance see and do: stuck attempts, an immediate re-check, and a reversal that
+//! rolls a paid collect back.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::collect::settled;
+use crate::common::{read, spawn_with, TestApp, ADMIN_TOKEN};
+use cowry::domain::currency::Currency;
+use cowry::domain::money::Money;
+use cowry::domain::settlement::{PaymentStatus, Report};
+
+async fn admin(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+) -> (StatusCode, serde_json::Value) {
+    read(
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lists_attempts_and_asks_for_an_immediate_recheck() {
+    // Polls are an hour apart: only the operator's re-check makes one happen now.
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+    ])
+    .await;
+    // …0003: paid, but MTN never calls back.
+    let (_, created) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772120003", "amount": 650}),
+        )
+        .await;
+    let collect_id = created["payload"]["id"].as_str().unwrap();
+    let (status, list) = admin(&app, reqwest::Method::GET, "/admin/attempts?status=pending").await;
+    assert_eq!(status, StatusCode::OK);
+    let attempt = list["data"][0].clone();
+    assert_eq!(attempt["collectId"], collect_id);
+    assert_eq!(attempt["kind"], "mtn_momo");
+    let id = attempt["id"].as_str().unwrap();
+
+    let (status, queued) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/attempts/{id}/recheck"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    assert_eq!(settled(&app, collect_id).await["status"], "SUCCESS");
+
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/attempts/{id}/recheck"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::CONFLICT, json!("invalid_state"))
+    );
+    let (status, _) = admin(
+        &app,
+        reqwest::Method::POST,
+        "/admin/attempts/att_nope/recheck",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = admin(&app, reqwest::Method::GET, "/admin/attempts?status=paid").await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("status"))
+    );
+    let (status, _) = read(
+        app.client
+            .get(app.url("/admin/attempts"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = read(
+        app.client
+            .get(app.url("/admin/attempts"))
+            .header("x-api-key", &app.key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a merchant key is not an operator token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reversal_rolls_a_paid_collect_back_and_nothing_moves_it_again() {
+    let app = spawn_with(&crate::collect::FAST).await;
+    let (_, created) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 650}),
+        )
+        .await;
+    let collect_id = created["payload"]["id"].as_str().unwrap();
+    assert_eq!(settled(&app, collect_id).await["status"], "SUCCESS");
+    let (merchant, attempt): (String, String) =
+        sqlx::query_as("select merchant_id, id from provider_attempts")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let ugx = Money::from_minor(650, Currency::parse("UGX").unwrap());
+    let apply = |status: PaymentStatus| {
+        let (pool, merchant, attempt) = (app.pool.clone(), merchant.clone(), attempt.clone());
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let report = Report {
+                status,
+                amount: Some(ugx),
+            };
+            cowry::jobs::settle::apply(&mut tx, &merchant, &attempt, &report, "webhook")
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    apply(PaymentStatus::Reversed).await;
+    let (_, now) = app.get(&format!("/collections/collect/{collect_id}")).await;
+    assert_eq!(now["payload"]["status"], "ROLLED_BACK");
+    // Neither a late success nor a failure moves it again; each is recorded.
+    apply(PaymentStatus::Succeeded).await;
+    apply(PaymentStatus::Failed {
+        reason: "late".into(),
+    })
+    .await;
+    let (_, now) = app.get(&format!("/collections/collect/{collect_id}")).await;
+    assert_eq!(now["payload"]["status"], "ROLLED_BACK");
+    let (_, events) = app
+        .get(&format!("/collections/collect/{collect_id}/events"))
+        .await;
+    let types: Vec<&str> = events["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "collect.created",
+            "collect.succeeded",
+            "collect.rolled_back",
+            "collect.status_ignored",
+            "collect.status_ignored"
+        ]
+    );
+}
