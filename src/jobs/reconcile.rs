@@ -122,15 +122,25 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     let outcome = if !open {
         Outcome::Done
     } else if Utc::now() > deadline(state, &attempt).await? {
-        attempts::set_status(
-            &mut *tx,
-            merchant_id,
-            attempt_id,
-            "unknown",
-            Some("still not final at the provider when its deadline passed; re-check it from /admin/attempts"),
-        )
-        .await?;
-        Outcome::GiveUp("deadline passed with the payment still open at the provider".to_owned())
+        if attempt.collection_id.is_some() {
+            // A checkout nobody paid before its collection expired: the expected end, not a problem.
+            let why = "not paid before the collection expired";
+            attempts::set_status(&mut *tx, merchant_id, attempt_id, "failed", Some(why)).await?;
+            Outcome::Done
+        } else {
+            // A mobile-money prompt times out within minutes: a day without an answer is a problem.
+            attempts::set_status(
+                &mut *tx,
+                merchant_id,
+                attempt_id,
+                "unknown",
+                Some("still not final at the provider when its deadline passed; re-check it from /admin/attempts"),
+            )
+            .await?;
+            Outcome::GiveUp(
+                "deadline passed with the payment still open at the provider".to_owned(),
+            )
+        }
     } else {
         Outcome::RetryAt(next, None)
     };

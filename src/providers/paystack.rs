@@ -358,12 +358,15 @@ fn verified(tx: wire::Transaction) -> Result<Verified, ProviderError> {
     })
 }
 
-/// Paystack's transaction statuses: `success` is paid, `failed` and `abandoned` are final failures,
-/// `reversed` undoes a success; `ongoing`, `pending`, `processing`, `queued` and the `send_*` steps wait.
+/// Paystack's transaction statuses: `success` is paid, `failed` is a final failure, `reversed` undoes a
+/// success; `ongoing`, `pending`, `processing`, `queued` and the `send_*` steps wait. So does
+/// `abandoned`: Paystack lists it as terminal, but it is what an initialized checkout reports until the
+/// customer pays, and the link stays payable — calling it failed would make Cowry stop watching a
+/// payment that can still arrive. It is polled until the collection expires instead.
 pub fn payment_status(status: &str, gateway_response: Option<&str>) -> PaymentStatus {
     match status {
         "success" => PaymentStatus::Succeeded,
-        "failed" | "abandoned" => PaymentStatus::Failed {
+        "failed" => PaymentStatus::Failed {
             reason: gateway_response.unwrap_or(status).to_owned(),
         },
         "reversed" => PaymentStatus::Reversed,

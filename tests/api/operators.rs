@@ -168,3 +168,65 @@ async fn a_reversal_rolls_a_paid_collect_back_and_nothing_moves_it_again() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_stops_at_the_deadline_quietly_for_checkouts_and_loudly_for_mobile_money() {
+    let app = spawn_with(&crate::collect::FAST).await;
+    // A Paystack checkout nobody pays (amount ending 02) and a MoMo prompt nobody answers (…0002).
+    let mut body = crate::common::body_n(9);
+    body["amount"]["value"] = json!(450.02);
+    body["payable"]["methods"] = json!(["payment_link"]);
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772120002", "amount": 650}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Time passes: the collection expires, and the prompt is a day old.
+    sqlx::query("update collections set expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update provider_attempts set created_at = now() - interval '25 hours' where kind = 'mtn_momo'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let states = crate::common::eventually("both attempts to reach their deadline", || async {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("select kind, status, error from provider_attempts order by kind")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        rows.iter().all(|(_, s, _)| s != "pending").then_some(rows)
+    })
+    .await;
+    assert_eq!(
+        (states[0].0.as_str(), states[0].1.as_str()),
+        ("mtn_momo", "unknown")
+    );
+    assert_eq!(
+        (states[1].0.as_str(), states[1].1.as_str()),
+        ("paystack", "failed")
+    );
+    assert_eq!(
+        states[1].2.as_deref(),
+        Some("not paid before the collection expired")
+    );
+    // Only the anomaly is left for operators: the unknown attempt, and its job kept as failed.
+    let (_, stuck) = admin(&app, reqwest::Method::GET, "/admin/attempts?status=unknown").await;
+    assert_eq!(stuck["data"].as_array().unwrap().len(), 1);
+    assert_eq!(stuck["data"][0]["kind"], "mtn_momo");
+    assert_eq!(
+        app.count("select count(*) from jobs where status = 'failed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("select count(*) from jobs where status = 'queued'")
+            .await,
+        0
+    );
+}

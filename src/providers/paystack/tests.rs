@@ -100,14 +100,9 @@ fn statuses_map_to_cowry_states() {
             reason: "Declined".to_owned()
         }
     );
-    assert_eq!(
-        payment_status("abandoned", None),
-        PaymentStatus::Failed {
-            reason: "abandoned".to_owned()
-        }
-    );
     assert_eq!(payment_status("reversed", None), PaymentStatus::Reversed);
     for waiting in [
+        "abandoned",
         "ongoing",
         "pending",
         "processing",
