@@ -4,7 +4,8 @@
 //! - terminal states never move, except a success the provider reverses;
 //! - a report that repeats the current state changes nothing and records nothing (duplicates);
 //! - a different report after a terminal state is recorded as an event and otherwise ignored;
-//! - a success for another amount or currency than was asked is flagged for an operator, never paid.
+//! - a success for another amount or currency than was asked is flagged for an operator, never paid;
+//! - so is a success reported after a recorded failure (the failure stands; finance must see the money).
 
 use super::money::Money;
 
@@ -111,6 +112,12 @@ pub fn decide(current: AttemptState, expected: Money, report: &Report) -> Decisi
             _ => Decision::Move(S::Succeeded),
         },
         (PaymentStatus::Failed { .. }, s) if s.is_open() => Decision::Move(S::Failed),
+        // Money the provider says arrived after Cowry recorded a failure: the failure stands (terminal
+        // states do not move), but finance must see it, so the attempt is held for review.
+        (PaymentStatus::Succeeded, S::Failed) => Decision::Flag(
+            "the provider reports this payment succeeded after it was recorded as failed"
+                .to_owned(),
+        ),
         (PaymentStatus::Reversed, S::Succeeded) => Decision::Move(S::Reversed),
         // A reversal of a payment never seen succeed still means no money: treat it as failed.
         (PaymentStatus::Reversed, s) if s.is_open() => Decision::Move(S::Failed),
@@ -174,7 +181,10 @@ mod tests {
             decide(S::Succeeded, ugx(500), &report(failed(), None)),
             Decision::Ignore
         );
-        assert_eq!(decide(S::Failed, ugx(500), &ok), Decision::Ignore);
+        assert!(matches!(
+            decide(S::Failed, ugx(500), &ok),
+            Decision::Flag(_)
+        ));
         assert_eq!(
             decide(S::Failed, ugx(500), &report(PaymentStatus::Pending, None)),
             Decision::Ignore

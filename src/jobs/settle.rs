@@ -65,7 +65,8 @@ pub async fn apply(
                 &data,
             )
             .await?;
-            if let Some(collect) = &attempt.collect_id {
+            // An open collect is held for review; a terminal one keeps its status (only the event).
+            if let (Some(collect), true) = (&attempt.collect_id, current.is_open()) {
                 let message = format!("held for review: {why}");
                 collects::set_outcome(
                     &mut *conn,

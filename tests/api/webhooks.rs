@@ -165,7 +165,7 @@ async fn five_concurrent_deliveries_of_one_callback_make_one_transition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_success_after_a_failure_is_recorded_but_moves_nothing() {
+async fn a_late_success_after_a_failure_is_held_for_review_and_moves_nothing() {
     let app = spawn_with(&FAST).await;
     // Amount ending 01: the emulator fails the payment (no webhook, as Paystack); polling finds it.
     let mut body = body_n(3);
@@ -194,7 +194,7 @@ async fn a_late_success_after_a_failure_is_recorded_but_moves_nothing() {
     eventually("the late callback to be recorded", || async {
         events(&app, &id)
             .await
-            .contains(&"payment.status_ignored".to_owned())
+            .contains(&"payment.flagged".to_owned())
             .then_some(())
     })
     .await;
@@ -204,7 +204,10 @@ async fn a_late_success_after_a_failure_is_recorded_but_moves_nothing() {
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert_eq!(attempt_status, "failed", "a terminal attempt never moves");
+    assert_eq!(
+        attempt_status, "flagged",
+        "held for finance to review, not paid"
+    );
     assert_ne!(collection(&app, &id).await["status"], "completed");
 }
 
