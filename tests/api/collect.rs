@@ -177,6 +177,10 @@ async fn every_field_is_validated_and_nothing_is_sent() {
         france["message"].as_str().unwrap().contains("+33"),
         "{france}"
     );
+    // Airtel Niger pays in XOF, a currency Cowry's Airtel adapter does not serve.
+    let (status, niger) = collect(&app, &collect_body("+22787123456", 500)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{niger}");
+    assert!(niger["message"].as_str().unwrap().contains("AIRTEL_NE"), "{niger}");
     let (status, africell) = collect(&app, &collect_body("+256798123456", 500)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(

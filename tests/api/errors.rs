@@ -156,15 +156,30 @@ async fn health_readiness_and_openapi() {
         "/collections/{id}/events",
         "/admin/merchants",
         "/admin/api-keys/{id}",
+        "/admin/attempts",
+        "/admin/attempts/{id}/recheck",
+        "/collections/collect",
+        "/collections/collect/{id}",
+        "/collections/collect/{id}/events",
+        "/webhooks/{provider}",
+        "/providers",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(
             doc["paths"][path].is_object(),
             "{path} missing from the OpenAPI document"
         );
     }
-    for schema in ["CollectionView", "CreateCollectionRequest", "ErrorBody"] {
+    for schema in [
+        "CollectionView",
+        "CreateCollectionRequest",
+        "ErrorBody",
+        "CollectView",
+        "CollectRequest",
+        "AttemptView",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }

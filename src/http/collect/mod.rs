@@ -104,6 +104,17 @@ async fn choose_account(
         ));
     };
     let kind = family.kind();
+    let currency = new.amount.currency().code();
+    let supported =
+        crate::providers::capabilities(kind).is_some_and(|c| c.currencies.contains(&currency));
+    if !supported {
+        return Err(ApiError::validation(
+            "phone",
+            format!(
+                "{network} collects in {currency}, which Cowry's {kind} adapter does not support"
+            ),
+        ));
+    }
     let slug = match &new.provider {
         Some(slug) => match merchant.provider_kind(slug) {
             None => {
