@@ -8,6 +8,7 @@ pub mod collections;
 pub mod extract;
 pub mod health;
 pub mod idempotent;
+pub mod listing;
 pub mod openapi;
 pub mod providers;
 pub mod webhooks;

@@ -24,7 +24,9 @@ pub const SANDBOX_BASE_URL: &str = "https://sandbox.momodeveloper.mtn.com/collec
 /// Mobile-money collect (request-to-pay); callbacks carry no signature.
 pub const CAPABILITIES: super::Capabilities = super::Capabilities {
     methods: &["mobile_money"],
-    currencies: &["UGX", "GHS", "RWF", "ZMW", "XOF", "XAF", "GNF", "NGN", "EUR"],
+    currencies: &[
+        "UGX", "GHS", "RWF", "ZMW", "XOF", "XAF", "GNF", "NGN", "EUR",
+    ],
     countries: &["UG", "GH", "RW", "ZM", "CI", "BJ", "CM", "CG", "GN", "NG"],
     mandates: false,
     signed_callbacks: false,

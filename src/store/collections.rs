@@ -174,11 +174,7 @@ pub struct ListFilter {
     pub kind: Option<String>,
     pub reference: Option<String>,
     pub contact_id: Option<String>,
-    pub created_from: Option<DateTime<Utc>>,
-    pub created_to: Option<DateTime<Utc>>,
-    /// Rows strictly after this (created_at, id) in list order.
-    pub after: Option<(DateTime<Utc>, String)>,
-    pub limit: i64,
+    pub page: super::Page,
 }
 
 /// Newest first; (created_at, id) gives a total order, so a cursor walk sees every row exactly once.
@@ -187,7 +183,7 @@ pub async fn list(
     merchant_id: &str,
     filter: &ListFilter,
 ) -> Result<Vec<CollectionRow>, sqlx::Error> {
-    let (after_at, after_id) = filter.after.clone().unzip();
+    let (after_at, after_id) = filter.page.after.clone().unzip();
     sqlx::query_as(&format!(
         "{SELECT}
          where c.merchant_id = $1
@@ -206,11 +202,11 @@ pub async fn list(
     .bind(&filter.kind)
     .bind(&filter.reference)
     .bind(&filter.contact_id)
-    .bind(filter.created_from)
-    .bind(filter.created_to)
+    .bind(filter.page.created_from)
+    .bind(filter.page.created_to)
     .bind(after_at)
     .bind(after_id)
-    .bind(filter.limit)
+    .bind(filter.page.limit)
     .fetch_all(pool)
     .await
 }

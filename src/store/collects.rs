@@ -29,6 +29,49 @@ const COLUMNS: &str =
     "id, external_id, payer, amount_minor, currency, network, provider, status, message,
     payer_message, payee_note, payer_name, balance_id, flag, created_at, updated_at, completed_at";
 
+pub struct CollectFilter {
+    pub status: Option<String>,
+    pub external_id: Option<String>,
+    /// The network code (`MTN_UG`), as the payload's `provider` shows it.
+    pub network: Option<String>,
+    pub payer: Option<String>,
+    pub page: super::Page,
+}
+
+/// Newest first; (created_at, id) gives a total order, so a cursor walk sees every row exactly once.
+pub async fn list(
+    pool: &PgPool,
+    merchant_id: &str,
+    filter: &CollectFilter,
+) -> Result<Vec<CollectRow>, sqlx::Error> {
+    let (after_at, after_id) = filter.page.after.clone().unzip();
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from mobile_money_collects
+         where merchant_id = $1
+           and ($2::text is null or status = $2)
+           and ($3::text is null or external_id = $3)
+           and ($4::text is null or network = $4)
+           and ($5::text is null or payer = $5)
+           and ($6::timestamptz is null or created_at >= $6)
+           and ($7::timestamptz is null or created_at <= $7)
+           and ($8::timestamptz is null or (created_at, id) < ($8, $9))
+         order by created_at desc, id desc
+         limit $10"
+    ))
+    .bind(merchant_id)
+    .bind(&filter.status)
+    .bind(&filter.external_id)
+    .bind(&filter.network)
+    .bind(&filter.payer)
+    .bind(filter.page.created_from)
+    .bind(filter.page.created_to)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(filter.page.limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Writes a new collect and its `collect.created` event (one statement).
 pub async fn insert(
     db: impl PgExecutor<'_>,

@@ -10,7 +10,18 @@ pub mod merchants;
 pub mod providers;
 pub mod webhooks;
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+
+/// The paging part of a list query: newest first, (created_at, id) breaking ties.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Rows strictly after this (created_at, id) in list order.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: i64,
+}
 
 /// SHA-256 of a secret (API keys, request bodies): what is stored and compared instead of the secret.
 pub fn sha256(bytes: &[u8]) -> Vec<u8> {

@@ -180,7 +180,10 @@ async fn every_field_is_validated_and_nothing_is_sent() {
     // Airtel Niger pays in XOF, a currency Cowry's Airtel adapter does not serve.
     let (status, niger) = collect(&app, &collect_body("+22787123456", 500)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{niger}");
-    assert!(niger["message"].as_str().unwrap().contains("AIRTEL_NE"), "{niger}");
+    assert!(
+        niger["message"].as_str().unwrap().contains("AIRTEL_NE"),
+        "{niger}"
+    );
     let (status, africell) = collect(&app, &collect_body("+256798123456", 500)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -556,4 +559,73 @@ async fn a_push_the_provider_refuses_creates_nothing() {
     body["phone"] = json!("+256752123456");
     let (status, retried) = collect(&app, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{retried}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collects_list_newest_first_with_filters_and_a_cursor_that_sees_each_once() {
+    let app = spawn_with(&FAST).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let phone = if n % 2 == 0 {
+            "+256772123456"
+        } else {
+            "+256752123456"
+        };
+        let mut body = collect_body(phone, 100 + n);
+        body["externalId"] = json!(format!("order-{n}"));
+        let (status, created) = collect(&app, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        ids.push(created["payload"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/collections/collect?limit=2&cursor={c}"),
+            None => "/collections/collect?limit=2".to_owned(),
+        };
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(
+            (page["success"].clone(), page["statusCode"].clone()),
+            (json!(true), json!(200))
+        );
+        for row in page["payload"].as_array().unwrap() {
+            seen.push(row["id"].as_str().unwrap().to_owned());
+        }
+        match page["pagination"]["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, each once");
+
+    let (_, airtel) = app.get("/collections/collect?provider=AIRTEL_UG").await;
+    assert_eq!(airtel["payload"].as_array().unwrap().len(), 2);
+    let (_, one) = app.get("/collections/collect?externalId=order-3").await;
+    assert_eq!(one["payload"][0]["externalId"], "order-3");
+    let (_, by_phone) = app
+        .get("/collections/collect?phone=%2B256%20772%20123456")
+        .await;
+    assert_eq!(by_phone["payload"].as_array().unwrap().len(), 3);
+    let (status, bad) = app
+        .get("/collections/collect?status=PAID&limit=0&phone=07&createdFrom=yesterday")
+        .await;
+    assert_eq!(
+        assert_error(&bad, status, "validation_failed"),
+        ["status", "phone", "createdFrom", "limit"]
+    );
+    // Another merchant sees none of them.
+    let other = app.other_merchant_key().await;
+    let (_, theirs) = read(
+        app.client
+            .get(app.url("/collections/collect"))
+            .header("x-api-key", other)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(theirs["payload"], json!([]));
 }

@@ -5,33 +5,38 @@
 
 pub mod view;
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use self::view::{CollectEnvelope, CollectEventView, CollectView};
+use self::view::{CollectEnvelope, CollectEventView, CollectList, CollectView};
 use super::extract::{IdempotencyKey, JsonBody, Merchant};
 use super::idempotent;
+use super::listing;
 use crate::domain::collect::{self, NewCollect};
 use crate::domain::ids::new_id;
 use crate::domain::network::Family;
+use crate::domain::phone::Phone;
 use crate::domain::settlement::PaymentStatus;
 use crate::domain::time;
+use crate::domain::validate::FieldErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::queue::in_;
 use crate::jobs::reconcile;
 use crate::providers::mobile_money::{MobileMoney, Push};
 use crate::providers::{Account, ProviderError};
 use crate::store::attempts::{self, NewAttempt};
-use crate::store::collects::{self, CollectRow};
+use crate::store::collects::{self, CollectFilter, CollectRow};
 use crate::store::merchants::MerchantContext;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/collections/collect", post(create))
+        .route("/collections/collect", post(create).get(list))
         .route("/collections/collect/{id}", get(fetch))
         .route("/collections/collect/{id}/events", get(events))
 }
@@ -374,4 +379,79 @@ pub async fn events(
         rows.into_iter().map(CollectEventView::from).collect(),
         200,
     )))
+}
+
+const STATUSES: [&str; 4] = ["PENDING", "SUCCESS", "FAILED", "ROLLED_BACK"];
+
+/// List mobile-money collections, newest first, with filters and cursor pagination.
+#[utoipa::path(get, path = "/collections/collect", tag = "mobile money",
+    params(
+        ("status" = Option<String>, Query, description = "PENDING, SUCCESS, FAILED or ROLLED_BACK"),
+        ("externalId" = Option<String>, Query),
+        ("provider" = Option<String>, Query, description = "The network, e.g. MTN_UG"),
+        ("phone" = Option<String>, Query, description = "The payer, E.164"),
+        ("createdFrom" = Option<String>, Query, description = "RFC 3339, inclusive"),
+        ("createdTo" = Option<String>, Query, description = "RFC 3339, inclusive"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "pagination.nextCursor of the previous page"),
+    ),
+    responses((status = 200, body = CollectList), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<CollectList>> {
+    let Query(query) = query.map_err(|_| ApiError::BadRequest {
+        code: "malformed_query",
+        message: "the query string could not be read".to_owned(),
+    })?;
+    let mut errors = FieldErrors::default();
+    let text = |key: &str| listing::text(&query, key);
+    let status = text("status");
+    if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+        errors.add("status", format!("must be one of: {}", STATUSES.join(", ")));
+    }
+    let payer = text("phone").and_then(|p| match Phone::parse(&p) {
+        Ok(phone) => Some(phone.e164().to_owned()),
+        Err(why) => {
+            errors.add("phone", why);
+            None
+        }
+    });
+    let (external_id, network) = (text("externalId"), text("provider"));
+    for (key, value) in [("externalId", &external_id), ("provider", &network)] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            errors.add(key, "must not contain control characters");
+        }
+    }
+    let page = listing::parse_page(&query, &mut errors);
+    let mut filter = errors
+        .finish(|| CollectFilter {
+            status,
+            external_id,
+            network,
+            payer,
+            page,
+        })
+        .map_err(ApiError::Validation)?;
+    let limit = filter.page.limit;
+    filter.page.limit += 1; // one extra row tells whether another page exists
+    let rows = collects::list(&state.pool, &merchant.merchant_id, &filter).await?;
+    let (rows, has_more, next_cursor) = listing::cut(rows, limit, |r| (r.created_at, &r.id));
+    Ok(Json(CollectList {
+        success: true,
+        message: "Collections retrieved",
+        payload: rows.into_iter().map(CollectView::from).collect(),
+        pagination: crate::http::collections::view::Pagination {
+            limit,
+            has_more,
+            next_cursor,
+        },
+        status_code: 200,
+    }))
 }

@@ -109,3 +109,14 @@ impl From<EventRow> for CollectEventView {
         }
     }
 }
+
+/// `GET /collections/collect`: the document's envelope with a page of payloads.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectList {
+    pub success: bool,
+    pub message: &'static str,
+    pub payload: Vec<CollectView>,
+    pub pagination: crate::http::collections::view::Pagination,
+    pub status_code: u16,
+}

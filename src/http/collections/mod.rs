@@ -12,11 +12,11 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 
 use self::view::{CollectionView, Envelope, EventView, ListEnvelope, Pagination};
 use super::extract::{IdempotencyKey, Merchant};
 use super::idempotent;
+use super::listing;
 use crate::domain::collection::{Status, TYPES};
 use crate::domain::ids::new_id;
 use crate::domain::time;
@@ -32,9 +32,6 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{id}/cancel", post(cancel))
         .route("/collections/{id}/events", get(events))
 }
-
-const MAX_PAGE: i64 = 100;
-const DEFAULT_PAGE: i64 = 20;
 
 fn not_found() -> ApiError {
     ApiError::NotFound("no collection with this id".to_owned())
@@ -95,16 +92,10 @@ pub async fn list(
         message: "the query string could not be read".to_owned(),
     })?;
     let mut filter = parse_list_query(&query).map_err(ApiError::Validation)?;
-    let limit = filter.limit;
-    filter.limit += 1; // one extra row tells whether another page exists
-    let mut rows = store::list(&state.pool, &merchant.merchant_id, &filter).await?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if has_more {
-        rows.last().map(|r| encode_cursor(r.created_at, &r.id))
-    } else {
-        None
-    };
+    let limit = filter.page.limit;
+    filter.page.limit += 1; // one extra row tells whether another page exists
+    let rows = store::list(&state.pool, &merchant.merchant_id, &filter).await?;
+    let (rows, has_more, next_cursor) = listing::cut(rows, limit, |r| (r.created_at, &r.id));
     Ok(Json(ListEnvelope {
         status: "success",
         message: "Collections retrieved successfully",
@@ -121,12 +112,7 @@ fn parse_list_query(
     query: &HashMap<String, String>,
 ) -> Result<ListFilter, Vec<crate::domain::validate::FieldError>> {
     let mut errors = FieldErrors::default();
-    let text = |key: &str| {
-        query
-            .get(key)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let text = |key: &str| listing::text(query, key);
     let status = text("status");
     if let Some(s) = &status {
         if Status::parse(s).is_none() {
@@ -140,41 +126,7 @@ fn parse_list_query(
     if kind.as_ref().is_some_and(|k| !TYPES.contains(&k.as_str())) {
         errors.add("type", format!("must be one of: {}", TYPES.join(", ")));
     }
-    let mut instant = |key: &str| {
-        let value = text(key)?;
-        match DateTime::parse_from_rfc3339(&value) {
-            Ok(at) => Some(at.with_timezone(&Utc)),
-            Err(_) => {
-                errors.add(
-                    key,
-                    "must be an RFC 3339 timestamp, e.g. 2025-11-12T17:46:07Z",
-                );
-                None
-            }
-        }
-    };
-    let created_from = instant("createdFrom");
-    let created_to = instant("createdTo");
-    let limit = match text("limit") {
-        None => DEFAULT_PAGE,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                errors.add(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_PAGE}"),
-                );
-                DEFAULT_PAGE
-            }
-        },
-    };
-    let after = text("cursor").and_then(|c| {
-        let decoded = decode_cursor(&c);
-        if decoded.is_none() {
-            errors.add("cursor", "is not a cursor this API returned");
-        }
-        decoded
-    });
+    let page = listing::parse_page(query, &mut errors);
     let reference = text("reference");
     let contact_id = text("contactId");
     for (key, value) in [("reference", &reference), ("contactId", &contact_id)] {
@@ -190,22 +142,8 @@ fn parse_list_query(
         kind,
         reference,
         contact_id,
-        created_from,
-        created_to,
-        after,
-        limit,
+        page,
     })
-}
-
-/// A cursor is the last row's position in list order: `<created_at µs>.<id>`.
-fn encode_cursor(created_at: DateTime<Utc>, id: &str) -> String {
-    format!("{}.{id}", created_at.timestamp_micros())
-}
-
-fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, String)> {
-    let (micros, id) = cursor.split_once('.')?;
-    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    (!id.is_empty() && id.len() <= 64).then(|| (at, id.to_owned()))
 }
 
 /// Cancel a pending or overdue collection.
