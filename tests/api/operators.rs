@@ -57,6 +57,16 @@ async fn an_operator_lists_attempts_and_asks_for_an_immediate_recheck() {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    assert_eq!(queued["id"], id);
+    // The emulator may not have settled when the first re-check ran: the operator asks again until the
+    // provider's answer is final (with an hour between scheduled polls, only re-checks can do this).
+    crate::common::eventually("a re-check to find the payment", || async {
+        let path = format!("/admin/attempts/{id}/recheck");
+        let _ = admin(&app, reqwest::Method::POST, &path).await;
+        let (_, now) = app.get(&format!("/collections/collect/{collect_id}")).await;
+        (now["payload"]["status"] != "PENDING").then_some(())
+    })
+    .await;
     assert_eq!(settled(&app, collect_id).await["status"], "SUCCESS");
 
     let (status, body) = admin(
