@@ -4,13 +4,26 @@
 
 use std::collections::HashMap;
 
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
 use chrono::{DateTime, Utc};
 
 use crate::domain::validate::FieldErrors;
+use crate::error::{ApiError, ApiResult};
 use crate::store::Page;
 
 pub const MAX_PAGE: i64 = 100;
 pub const DEFAULT_PAGE: i64 = 20;
+
+/// The query string as parameters; an unreadable one is a 400 `malformed_query`.
+pub fn read_query(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<HashMap<String, String>> {
+    query.map(|Query(q)| q).map_err(|_| ApiError::BadRequest {
+        code: "malformed_query",
+        message: "the query string could not be read".to_owned(),
+    })
+}
 
 /// A trimmed, non-empty query parameter.
 pub fn text(query: &HashMap<String, String>, key: &str) -> Option<String> {

@@ -136,50 +136,23 @@ async fn follow(
 ) -> Result<(), sqlx::Error> {
     let merchant_id = attempt.merchant_id.as_str();
     if let Some(collection) = &attempt.collection_id {
-        match to {
+        // Paid completes an open collection; anything else (or a payment for a closed one) is an event.
+        let event_kind = match to {
             AttemptState::Succeeded => {
                 let event_id = new_id("evt");
                 let moved =
                     collections::complete(&mut *conn, merchant_id, collection, &event_id, data)
                         .await?;
-                if !moved {
-                    let kind = event::PAYMENT_AFTER_CLOSE;
-                    collections::add_event(
-                        &mut *conn,
-                        merchant_id,
-                        collection,
-                        &new_id("evt"),
-                        kind,
-                        data,
-                    )
-                    .await?;
-                }
+                (!moved).then_some(event::PAYMENT_AFTER_CLOSE)
             }
-            AttemptState::Failed => {
-                let kind = event::PAYMENT_FAILED;
-                collections::add_event(
-                    &mut *conn,
-                    merchant_id,
-                    collection,
-                    &new_id("evt"),
-                    kind,
-                    data,
-                )
+            AttemptState::Failed => Some(event::PAYMENT_FAILED),
+            AttemptState::Reversed => Some(event::PAYMENT_REVERSED),
+            _ => None,
+        };
+        if let Some(kind) = event_kind {
+            let event_id = new_id("evt");
+            collections::add_event(&mut *conn, merchant_id, collection, &event_id, kind, data)
                 .await?;
-            }
-            AttemptState::Reversed => {
-                let kind = event::PAYMENT_REVERSED;
-                collections::add_event(
-                    &mut *conn,
-                    merchant_id,
-                    collection,
-                    &new_id("evt"),
-                    kind,
-                    data,
-                )
-                .await?;
-            }
-            _ => {}
         }
     }
     if let Some(collect) = &attempt.collect_id {

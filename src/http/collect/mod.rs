@@ -403,10 +403,7 @@ pub async fn list(
     Merchant(merchant): Merchant,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<CollectList>> {
-    let Query(query) = query.map_err(|_| ApiError::BadRequest {
-        code: "malformed_query",
-        message: "the query string could not be read".to_owned(),
-    })?;
+    let query = listing::read_query(query)?;
     let mut errors = FieldErrors::default();
     let text = |key: &str| listing::text(&query, key);
     let status = text("status");

@@ -87,10 +87,7 @@ pub async fn list(
     Merchant(merchant): Merchant,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<ListEnvelope>> {
-    let Query(query) = query.map_err(|_| ApiError::BadRequest {
-        code: "malformed_query",
-        message: "the query string could not be read".to_owned(),
-    })?;
+    let query = listing::read_query(query)?;
     let mut filter = parse_list_query(&query).map_err(ApiError::Validation)?;
     let limit = filter.page.limit;
     filter.page.limit += 1; // one extra row tells whether another page exists
