@@ -64,6 +64,12 @@ pub struct Config {
     pub job_lease: Duration,
     /// Delays between status polls of an open provider attempt; the last one repeats.
     pub reconcile_schedule: Vec<Duration>,
+    /// How long after an attempt was written a provider's "no such payment" is still taken as "not
+    /// indexed yet" rather than "never created" (MoMo and Airtel may take seconds to index a request,
+    /// and a push may still be in flight).
+    pub not_found_grace: Duration,
+    /// How long one provider call may take before its answer counts as lost.
+    pub provider_timeout: Duration,
 }
 
 /// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
@@ -216,6 +222,12 @@ impl Config {
             },
             worker_idle: Duration::from_millis(number("COWRY_WORKER_IDLE_MS", 1000, 60_000)?),
             job_lease: Duration::from_secs(number("COWRY_JOB_LEASE_SECS", 120, 86_400)?),
+            provider_timeout: Duration::from_secs(number("COWRY_PROVIDER_TIMEOUT_SECS", 30, 600)?),
+            not_found_grace: Duration::from_secs(number(
+                "COWRY_NOT_FOUND_GRACE_SECS",
+                300,
+                86_400,
+            )?),
             reconcile_schedule: {
                 let text = get("COWRY_RECONCILE_SCHEDULE")
                     .unwrap_or_else(|| "30s,1m,2m,5m,10m,30m,1h".to_owned());

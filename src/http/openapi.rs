@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
     paths(
         super::collections::create::create, super::collections::list, super::collections::fetch,
         super::collections::cancel, super::collections::events,
-        super::collect::create, super::collect::list, super::collect::fetch, super::collect::events,
+        super::collect::create::create, super::collect::list, super::collect::fetch, super::collect::events,
         super::webhooks::receive, super::admin_attempts::list, super::admin_attempts::recheck,
         super::providers::list, super::providers::create, super::providers::remove,
         super::admin::create_merchant, super::admin::revoke_key,

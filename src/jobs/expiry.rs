@@ -1,5 +1,4 @@
-//! Moves open collections past their `expires_at` to `expired`, with a `collection.expired` event; on
-//! the same tick, adopts provider attempts orphaned by a process that died mid-call.
+//! Moves open collections past their `expires_at` to `expired`, with a `collection.expired` event.
 
 use crate::domain::time;
 use crate::shutdown::Shutdown;
@@ -14,14 +13,6 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
         tokio::select! {
             _ = shutdown.wait() => return,
             _ = tick.tick() => {}
-        }
-        match crate::jobs::reconcile::adopt_orphans(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                attempts = n,
-                "adopted attempts left mid-call by a dead process"
-            ),
-            Err(e) => tracing::warn!(error = %e, "could not look for orphaned attempts"),
         }
         // Drain in batches so a backlog clears in one tick without one huge transaction.
         loop {

@@ -2,6 +2,7 @@
 //! to run in several processes against one database.
 
 pub mod expiry;
+pub mod kinds;
 pub mod queue;
 pub mod reconcile;
 pub mod retention;

@@ -12,7 +12,7 @@ use super::queue::{in_, Outcome};
 use super::settle;
 use crate::domain::network::Market;
 use crate::domain::phone::Phone;
-use crate::domain::settlement::AttemptState;
+use crate::domain::settlement::{AttemptState, PaymentStatus, Report};
 use crate::domain::time::schedule_delay;
 use crate::providers::ProviderError;
 use crate::store::jobs::{self, Job};
@@ -20,6 +20,8 @@ use crate::store::{attempts, collections, collects};
 use crate::AppState;
 
 pub const KIND: &str = "reconcile";
+/// The attempt states a poll may move on from.
+const OPEN: &[&str] = &["created", "pending", "unknown"];
 /// How long a mobile-money collect is chased: wallets time a prompt out within minutes, so a day
 /// without a final answer means an operator should look.
 pub const COLLECT_DEADLINE: TimeDelta = TimeDelta::hours(24);
@@ -45,10 +47,7 @@ pub async fn schedule(
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
     match poll(state, job).await {
         Ok(outcome) => outcome,
-        Err(e) => Outcome::RetryAt(
-            in_(schedule_delay(&state.config.reconcile_schedule, 0)),
-            Some(format!("database: {e}")),
-        ),
+        Err(e) => Outcome::Failed(format!("database: {e}")),
     }
 }
 
@@ -98,13 +97,23 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         .await;
     let report = match report {
         Ok(report) => report,
-        // Written before a call that never reached the provider (the process died first): no payment
-        // exists, so nothing can ever be paid against this reference.
-        Err(ProviderError::NotFound { .. }) if attempt.status == "created" => {
-            let why = "the provider has no payment with this reference: the call never reached it";
+        // The provider has no payment under this reference. Within the grace period that may be a
+        // request it has not indexed yet (or a push still in flight); after it, the call never reached
+        // the provider (say, the process died first), so nothing can ever be paid against this
+        // reference: the owner settles as failed through the same path as any failure.
+        Err(ProviderError::NotFound { .. })
+            if Utc::now() - attempt.created_at
+                > TimeDelta::from_std(state.config.not_found_grace).unwrap_or_default() =>
+        {
+            let report = Report {
+                status: PaymentStatus::Failed {
+                    reason: "the provider has no payment with this reference: the call never reached it".to_owned(),
+                },
+                amount: None,
+            };
             let mut tx = state.pool.begin().await?;
             attempts::checked(&mut *tx, merchant_id, attempt_id, None).await?;
-            attempts::set_status(&mut *tx, merchant_id, attempt_id, "failed", Some(why)).await?;
+            settle::apply(&mut tx, merchant_id, attempt_id, &report, "poll").await?;
             tx.commit().await?;
             return Ok(Outcome::Done);
         }
@@ -125,7 +134,8 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         if attempt.collection_id.is_some() {
             // A checkout nobody paid before its collection expired: the expected end, not a problem.
             let why = "not paid before the collection expired";
-            attempts::set_status(&mut *tx, merchant_id, attempt_id, "failed", Some(why)).await?;
+            attempts::set_status(&mut *tx, merchant_id, attempt_id, OPEN, "failed", Some(why))
+                .await?;
             Outcome::Done
         } else {
             // A mobile-money prompt times out within minutes: a day without an answer is a problem.
@@ -133,6 +143,7 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
                 &mut *tx,
                 merchant_id,
                 attempt_id,
+                OPEN,
                 "unknown",
                 Some("still not final at the provider when its deadline passed; re-check it from /admin/attempts"),
             )
@@ -163,25 +174,3 @@ async fn deadline(
     Ok(attempt.created_at + COLLECT_DEADLINE)
 }
 
-/// Attempts left in `created` by a process that died between storing the reference and writing the
-/// outcome have no poll job: adopt them once they are older than any live request could be, so a push
-/// that did reach the provider is found (and shows up to operators) instead of being lost.
-pub async fn adopt_orphans(state: &AppState) -> Result<u64, sqlx::Error> {
-    let older_than = state.config.request_timeout * 2;
-    let adopted = sqlx::query(
-        "insert into jobs (kind, key, merchant_id, payload, run_at)
-         select $1, a.merchant_id || '/' || a.id, a.merchant_id,
-                jsonb_build_object('merchantId', a.merchant_id, 'attemptId', a.id), now()
-         from provider_attempts a
-         where a.status = 'created' and a.created_at < now() - make_interval(secs => $2)
-           and a.operation in ('initialize', 'charge', 'request_to_pay', 'collect')
-           and not exists (select 1 from jobs j where j.kind = $1 and j.key = a.merchant_id || '/' || a.id)
-         limit 500
-         on conflict (kind, key) where status = 'queued' do nothing",
-    )
-    .bind(KIND)
-    .bind(older_than.as_secs_f64())
-    .execute(&state.pool)
-    .await?;
-    Ok(adopted.rows_affected())
-}

@@ -50,11 +50,18 @@ pub async fn apply(
                 PaymentStatus::Failed { reason } => Some(reason.as_str()),
                 _ => None,
             };
-            attempts::set_status(&mut *conn, merchant_id, &attempt.id, to.as_str(), reason).await?;
+            let from = [current.as_str()];
+            attempts::set_status(&mut *conn, merchant_id, &attempt.id, &from, to.as_str(), reason)
+                .await?;
+            if *to == AttemptState::Succeeded {
+                attempts::set_amount_confirmed(&mut *conn, merchant_id, &attempt.id, report.amount.is_some())
+                    .await?;
+            }
             follow(conn, &attempt, *to, reason, &data).await?;
         }
         Decision::Flag(why) => {
-            attempts::set_status(&mut *conn, merchant_id, &attempt.id, "flagged", Some(why))
+            let from = [current.as_str()];
+            attempts::set_status(&mut *conn, merchant_id, &attempt.id, &from, "flagged", Some(why))
                 .await?;
             let data = json!({"attempt": attempt.id, "reason": why, "source": source});
             owner_event(
@@ -166,8 +173,12 @@ async fn follow(
             ),
             _ => return Ok(()),
         };
-        collects::set_outcome(&mut *conn, merchant_id, collect, status, message, None).await?;
-        collects::add_event(&mut *conn, merchant_id, collect, &new_id("evt"), kind, data).await?;
+        // The owner moves along its own state machine; a collect some other path already moved keeps
+        // its state, and its terminal event is never written twice (a unique index holds that too).
+        if collects::set_outcome(&mut *conn, merchant_id, collect, status, message, None).await? {
+            collects::add_event(&mut *conn, merchant_id, collect, &new_id("evt"), kind, data)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::queue::{in_, Outcome};
+use super::queue::Outcome;
 use super::settle;
 use crate::domain::settlement::{PaymentStatus, Report};
 use crate::providers::paystack::{self, WebhookEvent};
@@ -12,7 +12,6 @@ use crate::store::webhooks;
 use crate::AppState;
 
 pub const KIND: &str = "webhook";
-const MAX_TRIES: i32 = 10;
 
 /// The job for a stored receipt.
 pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_json::Value {
@@ -22,13 +21,7 @@ pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_j
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
     match process(state, job).await {
         Ok(outcome) => outcome,
-        Err(e) if job.attempts >= MAX_TRIES => Outcome::GiveUp(format!("database: {e}")),
-        Err(e) => Outcome::RetryAt(
-            in_(std::time::Duration::from_secs(
-                2u64.pow(job.attempts.clamp(1, 10) as u32),
-            )),
-            Some(format!("database: {e}")),
-        ),
+        Err(e) => Outcome::Failed(format!("database: {e}")),
     }
 }
 

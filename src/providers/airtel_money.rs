@@ -9,7 +9,6 @@ pub mod wire;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use tokio::sync::Mutex;
 
 use super::http::{ProviderHttp, Reply, Safety};
 use super::{PaymentStatus, ProviderError};
@@ -44,7 +43,8 @@ pub struct AirtelAccount {
 pub struct AirtelMoney {
     account: AirtelAccount,
     http: ProviderHttp,
-    token: Mutex<Option<(String, Instant)>>,
+    /// Shared with every other use of this account (`providers::tokens`).
+    token: super::tokens::Slot,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,12 +56,17 @@ pub struct AirtelPayment {
 }
 
 impl AirtelMoney {
-    pub fn new(mut account: AirtelAccount, http: ProviderHttp) -> AirtelMoney {
+    /// `token` is the account's cached-token slot (`providers::tokens`); a fresh one caches per adapter.
+    pub fn new(
+        mut account: AirtelAccount,
+        http: ProviderHttp,
+        token: super::tokens::Slot,
+    ) -> AirtelMoney {
         account.base_url = account.base_url.trim_end_matches('/').to_owned();
         AirtelMoney {
             account,
             http,
-            token: Mutex::new(None),
+            token,
         }
     }
 
@@ -80,7 +85,7 @@ impl AirtelMoney {
         };
         let reply = self
             .http
-            .send(NAME, "token", Safety::Idempotent, |c| {
+            .send(NAME, "token", Safety::Read, |c| {
                 c.post(&url).json(&body)
             })
             .await?;
@@ -163,7 +168,7 @@ impl AirtelMoney {
         );
         let reply = self
             .http
-            .send(NAME, "status", Safety::Idempotent, |c| {
+            .send(NAME, "status", Safety::Read, |c| {
                 self.headers(c.get(&url), &token)
             })
             .await?;
@@ -195,7 +200,7 @@ impl AirtelMoney {
         );
         let reply = self
             .http
-            .send(NAME, "user_enquiry", Safety::Idempotent, |c| {
+            .send(NAME, "user_enquiry", Safety::Read, |c| {
                 self.headers(c.get(&url), &token)
             })
             .await?;

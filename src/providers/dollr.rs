@@ -99,7 +99,7 @@ impl Dollr {
         };
         let reply = self
             .http
-            .send(NAME, "token", Safety::Idempotent, |c| {
+            .send(NAME, "token", Safety::Read, |c| {
                 c.post(&url).json(&body)
             })
             .await?;
@@ -213,7 +213,7 @@ impl Dollr {
         let _: Value = self
             .call::<(), _>(
                 "publish_invoice",
-                Safety::Idempotent,
+                Safety::Read,
                 Method::PUT,
                 &path,
                 None,
@@ -230,7 +230,7 @@ impl Dollr {
         );
         self.call::<(), _>(
             "mmo_provider_info",
-            Safety::Idempotent,
+            Safety::Read,
             Method::GET,
             &path,
             None,
@@ -325,7 +325,7 @@ impl Dollr {
         Ok(execution_status(
             self.call::<(), _>(
                 "collection_status",
-                Safety::Idempotent,
+                Safety::Read,
                 Method::GET,
                 &path,
                 None,
@@ -337,7 +337,7 @@ impl Dollr {
     /// Step 13: the receipt of a paid invoice, as Dollr gives it.
     pub async fn receipt(&self, invoice_id: &str) -> Result<Value, ProviderError> {
         let path = format!("/v1/invoices/receipt/{invoice_id}");
-        self.call::<(), _>("receipt", Safety::Idempotent, Method::GET, &path, None)
+        self.call::<(), _>("receipt", Safety::Read, Method::GET, &path, None)
             .await
     }
 
@@ -394,7 +394,7 @@ impl Dollr {
         Ok(execution_status(
             self.call::<(), _>(
                 "payout_status",
-                Safety::Idempotent,
+                Safety::Read,
                 Method::GET,
                 &path,
                 None,

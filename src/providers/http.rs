@@ -51,13 +51,26 @@ pub struct ProviderHttp {
     policy: HttpPolicy,
 }
 
-/// Whether a call may be sent again when its answer is lost.
+/// What a call does at the provider, which decides whether it may be sent again and what a lost answer
+/// means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Safety {
-    /// GETs, and POSTs the provider de-duplicates by a key we send.
-    Idempotent,
-    /// Anything else: a lost answer is `Unknown`.
+    /// Reads, and writes that create nothing a customer can pay (tokens, look-ups): retried, and a
+    /// lost answer is `Unavailable`.
+    Read,
+    /// A call that may create a payment, which the provider de-duplicates by a key Cowry sends (MoMo's
+    /// `X-Reference-Id`, Paystack's `reference`): retried, but once any try may have reached the
+    /// provider, an outcome without a definite answer (timeout, reset, 5xx) is `Unknown`.
+    Keyed,
+    /// A call that may create something and that the provider does not de-duplicate: sent once; a lost
+    /// answer or a 5xx is `Unknown`.
     Once,
+}
+
+impl Safety {
+    fn creates(self) -> bool {
+        self != Safety::Read
+    }
 }
 
 impl ProviderHttp {
@@ -84,12 +97,14 @@ impl ProviderHttp {
         safety: Safety,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Reply, ProviderError> {
-        let attempts = if safety == Safety::Idempotent {
-            self.policy.attempts.max(1)
-        } else {
+        let attempts = if safety == Safety::Once {
             1
+        } else {
+            self.policy.attempts.max(1)
         };
         let mut last_error = None;
+        // Whether some try may have reached the provider without a definite answer coming back.
+        let mut maybe_sent = false;
         for attempt in 1..=attempts {
             let span = tracing::info_span!(
                 "provider_call",
@@ -125,21 +140,31 @@ impl ProviderHttp {
                     let body = match response.bytes().await {
                         Ok(body) => body,
                         Err(e) => {
+                            maybe_sent = true;
                             last_error = Some(lost(provider, safety, &e));
+                            if safety == Safety::Once {
+                                break;
+                            }
                             continue;
                         }
                     };
+                    if status.is_server_error() {
+                        maybe_sent = true;
+                    }
                     let retryable =
                         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-                    if !retryable || attempt == attempts {
-                        return Ok(Reply {
-                            status,
-                            headers,
-                            body,
+                    let retry_after = retry_after(&headers);
+                    let last = attempt == attempts
+                        || retry_after.is_some_and(|d| d > self.policy.max_retry_after);
+                    if retryable && last && maybe_sent && safety.creates() {
+                        // A 5xx (or a refusal after a lost try) says nothing about whether the
+                        // payment exists: only the provider's status API can tell.
+                        return Err(ProviderError::Unknown {
+                            provider,
+                            message: format!("answered HTTP {}", status.as_u16()),
                         });
                     }
-                    let retry_after = retry_after(&headers);
-                    if retry_after.is_some_and(|d| d > self.policy.max_retry_after) {
+                    if !retryable || last {
                         return Ok(Reply {
                             status,
                             headers,
@@ -162,6 +187,7 @@ impl ProviderHttp {
                 }
                 Err(e) => {
                     tracing::warn!(parent: &span, error = %e, "provider call failed");
+                    maybe_sent = true;
                     last_error = Some(lost(provider, safety, &e));
                     if safety == Safety::Once {
                         break;
@@ -173,10 +199,17 @@ impl ProviderHttp {
                 tokio::time::sleep(wait).await;
             }
         }
-        Err(last_error.unwrap_or(ProviderError::Unavailable {
+        let error = last_error.unwrap_or(ProviderError::Unavailable {
             provider,
             message: "no attempt made".to_owned(),
-        }))
+        });
+        Err(match error {
+            // The last try could not connect, but an earlier one may have gone through.
+            ProviderError::Unavailable { message, .. } if maybe_sent && safety.creates() => {
+                ProviderError::Unknown { provider, message }
+            }
+            other => other,
+        })
     }
 
     /// Exponential backoff with full jitter: a random wait up to base × 2^(attempt-1).
@@ -198,9 +231,10 @@ fn lost(provider: &'static str, safety: Safety, e: &reqwest::Error) -> ProviderE
     } else {
         "the connection failed mid-call".to_owned()
     };
-    match safety {
-        Safety::Once => ProviderError::Unknown { provider, message },
-        Safety::Idempotent => ProviderError::Unavailable { provider, message },
+    if safety.creates() {
+        ProviderError::Unknown { provider, message }
+    } else {
+        ProviderError::Unavailable { provider, message }
     }
 }
 

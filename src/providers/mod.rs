@@ -11,6 +11,7 @@ pub mod mtn_momo;
 pub mod paystack;
 pub mod registry;
 pub mod sandbox;
+pub mod tokens;
 
 pub use registry::{Account, Registry};
 
@@ -168,6 +169,21 @@ pub enum ProviderError {
         provider: &'static str,
         message: String,
     },
+}
+
+impl ProviderError {
+    /// Whether a failed call that could have created a payment proves that it did not: only a
+    /// connection that was never made or a definite refusal does. A lost answer, a 5xx, an unreadable
+    /// success, or "that reference exists" leave a payment that may be (or is) there: the caller keeps
+    /// it `unknown` and asks the provider.
+    pub fn created_nothing(&self) -> bool {
+        !matches!(
+            self,
+            ProviderError::Unknown { .. }
+                | ProviderError::Protocol { .. }
+                | ProviderError::DuplicateReference { .. }
+        )
+    }
 }
 
 /// A call an adapter will make for a request, named before it is made so that its reference can be

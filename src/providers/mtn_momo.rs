@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use reqwest::StatusCode;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::http::{ProviderHttp, Reply, Safety};
@@ -42,7 +41,8 @@ pub struct MtnMomo {
     subscription_key: Secret,
     target_environment: String,
     http: ProviderHttp,
-    token: Mutex<Option<(String, Instant)>>,
+    /// Shared with every other use of this account (`providers::tokens`).
+    token: super::tokens::Slot,
 }
 
 /// Credentials and routing for one MoMo account.
@@ -79,7 +79,8 @@ pub struct MomoPayment {
 }
 
 impl MtnMomo {
-    pub fn new(account: MomoAccount, http: ProviderHttp) -> MtnMomo {
+    /// `token` is the account's cached-token slot (`providers::tokens`); a fresh one caches per adapter.
+    pub fn new(account: MomoAccount, http: ProviderHttp, token: super::tokens::Slot) -> MtnMomo {
         MtnMomo {
             base_url: account.base_url.trim_end_matches('/').to_owned(),
             api_user: account.api_user,
@@ -87,7 +88,7 @@ impl MtnMomo {
             subscription_key: account.subscription_key,
             target_environment: account.target_environment,
             http,
-            token: Mutex::new(None),
+            token,
         }
     }
 
@@ -107,7 +108,7 @@ impl MtnMomo {
         let url = format!("{}/token/", self.base_url);
         let reply = self
             .http
-            .send(NAME, "token", Safety::Idempotent, |client| {
+            .send(NAME, "token", Safety::Read, |client| {
                 client
                     .post(&url)
                     .header("Authorization", format!("Basic {basic}"))
@@ -147,10 +148,11 @@ impl MtnMomo {
         };
         let url = format!("{}/v1_0/requesttopay", self.base_url);
         let reference = reference_id.to_string();
-        // The X-Reference-Id makes a resend harmless (409), so a lost answer may be retried.
+        // The X-Reference-Id makes a resend harmless (409), so a lost answer may be retried; if every
+        // try is lost the payment may exist, and the caller asks for its status.
         let reply = self
             .http
-            .send(NAME, "request_to_pay", Safety::Idempotent, |client| {
+            .send(NAME, "request_to_pay", Safety::Keyed, |client| {
                 let request = self
                     .authorized(client.post(&url), &token)
                     .header("X-Reference-Id", &reference)
@@ -177,7 +179,7 @@ impl MtnMomo {
             .send(
                 NAME,
                 "request_to_pay_status",
-                Safety::Idempotent,
+                Safety::Read,
                 |client| self.authorized(client.get(&url), &token),
             )
             .await?;
@@ -197,7 +199,7 @@ impl MtnMomo {
             .send(
                 NAME,
                 "account_holder_active",
-                Safety::Idempotent,
+                Safety::Read,
                 |client| self.authorized(client.get(&url), &token),
             )
             .await?;

@@ -116,7 +116,7 @@ impl Paystack {
         // Paystack refuses a second transaction with the same reference, so a retry cannot pay twice.
         self.call(
             "initialize",
-            Safety::Idempotent,
+            Safety::Keyed,
             Method::POST,
             "/transaction/initialize",
             Some(&body),
@@ -131,7 +131,7 @@ impl Paystack {
         }
         let path = format!("/transaction/verify/{reference}");
         let tx: wire::Transaction = self
-            .call::<(), _>("verify", Safety::Idempotent, Method::GET, &path, None)
+            .call::<(), _>("verify", Safety::Read, Method::GET, &path, None)
             .await?;
         verified(tx)
     }
@@ -174,7 +174,7 @@ impl Paystack {
         let data: wire::ChargeData = self
             .call(
                 "charge",
-                Safety::Idempotent,
+                Safety::Keyed,
                 Method::POST,
                 "/charge",
                 Some(&body),
@@ -211,7 +211,7 @@ impl Paystack {
         let tx: wire::Transaction = self
             .call(
                 "charge_authorization",
-                Safety::Idempotent,
+                Safety::Keyed,
                 Method::POST,
                 "/transaction/charge_authorization",
                 Some(&body),
@@ -239,7 +239,7 @@ impl Paystack {
         let customer: wire::CustomerData = self
             .call(
                 "create_customer",
-                Safety::Idempotent,
+                Safety::Read,
                 Method::POST,
                 "/customer",
                 Some(&customer),

@@ -43,16 +43,22 @@ pub struct Registry {
     http: ProviderHttp,
     /// Where this process serves `/_emulator/…`, known once it is bound.
     self_base: Arc<OnceLock<String>>,
+    tokens: super::tokens::TokenCache,
 }
 
 impl Registry {
-    pub fn new(public_url: &str, emulator_callback_url: Option<&str>) -> Registry {
+    pub fn new(
+        public_url: &str,
+        emulator_callback_url: Option<&str>,
+        policy: HttpPolicy,
+    ) -> Registry {
         Registry {
             sandbox: Arc::new(Sandbox::new(public_url)),
             public_url: public_url.into(),
             emulator_callback_url: emulator_callback_url.map(Into::into),
-            http: ProviderHttp::new(HttpPolicy::default()),
+            http: ProviderHttp::new(policy),
             self_base: Arc::default(),
+            tokens: Default::default(),
         }
     }
 
@@ -102,16 +108,26 @@ impl Registry {
                 .unwrap_or(fallback)
         };
         match account.kind.as_str() {
-            "mtn_momo" => Ok(MobileMoney::Mtn(MtnMomo::new(
-                MomoAccount {
+            "mtn_momo" => {
+                let momo = MomoAccount {
                     base_url: self.base_url(account, mtn_momo::SANDBOX_BASE_URL)?,
                     api_user: credential("apiUser", emulator_api_user(&account.merchant_id)),
                     api_key: Secret::new(credential("apiKey", derived("key_"))),
                     subscription_key: Secret::new(credential("subscriptionKey", derived("sub_"))),
                     target_environment: credential("targetEnvironment", "sandbox".to_owned()),
-                },
-                self.http.clone(),
-            ))),
+                };
+                let token = self.tokens.slot(&[
+                    &momo.base_url,
+                    &momo.api_user,
+                    momo.api_key.expose(),
+                    momo.subscription_key.expose(),
+                ]);
+                Ok(MobileMoney::Mtn(MtnMomo::new(
+                    momo,
+                    self.http.clone(),
+                    token,
+                )))
+            }
             "airtel_money" => {
                 // An Airtel app serves the one market its account names; a test account any market.
                 let market = match account.credential("country") {
@@ -123,15 +139,22 @@ impl Registry {
                     }
                     None => market,
                 };
+                let airtel = AirtelAccount {
+                    base_url: self.base_url(account, airtel_money::LIVE_BASE_URL)?,
+                    client_id: credential("clientId", account.merchant_id.clone()),
+                    client_secret: Secret::new(credential("clientSecret", derived("secret_"))),
+                    country: market.country.to_owned(),
+                    currency: market.currency.to_owned(),
+                };
+                let token = self.tokens.slot(&[
+                    &airtel.base_url,
+                    &airtel.client_id,
+                    airtel.client_secret.expose(),
+                ]);
                 Ok(MobileMoney::Airtel(AirtelMoney::new(
-                    AirtelAccount {
-                        base_url: self.base_url(account, airtel_money::LIVE_BASE_URL)?,
-                        client_id: credential("clientId", account.merchant_id.clone()),
-                        client_secret: Secret::new(credential("clientSecret", derived("secret_"))),
-                        country: market.country.to_owned(),
-                        currency: market.currency.to_owned(),
-                    },
+                    airtel,
                     self.http.clone(),
+                    token,
                 )))
             }
             other => Err(ProviderError::Unsupported {

@@ -40,8 +40,9 @@ pub async fn insert_created(
     Ok(())
 }
 
-/// Moves attempts on after the provider answered (or did not): their new status, the collection they
-/// now belong to, and what was learned.
+/// Moves attempts on from `created` after the provider answered (or did not): their new status, the
+/// collection they now belong to, and what was learned. An attempt a poll or callback already moved on
+/// keeps its state.
 pub async fn settle(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
@@ -55,7 +56,7 @@ pub async fn settle(
         "update provider_attempts
          set status = $3, collection_id = coalesce($4, collection_id), response = coalesce($5, response),
              error = $6, updated_at = now()
-         where merchant_id = $1 and id = any($2)",
+         where merchant_id = $1 and id = any($2) and status = 'created'",
     )
     .bind(merchant_id)
     .bind(ids)
@@ -136,65 +137,103 @@ pub async fn by_reference(
     .await
 }
 
-/// Points a collect's attempt at it and sets where it stands.
+/// Points a new attempt at the collect it pays for.
 pub async fn attach_collect(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
     collect_id: &str,
-    status: &str,
-    error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update provider_attempts set collect_id = $3, status = $4, error = $5, updated_at = now()
-         where merchant_id = $1 and id = $2",
+        "update provider_attempts set collect_id = $3 where merchant_id = $1 and id = $2",
     )
     .bind(merchant_id)
     .bind(id)
     .bind(collect_id)
-    .bind(status)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// The attempt no longer belongs to a collect (which is being removed), with why.
-pub async fn detach_collect(
+/// The provider refused the call: the attempt (still `created`) fails and no longer belongs to its
+/// collect or collection, which are being removed. False when something else moved it first.
+pub async fn refused(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
-    status: &str,
     error: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update provider_attempts set collect_id = null, status = $3, error = $4, updated_at = now()
-         where merchant_id = $1 and id = $2",
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update provider_attempts
+         set collect_id = null, collection_id = null, status = 'failed', error = $3, updated_at = now()
+         where merchant_id = $1 and id = $2 and status = 'created'",
     )
     .bind(merchant_id)
     .bind(id)
-    .bind(status)
     .bind(error)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
+/// Moves the attempt to `status` only from one of the states `from` (the state machine's allowed
+/// predecessors); returns whether it moved, so two paths (a poll and the request's own write) never
+/// overwrite each other.
 pub async fn set_status(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
+    from: &[&str],
     status: &str,
     error: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update provider_attempts set status = $4, error = coalesce($5, error), updated_at = now()
+         where merchant_id = $1 and id = $2 and status = any($3)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(from)
+    .bind(status)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Appends a redacted record of one provider call (operation, outcome, latency; never bodies, secrets
+/// or account numbers), so an operator can answer a dispute.
+pub async fn record_call(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    call: &Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update provider_attempts set status = $3, error = coalesce($4, error), updated_at = now()
+        "update provider_attempts set calls = calls || jsonb_build_array($3::jsonb)
          where merchant_id = $1 and id = $2",
     )
     .bind(merchant_id)
     .bind(id)
-    .bind(status)
-    .bind(error)
+    .bind(sqlx::types::Json(call))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Notes whether the provider's report that settled the attempt carried the amount (Airtel's does not).
+pub async fn set_amount_confirmed(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    confirmed: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set amount_confirmed = $3 where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(confirmed)
     .execute(db)
     .await?;
     Ok(())

@@ -126,23 +126,23 @@ pub async fn get(
     .await
 }
 
-/// What the provider said to the push: status, message, the payer's name.
+/// What the provider said to the push (a message, the payer's name), while the collect is still
+/// `PENDING`: a poll or callback that settled it first keeps its word.
 pub async fn record_sent(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
-    row: &CollectRow,
+    id: &str,
+    message: &str,
+    payer_name: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update mobile_money_collects
-         set status = $3, message = $4, payer_name = $5, completed_at = $6, updated_at = now()
-         where merchant_id = $1 and id = $2",
+        "update mobile_money_collects set message = $3, payer_name = coalesce($4, payer_name), updated_at = now()
+         where merchant_id = $1 and id = $2 and status = 'PENDING'",
     )
     .bind(merchant_id)
-    .bind(&row.id)
-    .bind(&row.status)
-    .bind(&row.message)
-    .bind(&row.payer_name)
-    .bind(row.completed_at)
+    .bind(id)
+    .bind(message)
+    .bind(payer_name)
     .execute(db)
     .await?;
     Ok(())
@@ -155,8 +155,11 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "with events as (delete from collect_events where merchant_id = $1 and collect_id = $2)
-         delete from mobile_money_collects where merchant_id = $1 and id = $2",
+        "with gone as (
+             delete from mobile_money_collects where merchant_id = $1 and id = $2 and status = 'PENDING'
+             returning id
+         )
+         delete from collect_events where merchant_id = $1 and collect_id in (select id from gone)",
     )
     .bind(merchant_id)
     .bind(id)
@@ -165,7 +168,8 @@ pub async fn delete(
     Ok(())
 }
 
-/// Sets the collect's outcome (status, message, flag; `completed_at` once it is final).
+/// Sets the collect's outcome (status, message, flag; `completed_at` once it is final), only along the
+/// state machine: from `PENDING`, or `SUCCESS → ROLLED_BACK`. Returns whether it moved.
 pub async fn set_outcome(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
@@ -173,12 +177,13 @@ pub async fn set_outcome(
     status: &str,
     message: Option<&str>,
     flag: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "update mobile_money_collects
          set status = $3, message = coalesce($4, message), flag = coalesce($5, flag), updated_at = now(),
              completed_at = case when $3 = 'PENDING' then null else coalesce(completed_at, now()) end
-         where merchant_id = $1 and id = $2",
+         where merchant_id = $1 and id = $2
+           and (status = 'PENDING' or (status = 'SUCCESS' and $3 = 'ROLLED_BACK'))",
     )
     .bind(merchant_id)
     .bind(id)
@@ -187,7 +192,7 @@ pub async fn set_outcome(
     .bind(flag)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn add_event(

@@ -14,8 +14,12 @@ pub enum Claim {
         status: u16,
         body: Vec<u8>,
     },
-    /// Another request with this key is still running.
-    InProgress { request_hash: Vec<u8> },
+    /// Another request with this key is still running (or died); `recovery` is how far it got, once it
+    /// claimed its collect or collection.
+    InProgress {
+        request_hash: Vec<u8>,
+        recovery: Option<serde_json::Value>,
+    },
 }
 
 /// Claims `key`, or reports what holds it. A claim older than `stale_before` belongs to a request that
@@ -30,7 +34,8 @@ pub async fn claim(
     let claimed: Option<i32> = sqlx::query_scalar(
         "insert into idempotency_keys (merchant_id, key, request_hash) values ($1, $2, $3)
          on conflict (merchant_id, key) do update set request_hash = excluded.request_hash, locked_at = now()
-             where idempotency_keys.response_status is null and idempotency_keys.locked_at < $4
+             where idempotency_keys.response_status is null and idempotency_keys.recovery is null
+               and idempotency_keys.locked_at < $4
          returning 1",
     )
     .bind(merchant_id)
@@ -43,8 +48,15 @@ pub async fn claim(
         return Ok(Claim::Claimed);
     }
     // A statement of its own, so it sees the row that made the insert conflict.
-    let (request_hash, status, body): (Vec<u8>, Option<i16>, Option<Vec<u8>>) = sqlx::query_as(
-        "select request_hash, response_status, response_body from idempotency_keys where merchant_id = $1 and key = $2",
+    #[allow(clippy::type_complexity)]
+    let (request_hash, status, body, recovery): (
+        Vec<u8>,
+        Option<i16>,
+        Option<Vec<u8>>,
+        Option<sqlx::types::Json<serde_json::Value>>,
+    ) = sqlx::query_as(
+        "select request_hash, response_status, response_body, recovery from idempotency_keys
+         where merchant_id = $1 and key = $2",
     )
     .bind(merchant_id)
     .bind(key)
@@ -56,7 +68,10 @@ pub async fn claim(
             status: status as u16,
             body: body.unwrap_or_default(),
         },
-        None => Claim::InProgress { request_hash },
+        None => Claim::InProgress {
+            request_hash,
+            recovery: recovery.map(|r| r.0),
+        },
     })
 }
 
@@ -77,9 +92,29 @@ pub async fn save(
     Ok(())
 }
 
+/// Records how far the request got, in the transaction that claims its collect or collection (before any
+/// provider call). From then on the key is never released.
+pub async fn set_recovery(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    key: &str,
+    recovery: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update idempotency_keys set recovery = $3 where merchant_id = $1 and key = $2")
+        .bind(merchant_id)
+        .bind(key)
+        .bind(sqlx::types::Json(recovery))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Gives a claimed key back after the request failed, so the merchant can retry with it.
 pub async fn release(pool: &PgPool, merchant_id: &str, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from idempotency_keys where merchant_id = $1 and key = $2 and response_status is null")
+    sqlx::query(
+        "delete from idempotency_keys
+         where merchant_id = $1 and key = $2 and response_status is null and recovery is null",
+    )
         .bind(merchant_id)
         .bind(key)
         .execute(pool)

@@ -20,7 +20,9 @@ pub struct Job {
 }
 
 /// Queues a job, or — when an open job of the same kind and key exists — moves that job's run time
-/// earlier if `run_at` is sooner. So "re-check this attempt now" never makes a second poller.
+/// earlier if `run_at` is sooner. So "re-check this attempt now" never makes a second poller. When that
+/// job is running right now, it is marked to run once more after it ends (`rerun`), so a request made
+/// while it ran (a callback arriving mid-poll) is never lost.
 pub async fn enqueue(
     db: impl PgExecutor<'_>,
     kind: &str,
@@ -32,7 +34,9 @@ pub async fn enqueue(
     sqlx::query(
         "insert into jobs (kind, key, merchant_id, payload, run_at) values ($1, $2, $3, $4, $5)
          on conflict (kind, key) where status = 'queued'
-         do update set run_at = least(jobs.run_at, excluded.run_at), updated_at = now()",
+         do update set run_at = least(jobs.run_at, excluded.run_at),
+                       rerun = jobs.rerun or coalesce(jobs.locked_until > now(), false),
+                       updated_at = now()",
     )
     .bind(kind)
     .bind(key)
@@ -44,7 +48,7 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Takes up to `batch` due jobs for `worker`, reserving them for `lease`.
+/// Takes up to `batch` due jobs for `worker`, reserving them for `lease` (renewed while they run).
 pub async fn take(
     pool: &PgPool,
     worker: &str,
@@ -73,17 +77,27 @@ pub async fn take(
     .await
 }
 
-/// The job is done: it leaves the queue (only if this worker still holds it).
+/// The job is done: it leaves the queue (only if this worker still holds it), unless it was asked to
+/// run again while it ran: then it runs again now.
 pub async fn finish(db: impl PgExecutor<'_>, id: i64, worker: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from jobs where id = $1 and locked_by = $2")
-        .bind(id)
-        .bind(worker)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "with again as (
+             update jobs set rerun = false, run_at = now(), attempts = 0, locked_by = null,
+                             locked_until = null, updated_at = now()
+             where id = $1 and locked_by = $2 and rerun
+             returning id
+         )
+         delete from jobs where id = $1 and locked_by = $2 and not rerun",
+    )
+    .bind(id)
+    .bind(worker)
+    .execute(db)
+    .await?;
     Ok(())
 }
 
-/// Releases the job to run again at `run_at`.
+/// Releases the job to run again at `run_at` (now, if it was asked to run again while it ran). A
+/// failed run (`error`) counts towards the kind's cap; a clean reschedule starts the count again.
 pub async fn retry_at(
     db: impl PgExecutor<'_>,
     id: i64,
@@ -92,7 +106,9 @@ pub async fn retry_at(
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update jobs set run_at = $3, locked_by = null, locked_until = null, last_error = $4, updated_at = now()
+        "update jobs set run_at = case when rerun then now() else $3 end, rerun = false,
+                         attempts = case when $4::text is null then 0 else attempts end,
+                         locked_by = null, locked_until = null, last_error = $4, updated_at = now()
          where id = $1 and locked_by = $2",
     )
     .bind(id)
@@ -102,6 +118,75 @@ pub async fn retry_at(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Extends a running job's lease; false when this worker no longer holds it.
+pub async fn renew(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update jobs set locked_until = now() + make_interval(secs => $3)
+         where id = $1 and locked_by = $2",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub key: String,
+    pub merchant_id: Option<String>,
+    pub payload: sqlx::types::Json<Value>,
+    pub status: String,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Operators' view: jobs by status and kind (all when `None`), newest change first.
+pub async fn list(
+    pool: &PgPool,
+    status: Option<&str>,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<JobRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, kind, key, merchant_id, payload, status, attempts, run_at, locked_until, last_error,
+                created_at, updated_at
+         from jobs where ($1::text is null or status = $1) and ($2::text is null or kind = $2)
+         order by updated_at desc, id desc limit $3",
+    )
+    .bind(status)
+    .bind(kind)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Puts a failed job back in the queue to run now. `None` when there is no such failed job; an error
+/// naming the unique index when an open job of the same kind and key already exists.
+pub async fn retry_failed(pool: &PgPool, id: i64) -> Result<Option<()>, sqlx::Error> {
+    let done = sqlx::query(
+        "update jobs set status = 'queued', attempts = 0, run_at = now(), locked_by = null,
+                         locked_until = null, updated_at = now()
+         where id = $1 and status = 'failed'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok((done.rows_affected() == 1).then_some(()))
 }
 
 /// The job gave up: kept as `failed` with its last error, for operators to see and retry.

@@ -76,7 +76,7 @@ async fn a_lost_answer_to_a_one_shot_call_is_unknown_and_not_resent() {
 async fn idempotent_calls_are_retried_a_bounded_number_of_times() {
     let (base, hits) = server().await;
     let result = client()
-        .send("test", "op", Safety::Idempotent, |c| {
+        .send("test", "op", Safety::Read, |c| {
             c.get(format!("{base}/slow"))
         })
         .await;
@@ -88,7 +88,7 @@ async fn idempotent_calls_are_retried_a_bounded_number_of_times() {
 
     let (base, hits) = server().await;
     let reply = client()
-        .send("test", "op", Safety::Idempotent, |c| {
+        .send("test", "op", Safety::Read, |c| {
             c.get(format!("{base}/flaky"))
         })
         .await
@@ -116,7 +116,7 @@ async fn idempotent_calls_are_retried_a_bounded_number_of_times() {
 async fn a_long_retry_after_is_handed_back_instead_of_waited_out() {
     let (base, hits) = server().await;
     let reply = client()
-        .send("test", "op", Safety::Idempotent, |c| {
+        .send("test", "op", Safety::Read, |c| {
             c.get(format!("{base}/limited"))
         })
         .await

@@ -1,0 +1,36 @@
+//! The job kinds the queue runs: each is a handler with its retry cap. Adding a kind touches its own
+//! file and one line here; the queue itself knows no kinds.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::queue::Outcome;
+use super::{reconcile, webhook};
+use crate::store::jobs::Job;
+use crate::AppState;
+
+type Run = fn(AppState, Job) -> Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+pub struct Kind {
+    pub name: &'static str,
+    /// Consecutive failed runs (errors, or a worker dying mid-run) before the job is kept as `failed`.
+    pub max_attempts: i32,
+    pub run: Run,
+}
+
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: reconcile::KIND,
+        max_attempts: 25,
+        run: |state, job| Box::pin(async move { reconcile::run(&state, &job).await }),
+    },
+    Kind {
+        name: webhook::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { webhook::run(&state, &job).await }),
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
