@@ -35,15 +35,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config) -> AppState {
-        let providers =
-            providers::Registry::new(
-                &config.public_url,
-                config.emulator_callback_url.as_deref(),
-                providers::http::HttpPolicy {
-                    timeout: config.provider_timeout,
-                    ..Default::default()
-                },
-            );
+        let providers = providers::Registry::new(
+            &config.public_url,
+            config.emulator_callback_url.as_deref(),
+            providers::http::HttpPolicy {
+                timeout: config.provider_timeout,
+                ..Default::default()
+            },
+        );
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         AppState {
             pool,

@@ -107,7 +107,9 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         {
             let report = Report {
                 status: PaymentStatus::Failed {
-                    reason: "the provider has no payment with this reference: the call never reached it".to_owned(),
+                    reason:
+                        "the provider has no payment with this reference: the call never reached it"
+                            .to_owned(),
                 },
                 amount: None,
             };
@@ -173,4 +175,3 @@ async fn deadline(
     }
     Ok(attempt.created_at + COLLECT_DEADLINE)
 }
-

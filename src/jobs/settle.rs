@@ -51,18 +51,37 @@ pub async fn apply(
                 _ => None,
             };
             let from = [current.as_str()];
-            attempts::set_status(&mut *conn, merchant_id, &attempt.id, &from, to.as_str(), reason)
-                .await?;
+            attempts::set_status(
+                &mut *conn,
+                merchant_id,
+                &attempt.id,
+                &from,
+                to.as_str(),
+                reason,
+            )
+            .await?;
             if *to == AttemptState::Succeeded {
-                attempts::set_amount_confirmed(&mut *conn, merchant_id, &attempt.id, report.amount.is_some())
-                    .await?;
+                attempts::set_amount_confirmed(
+                    &mut *conn,
+                    merchant_id,
+                    &attempt.id,
+                    report.amount.is_some(),
+                )
+                .await?;
             }
             follow(conn, &attempt, *to, reason, &data).await?;
         }
         Decision::Flag(why) => {
             let from = [current.as_str()];
-            attempts::set_status(&mut *conn, merchant_id, &attempt.id, &from, "flagged", Some(why))
-                .await?;
+            attempts::set_status(
+                &mut *conn,
+                merchant_id,
+                &attempt.id,
+                &from,
+                "flagged",
+                Some(why),
+            )
+            .await?;
             let data = json!({"attempt": attempt.id, "reason": why, "source": source});
             owner_event(
                 conn,

@@ -85,9 +85,7 @@ impl AirtelMoney {
         };
         let reply = self
             .http
-            .send(NAME, "token", Safety::Read, |c| {
-                c.post(&url).json(&body)
-            })
+            .send(NAME, "token", Safety::Read, |c| c.post(&url).json(&body))
             .await?;
         if !reply.status.is_success() {
             return Err(error(&reply, None));

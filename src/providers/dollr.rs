@@ -99,9 +99,7 @@ impl Dollr {
         };
         let reply = self
             .http
-            .send(NAME, "token", Safety::Read, |c| {
-                c.post(&url).json(&body)
-            })
+            .send(NAME, "token", Safety::Read, |c| c.post(&url).json(&body))
             .await?;
         let token: wire::Token = parse(reply)?;
         *cached = Some((
@@ -211,13 +209,7 @@ impl Dollr {
         }
         let path = format!("/v1/invoices/publish/{}", invoice.id);
         let _: Value = self
-            .call::<(), _>(
-                "publish_invoice",
-                Safety::Read,
-                Method::PUT,
-                &path,
-                None,
-            )
+            .call::<(), _>("publish_invoice", Safety::Read, Method::PUT, &path, None)
             .await?;
         Ok(invoice.id)
     }
@@ -228,14 +220,8 @@ impl Dollr {
             "/v1/predictions/mmo-provider-info?phone={}&operation_type=COLLECTION",
             &phone.e164()[1..]
         );
-        self.call::<(), _>(
-            "mmo_provider_info",
-            Safety::Read,
-            Method::GET,
-            &path,
-            None,
-        )
-        .await
+        self.call::<(), _>("mmo_provider_info", Safety::Read, Method::GET, &path, None)
+            .await
     }
 
     /// Step 9: a checkout session for the invoice.
@@ -323,14 +309,8 @@ impl Dollr {
     ) -> Result<ExecutionStatus, ProviderError> {
         let path = format!("/v1/status/collection/{reference_id}");
         Ok(execution_status(
-            self.call::<(), _>(
-                "collection_status",
-                Safety::Read,
-                Method::GET,
-                &path,
-                None,
-            )
-            .await?,
+            self.call::<(), _>("collection_status", Safety::Read, Method::GET, &path, None)
+                .await?,
         ))
     }
 
@@ -392,14 +372,8 @@ impl Dollr {
     ) -> Result<ExecutionStatus, ProviderError> {
         let path = format!("/v1/status/payout/{reference_id}");
         Ok(execution_status(
-            self.call::<(), _>(
-                "payout_status",
-                Safety::Read,
-                Method::GET,
-                &path,
-                None,
-            )
-            .await?,
+            self.call::<(), _>("payout_status", Safety::Read, Method::GET, &path, None)
+                .await?,
         ))
     }
 

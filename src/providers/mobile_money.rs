@@ -131,6 +131,7 @@ impl super::PaymentProvider for MobileMoneyRail {
             },
             provider_reference: Uuid::new_v4().to_string(),
             is_payment: true,
+            spare: false,
         }]
     }
 
@@ -138,9 +139,9 @@ impl super::PaymentProvider for MobileMoneyRail {
         &self,
         request: &super::OptionsRequest<'_>,
         plan: &[super::PlannedCall],
-    ) -> Result<Vec<super::PaymentOption>, ProviderError> {
+    ) -> Result<super::Offered, ProviderError> {
         let Some(call) = plan.first() else {
-            return Ok(Vec::new());
+            return Ok(super::Offered::default());
         };
         let payer = Phone::parse(request.phone).map_err(|why| ProviderError::Rejected {
             provider: self.kind,
@@ -192,11 +193,14 @@ impl super::PaymentProvider for MobileMoneyRail {
                 provider: self.kind,
                 message: reason,
             }),
+            Err(e) if e.created_nothing() => Err(e),
             // A lost answer is resolved by the reconciliation poll, like a pending one.
-            Ok(_)
-            | Err(ProviderError::Unknown { .. })
-            | Err(ProviderError::DuplicateReference { .. }) => {
-                Ok(vec![super::PaymentOption::MobileMoney {
+            outcome => {
+                let unconfirmed = match outcome {
+                    Err(ProviderError::DuplicateReference { .. }) | Ok(_) => Vec::new(),
+                    Err(_) => vec![call.provider_reference.clone()],
+                };
+                let options = vec![super::PaymentOption::MobileMoney {
                     instructions: format!(
                         "Approve the payment prompt sent to {} ({}) to pay {} {}.",
                         payer.e164(),
@@ -206,9 +210,13 @@ impl super::PaymentProvider for MobileMoneyRail {
                     ),
                     link: None,
                     expires_at: request.expires_at,
-                }])
+                }];
+                Ok(super::Offered {
+                    options,
+                    unconfirmed,
+                    unused: Vec::new(),
+                })
             }
-            Err(e) => Err(e),
         }
     }
 }

@@ -195,6 +195,28 @@ pub struct PlannedCall {
     /// Whether the reference names a payment whose status the provider can be asked for (then it is
     /// reconciled by polling); a virtual account, say, is not one.
     pub is_payment: bool,
+    /// A reference held in reserve for a second try of a call that moves no money (Paystack's
+    /// initialize), used only when the first try's answer is lost; an unused spare is discarded.
+    pub spare: bool,
+}
+
+/// What `payment_options` came to: the options, and what became of the planned references.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offered {
+    pub options: Vec<PaymentOption>,
+    /// References whose call's answer was lost: the payment may exist, so they are polled (`unknown`).
+    pub unconfirmed: Vec<String>,
+    /// Planned references never sent (unused spares).
+    pub unused: Vec<String>,
+}
+
+impl From<Vec<PaymentOption>> for Offered {
+    fn from(options: Vec<PaymentOption>) -> Offered {
+        Offered {
+            options,
+            ..Offered::default()
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -224,7 +246,7 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &OptionsRequest<'_>,
         plan: &[PlannedCall],
-    ) -> Result<Vec<PaymentOption>, ProviderError>;
+    ) -> Result<Offered, ProviderError>;
 }
 
 /// The providers list a new test-mode merchant starts with: (slug, kind). Test accounts without

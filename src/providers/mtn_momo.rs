@@ -176,12 +176,9 @@ impl MtnMomo {
         let url = format!("{}/v1_0/requesttopay/{reference_id}", self.base_url);
         let reply = self
             .http
-            .send(
-                NAME,
-                "request_to_pay_status",
-                Safety::Read,
-                |client| self.authorized(client.get(&url), &token),
-            )
+            .send(NAME, "request_to_pay_status", Safety::Read, |client| {
+                self.authorized(client.get(&url), &token)
+            })
             .await?;
         payment(parse(reply)?)
     }
@@ -196,12 +193,9 @@ impl MtnMomo {
         );
         let reply = self
             .http
-            .send(
-                NAME,
-                "account_holder_active",
-                Safety::Read,
-                |client| self.authorized(client.get(&url), &token),
-            )
+            .send(NAME, "account_holder_active", Safety::Read, |client| {
+                self.authorized(client.get(&url), &token)
+            })
             .await?;
         Ok(parse::<wire::BooleanResult>(reply)?.result)
     }

@@ -55,7 +55,7 @@ impl PaymentProvider for Sandbox {
         &self,
         request: &OptionsRequest<'_>,
         _plan: &[super::PlannedCall],
-    ) -> Result<Vec<PaymentOption>, ProviderError> {
+    ) -> Result<super::Offered, ProviderError> {
         let expires_at = request.expires_at;
         let link = format!("{}/pay/{}", self.public_url, request.reference);
         let account_name = format!("{} {}", request.first_name, request.last_name);
@@ -95,7 +95,7 @@ impl PaymentProvider for Sandbox {
                 other => Err(ProviderError::Unsupported { provider: "sandbox", what: format!("method {other}") }),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(options)
+        Ok(options.into())
     }
 }
 
@@ -124,11 +124,13 @@ mod tests {
         let options = sandbox
             .payment_options(&request(&["payment_link", "virtual_account"]), &[])
             .await
-            .unwrap();
+            .unwrap()
+            .options;
         let again = sandbox
             .payment_options(&request(&["payment_link", "virtual_account"]), &[])
             .await
-            .unwrap();
+            .unwrap()
+            .options;
         assert_eq!(options, again);
         let json = serde_json::to_value(&options).unwrap();
         assert_eq!(json[0]["method"], "payment_link");
@@ -145,7 +147,8 @@ mod tests {
         let options = Sandbox::new("http://x")
             .payment_options(&request(&METHODS), &[])
             .await
-            .unwrap();
+            .unwrap()
+            .options;
         assert_eq!(options.len(), METHODS.len());
     }
 }

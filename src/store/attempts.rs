@@ -144,14 +144,12 @@ pub async fn attach_collect(
     id: &str,
     collect_id: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update provider_attempts set collect_id = $3 where merchant_id = $1 and id = $2",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(collect_id)
-    .execute(db)
-    .await?;
+    sqlx::query("update provider_attempts set collect_id = $3 where merchant_id = $1 and id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .bind(collect_id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -283,4 +281,38 @@ pub async fn find_any(pool: &sqlx::PgPool, id: &str) -> Result<Option<AttemptRow
     .bind(id)
     .fetch_optional(pool)
     .await
+}
+
+/// Points new attempts at the collection they were planned for.
+pub async fn attach_collection(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    ids: &[String],
+    collection_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set collection_id = $3 where merchant_id = $1 and id = any($2)",
+    )
+    .bind(merchant_id)
+    .bind(ids)
+    .bind(collection_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Drops planned attempts that were never sent (unused spare references).
+pub async fn discard_unsent(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    ids: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "delete from provider_attempts where merchant_id = $1 and id = any($2) and status = 'created'",
+    )
+    .bind(merchant_id)
+    .bind(ids)
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -409,3 +409,44 @@ mod tests {
         assert_eq!(statement.trim_end().trim_end_matches(';'), expected);
     }
 }
+
+/// Sets the payment options of a collection claimed before its provider calls (json text keeps the
+/// key order, as in `insert`).
+pub async fn set_payable(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    payable: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update collections set payable = $3::json, updated_at = now() where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(payable.to_string())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes back a collection whose provider calls offered the customer nothing (its events with it), so
+/// its reference is free again. Only while it is still `pending`.
+pub async fn withdraw(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "with gone as (
+             delete from collections where merchant_id = $1 and id = $2 and status = 'pending'
+             returning id
+         ), events as (
+             delete from collection_events where merchant_id = $1 and collection_id in (select id from gone)
+         )
+         select exists (select 1 from gone)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_one(db)
+    .await
+}

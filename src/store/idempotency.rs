@@ -115,10 +115,10 @@ pub async fn release(pool: &PgPool, merchant_id: &str, key: &str) -> Result<(), 
         "delete from idempotency_keys
          where merchant_id = $1 and key = $2 and response_status is null and recovery is null",
     )
-        .bind(merchant_id)
-        .bind(key)
-        .execute(pool)
-        .await?;
+    .bind(merchant_id)
+    .bind(key)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -41,6 +41,7 @@ impl Rig {
                 currency: currency.to_owned(),
             },
             ProviderHttp::new(policy),
+            Default::default(),
         )
     }
 

@@ -414,6 +414,7 @@ mod mtn_momo {
                 target_environment: "sandbox".to_owned(),
             },
             ProviderHttp::new(HttpPolicy::default()),
+            Default::default(),
         );
         let ugx = Money::from_minor(2_500, Currency::parse("UGX").unwrap());
         accepted("token", momo.token().await);

@@ -39,6 +39,7 @@ impl Rig {
                 target_environment: environment.to_owned(),
             },
             ProviderHttp::new(policy),
+            Default::default(),
         )
     }
 

@@ -229,7 +229,16 @@ async fn push_and_record(
     match sent {
         Err(e) if e.created_nothing() => {
             tracing::warn!(provider = %account.slug, error = %e, "mobile-money push refused; nothing created");
-            if !withdraw(&state, merchant_id, &row.id, &attempt_id, &e.to_string(), &call).await? {
+            if !withdraw(
+                &state,
+                merchant_id,
+                &row.id,
+                &attempt_id,
+                &e.to_string(),
+                &call,
+            )
+            .await?
+            {
                 // A poll found the payment first: the provider has it after all.
                 return answer_from_store(&state, merchant_id, &row.id, false).await;
             }
@@ -259,21 +268,41 @@ async fn push_and_record(
                 }
                 Ok(_) | Err(ProviderError::DuplicateReference { .. }) => {
                     let from = ["created"];
-                    attempts::set_status(&mut *tx, merchant_id, &attempt_id, &from, "pending", None)
-                        .await?;
+                    attempts::set_status(
+                        &mut *tx,
+                        merchant_id,
+                        &attempt_id,
+                        &from,
+                        "pending",
+                        None,
+                    )
+                    .await?;
                     SENT.to_owned()
                 }
                 Err(e) => {
                     tracing::warn!(provider = %account.slug, error = %e, "mobile-money push answer lost; polling");
                     let from = ["created"];
                     let why = e.to_string();
-                    attempts::set_status(&mut *tx, merchant_id, &attempt_id, &from, "unknown", Some(&why))
-                        .await?;
+                    attempts::set_status(
+                        &mut *tx,
+                        merchant_id,
+                        &attempt_id,
+                        &from,
+                        "unknown",
+                        Some(&why),
+                    )
+                    .await?;
                     UNCONFIRMED.to_owned()
                 }
             };
-            collects::record_sent(&mut *tx, merchant_id, &row.id, &message, payer_name.as_deref())
-                .await?;
+            collects::record_sent(
+                &mut *tx,
+                merchant_id,
+                &row.id,
+                &message,
+                payer_name.as_deref(),
+            )
+            .await?;
             let stored = collects::get(&mut *tx, merchant_id, &row.id)
                 .await?
                 .ok_or_else(|| ApiError::internal("a claimed collect vanished"))?;
@@ -282,7 +311,11 @@ async fn push_and_record(
                 idempotency::save(&mut tx, merchant_id, key, 201, &body).await?;
             }
             tx.commit().await?;
-            Ok(idempotent::stored_response(StatusCode::CREATED, body, false))
+            Ok(idempotent::stored_response(
+                StatusCode::CREATED,
+                body,
+                false,
+            ))
         }
     }
 }

@@ -19,10 +19,7 @@ use crate::domain::validate::FieldErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{IdempotencyKey, JsonBody, Merchant};
 use crate::http::idempotent;
-use crate::providers::{
-    Account, OptionsRequest, PaymentOption, PaymentProvider, PlannedCall, ProviderError,
-};
-use crate::store::attempts::{self, NewAttempt};
+use crate::providers::{Account, OptionsRequest, PaymentOption, PaymentProvider, ProviderError};
 use crate::store::collections::{self as store, CollectionRow, NewCollectionRow};
 use crate::store::merchants::MerchantContext;
 use crate::AppState;
@@ -69,13 +66,33 @@ pub async fn create(
         fingerprint: &fingerprint,
         stale_after: state.config.request_timeout * 2,
     };
+    let draft = Draft::new(adapter.as_ref(), &new);
+    let plan = if new.payable_enabled {
+        adapter.plan(&draft.request(&new))
+    } else {
+        Vec::new()
+    };
+    if !plan.is_empty() {
+        // Provider calls ahead: claim first, call after (see `claimed`).
+        return super::claimed::create(&state, keyed, &slug, adapter, new, draft, plan).await;
+    }
     idempotent::run(
         &state.pool,
         keyed,
-        async || prepare(&state, merchant_id, &slug, adapter.as_ref(), &new).await,
-        async |conn, prepared| {
-            let schedule = &state.config.reconcile_schedule;
-            let row = write(conn, merchant_id, &slug, &new, prepared, schedule).await?;
+        async || {
+            let offered = if new.payable_enabled {
+                adapter
+                    .payment_options(&draft.request(&new), &[])
+                    .await
+                    .map_err(provider_error)?
+                    .options
+            } else {
+                Vec::new()
+            };
+            Ok(offered)
+        },
+        async |conn, options| {
+            let row = write(conn, merchant_id, &slug, &new, &draft, options).await?;
             let body = Envelope::new("Collection created successfully", CollectionView::from(row))
                 .to_bytes();
             Ok((StatusCode::CREATED, body))
@@ -157,83 +174,69 @@ async fn account(
         })
 }
 
-/// Everything decided before the collection is written: its id and times, the methods offered, and
-/// the payment options (from the provider, when it calls one).
-struct Prepared {
-    id: String,
-    created_at: chrono::DateTime<chrono::Utc>,
-    expires_at: chrono::DateTime<chrono::Utc>,
-    methods: Vec<&'static str>,
-    options: Vec<PaymentOption>,
-    attempt_ids: Vec<String>,
-    /// The attempts that are payments, polled until final.
-    polled: Vec<String>,
+/// Everything decided before the collection is written: its id and times, and the methods offered.
+pub(super) struct Draft {
+    pub id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub methods: Vec<&'static str>,
 }
 
-async fn prepare(
-    state: &AppState,
-    merchant_id: &str,
-    slug: &str,
-    adapter: &dyn PaymentProvider,
-    new: &NewCollection,
-) -> ApiResult<Prepared> {
-    let created_at = time::now();
-    let expires_at = created_at + TimeDelta::minutes(new.expires_in.into());
-    let methods = if new.payable_enabled {
-        adapter.offered_methods(&new.methods, new.amount)
-    } else {
-        new.methods.clone()
-    };
-    let request = OptionsRequest {
-        reference: &new.reference,
-        amount: new.amount,
-        methods: &methods,
-        first_name: &new.contact.first_name,
-        last_name: &new.contact.last_name,
-        email: &new.contact.email,
-        phone: new.contact.phone.e164(),
-        expires_at,
-    };
-    let (options, attempt_ids, polled) = if new.payable_enabled {
-        options_with_attempts(state, merchant_id, slug, adapter, &request).await?
-    } else {
-        Default::default()
-    };
-    Ok(Prepared {
-        id: new_id("pay"),
-        created_at,
-        expires_at,
-        methods,
-        options,
-        attempt_ids,
-        polled,
-    })
+impl Draft {
+    fn new(adapter: &dyn PaymentProvider, new: &NewCollection) -> Draft {
+        let created_at = time::now();
+        Draft {
+            id: new_id("pay"),
+            created_at,
+            expires_at: created_at + TimeDelta::minutes(new.expires_in.into()),
+            methods: if new.payable_enabled {
+                adapter.offered_methods(&new.methods, new.amount)
+            } else {
+                new.methods.clone()
+            },
+        }
+    }
+
+    /// What the provider is asked for.
+    pub fn request<'a>(&'a self, new: &'a NewCollection) -> OptionsRequest<'a> {
+        OptionsRequest {
+            reference: &new.reference,
+            amount: new.amount,
+            methods: &self.methods,
+            first_name: &new.contact.first_name,
+            last_name: &new.contact.last_name,
+            email: &new.contact.email,
+            phone: new.contact.phone.e164(),
+            expires_at: self.expires_at,
+        }
+    }
+
+    pub fn payable(&self, new: &NewCollection, options: &[PaymentOption]) -> serde_json::Value {
+        json!({"enabled": new.payable_enabled, "methods": self.methods, "options": options})
+    }
 }
 
-/// Writes the collection, its contact and its event (one statement), and points the provider attempts
-/// at it in the same transaction.
-async fn write(
+/// Writes the collection, its contact and its event (one statement) with the options it offers.
+pub(super) async fn write(
     conn: &mut sqlx::PgConnection,
     merchant_id: &str,
     slug: &str,
     new: &NewCollection,
-    prepared: Prepared,
-    reconcile_schedule: &[std::time::Duration],
+    draft: &Draft,
+    options: Vec<PaymentOption>,
 ) -> ApiResult<CollectionRow> {
-    let Prepared {
+    let Draft {
         id,
         created_at,
         expires_at,
-        methods,
-        options,
-        attempt_ids,
-        polled,
-    } = prepared;
-    let payable = json!({"enabled": new.payable_enabled, "methods": methods, "options": options});
+        ..
+    } = draft;
+    let (created_at, expires_at) = (*created_at, *expires_at);
+    let payable = draft.payable(new, &options);
     let event_id = new_id("evt");
     let row = NewCollectionRow {
         merchant_id,
-        id: &id,
+        id,
         reference: &new.reference,
         amount_minor: new.amount.minor(),
         currency: new.amount.currency().code(),
@@ -252,29 +255,6 @@ async fn write(
         email: &new.contact.email,
     };
     let contact = store::insert(&mut *conn, &row).await?;
-    if !attempt_ids.is_empty() {
-        attempts::settle(
-            &mut *conn,
-            merchant_id,
-            &attempt_ids,
-            "pending",
-            Some(&id),
-            Some(&payable["options"]),
-            None,
-        )
-        .await?;
-    }
-    // Each payment is reconciled by polling, so a lost callback still completes the collection.
-    let first = crate::domain::time::schedule_delay(reconcile_schedule, 0);
-    for attempt in &polled {
-        crate::jobs::reconcile::schedule(
-            &mut *conn,
-            merchant_id,
-            attempt,
-            crate::jobs::queue::in_(first),
-        )
-        .await?;
-    }
     Ok(CollectionRow {
         id: id.clone(),
         kind: "integrated".to_owned(),
@@ -298,78 +278,9 @@ async fn write(
     })
 }
 
-/// Stores the planned provider calls (committed on their own, before any call), asks the provider for
-/// the options, and records a failure on the attempts if it comes to that. Returns the options and the
-/// attempts to point at the collection, and those of them to poll.
-async fn options_with_attempts(
-    state: &AppState,
-    merchant_id: &str,
-    slug: &str,
-    adapter: &dyn PaymentProvider,
-    request: &OptionsRequest<'_>,
-) -> ApiResult<(Vec<PaymentOption>, Vec<String>, Vec<String>)> {
-    let plan: Vec<PlannedCall> = adapter.plan(request);
-    let ids: Vec<String> = plan.iter().map(|_| new_id("att")).collect();
-    let polled: Vec<String> = plan
-        .iter()
-        .zip(&ids)
-        .filter(|(call, _)| call.is_payment)
-        .map(|(_, id)| id.clone())
-        .collect();
-    if !plan.is_empty() {
-        // Refuse a taken reference before the provider is asked for anything.
-        if store::reference_taken(&state.pool, merchant_id, request.reference).await? {
-            return Err(ApiError::Conflict {
-                code: "duplicate_reference",
-                message: "a collection with this reference already exists".to_owned(),
-            });
-        }
-        let rows: Vec<NewAttempt<'_>> = plan
-            .iter()
-            .zip(&ids)
-            .map(|(call, id)| NewAttempt {
-                id,
-                provider: slug,
-                kind: adapter.kind(),
-                operation: call.operation,
-                provider_reference: &call.provider_reference,
-                amount_minor: request.amount.minor(),
-                currency: request.amount.currency().code(),
-            })
-            .collect();
-        attempts::insert_created(&state.pool, merchant_id, &rows).await?;
-    }
-    match adapter.payment_options(request, &plan).await {
-        Ok(options) => Ok((options, ids, polled)),
-        Err(e) => {
-            // A lost answer is `unknown` (resolved by asking the provider), anything else `failed`.
-            let status = if matches!(e, ProviderError::Unknown { .. }) {
-                "unknown"
-            } else {
-                "failed"
-            };
-            if let Err(db) = attempts::settle(
-                &state.pool,
-                merchant_id,
-                &ids,
-                status,
-                None,
-                None,
-                Some(&e.to_string()),
-            )
-            .await
-            {
-                tracing::error!(error = %db, "could not record the provider failure on its attempts");
-            }
-            tracing::warn!(provider = slug, error = %e, "provider call failed; no collection created");
-            Err(provider_error(e))
-        }
-    }
-}
-
 /// What the merchant sees: the provider's own rejection of their data is a 422 naming the provider;
 /// anything else the provider did is a 502 `provider_error` with its message.
-fn provider_error(e: ProviderError) -> ApiError {
+pub(super) fn provider_error(e: ProviderError) -> ApiError {
     match e {
         ProviderError::Unsupported { .. } => ApiError::validation("payable.methods", e.to_string()),
         ProviderError::Rejected { .. } => ApiError::validation("provider", e.to_string()),

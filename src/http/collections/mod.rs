@@ -1,5 +1,6 @@
 //! `/collections`: create (integrated), fetch, list, cancel, events.
 
+mod claimed;
 pub mod create;
 pub mod view;
 

@@ -1,12 +1,15 @@
 //! Paystack as a source of payment options: one initialized transaction (its checkout link serves the
 //! payment link, card, bank transfer and, in Ghana and Kenya, mobile money) and a dedicated virtual
-//! account for Nigerian naira.
+//! account for Nigerian naira. Initialize moves no money and its link cannot be fetched again, so when
+//! its answer is lost it is sent again under a spare reference planned (and stored) beforehand; the lost
+//! one stays `unknown` and polled, so a payment on it is never missed.
 
 use super::Paystack;
 use crate::domain::ids::random_chars;
 use crate::domain::money::Money;
 use crate::providers::{
-    Capabilities, OptionsRequest, PaymentOption, PaymentProvider, PlannedCall, ProviderError,
+    Capabilities, Offered, OptionsRequest, PaymentOption, PaymentProvider, PlannedCall,
+    ProviderError,
 };
 
 const INITIALIZE: &str = "initialize";
@@ -49,17 +52,21 @@ impl PaymentProvider for Paystack {
     fn plan(&self, request: &OptionsRequest<'_>) -> Vec<PlannedCall> {
         let mut plan = Vec::new();
         if request.methods.iter().any(|m| *m != "virtual_account") {
-            plan.push(PlannedCall {
-                operation: INITIALIZE,
-                provider_reference: new_reference(),
-                is_payment: true,
-            });
+            for spare in [false, true] {
+                plan.push(PlannedCall {
+                    operation: INITIALIZE,
+                    provider_reference: new_reference(),
+                    is_payment: true,
+                    spare,
+                });
+            }
         }
         if request.methods.contains(&"virtual_account") {
             plan.push(PlannedCall {
                 operation: DEDICATED_ACCOUNT,
                 provider_reference: new_reference(),
                 is_payment: false,
+                spare: false,
             });
         }
         plan
@@ -69,8 +76,19 @@ impl PaymentProvider for Paystack {
         &self,
         request: &OptionsRequest<'_>,
         plan: &[PlannedCall],
-    ) -> Result<Vec<PaymentOption>, ProviderError> {
-        let planned = |operation: &str| plan.iter().find(|call| call.operation == operation);
+    ) -> Result<Offered, ProviderError> {
+        let planned = |operation: &str| {
+            plan.iter()
+                .find(|call| call.operation == operation && !call.spare)
+        };
+        let spare = plan
+            .iter()
+            .find(|call| call.operation == INITIALIZE && call.spare);
+        let mut unconfirmed = Vec::new();
+        let mut unused: Vec<String> = spare
+            .map(|c| c.provider_reference.clone())
+            .into_iter()
+            .collect();
         let checkout = match planned(INITIALIZE) {
             Some(call) => {
                 // A payment link offers every channel; otherwise only the ones asked for.
@@ -89,15 +107,34 @@ impl PaymentProvider for Paystack {
                         })
                         .collect()
                 };
-                Some(
-                    self.initialize(
+                let first = self
+                    .initialize(
                         request.email,
                         request.amount,
                         &call.provider_reference,
                         &channels,
                     )
-                    .await?,
-                )
+                    .await;
+                match (first, spare) {
+                    (Err(e), Some(spare)) if !e.created_nothing() => {
+                        tracing::warn!(error = %e, "Paystack initialize answer lost; initializing again under the spare reference");
+                        unconfirmed.push(call.provider_reference.clone());
+                        unused.clear();
+                        let second = self
+                            .initialize(
+                                request.email,
+                                request.amount,
+                                &spare.provider_reference,
+                                &channels,
+                            )
+                            .await;
+                        if second.as_ref().is_err_and(|e| !e.created_nothing()) {
+                            unconfirmed.push(spare.provider_reference.clone());
+                        }
+                        Some(second?)
+                    }
+                    (first, _) => Some(first?),
+                }
             }
             None => None,
         };
@@ -126,7 +163,7 @@ impl PaymentProvider for Paystack {
             request.amount.currency().code(),
             request.amount.major_string()
         );
-        Ok(request
+        let options = request
             .methods
             .iter()
             .filter_map(|method| match *method {
@@ -161,6 +198,11 @@ impl PaymentProvider for Paystack {
                 }),
                 _ => None,
             })
-            .collect())
+            .collect();
+        Ok(Offered {
+            options,
+            unconfirmed,
+            unused,
+        })
     }
 }

@@ -1,0 +1,245 @@
+//! An integrated collection whose options come from provider calls, written so that no payment is lost
+//! and none is made twice (the same three steps as a mobile-money collect):
+//! 1. **claim** (one transaction, before any call): the collection (`pending`, no options yet) with its
+//!    contact and `collection.created` event — which claims the unique `reference`, so simultaneous
+//!    creates with one reference make one set of provider calls —, the planned attempts with their
+//!    references, a reconciliation poll for each payment, and the idempotency recovery point;
+//! 2. **call** the provider in a task of its own, which finishes in the background when it outlives the
+//!    request's budget (the merchant then gets the `pending` collection at once);
+//! 3. **record** (one transaction, guarded): the options, each attempt moved on from `created` only
+//!    (`pending`, or `unknown` where the answer was lost), unused spare references dropped. When the
+//!    provider offered nothing, the collection is taken back (its reference free again); attempts whose
+//!    answer was lost stay `unknown` and polled, so a payment on them is still found.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use super::create::{provider_error, Draft};
+use super::view::{CollectionView, Envelope};
+use crate::domain::ids::new_id;
+use crate::domain::integrated::NewCollection;
+use crate::domain::time;
+use crate::error::{ApiError, ApiResult};
+use crate::http::idempotent::{self, Begin, Keyed};
+use crate::jobs::queue::in_;
+use crate::jobs::reconcile;
+use crate::providers::{Offered, PaymentProvider, PlannedCall, ProviderError};
+use crate::store::attempts::{self, NewAttempt};
+use crate::store::collections as store;
+use crate::store::idempotency;
+use crate::AppState;
+
+const CREATED: &str = "Collection created successfully";
+
+pub(super) async fn create(
+    state: &AppState,
+    keyed: Keyed<'_>,
+    slug: &str,
+    adapter: Arc<dyn PaymentProvider>,
+    new: NewCollection,
+    draft: Draft,
+    plan: Vec<PlannedCall>,
+) -> ApiResult<Response> {
+    let merchant_id = keyed.merchant_id.to_owned();
+    match idempotent::begin(&state.pool, &keyed).await? {
+        Begin::Answer(response) => return Ok(response),
+        Begin::Resume(recovery) => {
+            let id = recovery["collection"].as_str().unwrap_or_default();
+            return answer_from_store(state, &merchant_id, id, true).await;
+        }
+        Begin::Go => {}
+    }
+    let ids: Vec<String> = plan.iter().map(|_| new_id("att")).collect();
+    if let Err(e) = claim(
+        state,
+        &keyed,
+        slug,
+        adapter.kind(),
+        &new,
+        &draft,
+        &plan,
+        &ids,
+    )
+    .await
+    {
+        idempotent::give_back(&state.pool, &keyed).await;
+        return Err(e);
+    }
+    let id = draft.id.clone();
+    let key = keyed.key.map(str::to_owned);
+    let task = {
+        let state = state.clone();
+        let merchant_id = merchant_id.clone();
+        tokio::spawn(async move {
+            let offered = adapter.payment_options(&draft.request(&new), &plan).await;
+            record(
+                &state,
+                &merchant_id,
+                key.as_deref(),
+                &new,
+                &draft,
+                &plan,
+                &ids,
+                offered,
+            )
+            .await
+        })
+    };
+    match tokio::time::timeout(crate::http::collect::create::budget(state), task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panicked)) => Err(ApiError::internal(panicked)),
+        Err(_) => answer_from_store(state, &merchant_id, &id, false).await,
+    }
+}
+
+/// Step 1, committed before any provider call.
+#[allow(clippy::too_many_arguments)]
+async fn claim(
+    state: &AppState,
+    keyed: &Keyed<'_>,
+    slug: &str,
+    kind: &str,
+    new: &NewCollection,
+    draft: &Draft,
+    plan: &[PlannedCall],
+    ids: &[String],
+) -> ApiResult<()> {
+    let merchant_id = keyed.merchant_id;
+    let rows: Vec<NewAttempt<'_>> = plan
+        .iter()
+        .zip(ids)
+        .map(|(call, id)| NewAttempt {
+            id,
+            provider: slug,
+            kind,
+            operation: call.operation,
+            provider_reference: &call.provider_reference,
+            amount_minor: new.amount.minor(),
+            currency: new.amount.currency().code(),
+        })
+        .collect();
+    let mut tx = state.pool.begin().await?;
+    super::create::write(&mut tx, merchant_id, slug, new, draft, Vec::new()).await?;
+    attempts::insert_created(&mut *tx, merchant_id, &rows).await?;
+    attempts::attach_collection(&mut *tx, merchant_id, ids, Some(&draft.id)).await?;
+    let first = in_(time::schedule_delay(&state.config.reconcile_schedule, 0));
+    for (call, id) in plan.iter().zip(ids) {
+        if call.is_payment && !call.spare {
+            reconcile::schedule(&mut *tx, merchant_id, id, first).await?;
+        }
+    }
+    if let Some(key) = keyed.key {
+        idempotency::set_recovery(&mut tx, merchant_id, key, &json!({"collection": draft.id}))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Step 3: what the provider calls came to, in one guarded transaction.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    state: &AppState,
+    merchant_id: &str,
+    key: Option<&str>,
+    new: &NewCollection,
+    draft: &Draft,
+    plan: &[PlannedCall],
+    ids: &[String],
+    offered: Result<Offered, ProviderError>,
+) -> ApiResult<Response> {
+    let id_of = |reference: &String| {
+        plan.iter()
+            .position(|c| &c.provider_reference == reference)
+            .map(|i| ids[i].clone())
+    };
+    let mut tx = state.pool.begin().await?;
+    let offered = match offered {
+        Ok(offered) => offered,
+        Err(e) => {
+            tracing::warn!(error = %e, "provider offered nothing; the collection is taken back");
+            // Attempts whose answer was lost may exist at the provider: they stay `unknown`, detached
+            // and polled. The others never made anything.
+            let status = if e.created_nothing() {
+                "failed"
+            } else {
+                "unknown"
+            };
+            let why = e.to_string();
+            attempts::settle(&mut *tx, merchant_id, ids, status, None, None, Some(&why)).await?;
+            attempts::attach_collection(&mut *tx, merchant_id, ids, None).await?;
+            store::withdraw(&mut *tx, merchant_id, &draft.id).await?;
+            tx.commit().await?;
+            let error = provider_error(e);
+            idempotent::save_error(&state.pool, merchant_id, key, &error).await;
+            return Err(error);
+        }
+    };
+    let payable = draft.payable(new, &offered.options);
+    store::set_payable(&mut *tx, merchant_id, &draft.id, &payable).await?;
+    let unused: Vec<String> = offered.unused.iter().filter_map(id_of).collect();
+    let unconfirmed: Vec<String> = offered.unconfirmed.iter().filter_map(id_of).collect();
+    let sent: Vec<String> = ids
+        .iter()
+        .filter(|id| !unused.contains(id) && !unconfirmed.contains(id))
+        .cloned()
+        .collect();
+    attempts::discard_unsent(&mut *tx, merchant_id, &unused).await?;
+    let options = Some(&payable["options"]);
+    attempts::settle(&mut *tx, merchant_id, &sent, "pending", None, options, None).await?;
+    let why = "the provider's answer was lost; polled until it is known";
+    attempts::settle(
+        &mut *tx,
+        merchant_id,
+        &unconfirmed,
+        "unknown",
+        None,
+        None,
+        Some(why),
+    )
+    .await?;
+    // A spare that was used is a payment like the first: polled too.
+    let first = in_(time::schedule_delay(&state.config.reconcile_schedule, 0));
+    for (call, id) in plan.iter().zip(ids) {
+        if call.is_payment && call.spare && !unused.contains(id) {
+            reconcile::schedule(&mut *tx, merchant_id, id, first).await?;
+        }
+    }
+    let row = store::get(&mut *tx, merchant_id, &draft.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a claimed collection vanished"))?;
+    let body = Envelope::new(CREATED, CollectionView::from(row)).to_bytes();
+    if let Some(key) = key {
+        idempotency::save(&mut tx, merchant_id, key, 201, &body).await?;
+    }
+    tx.commit().await?;
+    Ok(idempotent::stored_response(
+        StatusCode::CREATED,
+        body,
+        false,
+    ))
+}
+
+/// The collection as stored, in the create response's shape.
+async fn answer_from_store(
+    state: &AppState,
+    merchant_id: &str,
+    id: &str,
+    replayed: bool,
+) -> ApiResult<Response> {
+    let Some(row) = store::get(&state.pool, merchant_id, id).await? else {
+        return Err(ApiError::Conflict {
+            code: "idempotency_key_in_use",
+            message: "the request with this Idempotency-Key is finishing; retry shortly".to_owned(),
+        });
+    };
+    let body = Envelope::new(CREATED, CollectionView::from(row)).to_bytes();
+    Ok(idempotent::stored_response(
+        StatusCode::CREATED,
+        body,
+        replayed,
+    ))
+}
