@@ -418,35 +418,46 @@ pub async fn set_payable(
     id: &str,
     payable: &Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update collections set payable = $3::json, updated_at = now() where merchant_id = $1 and id = $2",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(payable.to_string())
-    .execute(db)
-    .await?;
+    sqlx::query("update collections set payable = $3::json where merchant_id = $1 and id = $2")
+        .bind(merchant_id)
+        .bind(id)
+        .bind(payable.to_string())
+        .execute(db)
+        .await?;
     Ok(())
 }
 
 /// Takes back a collection whose provider calls offered the customer nothing (its events with it), so
 /// its reference is free again. Only while it is still `pending`.
 pub async fn withdraw(
-    db: impl PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     merchant_id: &str,
     id: &str,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    let contact: Option<String> = sqlx::query_scalar(
         "with gone as (
              delete from collections where merchant_id = $1 and id = $2 and status = 'pending'
-             returning id
+             returning id, contact_id
          ), events as (
              delete from collection_events where merchant_id = $1 and collection_id in (select id from gone)
          )
-         select exists (select 1 from gone)",
+         select contact_id from gone",
     )
     .bind(merchant_id)
     .bind(id)
-    .fetch_one(db)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(contact) = contact else {
+        return Ok(false);
+    };
+    // A contact made for this collection alone goes with it.
+    sqlx::query(
+        "delete from contacts c where c.merchant_id = $1 and c.id = $2
+           and not exists (select 1 from collections o where o.merchant_id = $1 and o.contact_id = $2)",
+    )
+    .bind(merchant_id)
+    .bind(&contact)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }

@@ -531,11 +531,20 @@ async fn simultaneous_requests_with_one_external_id_send_one_push() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_push_the_provider_refuses_creates_nothing() {
+async fn a_push_that_never_connects_creates_nothing() {
     let app = spawn_with(&FAST).await;
-    // Airtel …0004 answers 500 to the push; Airtel's collect is one-shot, so it is not resent.
-    let mut body = collect_body("+256752120004", 1_200);
+    // Nothing listens on port 1: the connection is never made, so nothing can exist at the provider.
+    let (status, account) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "airtel-down", "kind": "airtel_money", "mode": "test",
+                    "baseUrl": "http://127.0.0.1:1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    let mut body = collect_body("+256752123456", 1_200);
     body["externalId"] = json!("order-refused");
+    body["provider"] = json!("airtel-down");
     let (status, refused) = collect(&app, &body).await;
     assert_error(&refused, status, "provider_error");
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -556,9 +565,55 @@ async fn a_push_the_provider_refuses_creates_nothing() {
         "the refusal is on record"
     );
     // The externalId is free again for a retry.
-    body["phone"] = json!("+256752123456");
+    body.as_object_mut().unwrap().remove("provider");
     let (status, retried) = collect(&app, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{retried}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_answered_with_a_500_is_unknown_and_settled_by_asking_the_provider() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_RECONCILE_SCHEDULE", "100ms"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+        ("COWRY_NOT_FOUND_GRACE_SECS", "1"),
+    ])
+    .await;
+    // Airtel …0004 answers 500 to the push (and, as it happens, made nothing). A 500 may hide a
+    // payment, so the merchant gets the collect PENDING, and the status API decides.
+    let mut body = collect_body("+256752120004", 1_200);
+    body["externalId"] = json!("order-500");
+    let (status, sent) = collect(&app, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["payload"]["status"], "PENDING");
+    assert!(
+        sent["payload"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not confirmed"),
+        "{sent}"
+    );
+    let id = sent["payload"]["id"].as_str().unwrap().to_owned();
+    let calls: Value = sqlx::query_scalar("select calls from provider_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        calls[0]["outcome"].as_str().unwrap().starts_with("unknown"),
+        "the call is on record: {calls}"
+    );
+    // The provider has no such payment: after the grace period the collect fails, with its event.
+    let failed = eventually("the unknown push to be resolved", || async {
+        let (_, got) = app.get(&format!("/collections/collect/{id}")).await;
+        (got["payload"]["status"] == "FAILED").then_some(got)
+    })
+    .await;
+    assert_eq!(failed["payload"]["id"], json!(id));
+    assert_eq!(
+        app.count("select count(*) from collect_events where type = 'collect.failed'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,6 +169,8 @@ async fn bad_credentials_and_a_wrong_environment_are_refused() {
         matches!(result, Err(ProviderError::BadCredentials { .. })),
         "{result:?}"
     );
+    // MTN answers a wrong environment with a 500, which on a push cannot be told from a payment it
+    // took: only its status API can say (it is `Unknown`).
     let production = rig.momo_with("emulator-api-key", "mtnuganda");
     let result = production
         .request_to_pay(&PayRequest {
@@ -182,7 +184,7 @@ async fn bad_credentials_and_a_wrong_environment_are_refused() {
         })
         .await;
     assert!(
-        matches!(result, Err(ProviderError::BadCredentials { .. })),
+        matches!(result, Err(ProviderError::Unknown { .. })),
         "{result:?}"
     );
 }

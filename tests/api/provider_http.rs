@@ -10,11 +10,19 @@ use axum::Router;
 use cowry::providers::http::{HttpPolicy, ProviderHttp, Safety};
 use cowry::providers::ProviderError;
 
-/// A server whose `/slow` never answers in time, `/flaky` fails once, `/limited` asks to wait.
+/// A server whose `/slow` never answers in time, `/flaky` fails once, `/broken` always fails,
+/// `/limited` asks to wait.
 async fn server() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
-    let (slow, flaky, limited) = (hits.clone(), hits.clone(), hits.clone());
+    let (slow, flaky, limited, broken) = (hits.clone(), hits.clone(), hits.clone(), hits.clone());
     let app = Router::new()
+        .route(
+            "/broken",
+            get(move || async move {
+                broken.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::INTERNAL_SERVER_ERROR, "boom")
+            }),
+        )
         .route(
             "/slow",
             get(move || async move {
@@ -98,18 +106,37 @@ async fn idempotent_calls_are_retried_a_bounded_number_of_times() {
         (StatusCode::OK, 2)
     );
 
+    // A one-shot call that may create a payment is not retried, and its 500 is `Unknown`: only the
+    // provider's status API can say whether the payment exists.
     let (base, hits) = server().await;
     let reply = client()
         .send("test", "op", Safety::Once, |c| {
             c.get(format!("{base}/flaky"))
         })
-        .await
-        .unwrap();
+        .await;
+    assert!(
+        matches!(reply, Err(ProviderError::Unknown { .. })),
+        "{reply:?}"
+    );
     assert_eq!(
-        (reply.status, hits.load(Ordering::SeqCst)),
-        (StatusCode::INTERNAL_SERVER_ERROR, 1),
+        hits.load(Ordering::SeqCst),
+        1,
         "a one-shot 500 is not retried"
     );
+
+    // A keyed call is retried (the provider de-duplicates it) and a 500 on its last try is `Unknown`
+    // too; a read's last 500 is handed to the adapter.
+    let (base, hits) = server().await;
+    let reply = client()
+        .send("test", "op", Safety::Keyed, |c| {
+            c.get(format!("{base}/broken"))
+        })
+        .await;
+    assert!(
+        matches!(reply, Err(ProviderError::Unknown { .. })),
+        "{reply:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -200,7 +200,8 @@ async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{account}");
-    // A push that reached MTN, then the process died before writing anything but the attempt.
+    // A push that reached MTN, then the process died before writing what MTN answered: what the claim
+    // wrote before the call (the collect, the attempt, its poll) is all there is.
     let (status, sent) = app
         .post_json(
             "/collections/collect",
@@ -208,34 +209,44 @@ async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
-    sqlx::query("delete from jobs")
+    sqlx::query("update provider_attempts set status = 'created'")
         .execute(&app.pool)
         .await
         .unwrap();
-    sqlx::query("delete from collect_events")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    sqlx::query("delete from mobile_money_collects")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    sqlx::query("update provider_attempts set status = 'created', collect_id = null")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    // And one stored just before a call that never went out.
+    // And one claimed just before a call that never went out: a collect, its attempt and its poll.
     let merchant: String = sqlx::query_scalar("select merchant_id from provider_attempts")
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    let never_sent = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "insert into mobile_money_collects (merchant_id, id, payer, amount_minor, currency, network, provider,
+                                            status, balance_id, created_at, updated_at)
+         select merchant_id, $1, payer, amount_minor, currency, network, provider, 'PENDING', balance_id,
+                now(), now()
+         from mobile_money_collects limit 1",
+    )
+    .bind(&never_sent)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     sqlx::query(
         "insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference, status,
-                                        amount_minor, currency)
-         values ($1, 'att_never_sent', 'momo-shared', 'mtn_momo', 'request_to_pay', $2, 'created', 1500, 'UGX')",
+                                        amount_minor, currency, collect_id)
+         values ($1, 'att_never_sent', 'momo-shared', 'mtn_momo', 'request_to_pay', $2, 'created', 1500, 'UGX', $3)",
     )
     .bind(&merchant)
     .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&never_sent)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into jobs (kind, key, merchant_id, payload)
+         values ('reconcile', $1 || '/att_never_sent', $1,
+                 jsonb_build_object('merchantId', $1::text, 'attemptId', 'att_never_sent'))",
+    )
+    .bind(&merchant)
     .execute(&app.pool)
     .await
     .unwrap();
@@ -244,8 +255,7 @@ async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
         .sibling(&[
             ("COWRY_RECONCILE_SCHEDULE", "100ms"),
             ("COWRY_WORKER_IDLE_MS", "20"),
-            ("COWRY_REQUEST_TIMEOUT_SECS", "1"),
-            ("COWRY_EXPIRY_SWEEP_SECS", "1"),
+            ("COWRY_NOT_FOUND_GRACE_SECS", "1"),
         ])
         .await;
     let statuses = eventually("both orphans to be resolved", || async {
@@ -269,5 +279,24 @@ async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
     assert_eq!(
         reached.1, "succeeded",
         "the push that reached MTN is found, paid, for operators to see"
+    );
+    // Each owner followed its attempt through the same settlement as any report, event included.
+    let owners: Vec<(String, String)> =
+        sqlx::query_as("select id, status from mobile_money_collects order by id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for (id, status) in owners {
+        let expected = if id == never_sent {
+            "FAILED"
+        } else {
+            "SUCCESS"
+        };
+        assert_eq!(status, expected, "{id}");
+    }
+    assert_eq!(
+        app.count("select count(*) from collect_events where type in ('collect.failed', 'collect.succeeded')")
+            .await,
+        2
     );
 }
