@@ -53,6 +53,18 @@ impl AppState {
     }
 }
 
+/// `cowry worker`: the job queue and the sweeps without the HTTP server, until `shutdown` fires. Test
+/// accounts reach the emulators of the server at `COWRY_PUBLIC_URL`.
+pub async fn run_worker(state: AppState, shutdown: Shutdown) {
+    let base = state.config.public_url.trim_end_matches('/').to_owned();
+    state.providers.set_self_base(base);
+    let workers = jobs::spawn(state, shutdown.clone(), true);
+    shutdown.wait_owned().await;
+    for worker in workers {
+        let _ = worker.await;
+    }
+}
+
 /// A bound server with its background workers, ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -86,7 +98,8 @@ impl Application {
     /// Serves until `shutdown` fires, then stops taking connections, finishes in-flight requests and
     /// stops the workers.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let workers = jobs::spawn(self.state.clone(), shutdown.clone());
+        let queue = self.state.config.workers;
+        let workers = jobs::spawn(self.state.clone(), shutdown.clone(), queue);
         let app = http::app(self.state);
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().wait_owned())

@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Create the database if needed, apply migrations, and serve the API.
     Serve,
+    /// Run the job workers (reconciliation, webhook processing, sweeps) without the HTTP server.
+    Worker,
+    /// Check the money path's invariants; prints the report as JSON and exits 1 when it finds problems.
+    Check,
     /// Create the database if needed and apply migrations, then exit.
     Migrate,
     /// Merchant administration.
@@ -72,6 +76,22 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             tokio::spawn(stop_on_signal(shutdown.clone()));
             app.run(shutdown).await?;
             tracing::info!("cowry stopped");
+        }
+        Command::Worker => {
+            let pool = db::prepare(&config).await?;
+            tracing::info!("cowry worker running");
+            let shutdown = Shutdown::default();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            cowry::run_worker(AppState::new(pool, config), shutdown).await;
+            tracing::info!("cowry worker stopped");
+        }
+        Command::Check => {
+            let pool = db::prepare(&config).await?;
+            let report = store::check::run(&pool).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if report.problems > 0 {
+                return Err(format!("{} problem(s) found", report.problems).into());
+            }
         }
         Command::Migrate => {
             db::prepare(&config).await?;

@@ -52,6 +52,11 @@ pub struct AttemptView {
     pub error: Option<String>,
     pub checks: i32,
     pub last_checked_at: Option<String>,
+    /// Each provider call made for it: operation, outcome, latency (never secrets or account numbers).
+    #[schema(value_type = Vec<Object>)]
+    pub calls: serde_json::Value,
+    /// False when the provider's report carried no amount (Airtel's enquiry): paid on status alone.
+    pub amount_confirmed: Option<bool>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -73,6 +78,8 @@ impl From<AttemptRow> for AttemptView {
             error: row.error,
             checks: row.checks,
             last_checked_at: row.last_checked.as_ref().map(time::format),
+            calls: row.calls.0,
+            amount_confirmed: row.amount_confirmed,
             created_at: time::format(&row.created_at),
             updated_at: time::format(&row.updated_at),
         }

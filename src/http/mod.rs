@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_attempts;
+pub mod admin_jobs;
 pub mod auth_cache;
 pub mod collect;
 pub mod collections;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(providers::router())
         .merge(admin::router())
         .merge(admin_attempts::router())
+        .merge(admin_jobs::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })

@@ -36,6 +36,10 @@ pub struct ProviderView {
     pub base_url: Option<String>,
     /// Whether credentials are stored (they are never returned).
     pub has_credentials: bool,
+    /// Where this account's provider should send its callbacks (set it in the provider's dashboard):
+    /// the account gives the verification key and the de-duplication scope.
+    #[schema(example = "https://cowry.example.com/webhooks/paystack/acct_5f0c…")]
+    pub callback_url: Option<String>,
     /// Used when a collection names no provider.
     pub is_default: bool,
     /// What the adapter behind this account can do.
@@ -46,9 +50,15 @@ pub struct ProviderView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<ProviderRow> for ProviderView {
-    fn from(row: ProviderRow) -> ProviderView {
+impl ProviderView {
+    fn new(row: ProviderRow, public_url: &str) -> ProviderView {
+        let callbacks = ["paystack", "mtn_momo", "airtel_money"].contains(&row.kind.as_str());
         ProviderView {
+            callback_url: callbacks.then(|| {
+                let path =
+                    crate::providers::registry::account_callback_path(&row.kind, Some(&row.id));
+                format!("{}{path}", public_url.trim_end_matches('/'))
+            }),
             capabilities: crate::providers::capabilities(&row.kind),
             slug: row.slug,
             kind: row.kind,
@@ -73,7 +83,9 @@ pub async fn list(
     let rows = store::list(&state.pool, &merchant.merchant_id).await?;
     Ok(Json(Envelope::new(
         "Providers retrieved successfully",
-        rows.into_iter().map(ProviderView::from).collect(),
+        rows.into_iter()
+            .map(|row| ProviderView::new(row, &state.config.public_url))
+            .collect(),
     )))
 }
 
@@ -124,7 +136,10 @@ pub async fn create(
     tracing::info!(slug = %row.slug, kind = %row.kind, mode = %row.mode, "provider account added");
     Ok((
         StatusCode::CREATED,
-        Json(Envelope::new("Provider added successfully", row.into())),
+        Json(Envelope::new(
+            "Provider added successfully",
+            ProviderView::new(row, &state.config.public_url),
+        )),
     ))
 }
 
@@ -132,7 +147,7 @@ pub async fn create(
 #[utoipa::path(delete, path = "/providers/{slug}", tag = "providers",
     params(("slug" = String, Path)),
     responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-              (status = 409, description = "The default provider cannot be removed", body = crate::error::ErrorBody)),
+              (status = 409, description = "The default provider, or one with payments still open, cannot be removed", body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -151,6 +166,12 @@ pub async fn remove(
         Removal::IsDefault => Err(ApiError::Conflict {
             code: "default_provider",
             message: format!("{slug} is your default provider and cannot be removed"),
+        }),
+        Removal::HasOpenPayments(n) => Err(ApiError::Conflict {
+            code: "provider_has_open_payments",
+            message: format!(
+                "{slug} has {n} payment attempt(s) not yet final at the provider; it can be removed once they are settled"
+            ),
         }),
     }
 }

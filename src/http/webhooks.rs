@@ -1,4 +1,4 @@
-//! `POST /webhooks/{provider}`: provider callbacks. Each is stored (raw body, the headers that matter,
+//! `POST /webhooks/{provider}/{account}` (and the older `/webhooks/{provider}`): provider callbacks. Each is stored (raw body, the headers that matter,
 //! the verdict) before anything acts on it, answered fast, and acted on by a durable job, so a crash
 //! after the 200 loses nothing.
 //! - Paystack signs: the hex HMAC-SHA512 of the raw body under the account's secret key, checked in
@@ -7,7 +7,10 @@
 //!   attempt's status check forward; only the provider's status API moves money.
 //!
 //! Deliveries are de-duplicated by the provider's event or transaction id: only the first receipt of a
-//! key is acted on.
+//! key is acted on. At an account's own URL the account gives the verification key and the scope of the
+//! de-duplication, so deliveries that name no Cowry reference (a Paystack refund names the transaction
+//! in `data.transaction_reference`) are verified and routed too; the older URL finds the account
+//! through the Cowry reference the callback carries.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -19,7 +22,7 @@ use serde_json::{json, Value};
 use crate::domain::ids::new_id;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{reconcile, webhook};
-use crate::providers::{paystack, registry::paystack_secret};
+use crate::providers::{paystack, registry::paystack_secret, Account};
 use crate::store::attempts::{self, AttemptRow};
 use crate::store::webhooks::{self, NewReceipt};
 use crate::store::{jobs, sha256};
@@ -27,7 +30,12 @@ use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     // MTN sends its callback as a PUT (or POST); the others POST.
-    Router::new().route("/webhooks/{provider}", post(receive).put(receive))
+    Router::new()
+        .route("/webhooks/{provider}", post(receive).put(receive))
+        .route(
+            "/webhooks/{provider}/{account}",
+            post(receive_for_account).put(receive_for_account),
+        )
 }
 
 /// Headers kept with a receipt: enough to audit a delivery, never credentials.
@@ -54,6 +62,49 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    dispatch(&state, &provider, None, &query, &headers, &body).await
+}
+
+/// Receive a provider callback at the account's own URL (shown as `callbackUrl` in `GET /providers`).
+#[utoipa::path(post, path = "/webhooks/{provider}/{account}", tag = "webhooks",
+    params(("provider" = String, Path, description = "paystack, mtn_momo or airtel_money"),
+        ("account" = String, Path, description = "The provider account's id (acct_…)"),
+        ("reference" = Option<String>, Query, description = "MoMo: the X-Reference-Id (Cowry sets it in X-Callback-Url)")),
+    request_body(content = String, description = "The provider's callback, verified over its raw bytes with the account's key"),
+    responses((status = 200, description = "Stored; acted on by a job"),
+        (status = 401, description = "Missing or bad signature; nothing changed", body = crate::error::ErrorBody),
+        (status = 404, description = "No such account for this provider", body = crate::error::ErrorBody)))]
+pub async fn receive_for_account(
+    State(state): State<AppState>,
+    Path((provider, account_id)): Path<(String, String)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let no_account = || ApiError::NotFound("no such provider account".to_owned());
+    if account_id.len() > 64 {
+        return Err(no_account());
+    }
+    let Some((merchant_id, slug)) =
+        crate::store::providers::by_id(&state.pool, &account_id).await?
+    else {
+        return Err(no_account());
+    };
+    let account = crate::providers::accounts::open(&state, &merchant_id, &slug)
+        .await?
+        .filter(|a| a.kind == provider)
+        .ok_or_else(no_account)?;
+    dispatch(&state, &provider, Some(&account), &query, &headers, &body).await
+}
+
+async fn dispatch(
+    state: &AppState,
+    provider: &str,
+    account: Option<&Account>,
+    query: &std::collections::HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let kept: serde_json::Map<String, Value> = KEPT_HEADERS
         .iter()
         .filter_map(|name| {
@@ -62,12 +113,13 @@ pub async fn receive(
         })
         .collect();
     let received = Received {
-        state: &state,
+        state,
+        account,
         headers: Value::Object(kept),
-        body: &body,
+        body,
     };
-    match provider.as_str() {
-        "paystack" => received.paystack(&headers).await,
+    match provider {
+        "paystack" => received.paystack(headers).await,
         "mtn_momo" => {
             let reference = query
                 .get("reference")
@@ -109,6 +161,8 @@ fn acknowledged() -> (StatusCode, Json<Value>) {
 
 struct Received<'a> {
     state: &'a AppState,
+    /// The account whose URL the callback came to (`None` at the older `/webhooks/{provider}`).
+    account: Option<&'a Account>,
     headers: Value,
     body: &'a [u8],
 }
@@ -129,7 +183,9 @@ impl Received<'_> {
             &NewReceipt {
                 id: &id,
                 provider,
-                merchant_id: attempt.map(|a| a.merchant_id.as_str()),
+                merchant_id: attempt
+                    .map(|a| a.merchant_id.as_str())
+                    .or(self.account.map(|a| a.merchant_id.as_str())),
                 attempt_id: attempt.map(|a| a.id.as_str()),
                 headers: &self.headers,
                 body: self.body,
@@ -170,6 +226,9 @@ impl Received<'_> {
                 .reject("paystack", None, "missing x-paystack-signature")
                 .await;
         };
+        if let Some(account) = self.account {
+            return self.paystack_for_account(account, signature).await;
+        }
         // The key to check the signature with belongs to the merchant whose transaction this is, so
         // the reference is read first, from bytes not yet trusted for anything else.
         let reference = json_field(self.body, &["data", "reference"]);
@@ -200,25 +259,71 @@ impl Received<'_> {
                 .reject("paystack", Some(&attempt), "bad x-paystack-signature")
                 .await;
         }
+        self.paystack_verified(Some(&attempt)).await
+    }
+
+    /// At the account's own URL: the account's key checks the signature before anything in the body is
+    /// read, and the payment is found within the account's merchant (a refund names it in
+    /// `data.transaction_reference`).
+    async fn paystack_for_account(
+        &self,
+        account: &Account,
+        signature: &str,
+    ) -> ApiResult<(StatusCode, Json<Value>)> {
+        if !paystack::verify_signature(&paystack_secret(account), self.body, signature) {
+            return self
+                .reject("paystack", None, "bad x-paystack-signature")
+                .await;
+        }
+        let mut reference = json_field(self.body, &["data", "reference"]);
+        if reference.is_empty() {
+            reference = json_field(self.body, &["data", "transaction_reference"]);
+        }
+        let attempt = if reference.is_empty() {
+            None
+        } else {
+            attempts::by_merchant_reference(
+                &self.state.pool,
+                &account.merchant_id,
+                "paystack",
+                &reference,
+            )
+            .await?
+        };
+        self.paystack_verified(attempt.as_ref()).await
+    }
+
+    /// A verified Paystack delivery: stored, and (the first time) acted on by a job when it names a
+    /// Cowry payment.
+    async fn paystack_verified(
+        &self,
+        attempt: Option<&AttemptRow>,
+    ) -> ApiResult<(StatusCode, Json<Value>)> {
         let event = json_field(self.body, &["event"]);
         let transaction = json_field(self.body, &["data", "id"]);
+        let scope = self.account.and_then(|a| a.id.as_deref()).unwrap_or("");
         let dedupe_key = if transaction.is_empty() {
-            hex::encode(sha256(self.body))
-        } else {
+            format!("{scope}{}", hex::encode(sha256(self.body)))
+        } else if scope.is_empty() {
             format!("{event}:{transaction}")
+        } else {
+            format!("{scope}:{event}:{transaction}")
         };
+        let outcome = attempt
+            .is_none()
+            .then_some("verified; names no Cowry payment, recorded only");
         let mut tx = self.state.pool.begin().await?;
         let (id, first) = self
             .store(
                 &mut tx,
                 "paystack",
-                Some(&attempt),
+                attempt,
                 "verified",
                 Some(&dedupe_key),
-                None,
+                outcome,
             )
             .await?;
-        if first {
+        if let (true, Some(attempt)) = (first, attempt) {
             let payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
             jobs::enqueue(
                 &mut *tx,
@@ -241,12 +346,23 @@ impl Received<'_> {
         reference: &str,
         status: &str,
     ) -> ApiResult<(StatusCode, Json<Value>)> {
-        let attempt = if reference.is_empty() {
-            None
-        } else {
-            attempts::by_reference(&self.state.pool, provider, reference).await?
+        let attempt = match (reference.is_empty(), self.account) {
+            (true, _) => None,
+            (false, Some(account)) => {
+                attempts::by_merchant_reference(
+                    &self.state.pool,
+                    &account.merchant_id,
+                    provider,
+                    reference,
+                )
+                .await?
+            }
+            (false, None) => attempts::by_reference(&self.state.pool, provider, reference).await?,
         };
-        let dedupe_key = format!("{reference}:{status}");
+        let dedupe_key = match self.account.and_then(|a| a.id.as_deref()) {
+            Some(scope) => format!("{scope}:{reference}:{status}"),
+            None => format!("{reference}:{status}"),
+        };
         let mut tx = self.state.pool.begin().await?;
         let outcome = match &attempt {
             Some(_) => "status re-check queued",
@@ -262,7 +378,11 @@ impl Received<'_> {
                 Some(outcome),
             )
             .await?;
-        if let (Some(attempt), true) = (&attempt, first) {
+        // A hint about a payment already settled changes nothing: no poll is queued for it.
+        let open = attempt.as_ref().is_some_and(|a| {
+            crate::domain::settlement::AttemptState::parse(&a.status).is_some_and(|s| s.is_open())
+        });
+        if let (Some(attempt), true, true) = (&attempt, first, open) {
             reconcile::schedule(
                 &mut *tx,
                 &attempt.merchant_id,

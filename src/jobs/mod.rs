@@ -1,5 +1,6 @@
-//! Background work that runs beside the HTTP server in every `cowry serve` process. Each worker is safe
-//! to run in several processes against one database.
+//! Background work: beside the HTTP server in every `cowry serve` process (the queue unless
+//! `COWRY_WORKERS=false`), or alone in `cowry worker`. Each worker is safe to run in several processes
+//! against one database.
 
 pub mod expiry;
 pub mod kinds;
@@ -14,12 +15,13 @@ use tokio::task::JoinHandle;
 use crate::shutdown::Shutdown;
 use crate::AppState;
 
-pub fn spawn(state: AppState, shutdown: Shutdown) -> Vec<JoinHandle<()>> {
+/// Starts the sweeps, and the job queue when `queue` is set.
+pub fn spawn(state: AppState, shutdown: Shutdown, queue: bool) -> Vec<JoinHandle<()>> {
     let mut workers = vec![
         tokio::spawn(expiry::run(state.clone(), shutdown.clone())),
         tokio::spawn(retention::run(state.clone(), shutdown.clone())),
     ];
-    if state.config.workers {
+    if queue {
         workers.push(tokio::spawn(queue::run(state, shutdown)));
     }
     workers

@@ -44,6 +44,15 @@ pub async fn schedule(
     .await
 }
 
+/// The attempt is settled: its queued poll goes (a running one ends by itself).
+pub async fn unschedule(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    attempt_id: &str,
+) -> Result<(), sqlx::Error> {
+    jobs::cancel(db, KIND, &format!("{merchant_id}/{attempt_id}")).await
+}
+
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
     match poll(state, job).await {
         Ok(outcome) => outcome,

@@ -131,6 +131,9 @@ pub async fn apply(
         Decision::Flag(_) => AttemptState::Flagged,
         _ => current,
     };
+    if current.is_open() && !now.is_open() {
+        super::reconcile::unschedule(&mut *conn, merchant_id, &attempt.id).await?;
+    }
     Ok(Some(Settled {
         decision,
         open: now.is_open(),

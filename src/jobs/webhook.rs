@@ -42,6 +42,10 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             status: PaymentStatus::Succeeded,
             amount: Some(amount),
         },
+        Ok(WebhookEvent::Refunded { .. }) => Report {
+            status: PaymentStatus::Reversed,
+            amount: None,
+        },
         Ok(WebhookEvent::Other { event }) => {
             let outcome = format!("recorded: {event} is not an event Cowry acts on");
             webhooks::processed(&state.pool, receipt_id, &outcome).await?;

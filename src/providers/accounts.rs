@@ -26,6 +26,7 @@ pub async fn open(state: &AppState, merchant_id: &str, slug: &str) -> ApiResult<
         }
     };
     Ok(Some(Account {
+        id: Some(row.id),
         merchant_id: merchant_id.to_owned(),
         slug: slug.to_owned(),
         kind: row.kind,

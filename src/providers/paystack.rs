@@ -391,6 +391,9 @@ pub fn verify_signature(secret: &str, raw_body: &[u8], signature_hex: &str) -> b
 pub enum WebhookEvent {
     /// `charge.success`: still confirm with [`Paystack::verify`] before giving value.
     ChargeSuccess { reference: String, amount: Money },
+    /// `refund.processed`: the payment under `reference` was refunded (in full or in part; Cowry
+    /// treats any processed refund as a reversal of the payment, for finance to see).
+    Refunded { reference: String },
     /// Any other event (acknowledged and recorded, never an error).
     Other { event: String },
 }
@@ -401,6 +404,20 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, ProviderError> {
             provider: NAME,
             message: format!("unreadable webhook: {e}"),
         })?;
+    if body.event == "refund.processed" {
+        let reference = body
+            .data
+            .get("transaction_reference")
+            .and_then(|r| r.as_str())
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| ProviderError::Protocol {
+                provider: NAME,
+                message: "refund.processed without data.transaction_reference".to_owned(),
+            })?;
+        return Ok(WebhookEvent::Refunded {
+            reference: reference.to_owned(),
+        });
+    }
     if body.event != "charge.success" {
         return Ok(WebhookEvent::Other { event: body.event });
     }

@@ -20,6 +20,8 @@ use crate::domain::settlement::Report;
 /// A provider account with its credentials decrypted.
 #[derive(Debug, Clone)]
 pub struct Account {
+    /// The stored account's id (`None` for the built-in sandbox): names its callback URL.
+    pub id: Option<String>,
     pub merchant_id: String,
     pub slug: String,
     pub kind: String,
@@ -72,16 +74,17 @@ impl Registry {
         self.self_base.get().map(String::as_str)
     }
 
-    /// Where MTN should send the callback for `reference`: back to the process whose emulator the
-    /// account uses, else this server's public URL (`/webhooks/mtn_momo?reference=…`).
+    /// Where MTN should send the callback for `reference`: the account's own callback URL
+    /// (`/webhooks/mtn_momo/{account id}?reference=…`) at this server's public URL; for a test account,
+    /// at `COWRY_EMULATOR_CALLBACK_URL` or this process, where its emulator's callbacks are heard.
     pub fn callback_url(&self, account: &Account, reference: &str) -> String {
-        let emulated = account.mode == "test" && account.base_url.is_none();
         let emulator_target = self.emulator_callback_url.as_deref().or(self.self_base());
-        let base = match (emulated, emulator_target) {
-            (true, Some(base)) => base,
+        let base = match (account.mode.as_str(), emulator_target) {
+            ("test", Some(base)) => base,
             _ => &self.public_url,
         };
-        format!("{base}/webhooks/mtn_momo?reference={reference}")
+        let path = account_callback_path(&account.kind, account.id.as_deref());
+        format!("{}{path}?reference={reference}", base.trim_end_matches('/'))
     }
 
     /// The base URL an account talks to: its override, the provider's live host, or the emulator.
@@ -257,4 +260,12 @@ fn emulator_api_user(merchant_id: &str) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+/// `/webhooks/{kind}/{account id}`: the account's own callback path (`/webhooks/{kind}` without one).
+pub fn account_callback_path(kind: &str, id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("/webhooks/{kind}/{id}"),
+        None => format!("/webhooks/{kind}"),
+    }
 }

@@ -85,13 +85,17 @@ pub struct AttemptRow {
     pub error: Option<String>,
     pub checks: i32,
     pub last_checked: Option<chrono::DateTime<chrono::Utc>>,
+    /// Redacted records of the calls made for it (operation, outcome, latency).
+    pub calls: sqlx::types::Json<Value>,
+    /// Whether the report that settled it carried the amount (Airtel's enquiry does not).
+    pub amount_confirmed: Option<bool>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 const COLUMNS: &str = "merchant_id, id, collection_id, collect_id, provider, kind, operation,
     provider_reference, status, amount_minor, currency::text as currency, error, checks, last_checked,
-    created_at, updated_at";
+    calls, amount_confirmed, created_at, updated_at";
 
 /// The attempt, locked for the caller's transaction (so a webhook and a poll settle it one at a time).
 pub async fn lock(
@@ -131,6 +135,25 @@ pub async fn by_reference(
     sqlx::query_as(&format!(
         "select {COLUMNS} from provider_attempts where kind = $1 and provider_reference = $2 limit 1"
     ))
+    .bind(kind)
+    .bind(reference)
+    .fetch_optional(db)
+    .await
+}
+
+/// The attempt of one merchant's account kind that a provider callback names (callbacks that arrive at an
+/// account's own URL are looked up within that account's merchant).
+pub async fn by_merchant_reference(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    kind: &str,
+    reference: &str,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from provider_attempts
+         where merchant_id = $1 and kind = $2 and provider_reference = $3 limit 1"
+    ))
+    .bind(merchant_id)
     .bind(kind)
     .bind(reference)
     .fetch_optional(db)

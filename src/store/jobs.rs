@@ -48,6 +48,20 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Removes the queued job of this kind and key unless a worker is running it (that run ends by itself):
+/// the thing it watched is settled.
+pub async fn cancel(db: impl PgExecutor<'_>, kind: &str, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "delete from jobs where kind = $1 and key = $2 and status = 'queued'
+           and (locked_until is null or locked_until < now())",
+    )
+    .bind(kind)
+    .bind(key)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Takes up to `batch` due jobs for `worker`, reserving them for `lease` (renewed while they run).
 pub async fn take(
     pool: &PgPool,

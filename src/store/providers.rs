@@ -5,6 +5,8 @@ use sqlx::PgPool;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ProviderRow {
+    /// The account's own id: it names the account's callback URL.
+    pub id: String,
     pub slug: String,
     pub kind: String,
     pub mode: String,
@@ -16,7 +18,7 @@ pub struct ProviderRow {
 }
 
 const COLUMNS: &str =
-    "p.slug, p.kind, p.mode, p.base_url, p.credentials is not null as has_credentials,
+    "p.id, p.slug, p.kind, p.mode, p.base_url, p.credentials is not null as has_credentials,
     p.slug = m.default_provider as is_default, p.created_at, p.updated_at";
 
 pub async fn list(pool: &PgPool, merchant_id: &str) -> Result<Vec<ProviderRow>, sqlx::Error> {
@@ -66,27 +68,36 @@ pub enum Removal {
     Removed,
     NotFound,
     IsDefault,
+    /// Attempts through it are still open (created, pending or unknown): how many.
+    HasOpenPayments(i64),
 }
 
 /// Removes an account unless it is the merchant's default provider.
 pub async fn delete(pool: &PgPool, merchant_id: &str, slug: &str) -> Result<Removal, sqlx::Error> {
-    let (deleted, is_default): (bool, bool) = sqlx::query_as(
-        "with gone as (
+    // An account with payments still open at the provider stays: the reconciler needs it to ask.
+    let (deleted, is_default, open): (bool, bool, i64) = sqlx::query_as(
+        "with open as (
+             select count(*) as n from provider_attempts
+             where merchant_id = $1 and provider = $2 and status in ('created', 'pending', 'unknown')
+         ), gone as (
              delete from merchant_providers p using merchants m
              where p.merchant_id = $1 and p.slug = $2 and m.id = p.merchant_id and m.default_provider <> p.slug
+               and (select n from open) = 0
              returning p.slug
          )
          select exists (select 1 from gone),
-                exists (select 1 from merchants where id = $1 and default_provider = $2)",
+                exists (select 1 from merchants where id = $1 and default_provider = $2),
+                (select n from open)",
     )
     .bind(merchant_id)
     .bind(slug)
     .fetch_one(pool)
     .await?;
-    Ok(match (deleted, is_default) {
-        (true, _) => Removal::Removed,
-        (false, true) => Removal::IsDefault,
-        (false, false) => Removal::NotFound,
+    Ok(match (deleted, is_default, open) {
+        (true, _, _) => Removal::Removed,
+        (false, true, _) => Removal::IsDefault,
+        (false, false, n) if n > 0 => Removal::HasOpenPayments(n),
+        (false, false, _) => Removal::NotFound,
     })
 }
 
@@ -99,6 +110,7 @@ pub async fn live_credentials_exist(pool: &PgPool) -> Result<bool, sqlx::Error> 
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
+    pub id: String,
     pub kind: String,
     pub mode: String,
     pub base_url: Option<String>,
@@ -111,9 +123,17 @@ pub async fn account(
     merchant_id: &str,
     slug: &str,
 ) -> Result<Option<AccountRow>, sqlx::Error> {
-    sqlx::query_as("select kind, mode, base_url, credentials from merchant_providers where merchant_id = $1 and slug = $2")
+    sqlx::query_as("select id, kind, mode, base_url, credentials from merchant_providers where merchant_id = $1 and slug = $2")
         .bind(merchant_id)
         .bind(slug)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The merchant and slug of the account with this id (callbacks name their account by id).
+pub async fn by_id(pool: &PgPool, id: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("select merchant_id, slug from merchant_providers where id = $1")
+        .bind(id)
         .fetch_optional(pool)
         .await
 }

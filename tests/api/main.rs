@@ -12,6 +12,8 @@ mod create;
 mod create_paystack;
 mod dollr;
 mod errors;
+mod fault_proxy;
+mod faults;
 mod idempotency;
 mod lifecycle;
 mod list;

@@ -63,6 +63,7 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: JsonBody,
 ) -> ApiResult<Response> {
+    let deadline = tokio::time::Instant::now() + budget(&state);
     let new = collect::parse(&body.value).map_err(ApiError::Validation)?;
     let account = super::choose_account(&state, &merchant, &new).await?;
     let adapter = state
@@ -101,7 +102,7 @@ pub async fn create(
         claimed,
         key.clone(),
     ));
-    match tokio::time::timeout(budget(&state), task).await {
+    match tokio::time::timeout_at(deadline, task).await {
         Ok(Ok(Ok(response))) => Ok(response),
         Ok(Ok(Err(e))) => Err(e),
         Ok(Err(panicked)) => Err(ApiError::internal(panicked)),
@@ -111,10 +112,11 @@ pub async fn create(
     }
 }
 
-/// How long a request waits for its push before answering with the `PENDING` collect: well inside the
-/// request timeout, so the merchant never gets a 408 for a payment that was sent.
+/// How long a request (from its handler's start) waits for its provider calls before answering with
+/// what is stored: well inside the request timeout, so the merchant never gets a 408 for a payment that
+/// was sent.
 pub fn budget(state: &AppState) -> Duration {
-    state.config.request_timeout.mul_f64(0.8)
+    state.config.request_timeout.mul_f64(0.75)
 }
 
 /// What was claimed before the push.

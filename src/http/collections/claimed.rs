@@ -34,6 +34,7 @@ use crate::AppState;
 
 const CREATED: &str = "Collection created successfully";
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn create(
     state: &AppState,
     keyed: Keyed<'_>,
@@ -42,6 +43,7 @@ pub(super) async fn create(
     new: NewCollection,
     draft: Draft,
     plan: Vec<PlannedCall>,
+    deadline: tokio::time::Instant,
 ) -> ApiResult<Response> {
     let merchant_id = keyed.merchant_id.to_owned();
     match idempotent::begin(&state.pool, &keyed).await? {
@@ -88,7 +90,7 @@ pub(super) async fn create(
             .await
         })
     };
-    match tokio::time::timeout(crate::http::collect::create::budget(state), task).await {
+    match tokio::time::timeout_at(deadline, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(panicked)) => Err(ApiError::internal(panicked)),
         Err(_) => answer_from_store(state, &merchant_id, &id, false).await,

@@ -46,6 +46,8 @@ pub async fn create(
     IdempotencyKey(key): IdempotencyKey,
     body: JsonBody,
 ) -> ApiResult<Response> {
+    // The provider calls' answers are awaited until then; past it the merchant gets what is stored.
+    let deadline = tokio::time::Instant::now() + crate::http::collect::create::budget(&state);
     if body
         .value
         .as_object()
@@ -74,7 +76,8 @@ pub async fn create(
     };
     if !plan.is_empty() {
         // Provider calls ahead: claim first, call after (see `claimed`).
-        return super::claimed::create(&state, keyed, &slug, adapter, new, draft, plan).await;
+        return super::claimed::create(&state, keyed, &slug, adapter, new, draft, plan, deadline)
+            .await;
     }
     idempotent::run(
         &state.pool,
@@ -157,6 +160,7 @@ async fn account(
     kind: &str,
 ) -> ApiResult<Account> {
     let account = Account {
+        id: None,
         merchant_id: merchant.merchant_id.clone(),
         slug: slug.to_owned(),
         kind: kind.to_owned(),
