@@ -89,7 +89,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 });
 
 /// The registry's metrics plus the job queue's depth, in Prometheus text format.
-pub fn render(queue: &[(String, String, i64)]) -> String {
+pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::AtRisk]) -> String {
     let mut buffer = Vec::new();
     TextEncoder::new()
         .encode(&METRICS.registry.gather(), &mut buffer)
@@ -103,6 +103,35 @@ pub fn render(queue: &[(String, String, i64)]) -> String {
         text.push_str(&format!(
             "cowry_jobs_queued{{kind=\"{kind}\",status=\"{status}\"}} {count}\n"
         ));
+    }
+    // Money at risk: payments whose outcome is unknown until the provider answers a status query.
+    let gauges: [(&str, &str, fn(&crate::store::check::AtRisk) -> i64); 3] = [
+        (
+            "cowry_unknown_attempts",
+            "Provider attempts whose outcome is unknown, by provider kind and currency",
+            |r| r.count,
+        ),
+        (
+            "cowry_unknown_attempts_oldest_seconds",
+            "Age of the oldest unknown attempt, by provider kind and currency",
+            |r| r.oldest_seconds,
+        ),
+        (
+            "cowry_unknown_attempts_amount_minor",
+            "Money held by unknown attempts, in minor units, by provider kind and currency",
+            |r| r.amount_minor,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for row in at_risk {
+            text.push_str(&format!(
+                "{name}{{provider=\"{}\",currency=\"{}\"}} {}\n",
+                row.provider,
+                row.currency.trim(),
+                value(row)
+            ));
+        }
     }
     text
 }

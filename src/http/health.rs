@@ -28,12 +28,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
         tracing::warn!(error = %e, "could not read the job queue's depth for /metrics");
         Vec::new()
     });
+    let at_risk = crate::store::check::at_risk(&state.pool)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read unknown attempts for /metrics");
+            Vec::new()
+        });
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&queue),
+        crate::metrics::render(&queue, &at_risk),
     )
 }
 

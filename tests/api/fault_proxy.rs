@@ -85,13 +85,6 @@ impl FaultProxy {
         proxy
     }
 
-    /// From now on, every matching request gets `fault`.
-    pub fn set(&self, fault: Fault) {
-        let mut rule = self.rule.lock().unwrap();
-        rule.fault = fault;
-        rule.remaining = usize::MAX;
-    }
-
     /// Matching requests forwarded to the provider.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)

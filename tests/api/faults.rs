@@ -168,6 +168,8 @@ async fn a_stuck_push_answers_pending_and_a_retry_with_the_key_resumes_it() {
     env.extend([
         ("COWRY_REQUEST_TIMEOUT_SECS", "2"),
         ("COWRY_PROVIDER_TIMEOUT_SECS", "10"),
+        // The payer approves after the request is answered (MTN's answer is held back 4 s).
+        ("COWRY_EMULATOR_SETTLE_MS", "5000"),
     ]);
     let app = spawn_with(&env).await;
     let proxy = FaultProxy::start(
@@ -338,4 +340,70 @@ async fn fifty_simultaneous_creates_with_one_reference_make_one_provider_call() 
     assert_eq!(created, 1);
     assert_eq!(proxy.hits(), 1, "one initialize for one collection");
     assert_eq!(app.count("select count(*) from collections").await, 1);
+}
+
+/// Money at risk is visible: an unknown push shows in the metrics (count, age, amount per provider and
+/// currency) and in the invariant check's list, which still counts no problem (a job watches it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_payment_is_visible_in_metrics_and_the_check() {
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    let proxy = FaultProxy::start(
+        &upstream(&app),
+        "POST",
+        "/requesttopay",
+        Fault::DropAnswer,
+        usize::MAX,
+    )
+    .await;
+    account_via(&app, &proxy, "momo-lost", "mtn_momo").await;
+    let body = json!({"phone": "+256772123456", "amount": 9100, "provider": "momo-lost"});
+    let (status, sent) = collect(&app, &body, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"cowry_unknown_attempts{provider="mtn_momo",currency="UGX"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"cowry_unknown_attempts_amount_minor{provider="mtn_momo",currency="UGX"} 9100"#
+        ),
+        "{metrics}"
+    );
+    let (status, report) = read(
+        app.client
+            .get(app.url("/admin/check"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["problems"], 0, "{report}");
+    assert_eq!(report["unknown"][0]["amountMinor"], 9100, "{report}");
+    // Were its poll lost, the check would say so.
+    sqlx::query("delete from jobs")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (_, report) = read(
+        app.client
+            .get(app.url("/admin/check"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(report["problems"], 1, "{report}");
+    assert_eq!(report["unwatched"][0]["owner"], "collect", "{report}");
 }

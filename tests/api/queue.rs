@@ -14,7 +14,8 @@ use cowry::store::jobs;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{eventually, spawn_with};
+use crate::common::{assert_error, eventually, read, spawn_with, ADMIN_TOKEN};
+use crate::fault_proxy::{Fault, FaultProxy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_workers_job_is_taken_again_once_its_lease_expires() {
@@ -299,4 +300,227 @@ async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
             .await,
         2
     );
+}
+
+/// An enqueue that lands on a job while a worker runs it is kept: the job runs once more after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enqueue_on_a_running_job_makes_it_run_again() {
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    let now = chrono::Utc::now();
+    jobs::enqueue(&app.pool, "test", "k", None, &json!({}), now)
+        .await
+        .unwrap();
+    let taken = jobs::take(&app.pool, "worker", Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    // A callback asks for the same work while it runs…
+    jobs::enqueue(&app.pool, "test", "k", None, &json!({}), now)
+        .await
+        .unwrap();
+    jobs::finish(&app.pool, taken[0].id, "worker")
+        .await
+        .unwrap();
+    // …so finishing hands the job back to the queue, due now, instead of deleting it.
+    let again = jobs::take(&app.pool, "worker", Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "the request made while it ran is not lost");
+    jobs::finish(&app.pool, again[0].id, "worker")
+        .await
+        .unwrap();
+    assert_eq!(app.count("select count(*) from jobs").await, 0);
+}
+
+/// A poll whose status call takes three times the lease: the lease is renewed while it runs, so no
+/// other worker (here a second process) takes the job and asks MTN again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_longer_than_its_lease_runs_once() {
+    let env = [
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_RECONCILE_SCHEDULE", "100ms"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+        ("COWRY_JOB_LEASE_SECS", "1"),
+        ("COWRY_PROVIDER_TIMEOUT_SECS", "10"),
+    ];
+    let app = spawn_with(&env).await;
+    let _second = app.sibling(&env).await;
+    let upstream = app.base.trim_start_matches("http://").to_owned();
+    let proxy = FaultProxy::start(
+        &upstream,
+        "GET",
+        "/requesttopay/",
+        Fault::Delay(Duration::from_secs(3)),
+        usize::MAX,
+    )
+    .await;
+    let (status, body) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "momo-slow-status", "kind": "mtn_momo", "mode": "test",
+                    "baseUrl": format!("{}/_emulator/mtn_momo", proxy.base)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, sent) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 700, "provider": "momo-slow-status"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let paid = crate::collect::settled(&app, sent["payload"]["id"].as_str().unwrap()).await;
+    assert_eq!(paid["status"], "SUCCESS");
+    assert_eq!(
+        proxy.hits(),
+        1,
+        "one status call: the job was never taken twice"
+    );
+}
+
+/// Operators see jobs that gave up, and put them back in the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_jobs_are_listed_and_can_be_retried() {
+    let app = spawn_with(&[("COWRY_WORKER_IDLE_MS", "20")]).await;
+    jobs::enqueue(
+        &app.pool,
+        "mystery",
+        "k",
+        None,
+        &json!({}),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let admin = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+    };
+    let failed = eventually("the job to give up", || async {
+        let (_, list) = read(
+            admin(reqwest::Method::GET, "/admin/jobs?status=failed")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let rows = list["data"].as_array().unwrap().clone();
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await;
+    assert_eq!(failed[0]["kind"], "mystery");
+    assert!(failed[0]["lastError"]
+        .as_str()
+        .unwrap()
+        .contains("no worker handles"));
+    let id = failed[0]["id"].as_i64().unwrap();
+    let response = admin(reqwest::Method::POST, &format!("/admin/jobs/{id}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    // Back in the queue, it runs (and, having no handler, gives up again).
+    eventually("the retried job to run", || async {
+        let status: String = sqlx::query_scalar("select status from jobs where id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        let attempts: i32 = sqlx::query_scalar("select attempts from jobs where id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (status == "failed" && attempts == 1).then_some(())
+    })
+    .await;
+    let (status, body) = read(
+        admin(reqwest::Method::GET, "/admin/jobs?kind=nonsense")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&body, status, "validation_failed");
+    let missing = admin(reqwest::Method::POST, "/admin/jobs/999999/retry")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let unauthorized = app.client.get(app.url("/admin/jobs")).send().await.unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Tokens are cached per provider account across requests and jobs: three collects and their polls
+/// make one token call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_call_per_account_across_requests() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_RECONCILE_SCHEDULE", "100ms"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+    ])
+    .await;
+    let upstream = app.base.trim_start_matches("http://").to_owned();
+    let proxy = FaultProxy::start(&upstream, "POST", "/token/", Fault::Pass, 0).await;
+    let (status, body) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "momo-counted", "kind": "mtn_momo", "mode": "test",
+                    "baseUrl": format!("{}/_emulator/mtn_momo", proxy.base)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for amount in [500, 600, 700] {
+        let (status, sent) = app
+            .post_json(
+                "/collections/collect",
+                &json!({"phone": "+256772123456", "amount": amount, "provider": "momo-counted"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        crate::collect::settled(&app, sent["payload"]["id"].as_str().unwrap()).await;
+    }
+    assert_eq!(proxy.hits(), 1);
+}
+
+/// An account with payments still open at the provider cannot be removed: the reconciler needs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_account_with_open_payments_is_kept() {
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    let (status, body) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "momo-busy", "kind": "mtn_momo", "mode": "test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, sent) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 800, "provider": "momo-busy"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let (status, refused) = read(
+        app.authed(reqwest::Method::DELETE, "/providers/momo-busy")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&refused, status, "provider_has_open_payments");
+    assert!(refused["message"].as_str().unwrap().contains('1'));
+    // Once the payment is settled, it can go.
+    sqlx::query("update provider_attempts set status = 'succeeded'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let removed = app
+        .authed(reqwest::Method::DELETE, "/providers/momo-busy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
 }

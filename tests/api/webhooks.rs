@@ -363,3 +363,93 @@ async fn a_signed_success_for_another_amount_is_flagged_not_paid() {
         "{error}"
     );
 }
+
+/// Each provider account has its own callback URL; there the account's key verifies the delivery, so a
+/// Paystack refund — which names the payment only in `data.transaction_reference` — is verified, routed
+/// to its payment, and reverses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_at_the_accounts_own_url_reverses_the_payment() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (_, providers) = app.get("/providers").await;
+    let paystack = providers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["slug"] == "paystack")
+        .unwrap()
+        .clone();
+    let url = paystack["callbackUrl"].as_str().unwrap();
+    let path = &url[url
+        .find("/webhooks/paystack/acct_")
+        .expect("an account URL")..];
+    let (id, reference, secret) = pending_paystack_collection(&app, 7).await;
+    let post = |body: Vec<u8>, signature: String| {
+        let request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .header("x-paystack-signature", signature)
+            .body(body);
+        async move { read(request.send().await.unwrap()).await }
+    };
+    let paid = charge_success(&reference, 45_002);
+    let (status, answer) = post(
+        paid.clone(),
+        cowry::emulator::hmac_sha512_hex(&secret, &paid),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    eventually("the collection to complete", || async {
+        (collection(&app, &id).await["status"] == "completed").then_some(())
+    })
+    .await;
+    let refund = serde_json::to_vec(&json!({
+        "event": "refund.processed",
+        "data": {"id": 1077, "status": "processed", "transaction_reference": reference,
+                 "amount": 45_002, "currency": "NGN", "domain": "test"}
+    }))
+    .unwrap();
+    // A forged refund changes nothing.
+    let forged = cowry::emulator::hmac_sha512_hex("sk_test_someone_else", &refund);
+    let (status, _) = post(refund.clone(), forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, answer) = post(
+        refund.clone(),
+        cowry::emulator::hmac_sha512_hex(&secret, &refund),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let history = eventually("the reversal to be recorded", || async {
+        let history = events(&app, &id).await;
+        history
+            .contains(&"payment.reversed".to_owned())
+            .then_some(history)
+    })
+    .await;
+    assert_eq!(
+        history,
+        [
+            "collection.created",
+            "collection.completed",
+            "payment.reversed"
+        ]
+    );
+    let status: String =
+        sqlx::query_scalar("select status from provider_attempts where provider_reference = $1")
+            .bind(&reference)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "reversed");
+    // Another account's URL does not accept this merchant's deliveries.
+    let (status, _) = read(
+        app.client
+            .post(app.url("/webhooks/paystack/acct_nobody"))
+            .body(refund)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
