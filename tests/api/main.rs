@@ -8,6 +8,7 @@ mod auth;
 mod collect;
 mod contacts;
 mod contract;
+mod crash;
 mod create;
 mod create_paystack;
 mod dollr;
