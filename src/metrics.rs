@@ -89,6 +89,13 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 });
 
 /// The registry's metrics plus the job queue's depth, in Prometheus text format.
+/// A gauge of money at risk: name, help, and its value for one provider and currency.
+type Gauge = (
+    &'static str,
+    &'static str,
+    fn(&crate::store::check::AtRisk) -> i64,
+);
+
 pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::AtRisk]) -> String {
     let mut buffer = Vec::new();
     TextEncoder::new()
@@ -105,7 +112,7 @@ pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::A
         ));
     }
     // Money at risk: payments whose outcome is unknown until the provider answers a status query.
-    let gauges: [(&str, &str, fn(&crate::store::check::AtRisk) -> i64); 3] = [
+    let gauges: [Gauge; 3] = [
         (
             "cowry_unknown_attempts",
             "Provider attempts whose outcome is unknown, by provider kind and currency",

@@ -125,12 +125,12 @@ async fn dispatch(
                 .get("reference")
                 .map(String::as_str)
                 .unwrap_or_default();
-            let status = json_field(&body, &["status"]);
+            let status = json_field(body, &["status"]);
             received.hint("mtn_momo", reference, &status).await
         }
         "airtel_money" => {
-            let id = json_field(&body, &["transaction", "id"]);
-            let status = json_field(&body, &["transaction", "status_code"]);
+            let id = json_field(body, &["transaction", "id"]);
+            let status = json_field(body, &["transaction", "status_code"]);
             received.hint("airtel_money", &id, &status).await
         }
         "mona" | "dollr" | "sandbox" => Err(ApiError::NotFound(format!(

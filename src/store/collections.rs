@@ -382,34 +382,6 @@ pub struct EventRow {
     pub created_at: DateTime<Utc>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::INSERT_SQL;
-
-    /// bench/create.pgbench.sql must run exactly the server's create statement, or the benchmark's
-    /// "HTTP ÷ raw SQL" ratio compares different work.
-    #[test]
-    fn pgbench_script_runs_the_server_sql() {
-        let params: serde_json::Value =
-            serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
-        let mut expected = INSERT_SQL.to_owned();
-        // Highest first, so $1 does not eat the front of $10..$19.
-        for n in (1..=19).rev() {
-            let value = params[n.to_string()]
-                .as_str()
-                .expect("a pgbench expression per parameter");
-            expected = expected.replace(&format!("${n}"), value);
-        }
-        let script = include_str!("../../bench/create.pgbench.sql");
-        let statement: String = script
-            .lines()
-            .filter(|l| !l.starts_with("--") && !l.starts_with('\\'))
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert_eq!(statement.trim_end().trim_end_matches(';'), expected);
-    }
-}
-
 /// Sets the payment options of a collection claimed before its provider calls (json text keeps the
 /// key order, as in `insert`).
 pub async fn set_payable(
@@ -460,4 +432,32 @@ pub async fn withdraw(
     .execute(&mut *conn)
     .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::INSERT_SQL;
+
+    /// bench/create.pgbench.sql must run exactly the server's create statement, or the benchmark's
+    /// "HTTP ÷ raw SQL" ratio compares different work.
+    #[test]
+    fn pgbench_script_runs_the_server_sql() {
+        let params: serde_json::Value =
+            serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
+        let mut expected = INSERT_SQL.to_owned();
+        // Highest first, so $1 does not eat the front of $10..$19.
+        for n in (1..=19).rev() {
+            let value = params[n.to_string()]
+                .as_str()
+                .expect("a pgbench expression per parameter");
+            expected = expected.replace(&format!("${n}"), value);
+        }
+        let script = include_str!("../../bench/create.pgbench.sql");
+        let statement: String = script
+            .lines()
+            .filter(|l| !l.starts_with("--") && !l.starts_with('\\'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(statement.trim_end().trim_end_matches(';'), expected);
+    }
 }

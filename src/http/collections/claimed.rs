@@ -173,7 +173,7 @@ async fn record(
             let why = e.to_string();
             attempts::settle(&mut *tx, merchant_id, ids, status, None, None, Some(&why)).await?;
             attempts::attach_collection(&mut *tx, merchant_id, ids, None).await?;
-            store::withdraw(&mut *tx, merchant_id, &draft.id).await?;
+            store::withdraw(&mut tx, merchant_id, &draft.id).await?;
             tx.commit().await?;
             let error = provider_error(e);
             idempotent::save_error(&state.pool, merchant_id, key, &error).await;
