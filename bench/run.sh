@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create-throughput benchmark: the release server over HTTP (wrk) against two baselines measured in the
 # same run on the same PostgreSQL: pgbench running the server's own create statement, and pgbench running
-# the fixed yardstick in ../shared/bench. Prints requests/s and p50/p99 at several concurrencies, a
+# the fixed yardstick in bench/reference (copied from the project's shared bench folder). Prints requests/s and p50/p99 at several concurrencies, a
 # fixed-rate run at half the maximum, and the ratios. Not a test: it asserts nothing.
 #   DURATION=20 bash bench/run.sh
 set -euo pipefail
@@ -11,7 +11,7 @@ DURATION=${DURATION:-20}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-18080}
 KEY=sk_test_bench_0123456789abcdefghijkl
-SHARED=${SHARED:-../shared/bench}
+SHARED=${SHARED:-bench/reference}
 OUT=bench/out
 mkdir -p "$OUT"
 

@@ -1,4 +1,5 @@
-//! Contract tests against the providers' official specifications (`../shared/providers/`):
+//! Contract tests against the providers' official specifications (`tests/contract/specs/`, with their
+//! sources and licences in `SOURCES.md` there):
 //! - each adapter's requests go to Stoplight Prism serving the spec, which refuses anything that breaks
 //!   it (wrong type, missing field, missing header);
 //! - each emulator's answers are checked against the same spec's response schemas
@@ -17,14 +18,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A spec from the shared folder beside the repository.
+/// A provider's spec, as copied into the repository.
 pub fn spec(name: &str) -> PathBuf {
-    let path = root().join("../shared/providers").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: the contract tests need ../shared/providers beside the repository",
-        path.display()
-    );
+    let path = root().join("tests/contract/specs").join(name);
+    assert!(path.exists(), "{} is missing", path.display());
     path
 }
 
