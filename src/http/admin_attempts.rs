@@ -110,20 +110,23 @@ pub async fn list(
             format!("must be one of: {}", STATUSES.join(", ")),
         ));
     }
-    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
-        None => 100,
-        Some(Ok(n)) if (1..=500).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "limit",
-                "must be a whole number from 1 to 500",
-            ))
-        }
-    };
+    let limit = limit(&query)?;
     let rows = attempts::list(&state.pool, status, limit).await?;
     Ok(Json(AttemptList {
         data: rows.into_iter().map(AttemptView::from).collect(),
     }))
+}
+
+/// `limit` of an operator's list: 1 to 500, default 100.
+pub fn limit(query: &HashMap<String, String>) -> ApiResult<i64> {
+    match query.get("limit").map(|l| l.parse::<i64>()) {
+        None => Ok(100),
+        Some(Ok(n)) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::validation(
+            "limit",
+            "must be a whole number from 1 to 500",
+        )),
+    }
 }
 
 /// Queue an immediate status check of an attempt with its provider.

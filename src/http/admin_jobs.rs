@@ -93,16 +93,7 @@ pub async fn list(
             format!("must be one of: {}", known.join(", ")),
         ));
     }
-    let limit = match query.get("limit").map(|l| l.parse::<i64>()) {
-        None => 100,
-        Some(Ok(n)) if (1..=500).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "limit",
-                "must be a whole number from 1 to 500",
-            ))
-        }
-    };
+    let limit = super::admin_attempts::limit(&query)?;
     let rows = jobs::list(&state.pool, status, kind, limit).await?;
     Ok(Json(JobList {
         data: rows.into_iter().map(JobView::from).collect(),

@@ -178,6 +178,21 @@ pub async fn save_error(pool: &PgPool, merchant_id: &str, key: Option<&str>, err
     }
 }
 
+/// Commits the transaction that recorded a provider call's outcome, with `body` saved as the key's
+/// answer when there is a key, and answers `201` with it.
+pub async fn commit_created(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    merchant_id: &str,
+    key: Option<&str>,
+    body: Vec<u8>,
+) -> ApiResult<Response> {
+    if let Some(key) = key {
+        store::idempotency::save(&mut tx, merchant_id, key, 201, &body).await?;
+    }
+    tx.commit().await?;
+    Ok(json_response(StatusCode::CREATED, body, false))
+}
+
 /// A response answered from stored state (`Idempotent-Replayed: true` when it answers a retry).
 pub fn stored_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     json_response(status, body, replayed)

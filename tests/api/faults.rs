@@ -46,8 +46,8 @@ async fn collect(app: &TestApp, body: &Value, key: Option<&str>) -> (StatusCode,
     read(request.send().await.unwrap()).await
 }
 
-/// The invariant check finds nothing wrong: every open owner is watched, no closed one is.
-async fn assert_invariants_hold(app: &TestApp) {
+/// `GET /admin/check`: the invariant report.
+async fn check_report(app: &TestApp) -> Value {
     let (status, report) = read(
         app.client
             .get(app.url("/admin/check"))
@@ -58,6 +58,12 @@ async fn assert_invariants_hold(app: &TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+/// The invariant check finds nothing wrong: every open owner is watched, no closed one is.
+async fn assert_invariants_hold(app: &TestApp) {
+    let report = check_report(app).await;
     assert_eq!(report["problems"], 0, "{report}");
 }
 
@@ -378,16 +384,7 @@ async fn an_unknown_payment_is_visible_in_metrics_and_the_check() {
         ),
         "{metrics}"
     );
-    let (status, report) = read(
-        app.client
-            .get(app.url("/admin/check"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let report = check_report(&app).await;
     assert_eq!(report["problems"], 0, "{report}");
     assert_eq!(report["unknown"][0]["amountMinor"], 9100, "{report}");
     // Were its poll lost, the check would say so.

@@ -309,15 +309,7 @@ async fn push_and_record(
                 .await?
                 .ok_or_else(|| ApiError::internal("a claimed collect vanished"))?;
             let body = CollectEnvelope::new(SENT, CollectView::from(stored), 201).to_bytes();
-            if let Some(key) = &key {
-                idempotency::save(&mut tx, merchant_id, key, 201, &body).await?;
-            }
-            tx.commit().await?;
-            Ok(idempotent::stored_response(
-                StatusCode::CREATED,
-                body,
-                false,
-            ))
+            idempotent::commit_created(tx, merchant_id, key.as_deref(), body).await
         }
     }
 }

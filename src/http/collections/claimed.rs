@@ -214,15 +214,7 @@ async fn record(
         .await?
         .ok_or_else(|| ApiError::internal("a claimed collection vanished"))?;
     let body = Envelope::new(CREATED, CollectionView::from(row)).to_bytes();
-    if let Some(key) = key {
-        idempotency::save(&mut tx, merchant_id, key, 201, &body).await?;
-    }
-    tx.commit().await?;
-    Ok(idempotent::stored_response(
-        StatusCode::CREATED,
-        body,
-        false,
-    ))
+    idempotent::commit_created(tx, merchant_id, key, body).await
 }
 
 /// The collection as stored, in the create response's shape.
