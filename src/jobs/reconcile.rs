@@ -100,10 +100,19 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             .as_deref()
             .and_then(|c| Market::for_currency(c.trim()))
     });
+    let started = std::time::Instant::now();
     let report = state
         .providers
         .check(&account, &attempt.provider_reference, market)
         .await;
+    let outcome = match &report {
+        Ok(report) => format!("{:?}", report.status),
+        Err(e) => format!("error: {e}"),
+    };
+    let call = json!({"operation": "status", "outcome": outcome,
+                      "latencyMs": started.elapsed().as_millis() as u64,
+                      "at": crate::domain::time::format(&Utc::now())});
+    attempts::record_call(&state.pool, merchant_id, attempt_id, &call).await?;
     let report = match report {
         Ok(report) => report,
         // The provider has no payment under this reference. Within the grace period that may be a

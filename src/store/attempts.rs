@@ -223,7 +223,8 @@ pub async fn set_status(
 }
 
 /// Appends a redacted record of one provider call (operation, outcome, latency; never bodies, secrets
-/// or account numbers), so an operator can answer a dispute.
+/// or account numbers), so an operator can answer a dispute. The last 50 are kept (a payment polled
+/// for days makes many status calls).
 pub async fn record_call(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
@@ -231,7 +232,9 @@ pub async fn record_call(
     call: &Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update provider_attempts set calls = calls || jsonb_build_array($3::jsonb)
+        "update provider_attempts
+         set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
+                     || jsonb_build_array($3::jsonb)
          where merchant_id = $1 and id = $2",
     )
     .bind(merchant_id)

@@ -106,7 +106,7 @@ async fn a_lost_momo_answer_is_pending_then_settled_by_polling_never_paid_twice(
             .await
             .unwrap();
         assert!(
-            calls[0]["outcome"].as_str().unwrap().starts_with("unknown"),
+            crate::collect::push_outcome(&calls).starts_with("unknown"),
             "{fault:?}: the lost answer is on record: {calls}"
         );
         let paid = settled(&app, sent["payload"]["id"].as_str().unwrap()).await;
@@ -250,6 +250,15 @@ async fn a_callback_that_overtakes_the_push_answer_wins_and_is_not_undone() {
             .await,
         1
     );
+    // The schema holds it too: a second terminal event for the collect is refused.
+    let second = sqlx::query(
+        "insert into collect_events (merchant_id, id, collect_id, type, created_at)
+         select merchant_id, 'evt_again', collect_id, type, now() from collect_events
+         where type = 'collect.succeeded'",
+    )
+    .execute(&app.pool)
+    .await;
+    assert!(second.is_err(), "a terminal event is unique per collect");
     assert_invariants_hold(&app).await;
 }
 

@@ -524,3 +524,38 @@ async fn a_provider_account_with_open_payments_is_kept() {
         .unwrap();
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
 }
+
+/// `cowry worker` runs the job queue without an HTTP server: a collect made through a process that runs
+/// no workers is settled by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cowry_worker_process_settles_what_the_server_wrote() {
+    let app = spawn_with(&[
+        ("COWRY_WORKERS", "false"),
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+    ])
+    .await;
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_cowry"))
+        .arg("worker")
+        .env("DATABASE_URL", &app.database_url)
+        // Test accounts reach the emulators of the server at the public URL.
+        .env("COWRY_PUBLIC_URL", &app.base)
+        .env("COWRY_RECONCILE_SCHEDULE", "100ms")
+        .env("COWRY_WORKER_IDLE_MS", "20")
+        .env("COWRY_LOG", "warn")
+        .env_remove("COWRY_DEV_API_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the cowry binary starts");
+    let (status, sent) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 1300}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let paid = crate::collect::settled(&app, sent["payload"]["id"].as_str().unwrap()).await;
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(paid["status"], "SUCCESS");
+}

@@ -76,7 +76,12 @@ pub(super) async fn create(
         let state = state.clone();
         let merchant_id = merchant_id.clone();
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let offered = adapter.payment_options(&draft.request(&new), &plan).await;
+            let outcome = Outcome {
+                offered,
+                latency: started.elapsed(),
+            };
             record(
                 &state,
                 &merchant_id,
@@ -85,7 +90,7 @@ pub(super) async fn create(
                 &draft,
                 &plan,
                 &ids,
-                offered,
+                outcome,
             )
             .await
         })
@@ -141,6 +146,23 @@ async fn claim(
     Ok(())
 }
 
+/// What the provider calls came to, and how long they took together.
+struct Outcome {
+    offered: Result<Offered, ProviderError>,
+    latency: std::time::Duration,
+}
+
+/// A redacted record of a planned call for its attempt: what it was for, how it ended, how long the
+/// provider calls took.
+fn call_record(
+    call: &PlannedCall,
+    outcome: &str,
+    latency: std::time::Duration,
+) -> serde_json::Value {
+    json!({"operation": call.operation, "outcome": outcome,
+           "latencyMs": latency.as_millis() as u64, "at": time::format(&time::now())})
+}
+
 /// Step 3: what the provider calls came to, in one guarded transaction.
 #[allow(clippy::too_many_arguments)]
 async fn record(
@@ -151,8 +173,9 @@ async fn record(
     draft: &Draft,
     plan: &[PlannedCall],
     ids: &[String],
-    offered: Result<Offered, ProviderError>,
+    outcome: Outcome,
 ) -> ApiResult<Response> {
+    let Outcome { offered, latency } = outcome;
     let id_of = |reference: &String| {
         plan.iter()
             .position(|c| &c.provider_reference == reference)
@@ -190,6 +213,17 @@ async fn record(
         .cloned()
         .collect();
     attempts::discard_unsent(&mut *tx, merchant_id, &unused).await?;
+    for (call, id) in plan.iter().zip(ids) {
+        let outcome = if unconfirmed.contains(id) {
+            "unknown: the answer was lost"
+        } else {
+            "accepted"
+        };
+        if !unused.contains(id) {
+            let record = call_record(call, outcome, latency);
+            attempts::record_call(&mut *tx, merchant_id, id, &record).await?;
+        }
+    }
     let options = Some(&payable["options"]);
     attempts::settle(&mut *tx, merchant_id, &sent, "pending", None, options, None).await?;
     let why = "the provider's answer was lost; polled until it is known";
