@@ -34,15 +34,45 @@ use crate::AppState;
 
 const CREATED: &str = "Collection created successfully";
 
-#[allow(clippy::too_many_arguments)]
+/// A collection about to be claimed, and the provider calls planned for it (each with its attempt id).
+pub(super) struct Planned {
+    pub slug: String,
+    pub adapter: Arc<dyn PaymentProvider>,
+    pub new: NewCollection,
+    pub draft: Draft,
+    pub plan: Vec<PlannedCall>,
+    ids: Vec<String>,
+}
+
+impl Planned {
+    pub fn new(
+        slug: String,
+        adapter: Arc<dyn PaymentProvider>,
+        new: NewCollection,
+        draft: Draft,
+        plan: Vec<PlannedCall>,
+    ) -> Planned {
+        let ids = plan.iter().map(|_| new_id("att")).collect();
+        Planned {
+            slug,
+            adapter,
+            new,
+            draft,
+            plan,
+            ids,
+        }
+    }
+
+    /// Each planned call with its attempt's id.
+    fn calls(&self) -> impl Iterator<Item = (&PlannedCall, &String)> {
+        self.plan.iter().zip(&self.ids)
+    }
+}
+
 pub(super) async fn create(
     state: &AppState,
     keyed: Keyed<'_>,
-    slug: &str,
-    adapter: Arc<dyn PaymentProvider>,
-    new: NewCollection,
-    draft: Draft,
-    plan: Vec<PlannedCall>,
+    planned: Planned,
     deadline: tokio::time::Instant,
 ) -> ApiResult<Response> {
     let merchant_id = keyed.merchant_id.to_owned();
@@ -54,45 +84,27 @@ pub(super) async fn create(
         }
         Begin::Go => {}
     }
-    let ids: Vec<String> = plan.iter().map(|_| new_id("att")).collect();
-    if let Err(e) = claim(
-        state,
-        &keyed,
-        slug,
-        adapter.kind(),
-        &new,
-        &draft,
-        &plan,
-        &ids,
-    )
-    .await
-    {
+    if let Err(e) = claim(state, &keyed, &planned).await {
         idempotent::give_back(&state.pool, &keyed).await;
         return Err(e);
     }
-    let id = draft.id.clone();
+    let id = planned.draft.id.clone();
     let key = keyed.key.map(str::to_owned);
     let task = {
         let state = state.clone();
         let merchant_id = merchant_id.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let offered = adapter.payment_options(&draft.request(&new), &plan).await;
+            let request = planned.draft.request(&planned.new);
+            let offered = planned
+                .adapter
+                .payment_options(&request, &planned.plan)
+                .await;
             let outcome = Outcome {
                 offered,
                 latency: started.elapsed(),
             };
-            record(
-                &state,
-                &merchant_id,
-                key.as_deref(),
-                &new,
-                &draft,
-                &plan,
-                &ids,
-                outcome,
-            )
-            .await
+            record(&state, &merchant_id, key.as_deref(), &planned, outcome).await
         })
     };
     match tokio::time::timeout_at(deadline, task).await {
@@ -103,25 +115,21 @@ pub(super) async fn create(
 }
 
 /// Step 1, committed before any provider call.
-#[allow(clippy::too_many_arguments)]
-async fn claim(
-    state: &AppState,
-    keyed: &Keyed<'_>,
-    slug: &str,
-    kind: &str,
-    new: &NewCollection,
-    draft: &Draft,
-    plan: &[PlannedCall],
-    ids: &[String],
-) -> ApiResult<()> {
+async fn claim(state: &AppState, keyed: &Keyed<'_>, planned: &Planned) -> ApiResult<()> {
     let merchant_id = keyed.merchant_id;
-    let rows: Vec<NewAttempt<'_>> = plan
-        .iter()
-        .zip(ids)
+    let Planned {
+        slug,
+        new,
+        draft,
+        ids,
+        ..
+    } = planned;
+    let rows: Vec<NewAttempt<'_>> = planned
+        .calls()
         .map(|(call, id)| NewAttempt {
             id,
             provider: slug,
-            kind,
+            kind: planned.adapter.kind(),
             operation: call.operation,
             provider_reference: &call.provider_reference,
             amount_minor: new.amount.minor(),
@@ -133,7 +141,7 @@ async fn claim(
     attempts::insert_created(&mut *tx, merchant_id, &rows).await?;
     attempts::attach_collection(&mut *tx, merchant_id, ids, Some(&draft.id)).await?;
     let first = in_(time::schedule_delay(&state.config.reconcile_schedule, 0));
-    for (call, id) in plan.iter().zip(ids) {
+    for (call, id) in planned.calls() {
         if call.is_payment && !call.spare {
             reconcile::schedule(&mut *tx, merchant_id, id, first).await?;
         }
@@ -164,18 +172,21 @@ fn call_record(
 }
 
 /// Step 3: what the provider calls came to, in one guarded transaction.
-#[allow(clippy::too_many_arguments)]
 async fn record(
     state: &AppState,
     merchant_id: &str,
     key: Option<&str>,
-    new: &NewCollection,
-    draft: &Draft,
-    plan: &[PlannedCall],
-    ids: &[String],
+    planned: &Planned,
     outcome: Outcome,
 ) -> ApiResult<Response> {
     let Outcome { offered, latency } = outcome;
+    let Planned {
+        new,
+        draft,
+        plan,
+        ids,
+        ..
+    } = planned;
     let id_of = |reference: &String| {
         plan.iter()
             .position(|c| &c.provider_reference == reference)
@@ -213,7 +224,7 @@ async fn record(
         .cloned()
         .collect();
     attempts::discard_unsent(&mut *tx, merchant_id, &unused).await?;
-    for (call, id) in plan.iter().zip(ids) {
+    for (call, id) in planned.calls() {
         let outcome = if unconfirmed.contains(id) {
             "unknown: the answer was lost"
         } else {
@@ -239,7 +250,7 @@ async fn record(
     .await?;
     // A spare that was used is a payment like the first: polled too.
     let first = in_(time::schedule_delay(&state.config.reconcile_schedule, 0));
-    for (call, id) in plan.iter().zip(ids) {
+    for (call, id) in planned.calls() {
         if call.is_payment && call.spare && !unused.contains(id) {
             reconcile::schedule(&mut *tx, merchant_id, id, first).await?;
         }

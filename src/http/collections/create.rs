@@ -76,8 +76,8 @@ pub async fn create(
     };
     if !plan.is_empty() {
         // Provider calls ahead: claim first, call after (see `claimed`).
-        return super::claimed::create(&state, keyed, &slug, adapter, new, draft, plan, deadline)
-            .await;
+        let planned = super::claimed::Planned::new(slug, adapter, new, draft, plan);
+        return super::claimed::create(&state, keyed, planned, deadline).await;
     }
     idempotent::run(
         &state.pool,
