@@ -62,7 +62,8 @@ pub fn router(config: EmulatorConfig) -> Router {
         ledger: Arc::default(),
         client: reqwest::Client::new(),
     };
-    Router::new()
+    // MTN's real layout: clients are configured with the host and build `/collection/…` themselves.
+    let collection = Router::new()
         .route("/token/", post(token))
         .route("/v1_0/requesttopay", post(request_to_pay))
         .route("/v1_0/requesttopay/{reference_id}", get(status))
@@ -70,7 +71,8 @@ pub fn router(config: EmulatorConfig) -> Router {
             "/v1_0/accountholder/{id_type}/{id}/active",
             get(account_holder_active),
         )
-        .with_state(emulator)
+        .with_state(emulator);
+    Router::new().nest("/collection", collection)
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {
@@ -180,8 +182,10 @@ fn result_json(payment: &Payment) -> Value {
     if let Some(id) = &payment.financial_transaction_id {
         body["financialTransactionId"] = json!(id);
     }
+    // The live API sends a FAILED payment's reason as a bare code string, although MTN's Swagger draws
+    // an `ErrorReason` object: clients are written against the live API, so the emulator follows it.
     if let Some(code) = payment.reason {
-        body["reason"] = json!({"code": code, "message": "The payer does not have enough funds."});
+        body["reason"] = json!(code);
     }
     body
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+
 use serde_json::{json, Value};
 
 use super::{hmac_sha512_hex, EmulatorConfig, Outcome};
@@ -21,6 +22,9 @@ const CURRENCIES: [&str; 5] = ["GHS", "KES", "NGN", "ZAR", "USD"];
 #[derive(Clone)]
 struct Emulator {
     config: EmulatorConfig,
+    /// Transaction ids start here: the process's start time in milliseconds × 1000, so ids never repeat
+    /// across restarts (a restarted emulator's webhooks are not taken for duplicates of old ones).
+    id_base: i64,
     state: Arc<Mutex<Ledger>>,
     client: reqwest::Client,
 }
@@ -65,6 +69,7 @@ struct Customer {
 pub fn router(config: EmulatorConfig) -> Router {
     let emulator = Emulator {
         config,
+        id_base: chrono::Utc::now().timestamp_millis().saturating_mul(1000),
         state: Arc::default(),
         client: reqwest::Client::new(),
     };
@@ -78,6 +83,18 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/charge", post(charge))
         .route("/customer", post(create_customer))
         .route("/dedicated_account", post(dedicated_account))
+        .fallback(|| async {
+            answer(
+                StatusCode::NOT_FOUND,
+                json!({"status": false, "message": "The requested resource was not found"}),
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            answer(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"status": false, "message": "Method not allowed"}),
+            )
+        })
         .with_state(emulator)
 }
 
@@ -98,6 +115,37 @@ fn validation(message: &str) -> Response {
         json!({"status": false, "message": message, "meta": {"nextStep": "Check the request and try again"},
                "type": "validation_error", "code": "invalid_params"}),
     )
+}
+
+/// A request's body as Paystack reads it, once the key has been checked: JSON whatever the content type
+/// says (Paystack's Node SDK sends none, and chunked), or form fields where the spec allows them
+/// (`application/x-www-form-urlencoded`; `amount` read as a number).
+fn body(headers: &HeaderMap, raw: &[u8], form_allowed: bool) -> Result<Value, Box<Response>> {
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if form && form_allowed {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw)
+            .map_err(|_| Box::new(validation("Invalid request body")))?;
+        let fields = pairs
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match (name.as_str(), value.parse::<i64>()) {
+                    ("amount", Ok(n)) => Value::from(n),
+                    _ => Value::String(value),
+                };
+                (name, value)
+            })
+            .collect();
+        return Ok(Value::Object(fields));
+    }
+    serde_json::from_slice(raw).map_err(|_| {
+        Box::new(answer(
+            StatusCode::BAD_REQUEST,
+            json!({"status": false, "message": "Invalid JSON body"}),
+        ))
+    })
 }
 
 /// The integration's secret key from `Authorization: Bearer …`.
@@ -243,7 +291,7 @@ impl Emulator {
             return Err(Box::new(duplicate_reference()));
         }
         ledger.next_id += 1;
-        tx.id = 4_000_000_000 + ledger.next_id;
+        tx.id = self.id_base + ledger.next_id;
         ledger.transactions.insert(key, tx.clone());
         Ok(tx)
     }
@@ -315,10 +363,14 @@ impl Emulator {
 async fn initialize(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
     let Some(secret) = secret(&headers) else {
         return invalid_key();
+    };
+    let body = match body(&headers, &raw, true) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     let (email, amount, currency, reference) = match money_fields(&body) {
         Ok(fields) => fields,
@@ -381,10 +433,14 @@ async fn verify(
 async fn charge(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
     let Some(secret) = secret(&headers) else {
         return invalid_key();
+    };
+    let body = match body(&headers, &raw, false) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     let (email, amount, currency, reference) = match money_fields(&body) {
         Ok(fields) => fields,
@@ -441,10 +497,14 @@ async fn charge(
 async fn charge_authorization(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
     let Some(secret) = secret(&headers) else {
         return invalid_key();
+    };
+    let body = match body(&headers, &raw, false) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     let (email, amount, currency, reference) = match money_fields(&body) {
         Ok(fields) => fields,
@@ -507,10 +567,14 @@ async fn charge_authorization(
 async fn create_customer(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
     let Some(secret) = secret(&headers) else {
         return invalid_key();
+    };
+    let body = match body(&headers, &raw, false) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     let Some(email) = body["email"].as_str().filter(|e| e.contains('@')) else {
         return validation("Invalid Email Address Passed");
@@ -541,10 +605,14 @@ async fn create_customer(
 async fn dedicated_account(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    raw: axum::body::Bytes,
 ) -> Response {
     let Some(secret) = secret(&headers) else {
         return invalid_key();
+    };
+    let body = match body(&headers, &raw, false) {
+        Ok(body) => body,
+        Err(response) => return *response,
     };
     let Some(code) = body["customer"].as_str() else {
         return validation("customer is required");

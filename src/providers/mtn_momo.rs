@@ -19,7 +19,8 @@ use crate::domain::currency::Currency;
 use crate::domain::money::Money;
 
 pub const NAME: &str = "mtn_momo";
-pub const SANDBOX_BASE_URL: &str = "https://sandbox.momodeveloper.mtn.com/collection";
+/// The host, as MTN's portal gives it; the adapter builds `/collection/…` on it.
+pub const SANDBOX_BASE_URL: &str = "https://sandbox.momodeveloper.mtn.com";
 /// Mobile-money collect (request-to-pay); callbacks carry no signature.
 pub const CAPABILITIES: super::Capabilities = super::Capabilities {
     methods: &["mobile_money"],
@@ -35,6 +36,7 @@ pub const CAPABILITIES: super::Capabilities = super::Capabilities {
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 pub struct MtnMomo {
+    /// `{host}/collection`: the Collection product's root.
     base_url: String,
     api_user: String,
     api_key: Secret,
@@ -43,6 +45,14 @@ pub struct MtnMomo {
     http: ProviderHttp,
     /// Shared with every other use of this account (`providers::tokens`).
     token: super::tokens::Slot,
+}
+
+/// The Collection API's root for a base URL given as the host (as MTN's portal shows it) or, as older
+/// accounts were set up, already ending in `/collection`: both forms reach the same place.
+pub fn collection_api(base_url: &str) -> String {
+    let host = base_url.trim_end_matches('/');
+    let host = host.strip_suffix("/collection").unwrap_or(host);
+    format!("{host}/collection")
 }
 
 /// Credentials and routing for one MoMo account.
@@ -82,7 +92,7 @@ impl MtnMomo {
     /// `token` is the account's cached-token slot (`providers::tokens`); a fresh one caches per adapter.
     pub fn new(account: MomoAccount, http: ProviderHttp, token: super::tokens::Slot) -> MtnMomo {
         MtnMomo {
-            base_url: account.base_url.trim_end_matches('/').to_owned(),
+            base_url: collection_api(&account.base_url),
             api_user: account.api_user,
             api_key: account.api_key,
             subscription_key: account.subscription_key,

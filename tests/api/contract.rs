@@ -400,7 +400,8 @@ mod mtn_momo {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_adapter_speaks_the_official_spec() {
-        // Prism ignores basePath (/collection): the routes start at /token/ and /v1_0/….
+        // The vendored copy's paths carry the basePath (/collection), which Prism would ignore: the
+        // adapter is given the host, as MTN's portal shows it, and builds /collection/… itself.
         let prism = Prism::mock(&spec("mtn-momo-collection.prism.json")).await;
         let momo = MtnMomo::new(
             MomoAccount {
@@ -443,14 +444,14 @@ mod mtn_momo {
         // The referee works: no subscription key is a 401; a body that breaks the schema is refused.
         let client = reqwest::Client::new();
         let anonymous = client
-            .post(format!("{}/token/", prism.base))
+            .post(format!("{}/collection/token/", prism.base))
             .header("Authorization", "Basic eDp5")
             .send()
             .await
             .unwrap();
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
         let broken = client
-            .post(format!("{}/v1_0/requesttopay", prism.base))
+            .post(format!("{}/collection/v1_0/requesttopay", prism.base))
             .header("Ocp-Apim-Subscription-Key", "k")
             .header("Authorization", "Bearer t")
             .header("X-Target-Environment", "sandbox")
@@ -461,7 +462,7 @@ mod mtn_momo {
             .unwrap();
         assert!(broken.status().is_client_error(), "{}", broken.status());
         let no_reference = client
-            .post(format!("{}/v1_0/requesttopay", prism.base))
+            .post(format!("{}/collection/v1_0/requesttopay", prism.base))
             .header("Ocp-Apim-Subscription-Key", "k")
             .header("X-Target-Environment", "sandbox")
             .json(&json!({"amount": "100", "currency": "UGX"}))
@@ -478,7 +479,7 @@ mod mtn_momo {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_emulator_answers_as_the_official_spec_says() {
         let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
-        let base = format!("{}/_emulator/mtn_momo", app.base);
+        let base = format!("{}/_emulator/mtn_momo/collection", app.base);
         let client = reqwest::Client::new();
         let mut cases = Vec::new();
         let basic =

@@ -14,6 +14,22 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 
+# Where a provider's live API is known to differ from its own document (see specs/SOURCES.md): the
+# emulator follows the live API. Keyed by (path template, field), each with the check the value must pass.
+LIVE_API_DEVIATIONS = {
+    # MTN MoMo sends a FAILED payment's `reason` as a bare code string; its Swagger shows an object.
+    ("/v1_0/requesttopay/{referenceId}", "reason"): lambda value: isinstance(value, str) and value.isupper(),
+}
+
+
+def tolerated(case, error) -> bool:
+    path = list(error.absolute_path)
+    if len(path) != 1:
+        return False
+    check = LIVE_API_DEVIATIONS.get((case["path"], path[0]))
+    return check is not None and check(case["body"].get(path[0]))
+
+
 def main() -> int:
     spec_path, cases_path = sys.argv[1], sys.argv[2]
     with open(spec_path) as f:
@@ -45,6 +61,9 @@ def main() -> int:
             continue
         validator = OAS30Validator({"$ref": "spec#" + schema["$ref"][1:]} if "$ref" in schema else schema, registry=registry)
         errors = sorted(validator.iter_errors(case["body"]), key=lambda e: list(e.absolute_path))
+        for error in [e for e in errors if tolerated(case, e)]:
+            print(f"{where}: {error.absolute_path[0]}: tolerated live-API deviation ({error.message})")
+        errors = [e for e in errors if not tolerated(case, e)]
         for error in errors:
             path = "/".join(str(p) for p in error.absolute_path)
             print(f"{where}: {path or '(body)'}: {error.message}")
