@@ -112,7 +112,25 @@ fn parse_credentials(
             credentials.insert((*field).to_owned(), Value::String(value));
         }
     }
-    for extra in given.keys().filter(|k| !fields.contains(&k.as_str())) {
+    // Optional settings: an Airtel app set to require signed payment requests.
+    let optional: &[&str] = if kind == "airtel_money" {
+        &["signPayments"]
+    } else {
+        &[]
+    };
+    for name in optional {
+        match given.get(*name) {
+            None => {}
+            Some(Value::Bool(on)) => {
+                credentials.insert((*name).to_owned(), Value::Bool(*on));
+            }
+            Some(_) => errors.add(format!("credentials.{name}"), "must be true or false"),
+        }
+    }
+    for extra in given
+        .keys()
+        .filter(|k| !fields.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+    {
         errors.add(
             format!("credentials.{extra}"),
             format!("is not a {kind} credential"),

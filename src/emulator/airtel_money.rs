@@ -4,6 +4,11 @@
 //! "accepted", status enquiry with `TS`/`TF`/`TIP` and `DP008000010xx` response codes, and one unsigned
 //! callback per final result to `{webhooks}/airtel_money` (Airtel's URL is set in its portal, not per
 //! request). Outcomes come from the MSISDN's last four digits (see README).
+//!
+//! Signed collections, as Airtel's maintained client sends them by default: `GET /v1/rsa/encryption-keys`
+//! gives an RSA public key (base64 DER, one key per process), and `POST /merchant/v2/payments/` must carry
+//! `x-signature` (base64 AES-256-CBC/PKCS#7 of the exact body bytes) and `x-key` (base64 RSA PKCS#1 v1.5
+//! of `"<key b64>:<iv b64>"`); a missing or wrong signature is Airtel's 403. The unsigned v1 stays.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -14,6 +19,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use super::{EmulatorConfig, Outcome};
@@ -65,7 +72,9 @@ pub fn router(config: EmulatorConfig) -> Router {
     };
     Router::new()
         .route("/auth/oauth2/token", post(token))
+        .route("/v1/rsa/encryption-keys", get(encryption_key))
         .route("/merchant/v1/payments/", post(collect))
+        .route("/merchant/v2/payments/", post(signed_collect))
         .route("/standard/v1/payments/{id}", get(enquiry))
         .route("/standard/v1/users/{msisdn}", get(user_enquiry))
         .with_state(emulator)
@@ -194,6 +203,90 @@ async fn token(State(emulator): State<Emulator>, body: Option<Json<Value>>) -> R
         (client.to_owned(), Instant::now() + TOKEN_LIFETIME),
     );
     Json(json!({"token_type": "bearer", "access_token": token, "expires_in": TOKEN_LIFETIME.as_secs().to_string()})).into_response()
+}
+
+/// The process's RSA key pair for signed requests, made on first use (2048 bits).
+fn rsa_key() -> &'static rsa::RsaPrivateKey {
+    static KEY: std::sync::OnceLock<rsa::RsaPrivateKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).expect("an RSA key can be made")
+    })
+}
+
+async fn encryption_key(State(emulator): State<Emulator>, headers: HeaderMap) -> Response {
+    if let Err(response) = emulator.authorize(&headers) {
+        return *response;
+    }
+    use rsa::pkcs8::EncodePublicKey;
+    let key = tokio::task::spawn_blocking(|| rsa_key().to_public_key())
+        .await
+        .expect("key generation does not panic");
+    let der = key.to_public_key_der().expect("a public key encodes");
+    let valid_upto = (chrono::Utc::now() + chrono::TimeDelta::days(30))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    Json(json!({
+        "data": {"key": B64.encode(der.as_bytes()), "valid_upto": valid_upto},
+        "status": {"code": "200", "message": "SUCCESS", "result_code": "ESB000010", "success": true}
+    }))
+    .into_response()
+}
+
+/// Whether `x-signature` is the AES-256-CBC/PKCS#7 encryption of `body` under the key and IV sealed in
+/// `x-key` with this process's RSA key.
+fn signature_matches(body: &[u8], signature: &str, sealed: &str) -> bool {
+    use aes::cipher::{block_padding::Pkcs7, BlockEncryptMut, KeyIvInit};
+    let Ok(sealed) = B64.decode(sealed.trim()) else {
+        return false;
+    };
+    let Ok(pair) = rsa_key().decrypt(rsa::Pkcs1v15Encrypt, &sealed) else {
+        return false;
+    };
+    let Some((key, iv)) = std::str::from_utf8(&pair)
+        .ok()
+        .and_then(|p| p.split_once(':'))
+    else {
+        return false;
+    };
+    let (Ok(key), Ok(iv)) = (B64.decode(key), B64.decode(iv)) else {
+        return false;
+    };
+    let Ok(cipher) = cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv) else {
+        return false;
+    };
+    let expected = cipher.encrypt_padded_vec_mut::<Pkcs7>(body);
+    B64.decode(signature.trim())
+        .is_ok_and(|given| subtle::ConstantTimeEq::ct_eq(&given[..], &expected[..]).into())
+}
+
+/// `POST /merchant/v2/payments/`: a collection that must be signed.
+async fn signed_collect(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    raw: axum::body::Bytes,
+) -> Response {
+    if let Err(response) = emulator.authorize(&headers) {
+        return *response;
+    }
+    let signed = match (header(&headers, "x-signature"), header(&headers, "x-key")) {
+        (Some(signature), Some(key)) => {
+            let (body, signature, key) = (raw.clone(), signature.to_owned(), key.to_owned());
+            tokio::task::spawn_blocking(move || signature_matches(&body, &signature, &key))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    if !signed {
+        return status_only(
+            StatusCode::FORBIDDEN,
+            "ESB000045",
+            "Invalid or missing message signature",
+            "",
+        );
+    }
+    let body = serde_json::from_slice(&raw).ok().map(Json);
+    collect(State(emulator), headers, body).await
 }
 
 async fn collect(

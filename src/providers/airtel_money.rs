@@ -2,8 +2,11 @@
 //! payment request keyed by Cowry's transaction id with `X-Country`/`X-Currency`, status enquiry by that
 //! id, and the callback, which is only a hint (its signing is unconfirmed) to be checked by enquiry.
 //! A payment request is sent once: Airtel does not document what a repeated id does, so a lost answer
-//! is `Unknown` and resolved by asking for the status.
+//! is `Unknown` and resolved by asking for the status. Apps that require signed requests (production
+//! apps do) send `POST /merchant/v2/payments/` with `x-signature` and `x-key` (`airtel_money/signing.rs`,
+//! the account's `signPayments` setting); others the unsigned v1.
 
+mod signing;
 pub mod wire;
 
 use std::time::{Duration, Instant};
@@ -38,6 +41,8 @@ pub struct AirtelAccount {
     pub country: String,
     /// ISO 4217 of that market, e.g. `UGX`.
     pub currency: String,
+    /// Sign payment requests (v2 with `x-signature`/`x-key`), as apps set to require it need.
+    pub sign_payments: bool,
 }
 
 pub struct AirtelMoney {
@@ -139,11 +144,28 @@ impl AirtelMoney {
                 id: transaction_id,
             },
         };
-        let url = format!("{}/merchant/v1/payments/", self.account.base_url);
+        let bytes = serde_json::to_vec(&body).expect("a request serialises");
+        let signature = if self.account.sign_payments {
+            let key = self.encryption_key(&token).await?;
+            Some(signing::sign(&bytes, &key)?)
+        } else {
+            None
+        };
+        let version = if signature.is_some() { "v2" } else { "v1" };
+        let url = format!("{}/merchant/{version}/payments/", self.account.base_url);
         let reply = self
             .http
             .send(NAME, "collect", Safety::Once, |c| {
-                self.headers(c.post(&url), &token).json(&body)
+                let request = self
+                    .headers(c.post(&url), &token)
+                    .header("content-type", "application/json")
+                    .body(bytes.clone());
+                match &signature {
+                    Some((signed, key)) => {
+                        request.header("x-signature", signed).header("x-key", key)
+                    }
+                    None => request,
+                }
             })
             .await?;
         let envelope = envelope(&reply)?;
@@ -155,6 +177,23 @@ impl AirtelMoney {
             .and_then(|d| d.transaction.status)
             .map(|s| status(&s, None))
             .unwrap_or(PaymentStatus::Pending))
+    }
+
+    /// `GET /v1/rsa/encryption-keys`: Airtel's RSA public key for sealing a request's signing key
+    /// (base64 DER).
+    async fn encryption_key(&self, token: &str) -> Result<String, ProviderError> {
+        let url = format!("{}/v1/rsa/encryption-keys", self.account.base_url);
+        let reply = self
+            .http
+            .send(NAME, "encryption_key", Safety::Read, |c| {
+                self.headers(c.get(&url), token)
+            })
+            .await?;
+        let key: wire::EncryptionKey = serde_json::from_slice(&reply.body)
+            .ok()
+            .filter(|_| reply.status.is_success())
+            .ok_or_else(|| error(&reply, None))?;
+        Ok(key.data.key)
     }
 
     /// `GET /standard/v1/payments/{id}`.

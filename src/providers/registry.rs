@@ -148,6 +148,12 @@ impl Registry {
                     client_secret: Secret::new(credential("clientSecret", derived("secret_"))),
                     country: market.country.to_owned(),
                     currency: market.currency.to_owned(),
+                    sign_payments: account
+                        .credentials
+                        .as_ref()
+                        .and_then(|c| c.get("signPayments"))
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false),
                 };
                 let token = self.tokens.slot(&[
                     &airtel.base_url,

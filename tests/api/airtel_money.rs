@@ -39,6 +39,7 @@ impl Rig {
                 client_secret: Secret::new(secret),
                 country: country.to_owned(),
                 currency: currency.to_owned(),
+                sign_payments: false,
             },
             ProviderHttp::new(policy),
             Default::default(),

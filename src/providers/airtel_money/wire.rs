@@ -124,3 +124,16 @@ pub struct User {
     #[serde(default)]
     pub is_barred: Option<bool>,
 }
+
+/// `GET /v1/rsa/encryption-keys` answer: the RSA public key (base64 DER) and until when it is valid.
+#[derive(Debug, serde::Deserialize)]
+pub struct EncryptionKey {
+    pub data: EncryptionKeyData,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct EncryptionKeyData {
+    pub key: String,
+    #[serde(default)]
+    pub valid_upto: Option<String>,
+}

@@ -144,3 +144,18 @@ fn callbacks_parse_like_status_answers() {
         "UGX has no decimals"
     );
 }
+
+#[test]
+fn the_collection_api_is_found_from_the_host_or_an_old_collection_base_url() {
+    for base in [
+        "https://sandbox.momodeveloper.mtn.com",
+        "https://sandbox.momodeveloper.mtn.com/",
+        "https://sandbox.momodeveloper.mtn.com/collection",
+        "https://sandbox.momodeveloper.mtn.com/collection/",
+    ] {
+        assert_eq!(
+            super::collection_api(base),
+            "https://sandbox.momodeveloper.mtn.com/collection"
+        );
+    }
+}
