@@ -53,6 +53,9 @@ pub struct Config {
     pub emulators: bool,
     /// How long after a request an emulated payment settles.
     pub emulator_settle: Duration,
+    /// Whether an emulated checkout or prompt with no magic ending settles by itself (`true`) or waits
+    /// for a person on its page (`false`).
+    pub emulator_autosettle: bool,
     /// Where emulated providers send callbacks (`{this}/webhooks/{provider}`); by default this server's
     /// own address, as a provider would call the public URL.
     pub emulator_callback_url: Option<String>,
@@ -196,6 +199,17 @@ impl Config {
                 None | Some("true") | Some("1") => true,
                 Some("false") | Some("0") => false,
                 Some(other) => return Err(bad("COWRY_EMULATORS", other, "expected true or false")),
+            },
+            emulator_autosettle: match get("COWRY_EMULATOR_AUTOSETTLE").as_deref() {
+                None | Some("true") | Some("1") => true,
+                Some("false") | Some("0") => false,
+                Some(other) => {
+                    return Err(bad(
+                        "COWRY_EMULATOR_AUTOSETTLE",
+                        other,
+                        "expected true or false",
+                    ))
+                }
             },
             emulator_settle: Duration::from_millis(number(
                 "COWRY_EMULATOR_SETTLE_MS",

@@ -23,7 +23,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{EmulatorConfig, Outcome};
+use super::pages::{self, Prompt, Prompts};
+use super::{Answer, EmulatorConfig, Outcome};
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(180);
 /// Markets the emulator serves: (country, currency).
@@ -58,6 +59,9 @@ struct Ledger {
 #[derive(Clone)]
 struct Payment {
     msisdn: String,
+    /// What the phone shows: "UGX 1000", and the payment's reference text.
+    amount: String,
+    reference: String,
     status: &'static str,
     response_code: &'static str,
     message: String,
@@ -77,6 +81,8 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/merchant/v2/payments/", post(signed_collect))
         .route("/standard/v1/payments/{id}", get(enquiry))
         .route("/standard/v1/users/{msisdn}", get(user_enquiry))
+        .route("/prompts", get(prompts_page))
+        .route("/prompts/{id}/{action}", post(prompt_action))
         .with_state(emulator)
 }
 
@@ -138,53 +144,128 @@ impl Emulator {
         Ok((client, country.to_owned(), currency.to_owned()))
     }
 
-    fn settle_later(&self, client: String, id: String) {
+    /// The payer's magic number settles the prompt by itself; with no magic ending it does so only when
+    /// `autosettle` is on (else the payer answers on the prompts page).
+    fn settle_later(&self, client: String, id: String, msisdn: &str) {
+        if !self.config.autosettle && Outcome::from_phone(msisdn) == Outcome::Succeed {
+            return;
+        }
         let emulator = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(emulator.config.settle_delay).await;
-            let callback = {
-                let mut ledger = emulator.ledger.lock().expect("ledger");
-                ledger.next_id += 1;
-                let money_id = format!(
-                    "MP{:06}.{:04}.L{:05}",
-                    261124,
-                    ledger.next_id % 10_000,
-                    ledger.next_id
-                );
-                let Some(payment) = ledger.payments.get_mut(&(client, id.clone())) else {
-                    return;
-                };
-                let outcome = Outcome::from_phone(&payment.msisdn);
-                match outcome {
-                    Outcome::StayPending => return,
-                    Outcome::Fail => {
-                        payment.status = "TF";
+            emulator.settle(client, id, None).await;
+        });
+    }
+
+    /// Settles a payment in progress (by the payer's `answer`, or by the magic number) and sends
+    /// Airtel's callback to the URL set in its portal.
+    async fn settle(&self, client: String, id: String, answer: Option<Answer>) {
+        let callback = {
+            let mut ledger = self.ledger.lock().expect("ledger");
+            ledger.next_id += 1;
+            let money_id = format!(
+                "MP{:06}.{:04}.L{:05}",
+                261124,
+                ledger.next_id % 10_000,
+                ledger.next_id
+            );
+            let Some(payment) = ledger.payments.get_mut(&(client, id.clone())) else {
+                return;
+            };
+            if payment.status != "TIP" {
+                return;
+            }
+            let outcome = match answer {
+                None => Outcome::from_phone(&payment.msisdn),
+                Some(Answer::Pay) => Outcome::Succeed,
+                Some(Answer::Decline | Answer::Abandon) => Outcome::Fail,
+            };
+            match outcome {
+                Outcome::StayPending => return,
+                Outcome::Fail => {
+                    payment.status = "TF";
+                    if answer.is_some() {
+                        payment.response_code = "DP00800001005";
+                        payment.message = "The transaction was declined by the payer".to_owned();
+                    } else {
                         payment.response_code = "DP00800001007";
                         payment.message = "Insufficient funds".to_owned();
                     }
-                    _ => {
-                        payment.status = "TS";
-                        payment.response_code = "DP00800001001";
-                        payment.message = "Transaction is successful".to_owned();
-                        payment.airtel_money_id = Some(money_id);
-                    }
                 }
-                (outcome != Outcome::SucceedSilently).then(|| {
-                    json!({"transaction": {"id": id, "message": payment.message, "status_code": payment.status,
-                                           "airtel_money_id": payment.airtel_money_id}})
-                })
-            };
-            if let Some(body) = callback {
-                let url = format!(
-                    "{}/airtel_money",
-                    emulator.config.webhook_base.trim_end_matches('/')
-                );
-                if let Err(e) = emulator.client.post(&url).json(&body).send().await {
-                    tracing::debug!(error = %e, "emulated Airtel callback not delivered");
+                _ => {
+                    payment.status = "TS";
+                    payment.response_code = "DP00800001001";
+                    payment.message = "Transaction is successful".to_owned();
+                    payment.airtel_money_id = Some(money_id);
                 }
             }
-        });
+            (answer.is_some() || outcome != Outcome::SucceedSilently).then(|| {
+                json!({"transaction": {"id": id, "message": payment.message, "status_code": payment.status,
+                                       "airtel_money_id": payment.airtel_money_id}})
+            })
+        };
+        if let Some(body) = callback {
+            let url = format!(
+                "{}/airtel_money",
+                self.config.webhook_base.trim_end_matches('/')
+            );
+            if let Err(e) = self.client.post(&url).json(&body).send().await {
+                tracing::debug!(error = %e, "emulated Airtel callback not delivered");
+            }
+        }
     }
+}
+
+/// `GET /_emulator/airtel_money/prompts`: the payers' phones — every payment in progress, to approve
+/// or reject.
+async fn prompts_page(State(emulator): State<Emulator>) -> Response {
+    let ledger = emulator.ledger.lock().expect("ledger");
+    let mut prompts: Vec<Prompt> = ledger
+        .payments
+        .iter()
+        .filter(|(_, p)| p.status == "TIP")
+        .map(|((_, id), p)| Prompt {
+            id: id.clone(),
+            payer: p.msisdn.clone(),
+            amount: p.amount.clone(),
+            message: p.reference.clone(),
+        })
+        .collect();
+    prompts.sort_by(|a, b| a.id.cmp(&b.id));
+    drop(ledger);
+    pages::html(
+        StatusCode::OK,
+        &Prompts {
+            provider: "Airtel Money",
+            prompts,
+            action_base: "/_emulator/airtel_money/prompts".to_owned(),
+        },
+    )
+}
+
+/// The payer approved or rejected a prompt on the phone.
+async fn prompt_action(
+    State(emulator): State<Emulator>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let answer = match action.as_str() {
+        "approve" => Answer::Pay,
+        "reject" => Answer::Decline,
+        _ => return pages::not_found("No such action."),
+    };
+    let owner = emulator
+        .ledger
+        .lock()
+        .expect("ledger")
+        .payments
+        .keys()
+        .find(|(_, payment)| *payment == id)
+        .map(|(client, _)| client.clone());
+    let Some(client) = owner else {
+        return pages::not_found("No such prompt.");
+    };
+    emulator.settle(client, id, Some(answer)).await;
+    pages::back_to("/_emulator/airtel_money/prompts")
 }
 
 async fn token(State(emulator): State<Emulator>, body: Option<Json<Value>>) -> Response {
@@ -340,6 +421,8 @@ async fn collect(
         .entry(key)
         .or_insert_with(|| Payment {
             msisdn: msisdn.to_owned(),
+            amount: format!("{currency} {}", transaction["amount"]),
+            reference: body["reference"].as_str().unwrap_or_default().to_owned(),
             status: "TIP",
             response_code: "DP00800001006",
             message: "In process".to_owned(),
@@ -348,7 +431,7 @@ async fn collect(
         .clone();
     drop(ledger);
     if fresh {
-        emulator.settle_later(client, id.to_owned());
+        emulator.settle_later(client, id.to_owned(), msisdn);
     }
     Json(json!({
         "data": {"transaction": {"id": id, "status": payment.status}},

@@ -16,7 +16,8 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{EmulatorConfig, Outcome};
+use super::pages::{self, Prompt, Prompts};
+use super::{Answer, EmulatorConfig, Outcome};
 
 #[derive(Clone)]
 struct Emulator {
@@ -47,6 +48,8 @@ struct Invoice {
 
 #[derive(Clone)]
 struct Execution {
+    /// The payer's wallet number (what the phone prompt shows).
+    account_number: String,
     session_id: String,
     invoice_id: Option<String>,
     status: &'static str,
@@ -74,6 +77,8 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/v1/executions/collection", post(execute_collection))
         .route("/v1/executions/payout", post(execute_payout))
         .route("/v1/status/{kind}/{reference_id}", get(status))
+        .route("/prompts", get(prompts_page))
+        .route("/prompts/{reference}/{action}", post(prompt_action))
         .with_state(emulator)
 }
 
@@ -113,32 +118,97 @@ impl Emulator {
         ledger.next_id
     }
 
+    /// The wallet's magic number settles a collection by itself; with no magic ending it does so only
+    /// when `autosettle` is on (else the payer answers on the prompts page). Payouts always settle.
     fn settle_later(&self, kind: &'static str, reference: String, account_number: String) {
+        if kind == "collection"
+            && !self.config.autosettle
+            && Outcome::from_phone(&account_number) == Outcome::Succeed
+        {
+            return;
+        }
         let emulator = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(emulator.config.settle_delay).await;
-            let mut ledger = emulator.ledger.lock().expect("ledger");
-            let Some(execution) = ledger.executions.get_mut(&(kind.to_owned(), reference)) else {
-                return;
-            };
-            let paid = match Outcome::from_phone(&account_number) {
-                Outcome::StayPending => return,
-                Outcome::Fail => {
-                    execution.status = "FAILED";
-                    execution.gateway_message = Some("Payer declined the request");
-                    false
-                }
-                _ => {
-                    execution.status = "COMPLETED";
-                    true
-                }
-            };
-            let invoice_id = execution.invoice_id.clone();
-            if let Some(invoice) = invoice_id.and_then(|id| ledger.invoices.get_mut(&id)) {
-                invoice.status = if paid { "PAID" } else { "ACTIVE" };
-            }
+            emulator.settle(kind, reference, None);
         });
     }
+
+    /// Settles a processing execution: by the payer's `answer`, or by the wallet's magic number.
+    fn settle(&self, kind: &str, reference: String, answer: Option<Answer>) {
+        let mut ledger = self.ledger.lock().expect("ledger");
+        let Some(execution) = ledger.executions.get_mut(&(kind.to_owned(), reference)) else {
+            return;
+        };
+        if execution.status != "PROCESSING" {
+            return;
+        }
+        let outcome = match answer {
+            None => Outcome::from_phone(&execution.account_number),
+            Some(Answer::Pay) => Outcome::Succeed,
+            Some(Answer::Decline | Answer::Abandon) => Outcome::Fail,
+        };
+        let paid = match outcome {
+            Outcome::StayPending => return,
+            Outcome::Fail => {
+                execution.status = "FAILED";
+                execution.gateway_message = Some("Payer declined the request");
+                false
+            }
+            _ => {
+                execution.status = "COMPLETED";
+                true
+            }
+        };
+        let invoice_id = execution.invoice_id.clone();
+        if let Some(invoice) = invoice_id.and_then(|id| ledger.invoices.get_mut(&id)) {
+            invoice.status = if paid { "PAID" } else { "ACTIVE" };
+        }
+    }
+}
+
+/// `GET /_emulator/dollr/prompts`: the payers' phones — every collection still processing, to approve
+/// or reject.
+async fn prompts_page(State(emulator): State<Emulator>) -> Response {
+    let ledger = emulator.ledger.lock().expect("ledger");
+    let mut prompts: Vec<Prompt> = ledger
+        .executions
+        .iter()
+        .filter(|((kind, _), e)| kind == "collection" && e.status == "PROCESSING")
+        .map(|((_, reference), e)| Prompt {
+            id: reference.clone(),
+            payer: e.account_number.clone(),
+            amount: match &e.amount {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            },
+            message: format!("Checkout {}", e.session_id),
+        })
+        .collect();
+    prompts.sort_by(|a, b| a.id.cmp(&b.id));
+    drop(ledger);
+    pages::html(
+        StatusCode::OK,
+        &Prompts {
+            provider: "Dollr",
+            prompts,
+            action_base: "/_emulator/dollr/prompts".to_owned(),
+        },
+    )
+}
+
+/// The payer approved or rejected a collection on the phone.
+async fn prompt_action(
+    State(emulator): State<Emulator>,
+    Path((reference, action)): Path<(String, String)>,
+) -> Response {
+    let answer = match action.as_str() {
+        "approve" => Answer::Pay,
+        "reject" => Answer::Decline,
+        _ => return pages::not_found("No such action."),
+    };
+    emulator.settle("collection", reference, Some(answer));
+    pages::back_to("/_emulator/dollr/prompts")
 }
 
 macro_rules! authorize {
@@ -482,6 +552,7 @@ fn execute(
         invoice.status = "PROCESSING";
     }
     let execution = Execution {
+        account_number: number.clone(),
         session_id: session,
         invoice_id,
         status: "PROCESSING",

@@ -11,6 +11,7 @@ pub mod airtel_money;
 pub mod dollr;
 pub mod mona;
 pub mod mtn_momo;
+pub mod pages;
 pub mod paystack;
 
 use std::time::Duration;
@@ -28,6 +29,20 @@ pub struct EmulatorConfig {
     pub settle_delay: Duration,
     /// The emulator's own base URL, for links it hands out.
     pub public_base: String,
+    /// Whether a checkout or prompt with no magic ending settles by itself after `settle_delay` (`true`:
+    /// tests and benchmarks) or waits for a person on its page (`false`: the two-command start).
+    pub autosettle: bool,
+}
+
+/// What a person does on an emulated checkout or phone prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Pay / approve.
+    Pay,
+    /// Decline / reject.
+    Decline,
+    /// Leave the checkout (Paystack `abandoned`; the link stays payable).
+    Abandon,
 }
 
 pub fn router(config: EmulatorConfig) -> Router {
@@ -40,6 +55,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         )
         .nest("/_emulator/dollr", dollr::router(config))
         .nest("/_emulator/mona", mona::router())
+        .merge(pages::assets())
 }
 
 /// What the emulators do with a payment, chosen by the last two digits of an amount in minor units

@@ -17,7 +17,8 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{EmulatorConfig, Outcome};
+use super::pages::{self, Prompt, Prompts};
+use super::{Answer, EmulatorConfig, Outcome};
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// How many status enquiries of a `…0005` payment answer 500: more than one enquiry's own retries.
@@ -54,6 +55,8 @@ struct Payment {
     status: &'static str,
     reason: Option<&'static str>,
     financial_transaction_id: Option<String>,
+    /// Where MTN calls back once (the request's `X-Callback-Url`).
+    callback: Option<String>,
 }
 
 pub fn router(config: EmulatorConfig) -> Router {
@@ -71,8 +74,12 @@ pub fn router(config: EmulatorConfig) -> Router {
             "/v1_0/accountholder/{id_type}/{id}/active",
             get(account_holder_active),
         )
+        .with_state(emulator.clone());
+    let phones = Router::new()
+        .route("/prompts", get(prompts_page))
+        .route("/prompts/{reference_id}/{action}", post(prompt_action))
         .with_state(emulator);
-    Router::new().nest("/collection", collection)
+    Router::new().nest("/collection", collection).merge(phones)
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {
@@ -129,48 +136,125 @@ impl Emulator {
         Ok(subscription.to_owned())
     }
 
-    fn settle_later(&self, subscription: String, reference_id: String, callback: Option<String>) {
+    /// The payer's magic number settles the prompt by itself; with no magic ending it does so only when
+    /// `autosettle` is on (else the payer answers on the prompts page).
+    fn settle_later(&self, subscription: String, reference_id: String, party_id: &str) {
+        if !self.config.autosettle && Outcome::from_phone(party_id) == Outcome::Succeed {
+            return;
+        }
         let emulator = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(emulator.config.settle_delay).await;
-            let settled = {
-                let mut ledger = emulator.ledger.lock().expect("ledger");
-                ledger.next_transaction += 1;
-                let transaction = format!("{}", 1_855_000_000 + ledger.next_transaction);
-                let Some(payment) = ledger.payments.get_mut(&(subscription, reference_id)) else {
-                    return;
-                };
-                let outcome = Outcome::from_phone(&payment.party_id);
-                match outcome {
-                    Outcome::StayPending => return,
-                    Outcome::WrongAmount => {
-                        payment.status = "SUCCESSFUL";
-                        payment.financial_transaction_id = Some(transaction);
-                        // One unit short: what a buggy or tampered settlement looks like.
-                        let asked: f64 = payment.amount.parse().unwrap_or(1.0);
-                        payment.amount = format!("{}", (asked - 1.0).max(0.0));
-                    }
-                    Outcome::Fail => {
-                        payment.status = "FAILED";
-                        payment.reason = Some("NOT_ENOUGH_FUNDS");
-                    }
-                    _ => {
-                        payment.status = "SUCCESSFUL";
-                        payment.financial_transaction_id = Some(transaction);
-                    }
-                }
-                (outcome, result_json(payment))
-            };
-            let (outcome, body) = settled;
-            let silent = matches!(outcome, Outcome::SucceedSilently | Outcome::StatusErrors);
-            if let (Some(url), false) = (callback, silent) {
-                // Sent once; MTN does not retry.
-                if let Err(e) = emulator.client.put(&url).json(&body).send().await {
-                    tracing::debug!(error = %e, "emulated MoMo callback not delivered");
-                }
-            }
+            emulator.settle(subscription, reference_id, None).await;
         });
     }
+
+    /// Settles a pending payment (by the payer's `answer`, or by the magic number) and sends MTN's one
+    /// callback.
+    async fn settle(&self, subscription: String, reference_id: String, answer: Option<Answer>) {
+        let settled = {
+            let mut ledger = self.ledger.lock().expect("ledger");
+            ledger.next_transaction += 1;
+            let transaction = format!("{}", 1_855_000_000 + ledger.next_transaction);
+            let Some(payment) = ledger.payments.get_mut(&(subscription, reference_id)) else {
+                return;
+            };
+            if payment.status != "PENDING" {
+                return;
+            }
+            let outcome = match answer {
+                None => Outcome::from_phone(&payment.party_id),
+                Some(Answer::Pay) => Outcome::Succeed,
+                Some(Answer::Decline | Answer::Abandon) => Outcome::Fail,
+            };
+            match outcome {
+                Outcome::StayPending => return,
+                Outcome::WrongAmount => {
+                    payment.status = "SUCCESSFUL";
+                    payment.financial_transaction_id = Some(transaction);
+                    // One unit short: what a buggy or tampered settlement looks like.
+                    let asked: f64 = payment.amount.parse().unwrap_or(1.0);
+                    payment.amount = format!("{}", (asked - 1.0).max(0.0));
+                }
+                Outcome::Fail => {
+                    payment.status = "FAILED";
+                    payment.reason = Some(if answer.is_some() {
+                        "APPROVAL_REJECTED"
+                    } else {
+                        "NOT_ENOUGH_FUNDS"
+                    });
+                }
+                _ => {
+                    payment.status = "SUCCESSFUL";
+                    payment.financial_transaction_id = Some(transaction);
+                }
+            }
+            (outcome, result_json(payment), payment.callback.clone())
+        };
+        let (outcome, body, callback) = settled;
+        let silent =
+            answer.is_none() && matches!(outcome, Outcome::SucceedSilently | Outcome::StatusErrors);
+        if let (Some(url), false) = (callback, silent) {
+            // Sent once; MTN does not retry.
+            if let Err(e) = self.client.put(&url).json(&body).send().await {
+                tracing::debug!(error = %e, "emulated MoMo callback not delivered");
+            }
+        }
+    }
+}
+
+/// `GET /_emulator/mtn_momo/prompts`: the payers' phones — every open request-to-pay, to approve or
+/// reject.
+async fn prompts_page(State(emulator): State<Emulator>) -> Response {
+    let ledger = emulator.ledger.lock().expect("ledger");
+    let mut prompts: Vec<Prompt> = ledger
+        .payments
+        .iter()
+        .filter(|(_, p)| p.status == "PENDING")
+        .map(|((_, reference), p)| Prompt {
+            id: reference.clone(),
+            payer: format!("+{}", p.party_id),
+            amount: format!("{} {}", p.currency, p.amount),
+            message: p.payer_message.clone(),
+        })
+        .collect();
+    prompts.sort_by(|a, b| a.id.cmp(&b.id));
+    drop(ledger);
+    pages::html(
+        StatusCode::OK,
+        &Prompts {
+            provider: "MTN MoMo",
+            prompts,
+            action_base: "/_emulator/mtn_momo/prompts".to_owned(),
+        },
+    )
+}
+
+/// The payer approved or rejected a prompt on the phone.
+async fn prompt_action(
+    State(emulator): State<Emulator>,
+    Path((reference_id, action)): Path<(String, String)>,
+) -> Response {
+    let answer = match action.as_str() {
+        "approve" => Answer::Pay,
+        "reject" => Answer::Decline,
+        _ => return pages::not_found("No such action."),
+    };
+    let owner = emulator
+        .ledger
+        .lock()
+        .expect("ledger")
+        .payments
+        .keys()
+        .find(|(_, reference)| *reference == reference_id)
+        .map(|(subscription, _)| subscription.clone());
+    let Some(subscription) = owner else {
+        return pages::not_found("No such prompt.");
+    };
+    emulator
+        .settle(subscription, reference_id, Some(answer))
+        .await;
+    pages::back_to("/_emulator/mtn_momo/prompts")
 }
 
 fn result_json(payment: &Payment) -> Value {
@@ -288,11 +372,11 @@ async fn request_to_pay(
             status: "PENDING",
             reason: None,
             financial_transaction_id: None,
+            callback: header(&headers, "x-callback-url").map(str::to_owned),
         },
     );
     drop(ledger);
-    let callback = header(&headers, "x-callback-url").map(str::to_owned);
-    emulator.settle_later(subscription, reference_id.to_owned(), callback);
+    emulator.settle_later(subscription, reference_id.to_owned(), party_id);
     StatusCode::ACCEPTED.into_response()
 }
 

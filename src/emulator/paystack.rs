@@ -15,7 +15,8 @@ use axum::{Json, Router};
 
 use serde_json::{json, Value};
 
-use super::{hmac_sha512_hex, EmulatorConfig, Outcome};
+use super::pages::{self, Checkout};
+use super::{hmac_sha512_hex, Answer, EmulatorConfig, Outcome};
 
 const CURRENCIES: [&str; 5] = ["GHS", "KES", "NGN", "ZAR", "USD"];
 
@@ -40,6 +41,8 @@ struct Ledger {
     authorizations: HashMap<(String, String), String>,
     /// (secret, reference) of `…04` requests that already failed once
     failed_once: HashSet<(String, String)>,
+    /// access code → (secret, reference, merchant name shown on the checkout)
+    checkouts: HashMap<String, (String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -83,6 +86,8 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/charge", post(charge))
         .route("/customer", post(create_customer))
         .route("/dedicated_account", post(dedicated_account))
+        .route("/checkout/{access_code}", get(checkout_page))
+        .route("/checkout/{access_code}/{action}", post(checkout_action))
         .fallback(|| async {
             answer(
                 StatusCode::NOT_FOUND,
@@ -298,26 +303,48 @@ impl Emulator {
 
     /// After the configured delay, the customer "pays" (or not, by the magic amount) and Paystack's
     /// `charge.success` webhook goes out, signed.
-    fn settle_later(&self, secret: String, reference: String) {
+    /// `amount`'s magic ending settles it by itself; with no magic ending it does so only when
+    /// `autosettle` is on (else the customer acts on the checkout page).
+    fn settle_later(&self, secret: String, reference: String, amount: i64) {
+        if !self.config.autosettle && Outcome::from_minor(amount) == Outcome::Succeed {
+            return;
+        }
         let emulator = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(emulator.config.settle_delay).await;
-            let Some(tx) = emulator.settle(&secret, &reference) else {
-                return;
-            };
-            if tx.status == "success" && Outcome::from_minor(tx.amount) != Outcome::SucceedSilently
-            {
-                emulator.send_webhook(&secret, &tx).await;
-            }
+            emulator.settle_and_notify(&secret, &reference, None).await;
         });
     }
 
-    fn settle(&self, secret: &str, reference: &str) -> Option<Tx> {
+    /// Settles the transaction (by `answer`, or by its magic amount) and sends Paystack's signed
+    /// `charge.success` webhook when it is paid.
+    async fn settle_and_notify(&self, secret: &str, reference: &str, answer: Option<Answer>) {
+        let Some(tx) = self.settle(secret, reference, answer) else {
+            return;
+        };
+        if tx.status == "success"
+            && (answer.is_some() || Outcome::from_minor(tx.amount) != Outcome::SucceedSilently)
+        {
+            self.send_webhook(secret, &tx).await;
+        }
+    }
+
+    fn settle(&self, secret: &str, reference: &str, answer: Option<Answer>) -> Option<Tx> {
         let mut ledger = self.state.lock().expect("ledger");
         let tx = ledger
             .transactions
             .get_mut(&(secret.to_owned(), reference.to_owned()))?;
-        match Outcome::from_minor(tx.amount) {
+        let outcome = match answer {
+            None => Outcome::from_minor(tx.amount),
+            Some(Answer::Pay) => Outcome::Succeed,
+            Some(Answer::Decline) => Outcome::Fail,
+            Some(Answer::Abandon) => {
+                tx.status = "abandoned";
+                tx.gateway_response = "The transaction was not completed";
+                return Some(tx.clone());
+            }
+        };
+        match outcome {
             Outcome::StayPending => return None,
             Outcome::Fail => {
                 tx.status = "failed";
@@ -399,8 +426,25 @@ async fn initialize(
     if let Err(response) = emulator.open(&secret, tx) {
         return *response;
     }
-    emulator.settle_later(secret, reference.clone());
+    emulator.settle_later(secret.clone(), reference.clone(), amount);
     let access_code = token("");
+    // Paystack shows `metadata.custom_fields` on its checkout; the merchant's name travels there.
+    let merchant = body["metadata"]["custom_fields"]
+        .as_array()
+        .and_then(|fields| {
+            fields
+                .iter()
+                .find(|f| f["variable_name"] == "merchant")
+                .and_then(|f| f["value"].as_str())
+        })
+        .unwrap_or("Test business")
+        .to_owned();
+    emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .checkouts
+        .insert(access_code.clone(), (secret, reference.clone(), merchant));
     answer(
         StatusCode::OK,
         json!({"status": true, "message": "Authorization URL created", "data": {
@@ -486,7 +530,7 @@ async fn charge(
         Ok(tx) => tx,
         Err(response) => return *response,
     };
-    emulator.settle_later(secret, reference);
+    emulator.settle_later(secret, reference, amount);
     let data = charge_json(&tx);
     answer(
         StatusCode::OK,
@@ -550,10 +594,13 @@ async fn charge_authorization(
         return *response;
     }
     // A saved card is charged at once (no customer step); pending amounts stay pending.
-    let tx = emulator.settle(&secret, &reference).unwrap_or_else(|| {
-        emulator.state.lock().expect("ledger").transactions[&(secret.clone(), reference.clone())]
-            .clone()
-    });
+    let tx = emulator
+        .settle(&secret, &reference, None)
+        .unwrap_or_else(|| {
+            emulator.state.lock().expect("ledger").transactions
+                [&(secret.clone(), reference.clone())]
+                .clone()
+        });
     if tx.status == "success" && Outcome::from_minor(amount) != Outcome::SucceedSilently {
         let (emulator, secret, tx) = (emulator.clone(), secret.clone(), tx.clone());
         tokio::spawn(async move { emulator.send_webhook(&secret, &tx).await });
@@ -649,4 +696,87 @@ async fn dedicated_account(
                          "email": customer.email, "customer_code": customer.code, "phone": customer.phone,
                          "metadata": {}, "risk_action": "default", "international_format_phone": customer.phone}}}),
     )
+}
+
+/// The hosted checkout an `authorization_url` opens: who is asking, how much, for what, and the
+/// customer's three choices.
+async fn checkout_page(
+    State(emulator): State<Emulator>,
+    Path(access_code): Path<String>,
+) -> Response {
+    let ledger = emulator.state.lock().expect("ledger");
+    let Some((secret, reference, merchant)) = ledger.checkouts.get(&access_code) else {
+        return pages::not_found("This checkout link is not valid.");
+    };
+    let Some(tx) = ledger
+        .transactions
+        .get(&(secret.clone(), reference.clone()))
+    else {
+        return pages::not_found("This checkout link is not valid.");
+    };
+    let amount = match crate::domain::currency::Currency::parse(&tx.currency) {
+        Some(currency) => format!(
+            "{} {}",
+            tx.currency,
+            crate::domain::money::Money::from_minor(tx.amount, currency).major_string()
+        ),
+        None => format!("{} {}", tx.currency, tx.amount),
+    };
+    let open = matches!(tx.status, "ongoing" | "abandoned");
+    let outcome = match tx.status {
+        "success" => "Payment successful. You can close this page.",
+        "failed" => "Payment declined.",
+        _ => "",
+    };
+    pages::html(
+        StatusCode::OK,
+        &Checkout {
+            provider: "Paystack",
+            merchant,
+            amount,
+            reference,
+            email: &tx.email,
+            status: tx.status,
+            open,
+            outcome,
+            action_base: format!("/_emulator/paystack/checkout/{access_code}"),
+        },
+    )
+}
+
+/// The customer pressed Pay, Decline or Abandon: the transaction settles as Paystack would settle it
+/// (a payment fires the signed `charge.success` webhook; a decline or an abandoned checkout sends none).
+async fn checkout_action(
+    State(emulator): State<Emulator>,
+    Path((access_code, action)): Path<(String, String)>,
+) -> Response {
+    let answer = match action.as_str() {
+        "pay" => Answer::Pay,
+        "decline" => Answer::Decline,
+        "abandon" => Answer::Abandon,
+        _ => return pages::not_found("No such action."),
+    };
+    let found = emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .checkouts
+        .get(&access_code)
+        .cloned();
+    let Some((secret, reference, _)) = found else {
+        return pages::not_found("This checkout link is not valid.");
+    };
+    let open = emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .transactions
+        .get(&(secret.clone(), reference.clone()))
+        .is_some_and(|tx| matches!(tx.status, "ongoing" | "abandoned"));
+    if open {
+        emulator
+            .settle_and_notify(&secret, &reference, Some(answer))
+            .await;
+    }
+    pages::back_to(&format!("/_emulator/paystack/checkout/{access_code}"))
 }

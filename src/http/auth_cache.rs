@@ -63,6 +63,7 @@ mod tests {
     fn merchant(id: &str) -> MerchantContext {
         MerchantContext {
             merchant_id: id.to_owned(),
+            name: "Test merchant".to_owned(),
             mode: "test".to_owned(),
             default_provider: "sandbox".to_owned(),
             providers: vec![],

@@ -94,6 +94,7 @@ fn emulators(state: &AppState) -> Router {
         ),
         settle_delay: state.config.emulator_settle,
         public_base: state.config.public_url.clone(),
+        autosettle: state.config.emulator_autosettle,
     })
 }
 

@@ -24,6 +24,8 @@ use crate::domain::time;
 /// What Cowry asks a provider for when a collection is created with `payable.enabled`.
 #[derive(Debug, Clone)]
 pub struct OptionsRequest<'a> {
+    /// The merchant's business name, for checkouts that show it.
+    pub merchant_name: &'a str,
     pub reference: &'a str,
     pub amount: Money,
     pub methods: &'a [&'static str],

@@ -97,13 +97,20 @@ impl Paystack {
     }
 
     /// `POST /transaction/initialize`: a checkout link for `reference` (which Cowry chose and stored).
+    /// `merchant_name` is shown on the checkout as a custom field (Paystack displays `custom_fields`).
     pub async fn initialize(
         &self,
         email: &str,
         amount: Money,
         reference: &str,
         channels: &[&str],
+        merchant_name: Option<&str>,
     ) -> Result<wire::InitializeData, ProviderError> {
+        let metadata = merchant_name.map(|name| {
+            serde_json::json!({"custom_fields": [
+                {"display_name": "Merchant", "variable_name": "merchant", "value": name}
+            ]})
+        });
         let body = wire::InitializeRequest {
             email,
             amount: amount.minor(),
@@ -111,7 +118,7 @@ impl Paystack {
             reference,
             channels: channels.to_vec(),
             callback_url: None,
-            metadata: None,
+            metadata,
         };
         // Paystack refuses a second transaction with the same reference, so a retry cannot pay twice.
         self.call(

@@ -107,6 +107,7 @@ mod tests {
 
     fn request<'a>(methods: &'a [&'static str]) -> OptionsRequest<'a> {
         OptionsRequest {
+            merchant_name: "Acme",
             reference: "PSK_txn_8a7f34",
             amount: Money::from_minor(4_500_000, Currency::parse("NGN").unwrap()),
             methods,

@@ -10,6 +10,8 @@ use crate::providers::{DEFAULT_PROVIDER, DEFAULT_TEST_PROVIDERS};
 #[derive(Debug, Clone)]
 pub struct MerchantContext {
     pub merchant_id: String,
+    /// The business's name, shown to its customers (e.g. on a provider's checkout).
+    pub name: String,
     pub mode: String,
     pub default_provider: String,
     /// (slug, kind) pairs of the merchant's providers list.
@@ -49,6 +51,7 @@ pub fn new_test_key() -> String {
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     merchant_id: String,
+    name: String,
     mode: String,
     revoked: bool,
     default_provider: String,
@@ -59,7 +62,7 @@ struct KeyRow {
 /// Looks a key up by its SHA-256.
 pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sqlx::Error> {
     let row: Option<KeyRow> = sqlx::query_as(
-        "select k.merchant_id, k.mode, k.revoked_at is not null as revoked, m.default_provider,
+        "select k.merchant_id, m.name, k.mode, k.revoked_at is not null as revoked, m.default_provider,
                 array(select p.slug from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as slugs,
                 array(select p.kind from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as kinds
          from api_keys k join merchants m on m.id = k.merchant_id
@@ -73,6 +76,7 @@ pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sq
         Some(row) if row.revoked => KeyLookup::Revoked,
         Some(row) => KeyLookup::Active(MerchantContext {
             merchant_id: row.merchant_id,
+            name: row.name,
             mode: row.mode,
             default_provider: row.default_provider,
             providers: row.slugs.into_iter().zip(row.kinds).collect(),

@@ -185,6 +185,7 @@ mod paystack {
                     ngn(4_500_000),
                     "PSK-txn-1",
                     &["card", "bank_transfer"],
+                    Some("Acme Stores"),
                 )
                 .await,
         );

@@ -5,6 +5,7 @@ mod common;
 
 mod airtel_money;
 mod auth;
+mod browser;
 mod clients;
 mod collect;
 mod contacts;

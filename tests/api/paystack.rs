@@ -65,7 +65,13 @@ async fn a_payment_link_is_paid_and_the_signed_webhook_arrives() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     let link = paystack
-        .initialize("amina@example.com", ngn(4_500_000), "PSK-txn-1", &["card"])
+        .initialize(
+            "amina@example.com",
+            ngn(4_500_000),
+            "PSK-txn-1",
+            &["card"],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(link.reference, "PSK-txn-1");
@@ -109,11 +115,11 @@ async fn a_reused_reference_is_a_duplicate_and_bad_keys_are_refused() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("a@example.com", ngn(10_000), "ref-dup", &[])
+        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None)
         .await
         .unwrap();
     let again = paystack
-        .initialize("a@example.com", ngn(10_000), "ref-dup", &[])
+        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None)
         .await;
     assert!(
         matches!(again, Err(ProviderError::DuplicateReference { .. })),
@@ -121,20 +127,20 @@ async fn a_reused_reference_is_a_duplicate_and_bad_keys_are_refused() {
     );
     // Another integration's references are its own.
     rig.paystack("sk_test_second_integration")
-        .initialize("a@example.com", ngn(10_000), "ref-dup", &[])
+        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None)
         .await
         .unwrap();
 
     let bad = rig
         .paystack("sk_live_wrong")
-        .initialize("a@example.com", ngn(10_000), "ref-x", &[])
+        .initialize("a@example.com", ngn(10_000), "ref-x", &[], None)
         .await;
     assert!(
         matches!(bad, Err(ProviderError::BadCredentials { .. })),
         "{bad:?}"
     );
     let rejected = paystack
-        .initialize("not-an-email", ngn(10_000), "ref-y", &[])
+        .initialize("not-an-email", ngn(10_000), "ref-y", &[], None)
         .await;
     match rejected {
         Err(ProviderError::Rejected { message, .. }) => {
@@ -153,15 +159,15 @@ async fn magic_amounts_fail_stay_pending_or_stay_silent() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("a@example.com", ngn(10_001), "fails", &[])
+        .initialize("a@example.com", ngn(10_001), "fails", &[], None)
         .await
         .unwrap();
     paystack
-        .initialize("a@example.com", ngn(10_002), "pending", &[])
+        .initialize("a@example.com", ngn(10_002), "pending", &[], None)
         .await
         .unwrap();
     paystack
-        .initialize("a@example.com", ngn(10_003), "silent", &[])
+        .initialize("a@example.com", ngn(10_003), "silent", &[], None)
         .await
         .unwrap();
 
@@ -187,7 +193,7 @@ async fn a_500_on_the_first_attempt_is_retried_because_the_reference_makes_it_sa
     let rig = rig().await;
     let link = rig
         .paystack(SECRET)
-        .initialize("a@example.com", ngn(10_004), "flaky", &[])
+        .initialize("a@example.com", ngn(10_004), "flaky", &[], None)
         .await
         .unwrap();
     assert_eq!(link.reference, "flaky");
@@ -225,7 +231,7 @@ async fn a_saved_authorization_is_charged_again_for_recurring_debits() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("ada@example.com", ngn(50_000), "first", &["card"])
+        .initialize("ada@example.com", ngn(50_000), "first", &["card"], None)
         .await
         .unwrap();
     let code = rig

@@ -64,6 +64,7 @@ async fn watched_emulator() -> (String, Polls) {
         webhook_base: "http://127.0.0.1:9/webhooks".to_owned(),
         settle_delay: Duration::from_millis(10),
         public_base: "http://127.0.0.1:9".to_owned(),
+        autosettle: true,
     });
     let app = emulators.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {

@@ -68,7 +68,7 @@ pub async fn create(
         fingerprint: &fingerprint,
         stale_after: state.config.request_timeout * 2,
     };
-    let draft = Draft::new(adapter.as_ref(), &new);
+    let draft = Draft::new(&merchant.name, adapter.as_ref(), &new);
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))
     } else {
@@ -181,16 +181,19 @@ async fn account(
 /// Everything decided before the collection is written: its id and times, and the methods offered.
 pub(super) struct Draft {
     pub id: String,
+    /// The merchant's business name, for provider checkouts that show it.
+    pub merchant_name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub expires_at: chrono::DateTime<chrono::Utc>,
     pub methods: Vec<&'static str>,
 }
 
 impl Draft {
-    fn new(adapter: &dyn PaymentProvider, new: &NewCollection) -> Draft {
+    fn new(merchant_name: &str, adapter: &dyn PaymentProvider, new: &NewCollection) -> Draft {
         let created_at = time::now();
         Draft {
             id: new_id("pay"),
+            merchant_name: merchant_name.to_owned(),
             created_at,
             expires_at: created_at + TimeDelta::minutes(new.expires_in.into()),
             methods: if new.payable_enabled {
@@ -204,6 +207,7 @@ impl Draft {
     /// What the provider is asked for.
     pub fn request<'a>(&'a self, new: &'a NewCollection) -> OptionsRequest<'a> {
         OptionsRequest {
+            merchant_name: &self.merchant_name,
             reference: &new.reference,
             amount: new.amount,
             methods: &self.methods,

@@ -113,6 +113,7 @@ impl PaymentProvider for Paystack {
                         request.amount,
                         &call.provider_reference,
                         &channels,
+                        Some(request.merchant_name),
                     )
                     .await;
                 match (first, spare) {
@@ -126,6 +127,7 @@ impl PaymentProvider for Paystack {
                                 request.amount,
                                 &spare.provider_reference,
                                 &channels,
+                                Some(request.merchant_name),
                             )
                             .await;
                         if second.as_ref().is_err_and(|e| !e.created_nothing()) {

@@ -1,0 +1,181 @@
+//! Test mode as a person sees it: a checkout link opened in a real browser (headless Chromium, driven by
+//! `tests/browser/checkout.mjs`), a button pressed, and the payment reaching Cowry the way the provider
+//! would send it; phone prompts approved or rejected on their page. With
+//! `COWRY_EMULATOR_AUTOSETTLE=false` nothing is paid until someone acts.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{eventually, example, spawn_with, TestApp};
+
+const BY_A_PERSON: [(&str, &str); 4] = [
+    ("COWRY_EMULATOR_AUTOSETTLE", "false"),
+    ("COWRY_EMULATOR_SETTLE_MS", "20"),
+    ("COWRY_RECONCILE_SCHEDULE", "1h"),
+    ("COWRY_WORKER_IDLE_MS", "20"),
+];
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Runs the browser script (installing its one npm package on first use); returns what the page said
+/// before and after the press.
+fn press(url: &str, button: &str, screenshot: &std::path::Path) -> Value {
+    let dir = browser_dir();
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "npm ci (tests/browser) failed");
+    }
+    let output = Command::new("node")
+        .arg(dir.join("checkout.mjs"))
+        .args([url, button])
+        .arg(screenshot)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "the browser reported errors: {}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// The link as the customer's browser reaches this test server (`COWRY_PUBLIC_URL` is a placeholder in
+/// tests).
+fn reachable(app: &TestApp, link: &str) -> String {
+    link.replacen("http://cowry.test", &app.base, 1)
+}
+
+async fn collection(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/collections/{id}")).await.1["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_pays_on_the_checkout_page_in_a_real_browser() {
+    let app = spawn_with(&BY_A_PERSON).await;
+    // The README's walk-through: the integrated document's example through Paystack.
+    let (status, created) = app.create(&example()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let link = created["data"]["payable"]["options"][0]["link"]
+        .as_str()
+        .unwrap();
+    // Nobody has paid, and nothing pays by itself.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(collection(&app, &id).await["status"], "pending");
+
+    let page = reqwest::get(reachable(&app, link)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+
+    let screenshot = std::env::temp_dir().join(format!("cowry-checkout-{id}.png"));
+    let seen = press(&reachable(&app, link), "Pay", &screenshot);
+    let before = seen["before"].as_str().unwrap();
+    for shown in ["Pay Test merchant", "NGN 45000", "amina.lawal@example.com"] {
+        assert!(before.contains(shown), "{shown} not on the page: {before}");
+    }
+    assert!(
+        seen["after"]
+            .as_str()
+            .unwrap()
+            .contains("Payment successful"),
+        "{seen}"
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "a real screenshot"
+    );
+
+    // Paystack's signed charge.success came back to Cowry, verified, and completed the collection.
+    let done = eventually("the collection to complete", || async {
+        let now = collection(&app, &id).await;
+        (now["status"] == "completed").then_some(now)
+    })
+    .await;
+    assert!(done["completedAt"].is_string(), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_checkout_stays_payable_in_cowry_and_fails_at_paystack() {
+    let app = spawn_with(&BY_A_PERSON).await;
+    let mut body = example();
+    body["payable"]["methods"] = json!(["payment_link"]);
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let link = reachable(
+        &app,
+        created["data"]["payable"]["options"][0]["link"]
+            .as_str()
+            .unwrap(),
+    );
+    let screenshot = std::env::temp_dir().join(format!(
+        "cowry-declined-{}.png",
+        created["data"]["id"].as_str().unwrap()
+    ));
+    let seen = press(&link, "Decline", &screenshot);
+    assert!(
+        seen["after"].as_str().unwrap().contains("Payment declined"),
+        "{seen}"
+    );
+    // The page no longer offers the buttons.
+    let page = reqwest::get(&link).await.unwrap().text().await.unwrap();
+    assert!(!page.contains(">Pay<"), "{page}");
+}
+
+/// The payers' phones: an MTN prompt waits until it is approved on the prompts page, then MTN's
+/// callback settles the collect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mobile_money_prompt_waits_for_the_payer_to_approve_it() {
+    let app = spawn_with(&BY_A_PERSON).await;
+    let (status, sent) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 2000, "payerMessage": "Order 9"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let id = sent["payload"]["id"].as_str().unwrap().to_owned();
+    let prompts = reqwest::get(app.url("/_emulator/mtn_momo/prompts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        prompts.contains("+256772123456") && prompts.contains("Order 9"),
+        "{prompts}"
+    );
+    let reference: String = sqlx::query_scalar("select provider_reference from provider_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let approved = reqwest::Client::new()
+        .post(app.url(&format!("/_emulator/mtn_momo/prompts/{reference}/approve")))
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success(), "{}", approved.status());
+    let paid = crate::collect::settled(&app, &id).await;
+    assert_eq!(paid["status"], "SUCCESS");
+    let after = reqwest::get(app.url("/_emulator/mtn_momo/prompts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(after.contains("No open prompts"), "{after}");
+}
