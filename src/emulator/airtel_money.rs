@@ -8,7 +8,8 @@
 //! Signed collections, as Airtel's maintained client sends them by default: `GET /v1/rsa/encryption-keys`
 //! gives an RSA public key (base64 DER, one key per process), and `POST /merchant/v2/payments/` must carry
 //! `x-signature` (base64 AES-256-CBC/PKCS#7 of the exact body bytes) and `x-key` (base64 RSA PKCS#1 v1.5
-//! of `"<key b64>:<iv b64>"`); a missing or wrong signature is Airtel's 403. The unsigned v1 stays.
+//! of `"<key b64>:<iv b64>"`); a missing or wrong signature is Airtel's 403. The unsigned v1 stays, except
+//! for apps set to require signing: here, client ids starting with `signed-` (v1 is then a 403).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -367,18 +368,37 @@ async fn signed_collect(
         );
     }
     let body = serde_json::from_slice(&raw).ok().map(Json);
-    collect(State(emulator), headers, body).await
+    accept(emulator, headers, body, true).await
 }
 
+/// `POST /merchant/v1/payments/`: an unsigned collection.
 async fn collect(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
     body: Option<Json<Value>>,
 ) -> Response {
+    accept(emulator, headers, body, false).await
+}
+
+/// A collection request (`signed` when its signature was verified).
+async fn accept(
+    emulator: Emulator,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+    signed: bool,
+) -> Response {
     let (client, country, currency) = match emulator.authorize(&headers) {
         Ok(found) => found,
         Err(response) => return *response,
     };
+    if client.starts_with("signed-") && !signed {
+        return status_only(
+            StatusCode::FORBIDDEN,
+            "ESB000045",
+            "This app requires signed payment requests (v2 with x-signature and x-key)",
+            "",
+        );
+    }
     let Some(Json(body)) = body else {
         return status_only(
             StatusCode::BAD_REQUEST,

@@ -123,14 +123,15 @@ fn validation(message: &str) -> Response {
 }
 
 /// A request's body as Paystack reads it, once the key has been checked: JSON whatever the content type
-/// says (Paystack's Node SDK sends none, and chunked), or form fields where the spec allows them
-/// (`application/x-www-form-urlencoded`; `amount` read as a number).
-fn body(headers: &HeaderMap, raw: &[u8], form_allowed: bool) -> Result<Value, Box<Response>> {
+/// says (Paystack's Node SDK sends none, and chunked), or form fields
+/// (`application/x-www-form-urlencoded`, which Paystack's OpenAPI allows for every call emulated here;
+/// `amount` read as a number).
+fn body(headers: &HeaderMap, raw: &[u8]) -> Result<Value, Box<Response>> {
     let form = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if form && form_allowed {
+    if form {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw)
             .map_err(|_| Box::new(validation("Invalid request body")))?;
         let fields = pairs
@@ -395,7 +396,7 @@ async fn initialize(
     let Some(secret) = secret(&headers) else {
         return invalid_key();
     };
-    let body = match body(&headers, &raw, true) {
+    let body = match body(&headers, &raw) {
         Ok(body) => body,
         Err(response) => return *response,
     };
@@ -482,7 +483,7 @@ async fn charge(
     let Some(secret) = secret(&headers) else {
         return invalid_key();
     };
-    let body = match body(&headers, &raw, false) {
+    let body = match body(&headers, &raw) {
         Ok(body) => body,
         Err(response) => return *response,
     };
@@ -546,7 +547,7 @@ async fn charge_authorization(
     let Some(secret) = secret(&headers) else {
         return invalid_key();
     };
-    let body = match body(&headers, &raw, false) {
+    let body = match body(&headers, &raw) {
         Ok(body) => body,
         Err(response) => return *response,
     };
@@ -619,7 +620,7 @@ async fn create_customer(
     let Some(secret) = secret(&headers) else {
         return invalid_key();
     };
-    let body = match body(&headers, &raw, false) {
+    let body = match body(&headers, &raw) {
         Ok(body) => body,
         Err(response) => return *response,
     };
@@ -657,7 +658,7 @@ async fn dedicated_account(
     let Some(secret) = secret(&headers) else {
         return invalid_key();
     };
-    let body = match body(&headers, &raw, false) {
+    let body = match body(&headers, &raw) {
         Ok(body) => body,
         Err(response) => return *response,
     };

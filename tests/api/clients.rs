@@ -282,7 +282,7 @@ async fn airtels_signed_collections_are_verified() {
     assert_eq!(refused["status"]["success"], false, "{refused}");
     let unsigned = post_v2(altered.clone(), None).await;
     assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
-    // The unsigned v1 keeps working.
+    // The unsigned v1 keeps working for an app that does not require signing.
     let v1 = authed(client.post(format!("{base}/merchant/v1/payments/")))
         .header("content-type", "application/json")
         .body(altered)
@@ -290,9 +290,36 @@ async fn airtels_signed_collections_are_verified() {
         .await
         .unwrap();
     assert_eq!(v1.status(), StatusCode::OK);
+    // An app set to require signing (client ids `signed-…` here) gets a 403 for an unsigned request,
+    // whatever headers it adds.
+    let token: Value = client
+        .post(format!("{base}/auth/oauth2/token"))
+        .json(
+            &json!({"client_id": "signed-lib", "client_secret": "lib-secret-01",
+                      "grant_type": "client_credentials"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let unsigned = client
+        .post(format!("{base}/merchant/v1/payments/"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("X-Country", "UG")
+        .header("X-Currency", "UGX")
+        .header("x-signature", "anything")
+        .header("content-type", "application/json")
+        .body(body("lib-tx-3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
 }
 
-/// Cowry's own Airtel adapter signs when the account says its app requires it.
+/// Cowry's own Airtel adapter signs when the account says its app requires it (the emulated app,
+/// `signed-…`, refuses unsigned requests, so the collect succeeding proves the signature).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cowry_signs_airtel_collections_for_an_app_that_requires_it() {
     let app = spawn_with(&[
