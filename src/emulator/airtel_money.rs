@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::pages::{self, Prompt, Prompts};
+use super::pages::{self, Prompt};
 use super::{Answer, EmulatorConfig, Outcome};
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(180);
@@ -221,7 +221,7 @@ impl Emulator {
 /// or reject.
 async fn prompts_page(State(emulator): State<Emulator>) -> Response {
     let ledger = emulator.ledger.lock().expect("ledger");
-    let mut prompts: Vec<Prompt> = ledger
+    let prompts: Vec<Prompt> = ledger
         .payments
         .iter()
         .filter(|(_, p)| p.status == "TIP")
@@ -232,16 +232,8 @@ async fn prompts_page(State(emulator): State<Emulator>) -> Response {
             message: p.reference.clone(),
         })
         .collect();
-    prompts.sort_by(|a, b| a.id.cmp(&b.id));
     drop(ledger);
-    pages::html(
-        StatusCode::OK,
-        &Prompts {
-            provider: "Airtel Money",
-            prompts,
-            action_base: "/_emulator/airtel_money/prompts".to_owned(),
-        },
-    )
+    pages::prompts("Airtel Money", "airtel_money", prompts)
 }
 
 /// The payer approved or rejected a prompt on the phone.
@@ -249,10 +241,8 @@ async fn prompt_action(
     State(emulator): State<Emulator>,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    let answer = match action.as_str() {
-        "approve" => Answer::Pay,
-        "reject" => Answer::Decline,
-        _ => return pages::not_found("No such action."),
+    let Some(answer) = pages::prompt_answer(&action) else {
+        return pages::not_found("No such action.");
     };
     let owner = emulator
         .ledger

@@ -16,7 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::pages::{self, Prompt, Prompts};
+use super::pages::{self, Prompt};
 use super::{Answer, EmulatorConfig, Outcome};
 
 #[derive(Clone)]
@@ -171,7 +171,7 @@ impl Emulator {
 /// or reject.
 async fn prompts_page(State(emulator): State<Emulator>) -> Response {
     let ledger = emulator.ledger.lock().expect("ledger");
-    let mut prompts: Vec<Prompt> = ledger
+    let prompts: Vec<Prompt> = ledger
         .executions
         .iter()
         .filter(|((kind, _), e)| kind == "collection" && e.status == "PROCESSING")
@@ -185,16 +185,8 @@ async fn prompts_page(State(emulator): State<Emulator>) -> Response {
             message: format!("Checkout {}", e.session_id),
         })
         .collect();
-    prompts.sort_by(|a, b| a.id.cmp(&b.id));
     drop(ledger);
-    pages::html(
-        StatusCode::OK,
-        &Prompts {
-            provider: "Dollr",
-            prompts,
-            action_base: "/_emulator/dollr/prompts".to_owned(),
-        },
-    )
+    pages::prompts("Dollr", "dollr", prompts)
 }
 
 /// The payer approved or rejected a collection on the phone.
@@ -202,10 +194,8 @@ async fn prompt_action(
     State(emulator): State<Emulator>,
     Path((reference, action)): Path<(String, String)>,
 ) -> Response {
-    let answer = match action.as_str() {
-        "approve" => Answer::Pay,
-        "reject" => Answer::Decline,
-        _ => return pages::not_found("No such action."),
+    let Some(answer) = pages::prompt_answer(&action) else {
+        return pages::not_found("No such action.");
     };
     emulator.settle("collection", reference, Some(answer));
     pages::back_to("/_emulator/dollr/prompts")

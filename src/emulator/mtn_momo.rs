@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::pages::{self, Prompt, Prompts};
+use super::pages::{self, Prompt};
 use super::{Answer, EmulatorConfig, Outcome};
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -207,7 +207,7 @@ impl Emulator {
 /// reject.
 async fn prompts_page(State(emulator): State<Emulator>) -> Response {
     let ledger = emulator.ledger.lock().expect("ledger");
-    let mut prompts: Vec<Prompt> = ledger
+    let prompts: Vec<Prompt> = ledger
         .payments
         .iter()
         .filter(|(_, p)| p.status == "PENDING")
@@ -218,16 +218,8 @@ async fn prompts_page(State(emulator): State<Emulator>) -> Response {
             message: p.payer_message.clone(),
         })
         .collect();
-    prompts.sort_by(|a, b| a.id.cmp(&b.id));
     drop(ledger);
-    pages::html(
-        StatusCode::OK,
-        &Prompts {
-            provider: "MTN MoMo",
-            prompts,
-            action_base: "/_emulator/mtn_momo/prompts".to_owned(),
-        },
-    )
+    pages::prompts("MTN MoMo", "mtn_momo", prompts)
 }
 
 /// The payer approved or rejected a prompt on the phone.
@@ -235,10 +227,8 @@ async fn prompt_action(
     State(emulator): State<Emulator>,
     Path((reference_id, action)): Path<(String, String)>,
 ) -> Response {
-    let answer = match action.as_str() {
-        "approve" => Answer::Pay,
-        "reject" => Answer::Decline,
-        _ => return pages::not_found("No such action."),
+    let Some(answer) = pages::prompt_answer(&action) else {
+        return pages::not_found("No such action.");
     };
     let owner = emulator
         .ledger

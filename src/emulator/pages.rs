@@ -46,6 +46,28 @@ pub struct Prompts<'a> {
     pub action_base: String,
 }
 
+/// The payers' phones for the emulator at `/_emulator/{slug}`: its open prompts, oldest reference first.
+pub fn prompts(provider: &str, slug: &str, mut prompts: Vec<Prompt>) -> Response {
+    prompts.sort_by(|a, b| a.id.cmp(&b.id));
+    html(
+        StatusCode::OK,
+        &Prompts {
+            provider,
+            prompts,
+            action_base: format!("/_emulator/{slug}/prompts"),
+        },
+    )
+}
+
+/// What a prompt's button asks for: `approve` pays, `reject` declines.
+pub fn prompt_answer(action: &str) -> Option<super::Answer> {
+    match action {
+        "approve" => Some(super::Answer::Pay),
+        "reject" => Some(super::Answer::Decline),
+        _ => None,
+    }
+}
+
 /// An HTML answer with the page's security headers.
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
