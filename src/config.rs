@@ -38,6 +38,8 @@ pub struct Config {
     pub bind: SocketAddr,
     pub public_url: String,
     pub admin_token: Option<Secret>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
+    pub metrics_token: Option<Secret>,
     pub dev_api_key: Option<Secret>,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -123,6 +125,14 @@ impl Config {
                 "expected an http:// or https:// URL",
             ));
         }
+        let metrics_token = get("COWRY_METRICS_TOKEN").filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(bad(
+                "COWRY_METRICS_TOKEN",
+                "(hidden)",
+                "expected at least 16 characters",
+            ));
+        }
         let admin_token = get("COWRY_ADMIN_TOKEN");
         if let Some(token) = &admin_token {
             if token.len() < 16 {
@@ -178,6 +188,7 @@ impl Config {
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             admin_token: admin_token.map(Secret::new),
+            metrics_token: metrics_token.map(Secret::new),
             dev_api_key: dev_api_key.map(Secret::new),
             log_format,
             log_level,

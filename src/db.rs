@@ -74,3 +74,43 @@ fn short_cause(e: &sqlx::Error) -> String {
     let text = e.to_string();
     text.lines().next().unwrap_or("unknown error").to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Landed migrations are immutable: a database that applied one would refuse a changed file (sqlx
+    /// compares checksums), so an edit must fail here, in CI, first.
+    #[test]
+    fn landed_migrations_are_unchanged() {
+        let recorded: Vec<(i64, String)> =
+            include_str!("../tests/fixtures/migration_checksums.txt")
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .map(|l| {
+                    let mut parts = l.split_whitespace();
+                    let version = parts.next().unwrap().parse().unwrap();
+                    (version, parts.next().unwrap().to_owned())
+                })
+                .collect();
+        let actual: Vec<(i64, String)> = super::MIGRATOR
+            .iter()
+            .map(|m| (m.version, hex::encode(&m.checksum)))
+            .collect();
+        for (version, checksum) in &actual {
+            match recorded.iter().find(|(v, _)| v == version) {
+                Some((_, expected)) => assert_eq!(
+                    checksum, expected,
+                    "migration {version} was edited after it landed: add a new migration instead"
+                ),
+                None => panic!(
+                    "migration {version} has no line in tests/fixtures/migration_checksums.txt: add \
+                     `{version} {checksum}` once it is final"
+                ),
+            }
+        }
+        assert_eq!(
+            recorded.len(),
+            actual.len(),
+            "a recorded migration is missing"
+        );
+    }
+}

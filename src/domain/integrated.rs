@@ -205,7 +205,34 @@ fn parse_metadata(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option
             format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
         );
     }
+    control_characters("metadata", metadata, errors);
     Some(metadata.clone())
+}
+
+/// Free-form text is still text: a control character (NUL included) in any key or string is refused,
+/// naming where it is, as in every other string field.
+fn control_characters(path: &str, value: &Value, errors: &mut FieldErrors) {
+    let bad = |text: &str| text.chars().any(char::is_control);
+    match value {
+        Value::String(text) if bad(text) => {
+            errors.add(path, "must not contain control characters");
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                control_characters(&format!("{path}[{i}]"), item, errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                let here = format!("{path}.{key}");
+                if bad(key) {
+                    errors.add(here.clone(), "the key must not contain control characters");
+                }
+                control_characters(&here, item, errors);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn parse_payable(body: &Map<String, Value>, errors: &mut FieldErrors) -> (bool, Vec<&'static str>) {
@@ -329,6 +356,17 @@ mod tests {
                 "followUp.channels[0]",
                 "followUp.tone"
             ]
+        );
+    }
+
+    #[test]
+    fn control_characters_anywhere_in_metadata_are_refused_by_path() {
+        let mut body = example();
+        body["metadata"] = json!([{"description": "ok", "notes": {"line": "a\u{0}b"}}]);
+        let errors = parse(&body).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.field == "metadata[0].notes.line"),
+            "{errors:?}"
         );
     }
 

@@ -5,6 +5,7 @@ pub mod collection;
 pub mod currency;
 pub mod ids;
 pub mod integrated;
+pub mod json_keys;
 pub mod money;
 pub mod network;
 pub mod nuban;

@@ -78,11 +78,7 @@ impl FromRequestParts<AppState> for Admin {
                 "the admin API is disabled: set COWRY_ADMIN_TOKEN to enable it".to_owned(),
             ));
         };
-        let given = bearer(&parts.headers).unwrap_or_default();
-        // Hashing first makes the comparison constant-time in the length too.
-        let same =
-            store::sha256(given.as_bytes()).ct_eq(&store::sha256(expected.expose().as_bytes()));
-        if bool::from(same) {
+        if bearer_matches(&parts.headers, expected.expose()) {
             Ok(Admin)
         } else {
             Err(ApiError::Unauthorized(
@@ -90,6 +86,15 @@ impl FromRequestParts<AppState> for Admin {
             ))
         }
     }
+}
+
+/// Whether `Authorization: Bearer …` carries `expected`. Hashing first makes the comparison
+/// constant-time in the length too.
+pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    let given = bearer(headers).unwrap_or_default();
+    store::sha256(given.as_bytes())
+        .ct_eq(&store::sha256(expected.as_bytes()))
+        .into()
 }
 
 /// A JSON request body, parsed into a `Value` so validation can name every bad field. The raw bytes are
@@ -130,6 +135,13 @@ impl FromRequest<AppState> for JsonBody {
             code: "malformed_json",
             message: format!("request body is not valid JSON: {e}"),
         })?;
+        // Two values for one field: refused rather than silently keeping the last.
+        if let Some(path) = crate::domain::json_keys::first_repeated(&raw) {
+            return Err(ApiError::BadRequest {
+                code: "duplicate_json_key",
+                message: format!("the request body gives {path} more than once"),
+            });
+        }
         Ok(JsonBody { value, raw })
     }
 }

@@ -15,10 +15,22 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// Prometheus metrics (text exposition format): HTTP, provider calls, webhooks, settlements, jobs.
+/// Prometheus metrics (text exposition format): HTTP, provider calls, webhooks, settlements, jobs, money
+/// at risk. With `COWRY_METRICS_TOKEN` set, only `Authorization: Bearer <token>` is answered.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "COWRY_METRICS_TOKEN is set and was not given", body = crate::error::ErrorBody)))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    if let Some(token) = &state.config.metrics_token {
+        if !crate::http::extract::bearer_matches(&headers, token.expose()) {
+            return Err(ApiError::Unauthorized(
+                "missing or invalid metrics token".to_owned(),
+            ));
+        }
+    }
     let queue: Vec<(String, String, i64)> = sqlx::query_as(
         "select kind, status, count(*) from jobs group by kind, status order by kind, status",
     )
@@ -34,13 +46,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
             tracing::warn!(error = %e, "could not read unknown attempts for /metrics");
             Vec::new()
         });
-    (
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         crate::metrics::render(&queue, &at_risk),
-    )
+    ))
 }
 
 /// The process is up.

@@ -203,6 +203,16 @@ impl Received<'_> {
         Ok((id, first))
     }
 
+    /// What a delivery's event id is unique within: the account it came to, else the merchant whose
+    /// payment it names (one merchant's signed callback can never pre-claim another's event id).
+    fn scope(&self, attempt: Option<&AttemptRow>) -> String {
+        match (self.account.and_then(|a| a.id.as_deref()), attempt) {
+            (Some(account), _) => account.to_owned(),
+            (None, Some(attempt)) => attempt.merchant_id.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
     /// Stores a refused delivery and answers 401.
     async fn reject(
         &self,
@@ -301,11 +311,9 @@ impl Received<'_> {
     ) -> ApiResult<(StatusCode, Json<Value>)> {
         let event = json_field(self.body, &["event"]);
         let transaction = json_field(self.body, &["data", "id"]);
-        let scope = self.account.and_then(|a| a.id.as_deref()).unwrap_or("");
+        let scope = self.scope(attempt);
         let dedupe_key = if transaction.is_empty() {
-            format!("{scope}{}", hex::encode(sha256(self.body)))
-        } else if scope.is_empty() {
-            format!("{event}:{transaction}")
+            format!("{scope}:{}", hex::encode(sha256(self.body)))
         } else {
             format!("{scope}:{event}:{transaction}")
         };
@@ -359,10 +367,7 @@ impl Received<'_> {
             }
             (false, None) => attempts::by_reference(&self.state.pool, provider, reference).await?,
         };
-        let dedupe_key = match self.account.and_then(|a| a.id.as_deref()) {
-            Some(scope) => format!("{scope}:{reference}:{status}"),
-            None => format!("{reference}:{status}"),
-        };
+        let dedupe_key = format!("{}:{reference}:{status}", self.scope(attempt.as_ref()));
         let mut tx = self.state.pool.begin().await?;
         let outcome = match &attempt {
             Some(_) => "status re-check queued",

@@ -28,4 +28,5 @@ mod process;
 mod provider_http;
 mod providers;
 mod queue;
+mod security;
 mod webhooks;

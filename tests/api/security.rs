@@ -1,0 +1,198 @@
+//! The security boundary, as far as it is built: input the one error shape must refuse, headers on
+//! every answer, a metrics endpoint that can be closed and whose labels cannot be grown by a caller,
+//! and provider callbacks whose de-duplication one merchant cannot use against another.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{assert_error, body_n, eventually, read, spawn_with, ADMIN_TOKEN};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_json_key_is_refused_and_changes_nothing() {
+    let app = spawn_with(&[]).await;
+    let mut text = body_n(1).to_string();
+    // {"amount":{"value":45000,"currency":"NGN"}} → {"amount":{"value":100,"value":45000,…}}
+    text = text.replacen(r#""amount":{"#, r#""amount":{"value":100,"#, 1);
+    let response = app
+        .authed(reqwest::Method::POST, "/collections")
+        .header("content-type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, status, "duplicate_json_key");
+    assert!(
+        body["message"].as_str().unwrap().contains("amount.value"),
+        "{body}"
+    );
+    assert_eq!(app.count("select count(*) from collections").await, 0);
+
+    // Provider callbacks are taken as the provider sends them: a repeated key there is not refused.
+    let hint = app
+        .client
+        .put(app.url("/webhooks/mtn_momo?reference=none"))
+        .header("content-type", "application/json")
+        .body(r#"{"status":"SUCCESSFUL","status":"FAILED"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hint.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_inside_metadata_are_refused_by_path() {
+    let app = spawn_with(&[]).await;
+    let mut body = body_n(2);
+    body["metadata"] = json!([{"description": "ok", "notes": {"line": "a\u{0}b"}}]);
+    let (status, refused) = app.create(&body).await;
+    let fields = assert_error(&refused, status, "validation_failed");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        fields.contains(&"metadata[0].notes.line".to_owned()),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_answer_is_nosniff_and_never_cached() {
+    let app = spawn_with(&[]).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/collections"),
+        (reqwest::Method::GET, "/no/such/route"),
+        (reqwest::Method::POST, "/collections"),
+    ] {
+        let response = app.authed(method.clone(), path).send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(
+            headers["x-content-type-options"], "nosniff",
+            "{method} {path}"
+        );
+        assert_eq!(headers["cache-control"], "no-store", "{method} {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_require_a_token_and_methods_cannot_grow_its_labels() {
+    let token = "metrics-token-for-tests-0001";
+    let app = spawn_with(&[("COWRY_METRICS_TOKEN", token)]).await;
+    let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let _ = app
+        .client
+        .request(invented, app.url("/collections"))
+        .send()
+        .await
+        .unwrap();
+    let closed = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let (status, body) = read(closed).await;
+    assert_error(&body, status, "unauthorized");
+    let open = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+    let text = open.text().await.unwrap();
+    assert!(!text.contains("BREW"), "an invented method became a label");
+    assert!(text.contains(r#"method="other""#), "{text}");
+}
+
+/// Merchant A signs a `charge.success` with its own key for its own payment, carrying the event id of a
+/// payment of merchant B (Paystack ids are sequential, so guessable). B's genuine delivery with that id
+/// is still acted on: event ids are unique per merchant (per account at the account's URL), not
+/// globally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_merchants_callback_cannot_pre_claim_anothers_event_id() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "600000"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+    ])
+    .await;
+    let (status, other) = read(
+        app.client
+            .post(app.url("/admin/merchants"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": "Merchant B"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let other_key = other["apiKey"].as_str().unwrap().to_owned();
+    // One pending Paystack collection each.
+    let mut pending = Vec::new();
+    for (n, key) in [(1, app.key.clone()), (2, other_key)] {
+        let mut body = body_n(n);
+        body["payable"]["methods"] = json!(["payment_link"]);
+        let (status, created) = read(
+            app.client
+                .post(app.url("/collections"))
+                .header("x-api-key", &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["data"]["id"].as_str().unwrap().to_owned();
+        let (reference, merchant): (String, String) = sqlx::query_as(
+            "select provider_reference, merchant_id from provider_attempts where collection_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        pending.push((id, reference, format!("sk_test_{merchant}"), key));
+    }
+    let deliver = |reference: &str, secret: &str| {
+        let body = serde_json::to_vec(&json!({
+            "event": "charge.success",
+            "data": {"id": 777000001u64, "domain": "test", "status": "success", "reference": reference,
+                     "amount": 4_500_000, "gateway_response": "Successful", "currency": "NGN",
+                     "channel": "card", "paid_at": "2026-11-27T10:00:00.000Z"}
+        }))
+        .unwrap();
+        let signature = cowry::emulator::hmac_sha512_hex(secret, &body);
+        let request = app
+            .client
+            .post(app.url("/webhooks/paystack"))
+            .header("content-type", "application/json")
+            .header("x-paystack-signature", signature)
+            .body(body);
+        async move { request.send().await.unwrap().status() }
+    };
+    let (a_id, a_reference, a_secret, _) = &pending[0];
+    let (b_id, b_reference, b_secret, b_key) = &pending[1];
+    assert_eq!(deliver(a_reference, a_secret).await, StatusCode::OK);
+    assert_eq!(deliver(b_reference, b_secret).await, StatusCode::OK);
+    let duplicates = app
+        .count("select count(*) from webhook_receipts where duplicate")
+        .await;
+    assert_eq!(duplicates, 0, "B's delivery was taken for A's");
+    // Both deliveries were acted on: each merchant's collection is completed by its own payment.
+    eventually("both deliveries to be processed", || async {
+        let processed = app
+            .count("select count(*) from webhook_receipts where processed_at is not null")
+            .await;
+        (processed == 2).then_some(())
+    })
+    .await;
+    for (id, key) in [(a_id, &app.key), (b_id, b_key)] {
+        let (_, body): (StatusCode, Value) = read(
+            app.client
+                .get(app.url(&format!("/collections/{id}")))
+                .header("x-api-key", key.as_str())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(body["data"]["status"], "completed", "{body}");
+    }
+}
