@@ -75,6 +75,21 @@ pub struct Config {
     pub not_found_grace: Duration,
     /// How long one provider call may take before its answer counts as lost.
     pub provider_timeout: Duration,
+    /// How long operational records are kept (events and collection history are never deleted).
+    pub retention: Retention,
+}
+
+/// What the retention sweep deletes, and after how long.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// `Idempotency-Key` records.
+    pub idempotency_keys: Duration,
+    /// Provider callbacks that were verified or taken as hints (and their de-duplication keys).
+    pub receipts: Duration,
+    /// Provider callbacks that failed verification.
+    pub rejected_receipts: Duration,
+    /// Jobs kept as `failed` for operators.
+    pub failed_jobs: Duration,
 }
 
 /// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
@@ -248,6 +263,19 @@ impl Config {
             worker_idle: Duration::from_millis(number("COWRY_WORKER_IDLE_MS", 1000, 60_000)?),
             job_lease: Duration::from_secs(number("COWRY_JOB_LEASE_SECS", 120, 86_400)?),
             provider_timeout: Duration::from_secs(number("COWRY_PROVIDER_TIMEOUT_SECS", 30, 600)?),
+            retention: {
+                let keep = |var: &'static str, default: &str| -> Result<Duration, ConfigError> {
+                    let text = get(var).unwrap_or_else(|| default.to_owned());
+                    crate::domain::time::parse_duration(&text)
+                        .ok_or_else(|| bad(var, &text, "expected a duration such as 24h or 90d"))
+                };
+                Retention {
+                    idempotency_keys: keep("COWRY_RETAIN_IDEMPOTENCY_KEYS", "24h")?,
+                    receipts: keep("COWRY_RETAIN_WEBHOOK_RECEIPTS", "90d")?,
+                    rejected_receipts: keep("COWRY_RETAIN_REJECTED_RECEIPTS", "7d")?,
+                    failed_jobs: keep("COWRY_RETAIN_FAILED_JOBS", "30d")?,
+                }
+            },
             not_found_grace: Duration::from_secs(number(
                 "COWRY_NOT_FOUND_GRACE_SECS",
                 300,

@@ -42,11 +42,20 @@ pub fn parse_schedule(text: &str) -> Option<Vec<std::time::Duration>> {
                 "s" => n.checked_mul(1_000)?,
                 "m" => n.checked_mul(60_000)?,
                 "h" => n.checked_mul(3_600_000)?,
+                "d" => n.checked_mul(86_400_000)?,
                 _ => return None,
             };
             (millis > 0).then(|| std::time::Duration::from_millis(millis))
         })
         .collect()
+}
+
+/// One duration, written as the schedule's parts are (`90d`, `24h`, `30m`).
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    match parse_schedule(text)?.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// The delay before poll number `done + 1` (0-based count of polls already made); the schedule's last

@@ -121,20 +121,3 @@ pub async fn release(pool: &PgPool, merchant_id: &str, key: &str) -> Result<(), 
     .await?;
     Ok(())
 }
-
-/// Deletes keys created before `cutoff`, at most `batch` of them; returns how many went.
-pub async fn delete_older_than(
-    pool: &sqlx::PgPool,
-    cutoff: chrono::DateTime<chrono::Utc>,
-    batch: i64,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "delete from idempotency_keys where ctid in (
-             select ctid from idempotency_keys where created_at < $1 limit $2 for update skip locked)",
-    )
-    .bind(cutoff)
-    .bind(batch)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
-}

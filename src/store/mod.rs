@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod merchants;
 pub mod providers;
+pub mod retention;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};

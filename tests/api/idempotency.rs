@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::common::{assert_error, example, read, spawn, TestApp};
+use crate::common::{assert_error, example, read, spawn, spawn_with, TestApp};
 
 async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> (StatusCode, Value, bool) {
     let response = app
@@ -171,25 +171,72 @@ async fn cancel_is_idempotent_with_a_key() {
     );
 }
 
+/// One retention sweep owns every kind of operational record: what is past its age goes, what is
+/// recent stays, and the collections' history is never deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_are_forgotten_after_a_day() {
-    let app = spawn().await;
+async fn retention_deletes_old_records_and_keeps_recent_ones_and_history() {
+    let app = spawn_with(&[("COWRY_EXPIRY_SWEEP_SECS", "1")]).await;
     create_with_key(&app, "old-key", &example()).await;
-    sqlx::query("update idempotency_keys set created_at = now() - interval '25 hours'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
     let mut fresh = example();
     fresh["reference"] = "fresh".into();
     create_with_key(&app, "fresh-key", &fresh).await;
-    let cutoff = chrono::Utc::now() - cowry::jobs::retention::KEEP;
-    let deleted = cowry::store::idempotency::delete_older_than(&app.pool, cutoff, 100)
-        .await
-        .unwrap();
-    assert_eq!(deleted, 1);
-    let left: Vec<String> = sqlx::query_scalar("select key from idempotency_keys")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(left, ["fresh-key"]);
+    let statements = [
+        "update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-key'",
+        // Receipts: verified 91 days old (with its de-duplication key) and fresh; rejected 8 days and 1 day.
+        "insert into webhook_receipts (id, provider, headers, body, verdict, dedupe_key, received_at) values
+            ('whr_old', 'paystack', '{}', '', 'verified', 'k-old', now() - interval '91 days'),
+            ('whr_new', 'paystack', '{}', '', 'verified', 'k-new', now()),
+            ('whr_old_rejected', 'paystack', '{}', '', 'rejected', null, now() - interval '8 days'),
+            ('whr_new_rejected', 'paystack', '{}', '', 'rejected', null, now() - interval '1 day')",
+        "insert into webhook_dedupe (provider, dedupe_key, receipt_id) values
+            ('paystack', 'k-old', 'whr_old'), ('paystack', 'k-new', 'whr_new')",
+        // Jobs: failed 31 days ago, failed now, and a queued one that is old but still to run.
+        "insert into jobs (kind, key, status, updated_at) values
+            ('test', 'old-failed', 'failed', now() - interval '31 days'),
+            ('test', 'new-failed', 'failed', now()),
+            ('test', 'old-queued', 'queued', now() - interval '400 days')",
+        // History is never deleted, however old.
+        "update collection_events set created_at = now() - interval '400 days'",
+    ];
+    for statement in statements {
+        sqlx::query(statement).execute(&app.pool).await.unwrap();
+    }
+    let events = app.count("select count(*) from collection_events").await;
+    crate::common::eventually("the sweep to delete what is old", || async {
+        let old = app
+            .count(
+                "select (select count(*) from idempotency_keys where key = 'old-key')
+                      + (select count(*) from webhook_receipts where id in ('whr_old', 'whr_old_rejected'))
+                      + (select count(*) from webhook_dedupe where receipt_id = 'whr_old')
+                      + (select count(*) from jobs where key = 'old-failed')",
+            )
+            .await;
+        (old == 0).then_some(())
+    })
+    .await;
+    let kept: Vec<String> = sqlx::query_scalar(
+        "select key from idempotency_keys
+         union all select id from webhook_receipts
+         union all select dedupe_key from webhook_dedupe
+         union all select key from jobs where kind = 'test'
+         order by 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        kept,
+        [
+            "fresh-key",
+            "k-new",
+            "new-failed",
+            "old-queued",
+            "whr_new",
+            "whr_new_rejected"
+        ]
+    );
+    assert_eq!(
+        app.count("select count(*) from collection_events").await,
+        events
+    );
 }
