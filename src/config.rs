@@ -77,6 +77,9 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// How long operational records are kept (events and collection history are never deleted).
     pub retention: Retention,
+    /// Whether provider calls may reach private, loopback and link-local addresses (tests, local
+    /// development); Cowry's own addresses are reachable either way.
+    pub allow_private_networks: bool,
 }
 
 /// What the retention sweep deletes, and after how long.
@@ -263,6 +266,17 @@ impl Config {
             worker_idle: Duration::from_millis(number("COWRY_WORKER_IDLE_MS", 1000, 60_000)?),
             job_lease: Duration::from_secs(number("COWRY_JOB_LEASE_SECS", 120, 86_400)?),
             provider_timeout: Duration::from_secs(number("COWRY_PROVIDER_TIMEOUT_SECS", 30, 600)?),
+            allow_private_networks: match get("COWRY_ALLOW_PRIVATE_NETWORKS").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(other) => {
+                    return Err(bad(
+                        "COWRY_ALLOW_PRIVATE_NETWORKS",
+                        other,
+                        "expected true or false",
+                    ))
+                }
+            },
             retention: {
                 let keep = |var: &'static str, default: &str| -> Result<Duration, ConfigError> {
                     let text = get(var).unwrap_or_else(|| default.to_owned());

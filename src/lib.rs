@@ -42,6 +42,7 @@ impl AppState {
                 timeout: config.provider_timeout,
                 ..Default::default()
             },
+            config.allow_private_networks,
         );
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         AppState {

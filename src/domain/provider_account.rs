@@ -58,10 +58,22 @@ pub fn parse(body: &Value) -> Result<NewProviderAccount, Vec<FieldError>> {
         .or(v::get(body, "mode").is_none().then_some("test"));
     let base_url = v::string(body, "baseUrl", "", 300, false, &mut errors);
     if let Some(url) = &base_url {
-        if !(url.starts_with("https://") || url.starts_with("http://"))
-            || url.contains(char::is_whitespace)
-        {
-            errors.add("baseUrl", "must be an http:// or https:// URL");
+        match reqwest::Url::parse(url) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https")
+                    && parsed.host_str().is_some()
+                    && !url.contains(char::is_whitespace) =>
+            {
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    errors.add(
+                        "baseUrl",
+                        "must not carry a user name or password (credentials go in credentials)",
+                    );
+                } else if mode == Some("live") && parsed.scheme() != "https" {
+                    errors.add("baseUrl", "must be an https:// URL for a live account");
+                }
+            }
+            _ => errors.add("baseUrl", "must be an http:// or https:// URL"),
         }
     }
     let credentials = match (kind, mode) {

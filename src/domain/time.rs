@@ -79,7 +79,12 @@ mod tests {
         assert_eq!(schedule_delay(&s, 6), std::time::Duration::from_secs(3600));
         assert_eq!(schedule_delay(&s, 60), std::time::Duration::from_secs(3600));
         assert_eq!(parse_schedule("250ms").unwrap()[0].as_millis(), 250);
-        for bad in ["", "1", "1d", "s", "0s", "1m,,2m", "-1s"] {
+        assert_eq!(
+            parse_duration("90d"),
+            Some(std::time::Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(parse_duration("1h,2h"), None);
+        for bad in ["", "1", "1w", "s", "0s", "1m,,2m", "-1s"] {
             assert!(parse_schedule(bad).is_none(), "{bad}");
         }
     }

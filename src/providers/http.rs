@@ -49,7 +49,11 @@ pub struct Reply {
 pub struct ProviderHttp {
     client: reqwest::Client,
     policy: HttpPolicy,
+    guard: super::guard::Guard,
 }
+
+/// The largest answer read from a provider; a larger one is a protocol error, never buffered whole.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// What a call does at the provider, which decides whether it may be sent again and what a lost answer
 /// means.
@@ -74,14 +78,27 @@ impl Safety {
 }
 
 impl ProviderHttp {
+    /// A client that may call any address (for tests and tools that choose their own addresses).
     pub fn new(policy: HttpPolicy) -> ProviderHttp {
+        ProviderHttp::guarded(policy, super::guard::Guard::new(true))
+    }
+
+    /// A client whose calls go only where `guard` allows: no redirects are followed, names resolve
+    /// through the guard, and each URL is checked before anything is sent.
+    pub fn guarded(policy: HttpPolicy, guard: super::guard::Guard) -> ProviderHttp {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(guard.clone()))
             .build()
             .expect("a TLS backend is compiled in");
-        ProviderHttp { client, policy }
+        ProviderHttp {
+            client,
+            policy,
+            guard,
+        }
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -114,8 +131,21 @@ impl ProviderHttp {
                 status = tracing::field::Empty,
                 latency_ms = tracing::field::Empty
             );
+            let request = build(&self.client)
+                .build()
+                .map_err(|_| ProviderError::Protocol {
+                    provider,
+                    message: "the request could not be built".to_owned(),
+                })?;
+            if let Err(why) = self.guard.check(request.url()) {
+                tracing::warn!(parent: &span, reason = why, "provider address refused");
+                return Err(ProviderError::Unavailable {
+                    provider,
+                    message: format!("Cowry does not call this account's address: {why}"),
+                });
+            }
             let started = Instant::now();
-            let result = build(&self.client).send().instrument(span.clone()).await;
+            let result = self.client.execute(request).instrument(span.clone()).await;
             span.record("latency_ms", started.elapsed().as_millis() as u64);
             let metrics = &crate::metrics::METRICS;
             metrics
@@ -137,8 +167,17 @@ impl ProviderHttp {
                     let status = response.status();
                     span.record("status", status.as_u16());
                     let headers = response.headers().clone();
-                    let body = match response.bytes().await {
-                        Ok(body) => body,
+                    let body = match read_capped(response).await {
+                        Ok(Some(body)) => body,
+                        Ok(None) => {
+                            // Read up to the cap and no further: an answer this large is not one.
+                            maybe_sent = true;
+                            last_error = Some(ProviderError::Protocol {
+                                provider,
+                                message: format!("answered more than {MAX_ANSWER_BYTES} bytes"),
+                            });
+                            break;
+                        }
                         Err(e) => {
                             maybe_sent = true;
                             last_error = Some(lost(provider, safety, &e));
@@ -222,6 +261,26 @@ impl ProviderHttp {
         let _ = getrandom::fill(&mut byte);
         ceiling.mul_f64(f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX))
     }
+}
+
+/// The answer's body, or `None` when it is larger than [`MAX_ANSWER_BYTES`].
+async fn read_capped(
+    mut response: reqwest::Response,
+) -> Result<Option<axum::body::Bytes>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.into()))
 }
 
 /// A request that may have reached the provider but whose answer did not come back.

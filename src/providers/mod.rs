@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod airtel_money;
 pub mod dollr;
+pub mod guard;
 pub mod http;
 pub mod mobile_money;
 pub mod mona;
@@ -136,8 +137,9 @@ pub enum ProviderError {
     },
     #[error("{provider} refused the credentials")]
     BadCredentials { provider: &'static str },
-    /// The provider rejected the data it was sent; its message is kept for the merchant.
-    #[error("{provider} rejected the request: {message}")]
+    /// The provider rejected the data it was sent; a short, cleaned form of its message is shown to the
+    /// merchant (never a remote service's raw text).
+    #[error("{provider} rejected the request: {}", short(.message))]
     Rejected {
         provider: &'static str,
         message: String,
@@ -171,6 +173,22 @@ pub enum ProviderError {
         provider: &'static str,
         message: String,
     },
+}
+
+/// A remote message as Cowry repeats it: printable characters only, whitespace collapsed, at most 120
+/// characters.
+pub fn short(message: &str) -> String {
+    let cleaned: String = message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    match cleaned.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &cleaned[..cut]),
+        None => cleaned,
+    }
 }
 
 impl ProviderError {

@@ -46,26 +46,39 @@ pub struct Registry {
     /// Where this process serves `/_emulator/…`, known once it is bound.
     self_base: Arc<OnceLock<String>>,
     tokens: super::tokens::TokenCache,
+    /// Where provider calls may go (`providers::guard`).
+    guard: super::guard::Guard,
 }
 
 impl Registry {
+    /// `allow_private_networks` lets provider calls reach private and loopback addresses (tests, local
+    /// development); Cowry's own addresses (public URL, emulator callback URL, this process once bound)
+    /// are reachable either way.
     pub fn new(
         public_url: &str,
         emulator_callback_url: Option<&str>,
         policy: HttpPolicy,
+        allow_private_networks: bool,
     ) -> Registry {
+        let guard = super::guard::Guard::new(allow_private_networks);
+        guard.trust(public_url);
+        if let Some(url) = emulator_callback_url {
+            guard.trust(url);
+        }
         Registry {
             sandbox: Arc::new(Sandbox::new(public_url)),
             public_url: public_url.into(),
             emulator_callback_url: emulator_callback_url.map(Into::into),
-            http: ProviderHttp::new(policy),
+            http: ProviderHttp::guarded(policy, guard.clone()),
             self_base: Arc::default(),
             tokens: Default::default(),
+            guard,
         }
     }
 
     /// Records the address this process listens on (called once, after binding).
     pub fn set_self_base(&self, base: String) {
+        self.guard.trust(&base);
         let _ = self.self_base.set(base);
     }
 

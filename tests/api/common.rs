@@ -113,6 +113,8 @@ fn test_config(extra: &[(&str, &str)]) -> Config {
         ("COWRY_ADMIN_TOKEN", ADMIN_TOKEN),
         // The sweep is driven by tests directly; keep the background one out of their way.
         ("COWRY_EXPIRY_SWEEP_SECS", "86400"),
+        // Tests reach emulators, proxies and test servers on loopback (the address policy has its own).
+        ("COWRY_ALLOW_PRIVATE_NETWORKS", "true"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -45,6 +45,7 @@ async fn serve(app: &TestApp) -> Serve {
         .env("COWRY_JOB_LEASE_SECS", "2")
         .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
         .env("COWRY_LOG", "warn")
+        .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
         .env_remove("COWRY_DEV_API_KEY")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -227,6 +228,7 @@ async fn a_process_killed_mid_flight_loses_no_collect_and_pays_none_twice() {
         .arg("check")
         .env("DATABASE_URL", &app.database_url)
         .env("COWRY_LOG", "warn")
+        .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();

@@ -196,3 +196,167 @@ async fn one_merchants_callback_cannot_pre_claim_anothers_event_id() {
         assert_eq!(body["data"]["status"], "completed", "{body}");
     }
 }
+
+/// A TCP listener that counts the connections it is offered (it never answers).
+async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, accepted)
+}
+
+/// Provider `baseUrl`s cannot reach the inside: loopback, private and link-local addresses (and names
+/// that resolve to them) are refused before anything connects, in Cowry's words; Cowry's own emulators
+/// stay reachable; credentials in a URL and plain http for a live account are refused at the door.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_addresses_cannot_reach_the_inside() {
+    let app = spawn_with(&[
+        ("COWRY_ALLOW_PRIVATE_NETWORKS", "false"),
+        ("COWRY_EMULATOR_SETTLE_MS", "600000"),
+        (
+            "COWRY_ENCRYPTION_KEY",
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ),
+    ])
+    .await;
+    // Cowry's own emulator (a test account without baseUrl) is always reachable.
+    let (status, sent) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 1000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+
+    let (port, accepted) = counting_listener().await;
+    let inside = [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        "http://169.254.169.254/latest".to_owned(),
+        "http://10.0.0.1:80".to_owned(),
+        format!("http://[::1]:{port}"),
+    ];
+    for (n, base) in inside.iter().enumerate() {
+        let slug = format!("inside-{n}");
+        let (status, body) = app
+            .post_json(
+                "/providers",
+                &json!({"slug": slug, "kind": "mtn_momo", "mode": "test", "baseUrl": base}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, refused) = app
+            .post_json(
+                "/collections/collect",
+                &json!({"phone": "+256772123456", "amount": 1000 + n, "provider": slug}),
+            )
+            .await;
+        assert_error(&refused, status, "provider_error");
+        let message = refused["message"].as_str().unwrap();
+        assert!(!message.contains(&port.to_string()), "{message}");
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing connected to the inside"
+    );
+    assert_eq!(
+        app.count("select count(*) from mobile_money_collects")
+            .await,
+        1,
+        "only the emulator's collect exists"
+    );
+
+    for (account, field) in [
+        (
+            json!({"slug": "with-userinfo", "kind": "paystack", "mode": "test",
+                   "baseUrl": "https://user:secret@api.paystack.co"}),
+            "baseUrl",
+        ),
+        (
+            json!({"slug": "live-http", "kind": "paystack", "mode": "live",
+                   "baseUrl": "http://api.paystack.co",
+                   "credentials": {"secretKey": "sk_live_0123456789abcdef"}}),
+            "baseUrl",
+        ),
+    ] {
+        let (status, refused) = app.post_json("/providers", &account).await;
+        let fields = assert_error(&refused, status, "validation_failed");
+        assert_eq!(fields, [field], "{refused}");
+        assert!(!refused.to_string().contains("secret@"), "{refused}");
+    }
+}
+
+/// A provider's answer is Cowry's to read, not to relay: redirects are not followed, a huge answer is
+/// not buffered, and a refusal's text reaches the merchant short and clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_answers_are_bounded_and_never_relayed_raw() {
+    use axum::routing::post;
+    let (trap, trapped) = counting_listener().await;
+    let server = axum::Router::new()
+        .route(
+            "/redirect/transaction/initialize",
+            post(move || async move {
+                (
+                    StatusCode::FOUND,
+                    [("location", format!("http://127.0.0.1:{trap}/elsewhere"))],
+                )
+            }),
+        )
+        .route(
+            "/huge/transaction/initialize",
+            post(|| async { (StatusCode::OK, "x".repeat(2 * 1024 * 1024)) }),
+        )
+        .route(
+            "/chatty/transaction/initialize",
+            post(|| async {
+                let message = format!("internal service says:\n{}", "<b>detail</b> ".repeat(100));
+                (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"status": false, "message": message})),
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await });
+
+    let app = spawn_with(&[]).await;
+    for path in ["redirect", "huge", "chatty"] {
+        let (status, body) = app
+            .post_json(
+                "/providers",
+                &json!({"slug": path, "kind": "paystack", "mode": "test",
+                        "baseUrl": format!("{base}/{path}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut collection = body_n(10 + path.len() as u32);
+        collection["provider"] = json!(path);
+        collection["payable"]["methods"] = json!(["payment_link"]);
+        let (status, refused) = app.create(&collection).await;
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{path}: {refused}"
+        );
+        let message = refused["message"].as_str().unwrap();
+        assert!(message.chars().count() < 200, "{path}: {message}");
+        assert!(
+            !message.contains('\n') && !message.contains("xxxx"),
+            "{path}: {message}"
+        );
+    }
+    assert_eq!(
+        trapped.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a redirect was followed"
+    );
+    assert_eq!(app.count("select count(*) from collections").await, 0);
+}
