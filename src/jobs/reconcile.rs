@@ -107,7 +107,7 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         .await;
     let outcome = match &report {
         Ok(report) => format!("{:?}", report.status),
-        Err(e) => format!("error: {e}"),
+        Err(e) => format!("error: {}", e.detail()),
     };
     let call = json!({"operation": "status", "outcome": outcome,
                       "latencyMs": started.elapsed().as_millis() as u64,

@@ -167,8 +167,10 @@ pub enum ProviderError {
         provider: &'static str,
         message: String,
     },
-    /// The provider answered something its documented contract does not allow.
-    #[error("{provider} sent an unexpected reply: {message}")]
+    /// The provider answered something its documented contract does not allow. `message` (the parser's
+    /// words) is for logs and the attempt's record; the merchant is told only that the reply was
+    /// unreadable.
+    #[error("{provider} sent a reply Cowry could not read")]
     Protocol {
         provider: &'static str,
         message: String,
@@ -196,6 +198,17 @@ impl ProviderError {
     /// connection that was never made or a definite refusal does. A lost answer, a 5xx, an unreadable
     /// success, or "that reference exists" leave a payment that may be (or is) there: the caller keeps
     /// it `unknown` and asks the provider.
+    /// The full story for logs and an attempt's record (a protocol error's parser detail included),
+    /// where `Display` is what a merchant may read.
+    pub fn detail(&self) -> String {
+        match self {
+            ProviderError::Protocol { provider, message } => {
+                format!("{provider} sent an unreadable reply: {message}")
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn created_nothing(&self) -> bool {
         !matches!(
             self,

@@ -282,7 +282,7 @@ async fn push_and_record(
                     SENT.to_owned()
                 }
                 Err(e) => {
-                    tracing::warn!(provider = %account.slug, error = %e, "mobile-money push answer lost; polling");
+                    tracing::warn!(provider = %account.slug, error = %e.detail(), "mobile-money push answer lost; polling");
                     let from = ["created"];
                     let why = e.to_string();
                     attempts::set_status(
@@ -324,8 +324,8 @@ fn call_record(
         Ok(PaymentStatus::Failed { reason }) => format!("failed: {reason}"),
         Ok(_) => "accepted".to_owned(),
         Err(ProviderError::DuplicateReference { .. }) => "exists".to_owned(),
-        Err(e) if e.created_nothing() => format!("refused: {e}"),
-        Err(e) => format!("unknown: {e}"),
+        Err(e) if e.created_nothing() => format!("refused: {}", e.detail()),
+        Err(e) => format!("unknown: {}", e.detail()),
     };
     json!({"operation": "push", "network": row.network, "outcome": outcome,
            "latencyMs": started.elapsed().as_millis() as u64, "at": time::format(&time::now())})
