@@ -19,6 +19,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("COWRY_ENCRYPTION_KEY is not set, but live provider credentials are stored; set the key they were encrypted with")]
     MissingKey,
+    #[error("live merchants exist, so {0}")]
+    LiveNeeds(&'static str),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
 }
@@ -62,6 +64,24 @@ pub async fn prepare(config: &Config) -> Result<PgPool, DbError> {
         && crate::store::providers::live_credentials_exist(&pool).await?
     {
         return Err(DbError::MissingKey);
+    }
+    // Live mode: money for real customers, over the internet, with stored credentials.
+    if crate::store::merchants::live_exists(&pool).await? {
+        if !config.public_url.starts_with("https://") {
+            return Err(DbError::LiveNeeds(
+                "COWRY_PUBLIC_URL must be an https:// address (customers and providers reach it)",
+            ));
+        }
+        if config.encryption_key.is_none() {
+            return Err(DbError::LiveNeeds(
+                "COWRY_ENCRYPTION_KEY must be set (live credentials are stored encrypted)",
+            ));
+        }
+    }
+    if config.emulators && crate::store::providers::live_credentials_exist(&pool).await? {
+        return Err(DbError::LiveNeeds(
+            "the emulators must be off (COWRY_EMULATORS=false) in a process that holds live provider accounts",
+        ));
     }
     if let Some(key) = &config.dev_api_key {
         let merchant = crate::store::merchants::ensure_dev_merchant(&pool, key.expose()).await?;

@@ -39,10 +39,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MerchantCommand {
-    /// Create a test-mode merchant and print its API key (shown once).
+    /// Create a merchant (test mode unless --live) and print its API key (shown once).
     Create {
         #[arg(long)]
         name: String,
+        /// A live merchant: `sk_live_` keys, live provider accounts only.
+        #[arg(long)]
+        live: bool,
     },
 }
 
@@ -98,7 +101,7 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             println!("migrations applied");
         }
         Command::Merchant {
-            command: MerchantCommand::Create { name },
+            command: MerchantCommand::Create { name, live },
         } => {
             let name = name.trim();
             if name.is_empty() || name.len() > 200 {
@@ -106,9 +109,10 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             }
             let pool = db::prepare(&config).await?;
             let mut conn = pool.acquire().await?;
-            let merchant = store::merchants::create(&mut conn, name, None).await?;
+            let mode = if live { "live" } else { "test" };
+            let merchant = store::merchants::create_in_mode(&mut conn, name, None, mode).await?;
             println!(
-                "merchant  {}\nname      {}\napi key   {}  (test mode; shown once)",
+                "merchant  {}\nname      {}\napi key   {}  ({mode} mode; shown once)",
                 merchant.id, merchant.name, merchant.api_key
             );
         }

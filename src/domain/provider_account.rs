@@ -30,7 +30,8 @@ pub struct NewProviderAccount {
     pub credentials: Option<Value>,
 }
 
-pub fn parse(body: &Value) -> Result<NewProviderAccount, Vec<FieldError>> {
+/// `merchant_mode` is the merchant's own mode: its accounts are all of it (absent `mode` means it).
+pub fn parse(body: &Value, merchant_mode: &str) -> Result<NewProviderAccount, Vec<FieldError>> {
     let mut errors = FieldErrors::default();
     let Some(body) = body.as_object() else {
         errors.add("body", "must be a JSON object");
@@ -54,8 +55,22 @@ pub fn parse(body: &Value) -> Result<NewProviderAccount, Vec<FieldError>> {
         }
         Some(_) => v::one_of(body, "kind", "", &kinds, &mut errors),
     };
+    let merchant_mode = MODES
+        .iter()
+        .copied()
+        .find(|m| *m == merchant_mode)
+        .unwrap_or("test");
     let mode = v::one_of(body, "mode", "", &MODES, &mut errors)
-        .or(v::get(body, "mode").is_none().then_some("test"));
+        .or(v::get(body, "mode").is_none().then_some(merchant_mode));
+    if mode.is_some_and(|m| m != merchant_mode) {
+        errors.add(
+            "mode",
+            format!(
+                "must be {merchant_mode}: a {merchant_mode} merchant's accounts are all {merchant_mode} \
+                 (a business going live gets a live merchant of its own)"
+            ),
+        );
+    }
     let base_url = v::string(body, "baseUrl", "", 300, false, &mut errors);
     if let Some(url) = &base_url {
         match reqwest::Url::parse(url) {
@@ -185,7 +200,13 @@ mod tests {
     use serde_json::json;
 
     fn fields(body: Value) -> Vec<String> {
-        parse(&body)
+        // The merchant is of the mode the body names (mixing modes has a test of its own).
+        let mode = if body["mode"] == "live" {
+            "live"
+        } else {
+            "test"
+        };
+        parse(&body, mode)
             .unwrap_err()
             .into_iter()
             .map(|e| e.field)
@@ -197,14 +218,35 @@ mod tests {
         let account = parse(
             &json!({"slug": "paystack-ng", "kind": "paystack", "mode": "live",
             "credentials": {"secretKey": "sk_live_abc"}}),
+            "live",
         )
         .unwrap();
         assert_eq!(
             account.credentials,
             Some(json!({"secretKey": "sk_live_abc"}))
         );
-        let test = parse(&json!({"slug": "momo", "kind": "mtn_momo"})).unwrap();
+        let test = parse(&json!({"slug": "momo", "kind": "mtn_momo"}), "test").unwrap();
         assert_eq!((test.mode, test.credentials), ("test", None));
+    }
+
+    #[test]
+    fn an_accounts_mode_is_its_merchants() {
+        let live = parse(
+            &json!({"slug": "p", "kind": "paystack", "credentials": {"secretKey": "sk_live_abc"}}),
+            "live",
+        )
+        .unwrap();
+        assert_eq!(live.mode, "live");
+        let mixed: Vec<String> = parse(
+            &json!({"slug": "p", "kind": "paystack", "mode": "live",
+                    "credentials": {"secretKey": "sk_live_abc"}}),
+            "test",
+        )
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+        assert_eq!(mixed, ["mode"]);
     }
 
     #[test]

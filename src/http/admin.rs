@@ -25,6 +25,9 @@ pub fn router() -> Router<AppState> {
 pub struct CreateMerchantRequest {
     #[schema(min_length = 1, max_length = 200, pattern = "\\S", example = "Acme")]
     name: String,
+    /// `test` (default: emulated providers) or `live` (a business going live gets a merchant of its own).
+    #[schema(example = "test")]
+    mode: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -38,9 +41,11 @@ pub struct CreatedMerchantView {
     pub api_key: String,
     /// Id of the key, for revoking it.
     pub api_key_id: String,
+    /// `test` or `live`: the merchant's keys and provider accounts all carry it.
+    pub mode: String,
 }
 
-/// Create a test-mode merchant; the response holds its API key, shown this once.
+/// Create a merchant (test mode unless `mode` is `live`); the response holds its API key, shown this once.
 #[utoipa::path(post, path = "/admin/merchants", tag = "admin",
     request_body(content = CreateMerchantRequest),
     responses((status = 201, body = CreatedMerchantView), (status = 400, body = crate::error::ErrorBody),
@@ -53,17 +58,28 @@ pub async fn create_merchant(
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<CreatedMerchantView>)> {
     let mut errors = FieldErrors::default();
-    let name = match body.value.as_object() {
-        Some(object) => v::string(object, "name", "", 200, true, &mut errors),
+    let (name, mode) = match body.value.as_object() {
+        Some(object) => (
+            v::string(object, "name", "", 200, true, &mut errors),
+            v::one_of(
+                object,
+                "mode",
+                "",
+                &crate::domain::provider_account::MODES,
+                &mut errors,
+            ),
+        ),
         None => {
             errors.add("body", "must be a JSON object");
-            None
+            (None, None)
         }
     };
     errors.finish(|| ()).map_err(ApiError::Validation)?;
+    let mode = mode.unwrap_or("test");
     let mut conn = state.pool.acquire().await?;
-    let created = store::merchants::create(&mut conn, &name.unwrap_or_default(), None).await?;
-    tracing::info!(merchant = %created.id, "merchant created");
+    let created =
+        store::merchants::create_in_mode(&mut conn, &name.unwrap_or_default(), None, mode).await?;
+    tracing::info!(merchant = %created.id, mode, "merchant created");
     Ok((
         StatusCode::CREATED,
         Json(CreatedMerchantView {
@@ -71,6 +87,7 @@ pub async fn create_merchant(
             name: created.name,
             api_key: created.api_key,
             api_key_id: created.api_key_id,
+            mode: mode.to_owned(),
         }),
     ))
 }

@@ -62,6 +62,7 @@ mod tests {
 
     fn merchant(id: &str) -> MerchantContext {
         MerchantContext {
+            key_id: "key_test".to_owned(),
             merchant_id: id.to_owned(),
             name: "Test merchant".to_owned(),
             mode: "test".to_owned(),

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod admin_attempts;
 pub mod admin_jobs;
+pub mod api_keys;
 pub mod auth_cache;
 pub mod collect;
 pub mod collections;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(admin_attempts::router())
         .merge(admin_jobs::router())
+        .merge(api_keys::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })

@@ -105,7 +105,8 @@ pub async fn create(
     Merchant(merchant): Merchant,
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Envelope<ProviderView>>)> {
-    let account = provider_account::parse(&body.value).map_err(ApiError::Validation)?;
+    let account =
+        provider_account::parse(&body.value, &merchant.mode).map_err(ApiError::Validation)?;
     let sealed_credentials = match &account.credentials {
         None => None,
         Some(credentials) => {

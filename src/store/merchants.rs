@@ -10,6 +10,8 @@ use crate::providers::{DEFAULT_PROVIDER, DEFAULT_TEST_PROVIDERS};
 #[derive(Debug, Clone)]
 pub struct MerchantContext {
     pub merchant_id: String,
+    /// The API key the request came with (for rolling it).
+    pub key_id: String,
     /// The business's name, shown to its customers (e.g. on a provider's checkout).
     pub name: String,
     pub mode: String,
@@ -44,12 +46,18 @@ pub struct CreatedMerchant {
 
 /// A new test-mode secret key: `sk_test_` and 40 base-62 characters (~238 bits).
 pub fn new_test_key() -> String {
+    new_key("test")
+}
+
+/// A new secret key for a merchant in `mode`: `sk_test_…` or `sk_live_…`.
+pub fn new_key(mode: &str) -> String {
     const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    format!("sk_test_{}", random_chars(40, BASE62).collect::<String>())
+    format!("sk_{mode}_{}", random_chars(40, BASE62).collect::<String>())
 }
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
+    key_id: String,
     merchant_id: String,
     name: String,
     mode: String,
@@ -62,7 +70,9 @@ struct KeyRow {
 /// Looks a key up by its SHA-256.
 pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sqlx::Error> {
     let row: Option<KeyRow> = sqlx::query_as(
-        "select k.merchant_id, m.name, k.mode, k.revoked_at is not null as revoked, m.default_provider,
+        "select k.id as key_id, k.merchant_id, m.name, k.mode,
+                (k.revoked_at is not null or coalesce(k.expires_at <= now(), false)) as revoked,
+                m.default_provider,
                 array(select p.slug from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as slugs,
                 array(select p.kind from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as kinds
          from api_keys k join merchants m on m.id = k.merchant_id
@@ -75,6 +85,7 @@ pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sq
         None => KeyLookup::Unknown,
         Some(row) if row.revoked => KeyLookup::Revoked,
         Some(row) => KeyLookup::Active(MerchantContext {
+            key_id: row.key_id,
             merchant_id: row.merchant_id,
             name: row.name,
             mode: row.mode,
@@ -90,25 +101,48 @@ pub async fn create(
     name: &str,
     key: Option<&str>,
 ) -> Result<CreatedMerchant, sqlx::Error> {
+    create_in_mode(conn, name, key, "test").await
+}
+
+/// Creates a merchant in `mode` with one API key of that mode. A test merchant starts with the default
+/// providers list (every kind, on the emulators); a live one with none, its default provider being
+/// Paystack once it adds a live Paystack account.
+pub async fn create_in_mode(
+    conn: &mut PgConnection,
+    name: &str,
+    key: Option<&str>,
+    mode: &str,
+) -> Result<CreatedMerchant, sqlx::Error> {
     let id = new_id("mer");
     let api_key_id = new_id("key");
-    let api_key = key.map(str::to_owned).unwrap_or_else(new_test_key);
-    let (slugs, kinds): (Vec<&str>, Vec<&str>) = DEFAULT_TEST_PROVIDERS.iter().copied().unzip();
+    let api_key = key.map(str::to_owned).unwrap_or_else(|| new_key(mode));
+    let (slugs, kinds): (Vec<&str>, Vec<&str>) = if mode == "test" {
+        DEFAULT_TEST_PROVIDERS.iter().copied().unzip()
+    } else {
+        Default::default()
+    };
+    let default_provider = if mode == "test" {
+        DEFAULT_PROVIDER
+    } else {
+        "paystack"
+    };
     sqlx::query(
-        "with m as (insert into merchants (id, name, default_provider) values ($1, $2, $3) returning id),
+        "with m as (insert into merchants (id, name, default_provider, mode) values ($1, $2, $3, $9)
+                    returning id),
               k as (insert into api_keys (id, merchant_id, key_hash, key_prefix, mode)
-                    select $4, id, $5, $6, 'test' from m)
+                    select $4, id, $5, $6, $9 from m)
          insert into merchant_providers (merchant_id, slug, kind, mode)
-         select m.id, p.slug, p.kind, 'test' from m, unnest($7::text[], $8::text[]) as p(slug, kind)",
+         select m.id, p.slug, p.kind, $9 from m, unnest($7::text[], $8::text[]) as p(slug, kind)",
     )
     .bind(&id)
     .bind(name)
-    .bind(DEFAULT_PROVIDER)
+    .bind(default_provider)
     .bind(&api_key_id)
     .bind(sha256(api_key.as_bytes()))
     .bind(&api_key[..12])
     .bind(&slugs)
     .bind(&kinds)
+    .bind(mode)
     .execute(conn)
     .await?;
     Ok(CreatedMerchant {
@@ -117,6 +151,48 @@ pub async fn create(
         api_key_id,
         api_key,
     })
+}
+
+/// Issues a new key for the merchant and lets the key `old_key_id` work `overlap` longer (an overlap to
+/// deploy the new one; zero ends it now). Returns the new key, its id and when the old one stops.
+pub async fn roll_key(
+    pool: &PgPool,
+    merchant_id: &str,
+    old_key_id: &str,
+    mode: &str,
+    overlap: std::time::Duration,
+) -> Result<(String, String, chrono::DateTime<chrono::Utc>), sqlx::Error> {
+    let key = new_key(mode);
+    let key_id = new_id("key");
+    let ends: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "with old as (
+             update api_keys set expires_at = least(coalesce(expires_at, 'infinity'),
+                                                    now() + make_interval(secs => $6))
+             where merchant_id = $1 and id = $5
+             returning expires_at
+         ), new as (
+             insert into api_keys (id, merchant_id, key_hash, key_prefix, mode)
+             values ($2, $1, $3, $4, $7)
+         )
+         select expires_at from old",
+    )
+    .bind(merchant_id)
+    .bind(&key_id)
+    .bind(sha256(key.as_bytes()))
+    .bind(&key[..12])
+    .bind(old_key_id)
+    .bind(overlap.as_secs_f64())
+    .bind(mode)
+    .fetch_one(pool)
+    .await?;
+    Ok((key, key_id, ends))
+}
+
+/// Whether any live merchant exists (live mode then needs an https public URL and an encryption key).
+pub async fn live_exists(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from merchants where mode = 'live')")
+        .fetch_one(pool)
+        .await
 }
 
 /// Makes sure a merchant owns `key` (the dev key from `COWRY_DEV_API_KEY`); safe to run from several

@@ -77,28 +77,40 @@ async fn a_new_merchant_has_the_default_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_encrypted_and_never_returned() {
     let app = spawn_with(&[("COWRY_ENCRYPTION_KEY", KEY)]).await;
-    let (status, created) = add(
-        &app,
-        json!({"slug": "paystack-live", "kind": "paystack", "mode": "live", "credentials": {"secretKey": "sk_live_topsecret123"}}),
+    // A live account belongs to a live merchant (a business going live gets one of its own).
+    let (status, live) = read(
+        app.client
+            .post(app.url("/admin/merchants"))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .json(&json!({"name": "Acme Live", "mode": "live"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{live}");
+    let live_key = live["apiKey"].as_str().unwrap().to_owned();
+    let as_live = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("x-api-key", &live_key)
+    };
+    let (status, created) = read(
+        as_live(Method::POST, "/providers")
+            .json(&json!({"slug": "paystack-live", "kind": "paystack",
+                          "credentials": {"secretKey": "sk_live_topsecret123"}}))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["data"]["mode"], "live");
     assert_eq!(created["data"]["hasCredentials"], true);
     assert!(!created.to_string().contains("topsecret"));
-    let (_, list) = app.get("/providers").await;
+    let (_, list) = read(as_live(Method::GET, "/providers").send().await.unwrap()).await;
     assert!(!list.to_string().contains("topsecret"));
-    assert_eq!(
-        slugs(&list),
-        [
-            "airtel_money",
-            "dollr",
-            "mona",
-            "mtn_momo",
-            "paystack",
-            "paystack-live",
-            "sandbox"
-        ]
-    );
+    assert_eq!(slugs(&list), ["paystack-live"]);
 
     let (merchant, sealed): (String, Vec<u8>) = sqlx::query_as(
         "select merchant_id, credentials from merchant_providers where slug = 'paystack-live'",
