@@ -20,6 +20,7 @@ mod faults;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod logs;
 mod mona;
 mod mtn_momo;
 mod operators;
