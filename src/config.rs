@@ -224,9 +224,10 @@ impl Config {
                         .map_err(|e| bad("COWRY_ENCRYPTION_KEY", "***", &e.to_string()))?,
                 ),
             },
+            // Off unless configured on: emulators are test scaffolding, never for a live deployment.
             emulators: match get("COWRY_EMULATORS").as_deref() {
-                None | Some("true") | Some("1") => true,
-                Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                None | Some("false") | Some("0") => false,
                 Some(other) => return Err(bad("COWRY_EMULATORS", other, "expected true or false")),
             },
             emulator_autosettle: match get("COWRY_EMULATOR_AUTOSETTLE").as_deref() {

@@ -11,7 +11,7 @@
 //! of `"<key b64>:<iv b64>"`); a missing or wrong signature is Airtel's 403. The unsigned v1 stays, except
 //! for apps set to require signing: here, client ids starting with `signed-` (v1 is then a 403).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,9 +50,9 @@ struct Emulator {
 #[derive(Default)]
 struct Ledger {
     /// token → (client id, expiry)
-    tokens: HashMap<String, (String, Instant)>,
+    tokens: super::Capped<String, (String, Instant)>,
     /// (client id, transaction id) → payment
-    payments: HashMap<(String, String), Payment>,
+    payments: super::Capped<(String, String), Payment>,
     failed_once: HashSet<(String, String)>,
     next_id: u64,
 }
@@ -428,8 +428,7 @@ async fn accept(
     let fresh = !ledger.payments.contains_key(&key);
     let payment = ledger
         .payments
-        .entry(key)
-        .or_insert_with(|| Payment {
+        .get_or_insert_with(key, || Payment {
             msisdn: msisdn.to_owned(),
             amount: format!("{currency} {}", transaction["amount"]),
             reference: body["reference"].as_str().unwrap_or_default().to_owned(),

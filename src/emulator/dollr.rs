@@ -28,15 +28,15 @@ struct Emulator {
 #[derive(Default)]
 struct Ledger {
     next_id: u64,
-    tokens: HashMap<String, String>,
+    tokens: super::Capped<String, String>,
     /// invoice id → (status, currency, total in major units as text, items)
-    invoices: HashMap<String, Invoice>,
+    invoices: super::Capped<String, Invoice>,
     /// session id → invoice id (collections) or amount (payouts)
-    sessions: HashMap<String, Value>,
+    sessions: super::Capped<String, Value>,
     /// payment account id → account number
-    accounts: HashMap<String, String>,
+    accounts: super::Capped<String, String>,
     /// (kind, reference id) → execution
-    executions: HashMap<(String, String), Execution>,
+    executions: super::Capped<(String, String), Execution>,
 }
 
 #[derive(Clone)]

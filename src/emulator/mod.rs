@@ -45,6 +45,9 @@ pub enum Answer {
     Abandon,
 }
 
+/// Largest request body an emulator reads (provider requests are small; anything larger is abuse).
+const BODY_LIMIT: usize = 64 * 1024;
+
 pub fn router(config: EmulatorConfig) -> Router {
     Router::new()
         .nest("/_emulator/paystack", paystack::router(config.clone()))
@@ -56,6 +59,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         .nest("/_emulator/dollr", dollr::router(config))
         .nest("/_emulator/mona", mona::router())
         .merge(pages::assets())
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 /// What the emulators do with a payment, chosen by the last two digits of an amount in minor units
@@ -113,8 +117,109 @@ pub fn hmac_sha512_hex(secret: &str, body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// An emulator's in-memory table, bounded: past `cap` entries the oldest is dropped, so anonymous
+/// traffic cannot grow a process without end (a dropped emulated payment is a sandbox reset for it).
+pub struct Capped<K, V> {
+    map: std::collections::HashMap<K, V>,
+    order: std::collections::VecDeque<K>,
+    cap: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Capped<K, V> {
+    pub fn new(cap: usize) -> Capped<K, V> {
+        Capped {
+            map: std::collections::HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            cap,
+        }
+    }
+
+    pub fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+            while self.order.len() > self.cap {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.map.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.map.get(key)
+    }
+
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.map.get_mut(key)
+    }
+
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.map.contains_key(key)
+    }
+
+    /// The entry for `key`, made with `make` if there is none yet.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        if !self.map.contains_key(&key) {
+            self.insert(key.clone(), make());
+        }
+        self.map.get_mut(&key).expect("just inserted")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.map.keys()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Default for Capped<K, V> {
+    fn default() -> Capped<K, V> {
+        Capped::new(EMULATOR_ENTRIES)
+    }
+}
+
+/// How many entries each emulator table keeps.
+pub const EMULATOR_ENTRIES: usize = 10_000;
+
 #[cfg(test)]
 mod tests {
+    use super::Capped;
+
+    #[test]
+    fn a_capped_table_drops_its_oldest_entries() {
+        let mut table = Capped::new(3);
+        for n in 0..5 {
+            table.insert(n, n * 10);
+        }
+        assert_eq!(table.len(), 3);
+        assert!(!table.contains_key(&0) && !table.contains_key(&1));
+        assert_eq!(table.get(&4), Some(&40));
+        table.insert(4, 41);
+        assert_eq!((table.len(), table.get(&2)), (3, Some(&20)));
+    }
+
     use super::*;
 
     #[test]

@@ -5,7 +5,7 @@
 //! `X-Target-Environment` must be `sandbox`; the final result is sent once, unsigned, as a PUT to the
 //! `X-Callback-Url`. Outcomes come from the payer number's last four digits (see README).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,13 +34,13 @@ struct Emulator {
 #[derive(Default)]
 struct Ledger {
     /// token → (subscription key it was issued under, expiry)
-    tokens: HashMap<String, (String, Instant)>,
+    tokens: super::Capped<String, (String, Instant)>,
     /// (subscription key, reference id) → payment
-    payments: HashMap<(String, String), Payment>,
+    payments: super::Capped<(String, String), Payment>,
     /// (subscription key, reference id) of `…0004` requests that already failed once
     failed_once: HashSet<(String, String)>,
     /// status enquiries answered with 500 so far, per `…0005` payment
-    status_errors: HashMap<(String, String), u32>,
+    status_errors: super::Capped<(String, String), u32>,
     next_transaction: u64,
 }
 
@@ -134,6 +134,28 @@ impl Emulator {
             )));
         }
         Ok(subscription.to_owned())
+    }
+
+    /// MTN calls back only on the merchant's registered callback host: here, Cowry's own configured
+    /// address. Any other `X-Callback-Url` is not called (the emulator is no open request forwarder).
+    fn may_call_back(&self, url: &str) -> bool {
+        let origin = |text: &str| {
+            reqwest::Url::parse(text).ok().map(|u| {
+                (
+                    u.scheme().to_owned(),
+                    u.host_str().map(str::to_owned),
+                    u.port_or_known_default(),
+                )
+            })
+        };
+        let allowed = origin(&self.config.webhook_base);
+        let ok = allowed.is_some() && origin(url) == allowed;
+        if !ok {
+            tracing::debug!(
+                "emulated MoMo ignores an X-Callback-Url off the registered callback host"
+            );
+        }
+        ok
     }
 
     /// The payer's magic number settles the prompt by itself; with no magic ending it does so only when
@@ -362,7 +384,9 @@ async fn request_to_pay(
             status: "PENDING",
             reason: None,
             financial_transaction_id: None,
-            callback: header(&headers, "x-callback-url").map(str::to_owned),
+            callback: header(&headers, "x-callback-url")
+                .filter(|url| emulator.may_call_back(url))
+                .map(str::to_owned),
         },
     );
     drop(ledger);
@@ -383,7 +407,9 @@ async fn status(
     let key = (subscription, reference_id);
     if let Some(payment) = ledger.payments.get(&key) {
         if Outcome::from_phone(&payment.party_id) == Outcome::StatusErrors {
-            let errors = ledger.status_errors.entry(key.clone()).or_default();
+            let errors = ledger
+                .status_errors
+                .get_or_insert_with(key.clone(), Default::default);
             if *errors < STATUS_ERRORS {
                 *errors += 1;
                 return reason(

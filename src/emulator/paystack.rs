@@ -4,7 +4,7 @@
 //! (`x-paystack-signature`). Any `sk_test_…` key of 8 or more characters after the prefix is an
 //! integration of its own; anything else is Paystack's 401 "Invalid key".
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -34,15 +34,15 @@ struct Emulator {
 struct Ledger {
     next_id: i64,
     /// (secret, reference) → transaction
-    transactions: HashMap<(String, String), Tx>,
+    transactions: super::Capped<(String, String), Tx>,
     /// (secret, email) → customer code
-    customers: HashMap<(String, String), Customer>,
+    customers: super::Capped<(String, String), Customer>,
     /// (secret, authorization code) → email it belongs to
-    authorizations: HashMap<(String, String), String>,
+    authorizations: super::Capped<(String, String), String>,
     /// (secret, reference) of `…04` requests that already failed once
     failed_once: HashSet<(String, String)>,
     /// access code → (secret, reference, merchant name shown on the checkout)
-    checkouts: HashMap<String, (String, String, String)>,
+    checkouts: super::Capped<String, (String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -595,13 +595,19 @@ async fn charge_authorization(
         return *response;
     }
     // A saved card is charged at once (no customer step); pending amounts stay pending.
-    let tx = emulator
-        .settle(&secret, &reference, None)
-        .unwrap_or_else(|| {
-            emulator.state.lock().expect("ledger").transactions
-                [&(secret.clone(), reference.clone())]
-                .clone()
-        });
+    let settled = emulator.settle(&secret, &reference, None).or_else(|| {
+        let ledger = emulator.state.lock().expect("ledger");
+        ledger
+            .transactions
+            .get(&(secret.clone(), reference.clone()))
+            .cloned()
+    });
+    let Some(tx) = settled else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"status": false, "message": "Transaction not found"}),
+        );
+    };
     if tx.status == "success" && Outcome::from_minor(amount) != Outcome::SucceedSilently {
         let (emulator, secret, tx) = (emulator.clone(), secret.clone(), tx.clone());
         tokio::spawn(async move { emulator.send_webhook(&secret, &tx).await });
@@ -630,8 +636,7 @@ async fn create_customer(
     let mut ledger = emulator.state.lock().expect("ledger");
     let customer = ledger
         .customers
-        .entry((secret, email.to_lowercase()))
-        .or_insert_with(|| Customer {
+        .get_or_insert_with((secret, email.to_lowercase()), || Customer {
             code: token("CUS_"),
             first_name: body["first_name"].as_str().unwrap_or_default().to_owned(),
             last_name: body["last_name"].as_str().unwrap_or_default().to_owned(),

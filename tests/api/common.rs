@@ -115,6 +115,8 @@ fn test_config(extra: &[(&str, &str)]) -> Config {
         ("COWRY_EXPIRY_SWEEP_SECS", "86400"),
         // Tests reach emulators, proxies and test servers on loopback (the address policy has its own).
         ("COWRY_ALLOW_PRIVATE_NETWORKS", "true"),
+        // Test mode runs against the emulators (off by default outside tests and `.env.example`).
+        ("COWRY_EMULATORS", "true"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -441,6 +441,7 @@ async fn test_and_live_never_mix() {
             &[
                 ("COWRY_ENCRYPTION_KEY", KEY),
                 ("COWRY_PUBLIC_URL", "https://pay.example.com"),
+                ("COWRY_EMULATORS", "true"),
             ][..],
             "COWRY_EMULATORS",
         ),
@@ -498,4 +499,82 @@ async fn a_rolled_key_replaces_the_old_one_after_its_overlap() {
     let (status, refused) = roll(second["apiKey"].as_str().unwrap().to_owned(), 999_999_999).await;
     let fields = assert_error(&refused, status, "validation_failed");
     assert_eq!(fields, ["overlapSeconds"]);
+}
+
+/// The emulators are no open request forwarder: MTN's emulator calls back only on Cowry's own
+/// configured address, whatever `X-Callback-Url` a caller sends, and refuses oversized bodies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_momo_emulator_calls_back_only_on_cowrys_own_address() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "20")]).await;
+    let (port, accepted) = counting_listener().await;
+    let client = reqwest::Client::new();
+    let host = app.url("/_emulator/mtn_momo/collection");
+    let token: Value = client
+        .post(format!("{host}/token/"))
+        .basic_auth("0b2f8e9c-3c59-4a37-9a59-2f0c8d1e6a11", Some("any-api-key"))
+        .header("Ocp-Apim-Subscription-Key", "anyone")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reference = uuid::Uuid::new_v4().to_string();
+    let pushed = client
+        .post(format!("{host}/v1_0/requesttopay"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("Ocp-Apim-Subscription-Key", "anyone")
+        .header("X-Target-Environment", "sandbox")
+        .header("X-Reference-Id", &reference)
+        .header(
+            "X-Callback-Url",
+            format!("http://127.0.0.1:{port}/internal/admin"),
+        )
+        .json(
+            &json!({"amount": "1000", "currency": "UGX", "externalId": "x",
+                      "payer": {"partyIdType": "MSISDN", "partyId": "256772123456"},
+                      "payerMessage": "m", "payeeNote": "n"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::ACCEPTED);
+    // The payment settles (and would call back by now) …
+    eventually("the emulated payment to settle", || async {
+        let status: Value = client
+            .get(format!("{host}/v1_0/requesttopay/{reference}"))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .header("Ocp-Apim-Subscription-Key", "anyone")
+            .header("X-Target-Environment", "sandbox")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (status["status"] == "SUCCESSFUL").then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // … but not to the address the caller chose.
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let oversized = client
+        .post(app.url("/_emulator/paystack/transaction/initialize"))
+        .bearer_auth("sk_test_oversized_body_01")
+        .body(vec![b' '; 128 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Emulators are off unless configured on (test scaffolding never rides along into a deployment).
+#[test]
+fn the_emulators_are_off_unless_configured_on() {
+    let config = cowry::Config::from_lookup(|_| None).unwrap();
+    assert!(!config.emulators);
+    let on = cowry::Config::from_lookup(|k| (k == "COWRY_EMULATORS").then(|| "true".to_owned()))
+        .unwrap();
+    assert!(on.emulators);
 }
