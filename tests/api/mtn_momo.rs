@@ -20,7 +20,12 @@ struct Rig {
 
 async fn rig() -> Rig {
     let hooks = Receiver::start().await;
-    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "50")]).await;
+    // The emulator calls back only on the registered callback host: the recorder here.
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "50"),
+        ("COWRY_EMULATOR_CALLBACK_URL", &hooks.base),
+    ])
+    .await;
     Rig { app, hooks }
 }
 
