@@ -30,7 +30,8 @@ echo "   ${yard} tps"
 
 echo "== server on a fresh database"
 psql "$PG/postgres" -qc 'drop database if exists cowry_bench'
-DATABASE_URL="$PG/cowry_bench" COWRY_BIND="127.0.0.1:$PORT" COWRY_DEV_API_KEY=$KEY COWRY_LOG=warn \
+# The per-key rate limit is turned off: the benchmark measures throughput, not the limiter.
+DATABASE_URL="$PG/cowry_bench" COWRY_BIND="127.0.0.1:$PORT" COWRY_DEV_API_KEY=$KEY COWRY_LOG=warn COWRY_RATE_LIMIT_PER_SECOND=0 \
   COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} ./target/release/cowry serve >"$OUT/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

@@ -80,6 +80,10 @@ pub struct Config {
     /// Whether provider calls may reach private, loopback and link-local addresses (tests, local
     /// development); Cowry's own addresses are reachable either way.
     pub allow_private_networks: bool,
+    /// Requests per API key (a merchant's operator-set limit wins); `per_second` 0 turns it off.
+    pub rate_limit: crate::http::rate_limit::Rate,
+    /// Proxies whose `X-Forwarded-For` is believed for the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// What the retention sweep deletes, and after how long.
@@ -267,6 +271,33 @@ impl Config {
             worker_idle: Duration::from_millis(number("COWRY_WORKER_IDLE_MS", 1000, 60_000)?),
             job_lease: Duration::from_secs(number("COWRY_JOB_LEASE_SECS", 120, 86_400)?),
             provider_timeout: Duration::from_secs(number("COWRY_PROVIDER_TIMEOUT_SECS", 30, 600)?),
+            rate_limit: crate::http::rate_limit::Rate {
+                per_second: match get("COWRY_RATE_LIMIT_PER_SECOND") {
+                    None => 100,
+                    Some(text) => text.parse::<u32>().map_err(|_| {
+                        bad(
+                            "COWRY_RATE_LIMIT_PER_SECOND",
+                            &text,
+                            "expected a whole number (0 turns the limit off)",
+                        )
+                    })?,
+                },
+                burst: number("COWRY_RATE_LIMIT_BURST", 200, 1_000_000)? as u32,
+            },
+            trusted_proxies: match get("COWRY_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(text) => text
+                    .split(',')
+                    .map(|part| part.trim().parse())
+                    .collect::<Result<Vec<std::net::IpAddr>, _>>()
+                    .map_err(|_| {
+                        bad(
+                            "COWRY_TRUSTED_PROXIES",
+                            &text,
+                            "expected IP addresses separated by commas",
+                        )
+                    })?,
+            },
             allow_private_networks: match get("COWRY_ALLOW_PRIVATE_NETWORKS").as_deref() {
                 None | Some("false") | Some("0") => false,
                 Some("true") | Some("1") => true,

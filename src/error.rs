@@ -34,6 +34,13 @@ pub enum ApiError {
     Unavailable(String),
     #[error("request timed out")]
     Timeout,
+    /// Too many requests for this key (or, unauthenticated, from this address): retry after the wait.
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        /// The limit's burst, for `RateLimit-Limit`.
+        limit: u32,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -72,6 +79,7 @@ impl ApiError {
             ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +98,7 @@ impl ApiError {
             ApiError::Provider(_) => "provider_error",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Timeout => "request_timeout",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -148,6 +157,17 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let ApiError::RateLimited {
+            retry_after_secs,
+            limit,
+        } = &self
+        {
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            headers.insert("ratelimit-limit", HeaderValue::from(*limit));
+            headers.insert("ratelimit-remaining", HeaderValue::from(0));
+            headers.insert("ratelimit-reset", HeaderValue::from(*retry_after_secs));
+        }
         response
     }
 }

@@ -31,6 +31,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub providers: providers::Registry,
     pub auth_cache: http::auth_cache::AuthCache,
+    pub limiters: http::rate_limit::Limiters,
 }
 
 impl AppState {
@@ -50,6 +51,7 @@ impl AppState {
             config: Arc::new(config),
             providers,
             auth_cache,
+            limiters: Default::default(),
         }
     }
 }
@@ -102,6 +104,8 @@ impl Application {
         let queue = self.state.config.workers;
         let workers = jobs::spawn(self.state.clone(), shutdown.clone(), queue);
         let app = http::app(self.state);
+        // The peer's address reaches the handlers (per-address limits on unauthenticated routes).
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().wait_owned())
             .await;

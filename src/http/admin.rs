@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
+use axum::routing::{delete, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/merchants", post(create_merchant))
         .route("/admin/api-keys/{id}", delete(revoke_key))
+        .route("/admin/merchants/{id}/rate-limit", put(set_rate_limit))
 }
 
 /// `POST /admin/merchants` body (documentation; the handler validates the raw JSON).
@@ -119,4 +120,57 @@ pub async fn revoke_key(
             "no active API key with this id".to_owned(),
         )),
     }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitView {
+    pub merchant_id: String,
+    /// Requests per second per API key (0: unlimited); `null`: the server's default.
+    pub per_second: Option<u32>,
+    pub burst: Option<u32>,
+}
+
+/// Set a merchant's API rate limit (`{"perSecond": 50, "burst": 100}`), or go back to the server's
+/// default (`{"perSecond": null}`). Takes effect within the auth cache's few seconds.
+#[utoipa::path(put, path = "/admin/merchants/{id}/rate-limit", tag = "admin",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "{\"perSecond\": 0.. or null, \"burst\": 1.. (default: perSecond × 2)}"),
+    responses((status = 200, body = RateLimitView), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("admin" = [])))]
+pub async fn set_rate_limit(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<RateLimitView>> {
+    let mut errors = FieldErrors::default();
+    let number = |field: &str, errors: &mut FieldErrors| match body.value.get(field) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => match value.as_u64().filter(|n| *n <= 1_000_000) {
+            Some(n) => Some(n as u32),
+            None => {
+                errors.add(field, "must be a whole number from 0 to 1000000, or null");
+                None
+            }
+        },
+    };
+    let per_second = number("perSecond", &mut errors);
+    let burst = number("burst", &mut errors);
+    if burst == Some(0) {
+        errors.add("burst", "must be at least 1");
+    }
+    errors.finish(|| ()).map_err(ApiError::Validation)?;
+    let limit = per_second.map(|p| (p, burst.unwrap_or((p * 2).max(1))));
+    if !store::merchants::set_rate_limit(&state.pool, &id, limit).await? {
+        return Err(ApiError::NotFound("no merchant with this id".to_owned()));
+    }
+    state.auth_cache.forget_merchant(&id);
+    tracing::info!(merchant = %id, ?limit, "rate limit set");
+    Ok(Json(RateLimitView {
+        merchant_id: id,
+        per_second: limit.map(|l| l.0),
+        burst: limit.map(|l| l.1),
+    }))
 }

@@ -63,6 +63,7 @@ mod tests {
     fn merchant(id: &str) -> MerchantContext {
         MerchantContext {
             key_id: "key_test".to_owned(),
+            rate_limit: None,
             merchant_id: id.to_owned(),
             name: "Test merchant".to_owned(),
             mode: "test".to_owned(),

@@ -47,12 +47,14 @@ impl FromRequestParts<AppState> for Merchant {
         let key_hash = store::sha256(key.as_bytes());
         if let Some(merchant) = state.auth_cache.get(&key_hash) {
             tracing::Span::current().record("merchant", merchant.merchant_id.as_str());
+            limit(state, &merchant)?;
             return Ok(Merchant(merchant));
         }
         match store::merchants::find_by_key(&state.pool, &key_hash).await? {
             KeyLookup::Active(merchant) => {
                 tracing::Span::current().record("merchant", merchant.merchant_id.as_str());
                 state.auth_cache.put(key_hash, merchant.clone());
+                limit(state, &merchant)?;
                 Ok(Merchant(merchant))
             }
             KeyLookup::Revoked => Err(ApiError::Unauthorized(
@@ -61,6 +63,15 @@ impl FromRequestParts<AppState> for Merchant {
             KeyLookup::Unknown => Err(ApiError::Unauthorized("invalid API key".to_owned())),
         }
     }
+}
+
+/// Takes the request from its key's bucket (the merchant's own limit, else the server's).
+fn limit(state: &AppState, merchant: &MerchantContext) -> Result<(), ApiError> {
+    let rate = match merchant.rate_limit {
+        Some((per_second, burst)) => super::rate_limit::Rate { per_second, burst },
+        None => state.config.rate_limit,
+    };
+    state.limiters.check(&merchant.key_id, rate)
 }
 
 /// An operator, authenticated by `Authorization: Bearer $COWRY_ADMIN_TOKEN` (compared in constant time).

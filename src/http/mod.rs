@@ -13,6 +13,7 @@ pub mod idempotent;
 pub mod listing;
 pub mod openapi;
 pub mod providers;
+pub mod rate_limit;
 pub mod webhooks;
 
 use axum::body::Body;

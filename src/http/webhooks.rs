@@ -13,7 +13,9 @@
 //! through the Cowry reference the callback carries.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -21,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::domain::ids::new_id;
 use crate::error::{ApiError, ApiResult};
+use crate::http::rate_limit::Rate;
 use crate::jobs::{reconcile, webhook};
 use crate::providers::{paystack, registry::paystack_secret, Account};
 use crate::store::attempts::{self, AttemptRow};
@@ -59,10 +62,31 @@ pub async fn receive(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<std::collections::HashMap<String, String>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    dispatch(&state, &provider, None, &query, &headers, &body).await
+    let client = client_address(&state, peer, &headers);
+    dispatch(&state, &provider, None, &query, client, &headers, &body).await
+}
+
+/// Deliveries that fail verification, per client address: a provider's genuine callbacks are never
+/// counted (they verify), so only forgers and misconfigured senders meet this.
+const FAILED_VERIFICATIONS: Rate = Rate {
+    per_second: 1,
+    burst: 20,
+};
+
+fn client_address(
+    state: &AppState,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    crate::http::rate_limit::client_address(
+        peer.map(|axum::Extension(ConnectInfo(addr))| addr.ip()),
+        headers,
+        &state.config.trusted_proxies,
+    )
 }
 
 /// Receive a provider callback at the account's own URL (shown as `callbackUrl` in `GET /providers`).
@@ -78,9 +102,11 @@ pub async fn receive_for_account(
     State(state): State<AppState>,
     Path((provider, account_id)): Path<(String, String)>,
     Query(query): Query<std::collections::HashMap<String, String>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let client = client_address(&state, peer, &headers);
     let no_account = || ApiError::NotFound("no such provider account".to_owned());
     if account_id.len() > 64 {
         return Err(no_account());
@@ -94,7 +120,16 @@ pub async fn receive_for_account(
         .await?
         .filter(|a| a.kind == provider)
         .ok_or_else(no_account)?;
-    dispatch(&state, &provider, Some(&account), &query, &headers, &body).await
+    dispatch(
+        &state,
+        &provider,
+        Some(&account),
+        &query,
+        client,
+        &headers,
+        &body,
+    )
+    .await
 }
 
 async fn dispatch(
@@ -102,6 +137,7 @@ async fn dispatch(
     provider: &str,
     account: Option<&Account>,
     query: &std::collections::HashMap<String, String>,
+    client: Option<IpAddr>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -115,6 +151,7 @@ async fn dispatch(
     let received = Received {
         state,
         account,
+        client,
         headers: Value::Object(kept),
         body,
     };
@@ -163,6 +200,8 @@ struct Received<'a> {
     state: &'a AppState,
     /// The account whose URL the callback came to (`None` at the older `/webhooks/{provider}`).
     account: Option<&'a Account>,
+    /// Where it came from (for limiting deliveries that fail verification).
+    client: Option<IpAddr>,
     headers: Value,
     body: &'a [u8],
 }
@@ -220,6 +259,12 @@ impl Received<'_> {
         attempt: Option<&AttemptRow>,
         why: &str,
     ) -> ApiResult<(StatusCode, Json<Value>)> {
+        // Past the limit a failed delivery is not even stored: storage is no one's to fill.
+        if let Some(client) = self.client {
+            self.state
+                .limiters
+                .check_address(client, FAILED_VERIFICATIONS)?;
+        }
         let mut conn = self.state.pool.acquire().await?;
         self.store(&mut conn, provider, attempt, "rejected", None, Some(why))
             .await?;

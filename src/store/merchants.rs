@@ -12,6 +12,8 @@ pub struct MerchantContext {
     pub merchant_id: String,
     /// The API key the request came with (for rolling it).
     pub key_id: String,
+    /// The operator's rate limit for this merchant, when set: (per second, burst).
+    pub rate_limit: Option<(u32, u32)>,
     /// The business's name, shown to its customers (e.g. on a provider's checkout).
     pub name: String,
     pub mode: String,
@@ -58,6 +60,8 @@ pub fn new_key(mode: &str) -> String {
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     key_id: String,
+    rate_per_second: Option<i32>,
+    rate_burst: Option<i32>,
     merchant_id: String,
     name: String,
     mode: String,
@@ -70,7 +74,7 @@ struct KeyRow {
 /// Looks a key up by its SHA-256.
 pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sqlx::Error> {
     let row: Option<KeyRow> = sqlx::query_as(
-        "select k.id as key_id, k.merchant_id, m.name, k.mode,
+        "select k.id as key_id, m.rate_per_second, m.rate_burst, k.merchant_id, m.name, k.mode,
                 (k.revoked_at is not null or coalesce(k.expires_at <= now(), false)) as revoked,
                 m.default_provider,
                 array(select p.slug from merchant_providers p where p.merchant_id = k.merchant_id order by p.slug) as slugs,
@@ -86,6 +90,12 @@ pub async fn find_by_key(pool: &PgPool, key_hash: &[u8]) -> Result<KeyLookup, sq
         Some(row) if row.revoked => KeyLookup::Revoked,
         Some(row) => KeyLookup::Active(MerchantContext {
             key_id: row.key_id,
+            rate_limit: row.rate_per_second.map(|per_second| {
+                (
+                    per_second.max(0) as u32,
+                    row.rate_burst.unwrap_or(1).max(1) as u32,
+                )
+            }),
             merchant_id: row.merchant_id,
             name: row.name,
             mode: row.mode,
@@ -225,4 +235,22 @@ pub async fn revoke_key(pool: &PgPool, key_id: &str) -> Result<Option<String>, s
     .bind(key_id)
     .fetch_optional(pool)
     .await
+}
+
+/// Sets (or, with `None`, clears) an operator's rate limit for a merchant; false when there is no such
+/// merchant.
+pub async fn set_rate_limit(
+    pool: &PgPool,
+    merchant_id: &str,
+    limit: Option<(u32, u32)>,
+) -> Result<bool, sqlx::Error> {
+    let (per_second, burst) = limit.map(|(p, b)| (p as i32, b as i32)).unzip();
+    let done =
+        sqlx::query("update merchants set rate_per_second = $2, rate_burst = $3 where id = $1")
+            .bind(merchant_id)
+            .bind(per_second)
+            .bind(burst)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }

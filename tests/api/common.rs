@@ -117,6 +117,8 @@ fn test_config(extra: &[(&str, &str)]) -> Config {
         ("COWRY_ALLOW_PRIVATE_NETWORKS", "true"),
         // Test mode runs against the emulators (off by default outside tests and `.env.example`).
         ("COWRY_EMULATORS", "true"),
+        // Rate limits have their own tests; elsewhere they would only make timing matter.
+        ("COWRY_RATE_LIMIT_PER_SECOND", "0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

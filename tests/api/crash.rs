@@ -46,6 +46,7 @@ async fn serve(app: &TestApp) -> Serve {
         .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
         .env("COWRY_LOG", "warn")
         .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
+        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
         .env_remove("COWRY_DEV_API_KEY")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -229,6 +230,7 @@ async fn a_process_killed_mid_flight_loses_no_collect_and_pays_none_twice() {
         .env("DATABASE_URL", &app.database_url)
         .env("COWRY_LOG", "warn")
         .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
+        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();

@@ -38,6 +38,7 @@ async fn a_trace_level_log_holds_no_secret_key_phone_email_or_account_number() {
         .env("COWRY_RECONCILE_SCHEDULE", "100ms")
         .env("COWRY_WORKER_IDLE_MS", "20")
         .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
+        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
         .env_remove("COWRY_DEV_API_KEY")
         // The logs go to standard output.
         .stdout(std::fs::File::create(&log).unwrap())

@@ -578,3 +578,128 @@ fn the_emulators_are_off_unless_configured_on() {
         .unwrap();
     assert!(on.emulators);
 }
+
+/// Each API key has a token bucket (the server's default, or the merchant's own limit set by an
+/// operator); past it, 429 in the error shape with `Retry-After` and `RateLimit-*`. Deliveries that
+/// fail verification are limited per address; genuine callbacks are never throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_per_key_with_operator_overrides_and_for_failed_verifications() {
+    let app = spawn_with(&[
+        ("COWRY_RATE_LIMIT_PER_SECOND", "1"),
+        ("COWRY_RATE_LIMIT_BURST", "3"),
+        ("COWRY_AUTH_CACHE_SECS", "0"),
+        ("COWRY_EMULATOR_SETTLE_MS", "600000"),
+    ])
+    .await;
+    let list = |key: String| {
+        let request = app
+            .client
+            .get(app.url("/collections"))
+            .header("x-api-key", key);
+        async move { request.send().await.unwrap() }
+    };
+    // The burst passes; within the next few (well inside the second a token takes to refill) one is
+    // refused.
+    for _ in 0..3 {
+        assert_eq!(list(app.key.clone()).await.status(), StatusCode::OK);
+    }
+    let mut limited = None;
+    for _ in 0..10 {
+        let response = list(app.key.clone()).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("the bucket ran out");
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_eq!(limited.headers()["ratelimit-limit"], "3");
+    let (status, body) = read(limited).await;
+    assert_error(&body, status, "rate_limited");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Another merchant's key has its own bucket; an operator lifts this merchant's limit.
+    let (_, other) = read(
+        app.client
+            .post(app.url("/admin/merchants"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": "Other"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let other_key = other["apiKey"].as_str().unwrap().to_owned();
+    assert_eq!(list(other_key.clone()).await.status(), StatusCode::OK);
+    let other_id = other["id"].as_str().unwrap();
+    let (status, set) = read(
+        app.client
+            .put(app.url(&format!("/admin/merchants/{other_id}/rate-limit")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"perSecond": 0}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    for _ in 0..20 {
+        assert_eq!(list(other_key.clone()).await.status(), StatusCode::OK);
+    }
+
+    // Forged callbacks from one address: the first 20 are stored and refused, then 429 and nothing
+    // stored; a genuinely signed one still goes through.
+    let mut body = body_n(40);
+    body["payable"]["methods"] = json!(["payment_link"]);
+    let (status, created) = read(
+        app.client
+            .post(app.url("/collections"))
+            .header("x-api-key", &other_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (reference, merchant): (String, String) =
+        sqlx::query_as("select provider_reference, merchant_id from provider_attempts limit 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let payload = serde_json::to_vec(&json!({"event": "charge.success",
+        "data": {"id": 1, "reference": reference, "status": "success", "amount": 4_500_000, "currency": "NGN"}}))
+    .unwrap();
+    let deliver = |signature: String| {
+        let request = app
+            .client
+            .post(app.url("/webhooks/paystack"))
+            .header("content-type", "application/json")
+            .header("x-paystack-signature", signature)
+            .body(payload.clone());
+        async move { request.send().await.unwrap().status() }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        statuses.push(deliver("00".repeat(64)).await);
+    }
+    assert!(
+        statuses[..20]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[20..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where verdict = 'rejected'")
+            .await,
+        20
+    );
+    let genuine = cowry::emulator::hmac_sha512_hex(&format!("sk_test_{merchant}"), &payload);
+    assert_eq!(deliver(genuine).await, StatusCode::OK);
+}
