@@ -5,12 +5,14 @@ use axum::http::StatusCode;
 use axum::routing::{delete, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::extract::{Admin, JsonBody};
 use crate::domain::validate::{self as v, FieldErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::store;
+use crate::store::audit::Actor;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -18,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/merchants", post(create_merchant))
         .route("/admin/api-keys/{id}", delete(revoke_key))
         .route("/admin/merchants/{id}/rate-limit", put(set_rate_limit))
+        .route("/admin/audit", axum::routing::get(audit))
 }
 
 /// `POST /admin/merchants` body (documentation; the handler validates the raw JSON).
@@ -80,6 +83,15 @@ pub async fn create_merchant(
     let mut conn = state.pool.acquire().await?;
     let created =
         store::merchants::create_in_mode(&mut conn, &name.unwrap_or_default(), None, mode).await?;
+    store::audit::record(
+        &mut *conn,
+        Actor::Operator,
+        "merchant.created",
+        Some(&created.id),
+        Some(&created.api_key_id),
+        &json!({"mode": mode}),
+    )
+    .await?;
     tracing::info!(merchant = %created.id, mode, "merchant created");
     Ok((
         StatusCode::CREATED,
@@ -113,6 +125,15 @@ pub async fn revoke_key(
         Some(merchant) => {
             // This process stops accepting the key at once; others within COWRY_AUTH_CACHE_SECS.
             state.auth_cache.forget_merchant(&merchant);
+            store::audit::record(
+                &state.pool,
+                Actor::Operator,
+                "api_key.revoked",
+                Some(&merchant),
+                Some(&id),
+                &json!({}),
+            )
+            .await?;
             tracing::info!(api_key = %id, %merchant, "API key revoked");
             Ok(StatusCode::NO_CONTENT)
         }
@@ -167,10 +188,73 @@ pub async fn set_rate_limit(
         return Err(ApiError::NotFound("no merchant with this id".to_owned()));
     }
     state.auth_cache.forget_merchant(&id);
+    store::audit::record(
+        &state.pool,
+        Actor::Operator,
+        "merchant.rate_limit_set",
+        Some(&id),
+        None,
+        &json!({"perSecond": limit.map(|l| l.0), "burst": limit.map(|l| l.1)}),
+    )
+    .await?;
     tracing::info!(merchant = %id, ?limit, "rate limit set");
     Ok(Json(RateLimitView {
         merchant_id: id,
         per_second: limit.map(|l| l.0),
         burst: limit.map(|l| l.1),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub at: String,
+    /// `operator`, or `merchant:<api key id>`.
+    pub actor: String,
+    pub action: String,
+    pub merchant_id: Option<String>,
+    pub subject: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditList {
+    pub data: Vec<AuditEntryView>,
+}
+
+/// The audit trail, newest first: merchants created, keys rolled or revoked, provider accounts added or
+/// removed, rate limits set, jobs retried.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin",
+    params(("merchantId" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 500)),
+    responses((status = 200, body = AuditList), (status = 401, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)),
+    security(("admin" = [])))]
+pub async fn audit(
+    State(state): State<AppState>,
+    _: Admin,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<AuditList>> {
+    let limit = super::admin_attempts::limit(&query)?;
+    let entries = store::audit::list(
+        &state.pool,
+        query.get("merchantId").map(String::as_str),
+        limit,
+    )
+    .await?;
+    Ok(Json(AuditList {
+        data: entries
+            .into_iter()
+            .map(|e| AuditEntryView {
+                id: e.id,
+                at: crate::domain::time::format(&e.at),
+                actor: e.actor,
+                action: e.action,
+                merchant_id: e.merchant_id,
+                subject: e.subject,
+                detail: e.detail.0,
+            })
+            .collect(),
     }))
 }

@@ -114,7 +114,18 @@ pub async fn retry(
     let not_found = || ApiError::NotFound("no failed job with this id".to_owned());
     let id: i64 = id.parse().map_err(|_| not_found())?;
     match jobs::retry_failed(&state.pool, id).await {
-        Ok(Some(())) => Ok(StatusCode::ACCEPTED),
+        Ok(Some(())) => {
+            crate::store::audit::record(
+                &state.pool,
+                crate::store::audit::Actor::Operator,
+                "job.retried",
+                None,
+                Some(&id.to_string()),
+                &serde_json::json!({}),
+            )
+            .await?;
+            Ok(StatusCode::ACCEPTED)
+        }
         Ok(None) => Err(not_found()),
         Err(sqlx::Error::Database(db)) if db.constraint() == Some("jobs_open_key") => {
             Err(ApiError::Conflict {

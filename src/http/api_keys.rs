@@ -72,6 +72,17 @@ pub async fn roll(
     .await?;
     // This process stops trusting the old key at once when its overlap is zero.
     state.auth_cache.forget_merchant(&merchant.merchant_id);
+    crate::store::audit::record(
+        &state.pool,
+        crate::store::audit::Actor::Merchant {
+            key_id: &merchant.key_id,
+        },
+        "api_key.rolled",
+        Some(&merchant.merchant_id),
+        Some(&api_key_id),
+        &serde_json::json!({"previousKey": merchant.key_id, "overlapSeconds": overlap}),
+    )
+    .await?;
     tracing::info!(merchant = %merchant.merchant_id, key = %api_key_id, overlap, "API key rolled");
     Ok((
         StatusCode::CREATED,

@@ -134,6 +134,17 @@ pub async fn create(
             message: format!("your providers list already has {}", account.slug),
         })?;
     state.auth_cache.forget_merchant(&merchant.merchant_id);
+    crate::store::audit::record(
+        &state.pool,
+        crate::store::audit::Actor::Merchant {
+            key_id: &merchant.key_id,
+        },
+        "provider_account.added",
+        Some(&merchant.merchant_id),
+        Some(&row.slug),
+        &serde_json::json!({"kind": row.kind, "mode": row.mode, "hasCredentials": row.has_credentials}),
+    )
+    .await?;
     tracing::info!(slug = %row.slug, kind = %row.kind, mode = %row.mode, "provider account added");
     Ok((
         StatusCode::CREATED,
@@ -161,6 +172,17 @@ pub async fn remove(
     match store::delete(&state.pool, &merchant.merchant_id, &slug).await? {
         Removal::Removed => {
             state.auth_cache.forget_merchant(&merchant.merchant_id);
+            crate::store::audit::record(
+                &state.pool,
+                crate::store::audit::Actor::Merchant {
+                    key_id: &merchant.key_id,
+                },
+                "provider_account.removed",
+                Some(&merchant.merchant_id),
+                Some(&slug),
+                &serde_json::json!({}),
+            )
+            .await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Removal::NotFound => Err(ApiError::NotFound("no provider with this slug".to_owned())),

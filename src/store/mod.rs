@@ -2,6 +2,7 @@
 //! same query runs alone or inside the transaction that also writes its event and idempotency record.
 
 pub mod attempts;
+pub mod audit;
 pub mod check;
 pub mod collections;
 pub mod collects;

@@ -703,3 +703,100 @@ async fn rate_limits_per_key_with_operator_overrides_and_for_failed_verification
     let genuine = cowry::emulator::hmac_sha512_hex(&format!("sk_test_{merchant}"), &payload);
     assert_eq!(deliver(genuine).await, StatusCode::OK);
 }
+
+/// What operators and merchants do to merchants, keys and accounts is kept with who and when, and
+/// never a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_and_merchant_actions_are_audited() {
+    let app = spawn_with(&[]).await;
+    let admin = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+    };
+    let (_, made) = read(
+        admin(reqwest::Method::POST, "/admin/merchants")
+            .json(&json!({"name": "Audited"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let merchant = made["id"].as_str().unwrap().to_owned();
+    let key = made["apiKey"].as_str().unwrap().to_owned();
+    let as_merchant = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("x-api-key", &key)
+    };
+    let added = as_merchant(reqwest::Method::POST, "/providers")
+        .json(&json!({"slug": "momo-2", "kind": "mtn_momo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let removed = as_merchant(reqwest::Method::DELETE, "/providers/momo-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let (_, rolled) = read(
+        as_merchant(reqwest::Method::POST, "/api-keys/roll")
+            .json(&json!({"overlapSeconds": 60}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let revoked = admin(
+        reqwest::Method::DELETE,
+        &format!("/admin/api-keys/{}", rolled["apiKeyId"].as_str().unwrap()),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let (status, trail) = read(
+        admin(
+            reqwest::Method::GET,
+            &format!("/admin/audit?merchantId={merchant}"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let actions: Vec<(String, String)> = trail["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"]
+                    .as_str()
+                    .unwrap()
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("api_key.revoked", "operator"),
+        ("api_key.rolled", "merchant"),
+        ("provider_account.removed", "merchant"),
+        ("provider_account.added", "merchant"),
+        ("merchant.created", "operator"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(actions, expected);
+    assert!(
+        !trail.to_string().contains("sk_test_"),
+        "no key in the trail"
+    );
+}
