@@ -228,6 +228,35 @@ impl TestApp {
         shutdown
     }
 
+    /// A real `cowry <subcommand>` process on this test's database, as the tests run one: private
+    /// addresses reachable (emulators and proxies are on loopback), no rate limit, quiet, no dev key.
+    /// Add what the test needs, then spawn it.
+    pub fn cowry(&self, subcommand: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cowry"));
+        command
+            .arg(subcommand)
+            .env("DATABASE_URL", &self.database_url)
+            .env("COWRY_LOG", "warn")
+            .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
+            .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
+            .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
+            .env_remove("COWRY_DEV_API_KEY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    }
+
+    /// Adds a test-mode provider account of `kind` whose `baseUrl` is `base_url`.
+    pub async fn add_account(&self, slug: &str, kind: &str, base_url: &str) {
+        let (status, body) = self
+            .post_json(
+                "/providers",
+                &serde_json::json!({"slug": slug, "kind": kind, "mode": "test", "baseUrl": base_url}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }

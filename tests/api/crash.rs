@@ -3,7 +3,7 @@
 //! told about is there and final, MTN never holds two payments for one collect, and `cowry check`
 //! finds nothing unwatched.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,9 +33,8 @@ async fn serve(app: &TestApp) -> Serve {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_cowry"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
+    let child = app
+        .cowry("serve")
         .env("COWRY_BIND", format!("127.0.0.1:{port}"))
         .env("COWRY_RECONCILE_SCHEDULE", "200ms")
         .env("COWRY_WORKER_IDLE_MS", "20")
@@ -43,13 +42,6 @@ async fn serve(app: &TestApp) -> Serve {
         .env("COWRY_PROVIDER_TIMEOUT_SECS", "5")
         // A dead process's leased jobs come back after this long.
         .env("COWRY_JOB_LEASE_SECS", "2")
-        .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
-        .env("COWRY_LOG", "warn")
-        .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
-        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
-        .env_remove("COWRY_DEV_API_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("the cowry binary starts");
     let base = format!("http://127.0.0.1:{port}");
@@ -80,14 +72,12 @@ async fn a_process_killed_mid_flight_loses_no_collect_and_pays_none_twice() {
         usize::MAX,
     )
     .await;
-    let (status, body) = app
-        .post_json(
-            "/providers",
-            &json!({"slug": "momo-slow", "kind": "mtn_momo", "mode": "test",
-                    "baseUrl": format!("{}/_emulator/mtn_momo", proxy.base)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_account(
+        "momo-slow",
+        "mtn_momo",
+        &format!("{}/_emulator/mtn_momo", proxy.base),
+    )
+    .await;
 
     let first = serve(&app).await;
     let client = reqwest::Client::new();
@@ -225,12 +215,9 @@ async fn a_process_killed_mid_flight_loses_no_collect_and_pays_none_twice() {
         (open == 0).then_some(())
     })
     .await;
-    let check = Command::new(env!("CARGO_BIN_EXE_cowry"))
-        .arg("check")
-        .env("DATABASE_URL", &app.database_url)
-        .env("COWRY_LOG", "warn")
-        .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
-        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
+    let check = app
+        .cowry("check")
+        .stdout(std::process::Stdio::piped())
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();

@@ -26,14 +26,8 @@ fn upstream(app: &TestApp) -> String {
 
 /// A provider account of `kind` that reaches its emulator through `proxy`.
 async fn account_via(app: &TestApp, proxy: &FaultProxy, slug: &str, kind: &str) {
-    let (status, body) = app
-        .post_json(
-            "/providers",
-            &json!({"slug": slug, "kind": kind, "mode": "test",
-                    "baseUrl": format!("{}/_emulator/{kind}", proxy.base)}),
-        )
+    app.add_account(slug, kind, &format!("{}/_emulator/{kind}", proxy.base))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 async fn collect(app: &TestApp, body: &Value, key: Option<&str>) -> (StatusCode, Value) {

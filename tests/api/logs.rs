@@ -3,8 +3,6 @@
 //! collects, signed callbacks, operators), and its whole log is searched for every secret, API key,
 //! phone number, email and account number the flows used.
 
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -26,9 +24,8 @@ async fn a_trace_level_log_holds_no_secret_key_phone_email_or_account_number() {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let log = std::env::temp_dir().join(format!("cowry-trace-{port}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cowry"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
+    let mut child = app
+        .cowry("serve")
         .env("COWRY_BIND", format!("127.0.0.1:{port}"))
         .env("COWRY_LOG", "trace")
         .env("COWRY_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -37,12 +34,8 @@ async fn a_trace_level_log_holds_no_secret_key_phone_email_or_account_number() {
         .env("COWRY_EMULATOR_SETTLE_MS", "20")
         .env("COWRY_RECONCILE_SCHEDULE", "100ms")
         .env("COWRY_WORKER_IDLE_MS", "20")
-        .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
-        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
-        .env_remove("COWRY_DEV_API_KEY")
         // The logs go to standard output.
         .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
         .spawn()
         .expect("the cowry binary starts");
     let client = reqwest::Client::new();

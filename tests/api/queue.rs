@@ -3,7 +3,7 @@
 //! without ever polling the same one at the same time.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,14 +114,12 @@ async fn two_server_processes_poll_every_pending_attempt_never_one_twice_at_once
     // The API process here runs no workers: only the two processes below poll.
     let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
     let (emulator, polls) = watched_emulator().await;
-    let (status, account) = app
-        .post_json(
-            "/providers",
-            &json!({"slug": "momo-shared", "kind": "mtn_momo", "mode": "test",
-                    "baseUrl": format!("{emulator}/_emulator/mtn_momo")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
+    app.add_account(
+        "momo-shared",
+        "mtn_momo",
+        &format!("{emulator}/_emulator/mtn_momo"),
+    )
+    .await;
     const PAYMENTS: u32 = 6;
     for n in 0..PAYMENTS {
         // …0002: the payer never approves, so every attempt stays pending and keeps being polled.
@@ -141,19 +139,10 @@ async fn two_server_processes_poll_every_pending_attempt_never_one_twice_at_once
     );
 
     let serve = || {
-        Command::new(env!("CARGO_BIN_EXE_cowry"))
-            .arg("serve")
-            .env("DATABASE_URL", &app.database_url)
+        app.cowry("serve")
             .env("COWRY_BIND", "127.0.0.1:0")
             .env("COWRY_RECONCILE_SCHEDULE", "20ms")
             .env("COWRY_WORKER_IDLE_MS", "5")
-            .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
-            .env("COWRY_LOG", "warn")
-            .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
-            .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
-            .env_remove("COWRY_DEV_API_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .expect("the cowry binary starts")
     };
@@ -196,14 +185,8 @@ async fn attempts_orphaned_mid_call_by_a_dead_process_are_found() {
     .await;
     // Emulated payments live in the memory of the process whose emulator took them: the account points
     // at this process's emulator, so the other process polls the same one.
-    let (status, account) = app
-        .post_json(
-            "/providers",
-            &json!({"slug": "momo-shared", "kind": "mtn_momo", "mode": "test",
-                    "baseUrl": app.url("/_emulator/mtn_momo")}),
-        )
+    app.add_account("momo-shared", "mtn_momo", &app.url("/_emulator/mtn_momo"))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
     // A push that reached MTN, then the process died before writing what MTN answered: what the claim
     // wrote before the call (the collect, the attempt, its poll) is all there is.
     let (status, sent) = app
@@ -357,14 +340,12 @@ async fn a_job_longer_than_its_lease_runs_once() {
         usize::MAX,
     )
     .await;
-    let (status, body) = app
-        .post_json(
-            "/providers",
-            &json!({"slug": "momo-slow-status", "kind": "mtn_momo", "mode": "test",
-                    "baseUrl": format!("{}/_emulator/mtn_momo", proxy.base)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_account(
+        "momo-slow-status",
+        "mtn_momo",
+        &format!("{}/_emulator/mtn_momo", proxy.base),
+    )
+    .await;
     let (status, sent) = app
         .post_json(
             "/collections/collect",
@@ -467,14 +448,12 @@ async fn one_token_call_per_account_across_requests() {
     .await;
     let upstream = app.base.trim_start_matches("http://").to_owned();
     let proxy = FaultProxy::start(&upstream, "POST", "/token/", Fault::Pass, 0).await;
-    let (status, body) = app
-        .post_json(
-            "/providers",
-            &json!({"slug": "momo-counted", "kind": "mtn_momo", "mode": "test",
-                    "baseUrl": format!("{}/_emulator/mtn_momo", proxy.base)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.add_account(
+        "momo-counted",
+        "mtn_momo",
+        &format!("{}/_emulator/mtn_momo", proxy.base),
+    )
+    .await;
     for amount in [500, 600, 700] {
         let (status, sent) = app
             .post_json(
@@ -537,19 +516,12 @@ async fn a_cowry_worker_process_settles_what_the_server_wrote() {
         ("COWRY_EMULATOR_SETTLE_MS", "20"),
     ])
     .await;
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_cowry"))
-        .arg("worker")
-        .env("DATABASE_URL", &app.database_url)
+    let mut worker = app
+        .cowry("worker")
         // Test accounts reach the emulators of the server at the public URL.
         .env("COWRY_PUBLIC_URL", &app.base)
         .env("COWRY_RECONCILE_SCHEDULE", "100ms")
         .env("COWRY_WORKER_IDLE_MS", "20")
-        .env("COWRY_LOG", "warn")
-        .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
-        .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
-        .env_remove("COWRY_DEV_API_KEY")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("the cowry binary starts");
     let (status, sent) = app
