@@ -205,6 +205,29 @@ impl Config {
                 },
             }
         };
+        let encryption_key = match get("COWRY_ENCRYPTION_KEY") {
+            None => None,
+            Some(key) => Some(
+                crate::domain::secretbox::SecretBox::from_hex(&key)
+                    .map_err(|e| bad("COWRY_ENCRYPTION_KEY", "***", &e.to_string()))?
+                    .with_old_keys(
+                        get("COWRY_OLD_ENCRYPTION_KEYS")
+                            .as_deref()
+                            .unwrap_or("")
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|k| !k.is_empty()),
+                    )
+                    .map_err(|e| bad("COWRY_OLD_ENCRYPTION_KEYS", "***", &e.to_string()))?,
+            ),
+        };
+        if encryption_key.is_none() && get("COWRY_OLD_ENCRYPTION_KEYS").is_some() {
+            return Err(bad(
+                "COWRY_OLD_ENCRYPTION_KEYS",
+                "***",
+                "old keys only open values; set COWRY_ENCRYPTION_KEY to the current key too",
+            ));
+        }
         Ok(Config {
             database_url: Secret::new(database_url),
             bind,
@@ -221,13 +244,7 @@ impl Config {
                 30,
                 86_400,
             )?),
-            encryption_key: match get("COWRY_ENCRYPTION_KEY") {
-                None => None,
-                Some(key) => Some(
-                    crate::domain::secretbox::SecretBox::from_hex(&key)
-                        .map_err(|e| bad("COWRY_ENCRYPTION_KEY", "***", &e.to_string()))?,
-                ),
-            },
+            encryption_key,
             // Off unless configured on: emulators are test scaffolding, never for a live deployment.
             emulators: match get("COWRY_EMULATORS").as_deref() {
                 Some("true") | Some("1") => true,

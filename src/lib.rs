@@ -8,6 +8,7 @@ pub mod emulator;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod keys;
 pub mod metrics;
 pub mod providers;
 pub mod shutdown;

@@ -35,6 +35,18 @@ enum Command {
         #[command(subcommand)]
         command: MerchantCommand,
     },
+    /// Encryption keys for values at rest (provider credentials).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal every stored credential under COWRY_ENCRYPTION_KEY (older keys listed in
+    /// COWRY_OLD_ENCRYPTION_KEYS open what they sealed); afterwards the old keys can be dropped.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +111,24 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         Command::Migrate => {
             db::prepare(&config).await?;
             println!("migrations applied");
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let key = config
+                .encryption_key
+                .as_ref()
+                .ok_or("COWRY_ENCRYPTION_KEY must be set to the new key")?;
+            let pool = db::prepare(&config).await?;
+            let report = cowry::keys::rotate(&pool, key).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.undecryptable.is_empty() {
+                return Err(format!(
+                    "{} value(s) open with none of the configured keys; add the key that sealed them to COWRY_OLD_ENCRYPTION_KEYS",
+                    report.undecryptable.len()
+                )
+                .into());
+            }
         }
         Command::Merchant {
             command: MerchantCommand::Create { name, live },

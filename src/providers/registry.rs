@@ -1,5 +1,5 @@
 //! Connects a merchant's provider account to the adapter of its kind: test accounts without a base
-//! URL talk to this process's emulators (with credentials derived from the merchant, so merchants stay
+//! URL talk to this process's emulators (with random credentials of their own, so merchants stay
 //! apart there too), live accounts to the provider's real API unless `baseUrl` overrides it.
 
 use std::sync::{Arc, OnceLock};
@@ -109,28 +109,29 @@ impl Registry {
         }
     }
 
-    /// Connects a mobile-money account for a payer in `market`. Test accounts without credentials
-    /// get emulator credentials derived from the merchant (so merchants stay apart there too).
+    /// Connects a mobile-money account for a payer in `market`.
     pub fn mobile_money(
         &self,
         account: &Account,
         market: Market,
     ) -> Result<MobileMoney, ProviderError> {
-        let derived = |prefix: &str| format!("{prefix}{}", account.merchant_id);
-        let credential = |name: &str, fallback: String| {
+        let credential = |name: &str| -> Result<String, ProviderError> {
             account
                 .credential(name)
                 .map(str::to_owned)
-                .unwrap_or(fallback)
+                .ok_or_else(|| missing_credential(account, name))
         };
         match account.kind.as_str() {
             "mtn_momo" => {
                 let momo = MomoAccount {
                     base_url: self.base_url(account, mtn_momo::SANDBOX_BASE_URL)?,
-                    api_user: credential("apiUser", emulator_api_user(&account.merchant_id)),
-                    api_key: Secret::new(credential("apiKey", derived("key_"))),
-                    subscription_key: Secret::new(credential("subscriptionKey", derived("sub_"))),
-                    target_environment: credential("targetEnvironment", "sandbox".to_owned()),
+                    api_user: credential("apiUser")?,
+                    api_key: Secret::new(credential("apiKey")?),
+                    subscription_key: Secret::new(credential("subscriptionKey")?),
+                    target_environment: account
+                        .credential("targetEnvironment")
+                        .unwrap_or("sandbox")
+                        .to_owned(),
                 };
                 let token = self.tokens.slot(&[
                     &momo.base_url,
@@ -157,8 +158,8 @@ impl Registry {
                 };
                 let airtel = AirtelAccount {
                     base_url: self.base_url(account, airtel_money::LIVE_BASE_URL)?,
-                    client_id: credential("clientId", account.merchant_id.clone()),
-                    client_secret: Secret::new(credential("clientSecret", derived("secret_"))),
+                    client_id: credential("clientId")?,
+                    client_secret: Secret::new(credential("clientSecret")?),
                     country: market.country.to_owned(),
                     currency: market.currency.to_owned(),
                     sign_payments: account
@@ -220,7 +221,11 @@ impl Registry {
         let base_url = self.base_url(account, paystack::LIVE_BASE_URL)?;
         Ok(Paystack::new(
             &base_url,
-            Secret::new(paystack_secret(account)),
+            Secret::new(
+                paystack_secret(account)
+                    .ok_or_else(|| missing_credential(account, "secretKey"))?
+                    .to_owned(),
+            ),
             self.http.clone(),
         ))
     }
@@ -261,24 +266,20 @@ impl Registry {
     }
 }
 
-/// The Paystack secret key of an account: its own, or — for test accounts on the emulator — one
-/// derived from the merchant (the emulator treats each `sk_test_` key as an integration of its own).
-/// Webhook signatures are checked with the same key.
-pub fn paystack_secret(account: &Account) -> String {
-    match account.credential("secretKey") {
-        Some(key) => key.to_owned(),
-        None => format!("sk_test_{}", account.merchant_id),
-    }
+/// The Paystack secret key of an account (test accounts get a random one on first use: see
+/// `providers::accounts`). Webhook signatures are checked with the same key.
+pub fn paystack_secret(account: &Account) -> Option<&str> {
+    account.credential("secretKey")
 }
 
-/// A stable UUID per merchant for the MoMo emulator's API user (MTN's API users are UUIDs).
-fn emulator_api_user(merchant_id: &str) -> String {
-    let digest = crate::store::sha256(merchant_id.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
+fn missing_credential(account: &Account, name: &str) -> ProviderError {
+    ProviderError::Unsupported {
+        provider: "cowry",
+        what: format!(
+            "the {} account {} without its {name} credential",
+            account.kind, account.slug
+        ),
+    }
 }
 
 /// `/webhooks/{kind}/{account id}`: the account's own callback path (`/webhooks/{kind}` without one).

@@ -137,3 +137,50 @@ pub async fn by_id(pool: &PgPool, id: &str) -> Result<Option<(String, String)>, 
         .fetch_optional(pool)
         .await
 }
+
+/// Stores credentials for an account that has none (a test account's generated emulator credentials).
+/// `None` when another request stored some first: use those.
+pub async fn provision_credentials(
+    pool: &PgPool,
+    id: &str,
+    sealed: &[u8],
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update merchant_providers set credentials = $2
+         where id = $1 and credentials is null returning credentials",
+    )
+    .bind(id)
+    .bind(sealed)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every stored credential: (account id, merchant, slug, sealed value), for key rotation.
+pub async fn all_credentials(
+    pool: &PgPool,
+) -> Result<Vec<(String, String, String, Vec<u8>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, merchant_id, slug, credentials from merchant_providers
+         where credentials is not null order by id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Replaces a sealed value if it is still the one that was read (a concurrent change wins).
+pub async fn reseal_credentials(
+    pool: &PgPool,
+    id: &str,
+    before: &[u8],
+    after: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update merchant_providers set credentials = $3 where id = $1 and credentials = $2",
+    )
+    .bind(id)
+    .bind(before)
+    .bind(after)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -326,10 +326,6 @@ async fn cowry_signs_airtel_collections_for_an_app_that_requires_it() {
         ("COWRY_EMULATOR_SETTLE_MS", "20"),
         ("COWRY_RECONCILE_SCHEDULE", "100ms"),
         ("COWRY_WORKER_IDLE_MS", "20"),
-        (
-            "COWRY_ENCRYPTION_KEY",
-            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-        ),
     ])
     .await;
     let (status, body) = app

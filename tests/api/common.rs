@@ -11,6 +11,28 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
+/// The servers' `COWRY_ENCRYPTION_KEY` in tests (`spawn_with(&[("COWRY_ENCRYPTION_KEY", "")])` unsets it).
+pub const ENCRYPTION_KEY: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
+/// The Paystack secret key of a merchant's `paystack` test account (random, stored encrypted, made on
+/// the account's first use), as the emulator and the webhook check know it.
+pub async fn paystack_secret(pool: &PgPool, merchant_id: &str) -> String {
+    let sealed: Vec<u8> = sqlx::query_scalar(
+        "select credentials from merchant_providers where merchant_id = $1 and slug = 'paystack'",
+    )
+    .bind(merchant_id)
+    .fetch_one(pool)
+    .await
+    .expect("the paystack account has credentials once it has been used");
+    let plain = cowry::domain::secretbox::SecretBox::from_hex(ENCRYPTION_KEY)
+        .unwrap()
+        .open(&sealed, format!("{merchant_id}/paystack").as_bytes())
+        .unwrap();
+    serde_json::from_slice::<Value>(&plain).unwrap()["secretKey"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
 pub struct TestApp {
     pub base: String,
@@ -119,12 +141,15 @@ fn test_config(extra: &[(&str, &str)]) -> Config {
         ("COWRY_EMULATORS", "true"),
         // Rate limits have their own tests; elsewhere they would only make timing matter.
         ("COWRY_RATE_LIMIT_PER_SECOND", "0"),
+        // Test accounts' emulator credentials are random and stored encrypted.
+        ("COWRY_ENCRYPTION_KEY", ENCRYPTION_KEY),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+    Config::from_lookup(|k| vars.get(k).filter(|v| !v.is_empty()).cloned())
+        .expect("test config is valid")
 }
 
 pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
@@ -229,7 +254,8 @@ impl TestApp {
     }
 
     /// A real `cowry <subcommand>` process on this test's database, as the tests run one: private
-    /// addresses reachable (emulators and proxies are on loopback), no rate limit, quiet, no dev key.
+    /// addresses reachable (emulators and proxies are on loopback), no rate limit, quiet, no dev key,
+    /// the tests' encryption key.
     /// Add what the test needs, then spawn it.
     pub fn cowry(&self, subcommand: &str) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cowry"));
@@ -240,6 +266,7 @@ impl TestApp {
             .env("COWRY_EXPIRY_SWEEP_SECS", "86400")
             .env("COWRY_ALLOW_PRIVATE_NETWORKS", "true")
             .env("COWRY_RATE_LIMIT_PER_SECOND", "0")
+            .env("COWRY_ENCRYPTION_KEY", ENCRYPTION_KEY)
             .env_remove("COWRY_DEV_API_KEY")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

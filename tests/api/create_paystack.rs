@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::common::{assert_error, example, read, spawn, TestApp};
+use crate::common::{assert_error, example, paystack_secret, read, spawn, TestApp};
 
 async fn merchant_id(app: &TestApp) -> String {
     sqlx::query_scalar("select merchant_id from api_keys limit 1")
@@ -38,7 +38,7 @@ async fn provider_references_are_stored_and_are_the_ones_paystack_got() {
     }
     // The emulator knows the initialized transaction by exactly that reference, for this merchant only.
     let reference = &rows[1].1;
-    let secret = format!("sk_test_{}", merchant_id(&app).await);
+    let secret = paystack_secret(&app.pool, &merchant_id(&app).await).await;
     let (status, verified) = read(
         app.client
             .get(app.url(&format!(

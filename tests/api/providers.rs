@@ -146,7 +146,7 @@ async fn credentials_are_encrypted_and_never_returned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_without_a_key_configured_are_refused() {
-    let app = spawn().await;
+    let app = spawn_with(&[("COWRY_ENCRYPTION_KEY", "")]).await;
     let (status, body) = add(
         &app,
         json!({"slug": "p2", "kind": "paystack", "credentials": {"secretKey": "sk_test_abc"}}),
@@ -156,6 +156,26 @@ async fn credentials_without_a_key_configured_are_refused() {
     assert_error(&body, status, "service_unavailable");
     assert_eq!(
         app.count("select count(*) from merchant_providers where slug = 'p2'")
+            .await,
+        0
+    );
+    // A test account on the emulators needs credentials of its own too: a clear 503, nothing sent.
+    let (status, body) = app
+        .post_json(
+            "/collections/collect",
+            &json!({"phone": "+256772123456", "amount": 1000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("COWRY_ENCRYPTION_KEY"),
+        "{body}"
+    );
+    assert_eq!(
+        app.count("select count(*) from mobile_money_collects")
             .await,
         0
     );

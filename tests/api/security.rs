@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{assert_error, body_n, eventually, read, spawn_with, ADMIN_TOKEN};
+use crate::common::{
+    assert_error, body_n, eventually, paystack_secret, read, spawn_with, ADMIN_TOKEN,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_json_key_is_refused_and_changes_nothing() {
@@ -148,7 +150,8 @@ async fn one_merchants_callback_cannot_pre_claim_anothers_event_id() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-        pending.push((id, reference, format!("sk_test_{merchant}"), key));
+        let secret = paystack_secret(&app.pool, &merchant).await;
+        pending.push((id, reference, secret, key));
     }
     let deliver = |reference: &str, secret: &str| {
         let body = serde_json::to_vec(&json!({
@@ -169,6 +172,27 @@ async fn one_merchants_callback_cannot_pre_claim_anothers_event_id() {
     };
     let (a_id, a_reference, a_secret, _) = &pending[0];
     let (b_id, b_reference, b_secret, b_key) = &pending[1];
+    // Test-mode secrets are random per account and stored encrypted: nothing about a merchant's id
+    // signs its callbacks.
+    assert_ne!(a_secret, b_secret);
+    let merchant_a: String =
+        sqlx::query_scalar("select merchant_id from collections where id = $1")
+            .bind(a_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(!a_secret.contains(&merchant_a));
+    assert_eq!(
+        app.count("select count(*) from merchant_providers where position('sk_test_'::bytea in credentials) > 0")
+            .await,
+        0,
+        "no secret stored in the clear"
+    );
+    assert_eq!(
+        deliver(a_reference, &format!("sk_test_{merchant_a}")).await,
+        StatusCode::UNAUTHORIZED,
+        "the old derived secret signs nothing"
+    );
     assert_eq!(deliver(a_reference, a_secret).await, StatusCode::OK);
     assert_eq!(deliver(b_reference, b_secret).await, StatusCode::OK);
     let duplicates = app
@@ -220,10 +244,6 @@ async fn provider_addresses_cannot_reach_the_inside() {
     let app = spawn_with(&[
         ("COWRY_ALLOW_PRIVATE_NETWORKS", "false"),
         ("COWRY_EMULATOR_SETTLE_MS", "600000"),
-        (
-            "COWRY_ENCRYPTION_KEY",
-            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-        ),
     ])
     .await;
     // Cowry's own emulator (a test account without baseUrl) is always reachable.
@@ -700,7 +720,8 @@ async fn rate_limits_per_key_with_operator_overrides_and_for_failed_verification
             .await,
         20
     );
-    let genuine = cowry::emulator::hmac_sha512_hex(&format!("sk_test_{merchant}"), &payload);
+    let genuine =
+        cowry::emulator::hmac_sha512_hex(&paystack_secret(&app.pool, &merchant).await, &payload);
     assert_eq!(deliver(genuine).await, StatusCode::OK);
 }
 
@@ -798,5 +819,92 @@ async fn operator_and_merchant_actions_are_audited() {
     assert!(
         !trail.to_string().contains("sk_test_"),
         "no key in the trail"
+    );
+}
+
+/// `COWRY_ENCRYPTION_KEY` rotates: values name the key that sealed them, an old key listed as
+/// decrypt-only keeps everything readable, `cowry keys rotate` re-seals under the new key, and after
+/// that the old key is not needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_encryption_key_rotates() {
+    const NEW: &str = "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a";
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "600000")]).await;
+    let (status, added) = app
+        .post_json(
+            "/providers",
+            &json!({"slug": "own-paystack", "kind": "paystack", "mode": "test",
+                    "credentials": {"secretKey": "sk_test_merchantsownkey0001"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    // The default Paystack test account gets its random credentials on first use.
+    let mut body = body_n(1);
+    body["payable"]["methods"] = json!(["payment_link"]);
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let merchant: String = sqlx::query_scalar("select merchant_id from collections limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let secret_before = paystack_secret(&app.pool, &merchant).await;
+
+    // The new key alone opens nothing sealed before: the old one must be listed.
+    let rotate = |vars: &[(&str, &str)]| {
+        let mut command = app.cowry("keys");
+        command
+            .arg("rotate")
+            .env_remove("COWRY_OLD_ENCRYPTION_KEYS")
+            .stdout(std::process::Stdio::piped());
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.success(), report)
+    };
+    let (ok, report) = rotate(&[("COWRY_ENCRYPTION_KEY", NEW)]);
+    assert!(!ok, "nothing it cannot open is touched, and it says so");
+    assert_eq!(
+        report["undecryptable"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    assert_eq!(report["resealed"], 0);
+
+    let (ok, report) = rotate(&[
+        ("COWRY_ENCRYPTION_KEY", NEW),
+        ("COWRY_OLD_ENCRYPTION_KEYS", crate::common::ENCRYPTION_KEY),
+    ]);
+    assert!(ok, "{report}");
+    assert_eq!(report["resealed"], 2, "{report}");
+    let (ok, report) = rotate(&[("COWRY_ENCRYPTION_KEY", NEW)]);
+    assert!(ok, "{report}");
+    assert_eq!(
+        (report["resealed"].clone(), report["alreadyCurrent"].clone()),
+        (json!(0), json!(2)),
+        "running it again changes nothing"
+    );
+
+    // A server holding only the new key reads the same credentials: the same Paystack integration.
+    let sealed: Vec<u8> = sqlx::query_scalar(
+        "select credentials from merchant_providers where merchant_id = $1 and slug = 'paystack'",
+    )
+    .bind(&merchant)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let plain = cowry::domain::secretbox::SecretBox::from_hex(NEW)
+        .unwrap()
+        .open(&sealed, format!("{merchant}/paystack").as_bytes())
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&plain).unwrap()["secretKey"],
+        json!(secret_before)
+    );
+    assert!(
+        cowry::domain::secretbox::SecretBox::from_hex(crate::common::ENCRYPTION_KEY)
+            .unwrap()
+            .open(&sealed, format!("{merchant}/paystack").as_bytes())
+            .is_err()
     );
 }

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::collect::{settled, FAST};
-use crate::common::{body_n, eventually, read, spawn_with, TestApp};
+use crate::common::{body_n, eventually, paystack_secret, read, spawn_with, TestApp};
 
 /// Polling an hour away: whatever happens here happens because of a callback.
 const CALLBACKS_ONLY: [(&str, &str); 3] = [
@@ -30,7 +30,8 @@ async fn pending_paystack_collection(app: &TestApp, n: u32) -> (String, String, 
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    (id, reference, format!("sk_test_{merchant}"))
+    let secret = paystack_secret(&app.pool, &merchant).await;
+    (id, reference, secret)
 }
 
 fn charge_success(reference: &str, amount_minor: i64) -> Vec<u8> {
@@ -112,7 +113,7 @@ async fn forged_or_missing_signatures_are_401_and_change_nothing() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let secret = format!("sk_test_{merchant}");
+    let secret = paystack_secret(&app.pool, &merchant).await;
     let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
     let mut altered = body.clone();
     altered.push(b' ');
@@ -188,7 +189,8 @@ async fn a_late_success_after_a_failure_is_held_for_review_and_moves_nothing() {
     .await
     .unwrap();
     let late = charge_success(&reference, 45_001);
-    let signature = cowry::emulator::hmac_sha512_hex(&format!("sk_test_{merchant}"), &late);
+    let signature =
+        cowry::emulator::hmac_sha512_hex(&paystack_secret(&app.pool, &merchant).await, &late);
     let (status, _) = deliver(&app, "paystack", &late, Some(&signature)).await;
     assert_eq!(status, StatusCode::OK);
     eventually("the late callback to be recorded", || async {
