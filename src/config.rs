@@ -49,6 +49,8 @@ pub struct Config {
     pub expiry_sweep_interval: Duration,
     /// How long a process trusts an API key it has looked up (0: always ask the database).
     pub auth_cache_ttl: Duration,
+    /// How long `/metrics` reuses what it read from the database (`COWRY_METRICS_REFRESH_SECS`).
+    pub metrics_refresh: Duration,
     /// Key for provider credentials at rest (`COWRY_ENCRYPTION_KEY`, 64 hex characters).
     pub encryption_key: Option<crate::domain::secretbox::SecretBox>,
     /// Whether the provider emulators are mounted at `/_emulator/…` (test mode runs against them).
@@ -355,6 +357,7 @@ impl Config {
                     )
                 })?
             },
+            metrics_refresh: Duration::from_secs(number("COWRY_METRICS_REFRESH_SECS", 15, 3600)?),
             auth_cache_ttl: Duration::from_secs(match get("COWRY_AUTH_CACHE_SECS").as_deref() {
                 Some("0") => 0,
                 _ => number("COWRY_AUTH_CACHE_SECS", 5, 300)?,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub providers: providers::Registry,
     pub auth_cache: http::auth_cache::AuthCache,
     pub limiters: http::rate_limit::Limiters,
+    /// `/metrics`' database-backed gauges, read at most once per `COWRY_METRICS_REFRESH_SECS`.
+    pub metric_gauges: Arc<metrics::GaugeCache>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             providers,
             auth_cache,
             limiters: Default::default(),
+            metric_gauges: Default::default(),
         }
     }
 }

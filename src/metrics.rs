@@ -1,6 +1,7 @@
 //! Prometheus metrics, served at `GET /metrics` in the text exposition format. One process-wide
 //! registry: the HTTP layer, the provider client, webhook intake, settlement and the job queue record
-//! into it; the queue's depth is read from the database at scrape time (it is shared by processes).
+//! into it. What only the database knows (the queue's depth, money at risk — shared by processes) is
+//! read at most once per `COWRY_METRICS_REFRESH_SECS`, however often Prometheus scrapes.
 
 use std::sync::LazyLock;
 
@@ -96,7 +97,8 @@ type Gauge = (
     fn(&crate::store::check::AtRisk) -> i64,
 );
 
-pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::AtRisk]) -> String {
+pub fn render(gauges: &DatabaseGauges) -> String {
+    let (queue, at_risk) = (&gauges.queue, &gauges.at_risk);
     let mut buffer = Vec::new();
     TextEncoder::new()
         .encode(&METRICS.registry.gather(), &mut buffer)
@@ -112,7 +114,7 @@ pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::A
         ));
     }
     // Money at risk: payments whose outcome is unknown until the provider answers a status query.
-    let gauges: [Gauge; 3] = [
+    let money_gauges: [Gauge; 3] = [
         (
             "cowry_unknown_attempts",
             "Provider attempts whose outcome is unknown, by provider kind and currency",
@@ -129,7 +131,7 @@ pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::A
             |r| r.amount_minor,
         ),
     ];
-    for (name, help, value) in gauges {
+    for (name, help, value) in money_gauges {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
         for row in at_risk {
             text.push_str(&format!(
@@ -140,5 +142,54 @@ pub fn render(queue: &[(String, String, i64)], at_risk: &[crate::store::check::A
             ));
         }
     }
+    text.push_str(&format!(
+        "# HELP cowry_metrics_database_reads_total Times this process read the database-backed gauges\n\
+         # TYPE cowry_metrics_database_reads_total counter\ncowry_metrics_database_reads_total {}\n",
+        gauges.reads
+    ));
     text
+}
+
+/// The gauges only the database knows, as last read.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseGauges {
+    pub queue: Vec<(String, String, i64)>,
+    pub at_risk: Vec<crate::store::check::AtRisk>,
+    /// How many times this process has read them (each read is a scan of `jobs` and attempts).
+    pub reads: u64,
+}
+
+/// Scrapes share one read per interval: the first scrape after it expires reads (others wait for it).
+#[derive(Default)]
+pub struct GaugeCache {
+    last: tokio::sync::Mutex<Option<(std::time::Instant, DatabaseGauges)>>,
+}
+
+impl GaugeCache {
+    pub async fn get(&self, pool: &sqlx::PgPool, max_age: std::time::Duration) -> DatabaseGauges {
+        let mut last = self.last.lock().await;
+        if let Some((read_at, gauges)) = last.as_ref() {
+            if read_at.elapsed() < max_age {
+                return gauges.clone();
+            }
+        }
+        let reads = last.as_ref().map_or(0, |(_, g)| g.reads) + 1;
+        let queue = crate::store::jobs::depth(pool).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the job queue's depth for /metrics");
+            Vec::new()
+        });
+        let at_risk = crate::store::check::at_risk(pool)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read unknown attempts for /metrics");
+                Vec::new()
+            });
+        let gauges = DatabaseGauges {
+            queue,
+            at_risk,
+            reads,
+        };
+        *last = Some((std::time::Instant::now(), gauges.clone()));
+        gauges
+    }
 }

@@ -31,27 +31,16 @@ pub async fn metrics(
             ));
         }
     }
-    let queue: Vec<(String, String, i64)> = sqlx::query_as(
-        "select kind, status, count(*) from jobs group by kind, status order by kind, status",
-    )
-    .fetch_all(&state.pool)
-    .await
-    .unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "could not read the job queue's depth for /metrics");
-        Vec::new()
-    });
-    let at_risk = crate::store::check::at_risk(&state.pool)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "could not read unknown attempts for /metrics");
-            Vec::new()
-        });
+    let gauges = state
+        .metric_gauges
+        .get(&state.pool, state.config.metrics_refresh)
+        .await;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&queue, &at_risk),
+        crate::metrics::render(&gauges),
     ))
 }
 

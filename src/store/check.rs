@@ -105,7 +105,7 @@ pub async fn run(pool: &PgPool) -> Result<Report, sqlx::Error> {
 
 /// Money at risk per provider: how many attempts are `unknown`, the oldest one's age, and the amount
 /// they hold per currency (for the metrics).
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AtRisk {
     pub provider: String,
     pub currency: String,

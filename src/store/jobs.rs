@@ -222,3 +222,12 @@ pub async fn give_up(
     .await?;
     Ok(())
 }
+
+/// Jobs by kind and status (for `/metrics`; a scan, so read at most once per refresh interval).
+pub async fn depth(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select kind, status, count(*) from jobs group by kind, status order by kind, status",
+    )
+    .fetch_all(pool)
+    .await
+}

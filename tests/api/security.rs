@@ -76,7 +76,7 @@ async fn every_api_answer_is_nosniff_and_never_cached() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_can_require_a_token_and_methods_cannot_grow_its_labels() {
+async fn metrics_can_require_a_token_read_the_database_once_per_interval_and_bound_methods() {
     let token = "metrics-token-for-tests-0001";
     let app = spawn_with(&[("COWRY_METRICS_TOKEN", token)]).await;
     let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
@@ -100,6 +100,28 @@ async fn metrics_can_require_a_token_and_methods_cannot_grow_its_labels() {
     let text = open.text().await.unwrap();
     assert!(!text.contains("BREW"), "an invented method became a label");
     assert!(text.contains(r#"method="other""#), "{text}");
+    // Scrapes do not scan tables each time: twenty scrapes, one read of the database-backed gauges.
+    let mut last = String::new();
+    for _ in 0..20 {
+        last = app
+            .client
+            .get(app.url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    assert!(
+        last.contains("\ncowry_metrics_database_reads_total 1\n"),
+        "{last}"
+    );
+    assert!(
+        last.contains("cowry_jobs_queued"),
+        "the gauges are still served"
+    );
 }
 
 /// Merchant A signs a `charge.success` with its own key for its own payment, carrying the event id of a
