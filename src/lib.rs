@@ -110,7 +110,13 @@ impl Application {
         let app = http::app(self.state);
         // The peer's address reaches the handlers (per-address limits on unauthenticated routes).
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
+        // hyper's own answers (unparseable requests) leave in the error shape; see `http::wire`.
+        // (`tap_io` also makes the peer's address a `ConnectInfo<SocketAddr>`.)
+        let listener = axum::serve::ListenerExt::tap_io(
+            http::wire::ShapedListener(self.listener),
+            |io: &mut http::wire::ShapedIo| io.set_nodelay(),
+        );
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.clone().wait_owned())
             .await;
         shutdown.trigger();

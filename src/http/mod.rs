@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod webhooks;
+pub mod wire;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};

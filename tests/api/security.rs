@@ -930,3 +930,53 @@ async fn the_encryption_key_rotates() {
             .is_err()
     );
 }
+
+/// What hyper answers by itself, before any of Cowry's code runs (a control byte in a header, a request
+/// target over 64 KiB), leaves in the one error shape with the usual headers; ordinary answers on a
+/// kept-alive connection are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_made_below_the_router_are_in_the_error_shape() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(&[]).await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let exchange = |request: Vec<u8>| {
+        let address = address.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream.write_all(&request).await.unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await.unwrap();
+            String::from_utf8(answer).unwrap()
+        }
+    };
+    let long_path = format!("/collections/{}", "a".repeat(100_000));
+    for (request, status, code) in [
+        (
+            b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-bad: a\x01b\r\n\r\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            format!("GET {long_path} HTTP/1.1\r\nhost: x\r\n\r\n").into_bytes(),
+            414,
+            "uri_too_long",
+        ),
+    ] {
+        let answer = exchange(request).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_error(&body, StatusCode::from_u16(status).unwrap(), code);
+    }
+    // Two ordinary requests on one connection: both answered as the router answers them.
+    let answer = exchange(
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
+    assert_eq!(answer.matches(r#"{"status":"ok"}"#).count(), 2, "{answer}");
+}
