@@ -82,6 +82,9 @@ pub struct Config {
     /// Whether provider calls may reach private, loopback and link-local addresses (tests, local
     /// development); Cowry's own addresses are reachable either way.
     pub allow_private_networks: bool,
+    /// PEM certificates of authorities trusted beside the public ones for outbound https
+    /// (`COWRY_EXTRA_ROOT_CERTS`, a file): a private CA in front of a provider, or a test CA.
+    pub extra_root_certs: Vec<Vec<u8>>,
     /// Requests per API key (a merchant's operator-set limit wins); `per_second` 0 turns it off.
     pub rate_limit: crate::http::rate_limit::Rate,
     /// Proxies whose `X-Forwarded-For` is believed for the client's address.
@@ -230,7 +233,31 @@ impl Config {
                 "old keys only open values; set COWRY_ENCRYPTION_KEY to the current key too",
             ));
         }
+        let extra_root_certs = match get("COWRY_EXTRA_ROOT_CERTS") {
+            None => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(&path).map_err(|e| {
+                    bad(
+                        "COWRY_EXTRA_ROOT_CERTS",
+                        &path,
+                        &format!("cannot be read: {e}"),
+                    )
+                })?;
+                let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
+                    bad("COWRY_EXTRA_ROOT_CERTS", &path, "expected PEM certificates")
+                })?;
+                if certificates.is_empty() {
+                    return Err(bad(
+                        "COWRY_EXTRA_ROOT_CERTS",
+                        &path,
+                        "expected PEM certificates",
+                    ));
+                }
+                vec![pem]
+            }
+        };
         Ok(Config {
+            extra_root_certs,
             database_url: Secret::new(database_url),
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),

@@ -44,6 +44,11 @@ impl AppState {
             config.emulator_callback_url.as_deref(),
             providers::http::HttpPolicy {
                 timeout: config.provider_timeout,
+                extra_roots: config
+                    .extra_root_certs
+                    .iter()
+                    .flat_map(|pem| reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default())
+                    .collect(),
                 ..Default::default()
             },
             config.allow_private_networks,

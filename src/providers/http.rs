@@ -23,6 +23,8 @@ pub struct HttpPolicy {
     pub base_backoff: Duration,
     /// Longest `Retry-After` honoured before giving up with `RateLimited`.
     pub max_retry_after: Duration,
+    /// Certificate authorities trusted beside the public ones (`COWRY_EXTRA_ROOT_CERTS`).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl Default for HttpPolicy {
@@ -33,6 +35,7 @@ impl Default for HttpPolicy {
             attempts: 3,
             base_backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(5),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -86,7 +89,11 @@ impl ProviderHttp {
     /// A client whose calls go only where `guard` allows: no redirects are followed, names resolve
     /// through the guard, and each URL is checked before anything is sent.
     pub fn guarded(policy: HttpPolicy, guard: super::guard::Guard) -> ProviderHttp {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for root in &policy.extra_roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let client = builder
             .user_agent(USER_AGENT)
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)

@@ -30,4 +30,5 @@ mod provider_http;
 mod providers;
 mod queue;
 mod security;
+mod tls;
 mod webhooks;
