@@ -23,17 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/audit", axum::routing::get(audit))
 }
 
-/// `POST /admin/merchants` body (documentation; the handler validates the raw JSON).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CreateMerchantRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S", example = "Acme")]
-    name: String,
-    /// `test` (default: emulated providers) or `live` (a business going live gets a merchant of its own).
-    #[schema(example = "test")]
-    mode: Option<String>,
-}
-
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchantView {
@@ -51,7 +40,7 @@ pub struct CreatedMerchantView {
 
 /// Create a merchant (test mode unless `mode` is `live`); the response holds its API key, shown this once.
 #[utoipa::path(post, path = "/admin/merchants", tag = "admin",
-    request_body(content = CreateMerchantRequest),
+    request_body(content = crate::http::openapi::CreateMerchantRequest),
     responses((status = 201, body = CreatedMerchantView), (status = 400, body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
               (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
@@ -156,7 +145,7 @@ pub struct RateLimitView {
 /// default (`{"perSecond": null}`). Takes effect within the auth cache's few seconds.
 #[utoipa::path(put, path = "/admin/merchants/{id}/rate-limit", tag = "admin",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "{\"perSecond\": 0.. or null, \"burst\": 1.. (default: perSecond × 2)}"),
+    request_body(content = crate::http::openapi::RateLimitRequest),
     responses((status = 200, body = RateLimitView), (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("admin" = [])))]
@@ -167,6 +156,9 @@ pub async fn set_rate_limit(
     body: JsonBody,
 ) -> ApiResult<Json<RateLimitView>> {
     let mut errors = FieldErrors::default();
+    if !body.value.is_object() {
+        errors.add("body", "must be a JSON object");
+    }
     let number = |field: &str, errors: &mut FieldErrors| match body.value.get(field) {
         None | Some(serde_json::Value::Null) => None,
         Some(value) => match value.as_u64().filter(|n| *n <= 1_000_000) {
@@ -227,16 +219,29 @@ pub struct AuditList {
 /// The audit trail, newest first: merchants created, keys rolled or revoked, provider accounts added or
 /// removed, rate limits set, jobs retried.
 #[utoipa::path(get, path = "/admin/audit", tag = "admin",
-    params(("merchantId" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 500)),
+    params(("merchantId" = Option<String>, Query, pattern = "^mer_[0-9a-z]{1,64}$"), ("limit" = Option<i64>, Query, minimum = 1, maximum = 500)),
     responses((status = 200, body = AuditList), (status = 401, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)),
     security(("admin" = [])))]
 pub async fn audit(
     State(state): State<AppState>,
     _: Admin,
-    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    query: Result<
+        axum::extract::Query<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> ApiResult<Json<AuditList>> {
+    let query = super::listing::read_query(query)?;
     let limit = super::admin_attempts::limit(&query)?;
+    if query
+        .get("merchantId")
+        .is_some_and(|id| !crate::domain::ids::looks_like(id, "mer"))
+    {
+        return Err(ApiError::validation(
+            "merchantId",
+            "must be a merchant id (mer_…)",
+        ));
+    }
     let entries = store::audit::list(
         &state.pool,
         query.get("merchantId").map(String::as_str),

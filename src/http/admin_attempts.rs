@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -93,7 +93,7 @@ pub struct AttemptList {
 
 /// Provider attempts across merchants, newest first; `status=unknown` lists the stuck ones.
 #[utoipa::path(get, path = "/admin/attempts", tag = "admin",
-    params(("status" = Option<String>, Query, description = "created, pending, unknown, succeeded, failed, flagged or reversed"),
+    params(("status" = Option<crate::http::openapi::AttemptStatus>, Query),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500)),
     responses((status = 200, body = AttemptList), (status = 401, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)),
@@ -101,8 +101,12 @@ pub struct AttemptList {
 pub async fn list(
     State(state): State<AppState>,
     _: Admin,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<
+        axum::extract::Query<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> ApiResult<Json<AttemptList>> {
+    let query = super::listing::read_query(query)?;
     let status = query.get("status").map(String::as_str);
     if status.is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(ApiError::validation(

@@ -1,9 +1,7 @@
 //! `/admin/jobs` and `/admin/check`: operators see jobs that gave up (and put them back in the queue),
 //! and check the money path's invariants (every open payment watched, no settled one; what is unknown).
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -70,8 +68,8 @@ pub struct JobList {
 
 /// Jobs across merchants, most recently changed first; `status=failed` lists those that gave up.
 #[utoipa::path(get, path = "/admin/jobs", tag = "admin",
-    params(("status" = Option<String>, Query, description = "queued or failed"),
-        ("kind" = Option<String>, Query, description = "e.g. reconcile, webhook"),
+    params(("status" = Option<crate::http::openapi::JobStatus>, Query),
+        ("kind" = Option<String>, Query, pattern = "^[a-z_]+$", description = "A job kind, e.g. reconcile, webhook"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500)),
     responses((status = 200, body = JobList), (status = 401, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)),
@@ -79,8 +77,12 @@ pub struct JobList {
 pub async fn list(
     State(state): State<AppState>,
     _: Admin,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<
+        axum::extract::Query<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> ApiResult<Json<JobList>> {
+    let query = super::listing::read_query(query)?;
     let status = query.get("status").map(String::as_str);
     if status.is_some_and(|s| !["queued", "failed"].contains(&s)) {
         return Err(ApiError::validation("status", "must be queued or failed"));

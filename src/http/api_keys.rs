@@ -33,7 +33,7 @@ pub struct RolledKey {
 
 /// Roll the API key this request is made with.
 #[utoipa::path(post, path = "/api-keys/roll", tag = "api keys",
-    request_body(content = Object, description = "{\"overlapSeconds\"?: 0 to 604800, default 86400}"),
+    request_body(content = crate::http::openapi::RollKeyRequest),
     responses((status = 201, body = RolledKey), (status = 401, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]

@@ -19,10 +19,21 @@ pub const DEFAULT_PAGE: i64 = 20;
 pub fn read_query(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<HashMap<String, String>> {
-    query.map(|Query(q)| q).map_err(|_| ApiError::BadRequest {
+    let query = query.map(|Query(q)| q).map_err(|_| ApiError::BadRequest {
         code: "malformed_query",
         message: "the query string could not be read".to_owned(),
-    })
+    })?;
+    // A parameter given with no value is a mistake to name, not a filter to drop silently.
+    let mut empty: Vec<&String> = query.keys().filter(|k| query[*k].is_empty()).collect();
+    if !empty.is_empty() {
+        empty.sort();
+        let mut errors = FieldErrors::default();
+        for key in empty {
+            errors.add(key, "must not be empty (leave the parameter out instead)");
+        }
+        return Err(ApiError::Validation(errors.into_vec()));
+    }
+    Ok(query)
 }
 
 /// A trimmed, non-empty query parameter.

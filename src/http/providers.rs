@@ -91,7 +91,7 @@ pub async fn list(
 
 /// Add a provider account. Credentials are encrypted with `COWRY_ENCRYPTION_KEY` before they are stored.
 #[utoipa::path(post, path = "/providers", tag = "providers",
-    request_body(content = Object, description = "{\"slug\", \"kind\", \"mode\", \"baseUrl\"?, \"credentials\"?}"),
+    request_body(content = crate::http::openapi::ProviderRequest),
     responses(
         (status = 201, body = Envelope<ProviderView>),
         (status = 401, body = crate::error::ErrorBody),

@@ -51,7 +51,7 @@ const KEPT_HEADERS: [&str; 5] = [
 ];
 
 /// Receive a provider callback.
-#[utoipa::path(post, path = "/webhooks/{provider}", tag = "webhooks",
+#[utoipa::path(method(post, put), path = "/webhooks/{provider}", tag = "webhooks",
     params(("provider" = String, Path, description = "paystack, mtn_momo or airtel_money"),
         ("reference" = Option<String>, Query, description = "MoMo: the X-Reference-Id (Cowry sets it in X-Callback-Url)")),
     request_body(content = String, description = "The provider's callback, verified over its raw bytes"),
@@ -90,7 +90,7 @@ fn client_address(
 }
 
 /// Receive a provider callback at the account's own URL (shown as `callbackUrl` in `GET /providers`).
-#[utoipa::path(post, path = "/webhooks/{provider}/{account}", tag = "webhooks",
+#[utoipa::path(method(post, put), path = "/webhooks/{provider}/{account}", tag = "webhooks",
     params(("provider" = String, Path, description = "paystack, mtn_momo or airtel_money"),
         ("account" = String, Path, description = "The provider account's id (acct_…)"),
         ("reference" = Option<String>, Query, description = "MoMo: the X-Reference-Id (Cowry sets it in X-Callback-Url)")),

@@ -980,3 +980,53 @@ async fn answers_made_below_the_router_are_in_the_error_shape() {
     assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
     assert_eq!(answer.matches(r#"{"status":"ok"}"#).count(), 2, "{answer}");
 }
+
+/// Found by the schemathesis run: a filter given with no value is named, not silently dropped; an
+/// operator's rate-limit body that is not an object changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_filters_and_non_object_bodies_are_refused() {
+    let app = spawn_with(&[]).await;
+    let (status, body) = app.get("/collections?createdTo=&status=pending").await;
+    assert_eq!(
+        assert_error(&body, status, "validation_failed"),
+        ["createdTo"]
+    );
+    let (status, body) = read(
+        app.client
+            .get(app.url("/admin/audit?merchantId=x%C2%9B"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        assert_error(&body, status, "validation_failed"),
+        ["merchantId"]
+    );
+    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update merchants set rate_per_second = 5, rate_burst = 5")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, body) = read(
+        app.client
+            .put(app.url(&format!("/admin/merchants/{merchant}/rate-limit")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!(false))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(assert_error(&body, status, "validation_failed"), ["body"]);
+    assert_eq!(
+        app.count("select count(*) from merchants where rate_per_second = 5")
+            .await,
+        1,
+        "the override stays"
+    );
+}

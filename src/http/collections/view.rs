@@ -60,7 +60,8 @@ pub struct CollectionView {
     pub payable: Value,
     #[schema(value_type = Option<Object>)]
     pub follow_up: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    /// As given: an object, or an array of objects.
+    #[schema(value_type = Option<crate::http::openapi::MetadataRequest>)]
     pub metadata: Option<Value>,
     /// `[{"id": "evt_…", "type": "collection.created", "timestamp": "…"}]`, oldest first.
     #[schema(value_type = Vec<Object>)]
