@@ -71,6 +71,8 @@ pub struct Config {
     pub job_lease: Duration,
     /// Delays between status polls of an open provider attempt; the last one repeats.
     pub reconcile_schedule: Vec<Duration>,
+    /// Waits between tries of a failing webhook delivery (`COWRY_WEBHOOK_RETRY_SCHEDULE`).
+    pub webhook_retry_schedule: Vec<Duration>,
     /// How long after an attempt was written a provider's "no such payment" is still taken as "not
     /// indexed yet" rather than "never created" (MoMo and Airtel may take seconds to index a request,
     /// and a push may still be in flight).
@@ -102,6 +104,8 @@ pub struct Retention {
     pub rejected_receipts: Duration,
     /// Jobs kept as `failed` for operators.
     pub failed_jobs: Duration,
+    /// Finished deliveries to merchant endpoints (with their tries); the events stay.
+    pub deliveries: Duration,
 }
 
 /// One bad variable: `COWRY_BIND="x" is not valid: expected host:port, e.g. 127.0.0.1:8080`.
@@ -366,6 +370,7 @@ impl Config {
                     receipts: keep("COWRY_RETAIN_WEBHOOK_RECEIPTS", "90d")?,
                     rejected_receipts: keep("COWRY_RETAIN_REJECTED_RECEIPTS", "7d")?,
                     failed_jobs: keep("COWRY_RETAIN_FAILED_JOBS", "30d")?,
+                    deliveries: keep("COWRY_RETAIN_WEBHOOK_DELIVERIES", "30d")?,
                 }
             },
             not_found_grace: Duration::from_secs(number(
@@ -373,6 +378,17 @@ impl Config {
                 300,
                 86_400,
             )?),
+            webhook_retry_schedule: {
+                let text = get("COWRY_WEBHOOK_RETRY_SCHEDULE")
+                    .unwrap_or_else(|| crate::domain::events::RETRY_SCHEDULE.to_owned());
+                crate::domain::time::parse_schedule(&text).ok_or_else(|| {
+                    bad(
+                        "COWRY_WEBHOOK_RETRY_SCHEDULE",
+                        &text,
+                        "expected comma-separated delays like 5s,5m,30m (ms, s, m, h, d)",
+                    )
+                })?
+            },
             reconcile_schedule: {
                 let text = get("COWRY_RECONCILE_SCHEDULE")
                     .unwrap_or_else(|| "30s,1m,2m,5m,10m,30m,1h".to_owned());

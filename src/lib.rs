@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod emulator;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod keys;

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub webhooks: IntCounterVec,
     pub settlements: IntCounterVec,
     pub jobs: IntCounterVec,
+    pub webhook_deliveries: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -72,6 +73,12 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "cowry_webhooks_received_total",
             "Provider callbacks received, by provider and verdict (verified, unsigned, rejected, duplicate)",
             &["provider", "verdict"],
+        ),
+        webhook_deliveries: counter(
+            &registry,
+            "cowry_webhook_deliveries_total",
+            "Tries to deliver an event to a merchant endpoint, by the delivery's state after the try",
+            &["status"],
         ),
         settlements: counter(
             &registry,

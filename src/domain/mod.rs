@@ -3,6 +3,7 @@
 pub mod collect;
 pub mod collection;
 pub mod currency;
+pub mod events;
 pub mod ids;
 pub mod integrated;
 pub mod json_keys;

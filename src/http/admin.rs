@@ -21,6 +21,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api-keys/{id}", delete(revoke_key))
         .route("/admin/merchants/{id}/rate-limit", put(set_rate_limit))
         .route("/admin/audit", axum::routing::get(audit))
+        .route(
+            "/admin/webhook-endpoints/failing",
+            axum::routing::get(failing_endpoints),
+        )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -259,6 +263,55 @@ pub async fn audit(
                 merchant_id: e.merchant_id,
                 subject: e.subject,
                 detail: e.detail.0,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailingEndpointView {
+    pub id: String,
+    pub merchant_id: String,
+    pub url: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FailingEndpointList {
+    pub data: Vec<FailingEndpointView>,
+}
+
+/// Merchant webhook endpoints that are failing or disabled, across merchants: disabled first, then
+/// the longest-failing.
+#[utoipa::path(get, path = "/admin/webhook-endpoints/failing", tag = "admin",
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 500)),
+    responses((status = 200, body = FailingEndpointList), (status = 401, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)),
+    security(("admin" = [])))]
+pub async fn failing_endpoints(
+    State(state): State<AppState>,
+    _: Admin,
+    query: Result<
+        axum::extract::Query<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> ApiResult<Json<FailingEndpointList>> {
+    let query = super::listing::read_query(query)?;
+    let limit = super::admin_attempts::limit(&query)?;
+    let rows = store::webhook_endpoints::failing(&state.pool, limit).await?;
+    Ok(Json(FailingEndpointList {
+        data: rows
+            .into_iter()
+            .map(|r| FailingEndpointView {
+                id: r.id,
+                merchant_id: r.merchant_id,
+                url: r.url,
+                enabled: r.enabled,
+                disabled_reason: r.disabled_reason,
+                failing_since: r.failing_since.as_ref().map(crate::domain::time::format),
             })
             .collect(),
     }))

@@ -44,6 +44,22 @@ pub fn text(query: &HashMap<String, String>, key: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// `createdFrom` and `createdTo` (RFC 3339, inclusive).
+pub fn parse_page_bounds(
+    query: &HashMap<String, String>,
+    errors: &mut FieldErrors,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let page = parse_page(
+        &query
+            .iter()
+            .filter(|(k, _)| *k == "createdFrom" || *k == "createdTo")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        errors,
+    );
+    (page.created_from, page.created_to)
+}
+
 /// `createdFrom`, `createdTo` (RFC 3339, inclusive), `limit` (1–100, default 20) and `cursor`.
 pub fn parse_page(query: &HashMap<String, String>, errors: &mut FieldErrors) -> Page {
     let mut instant = |key: &str| {

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth_cache;
 pub mod collect;
 pub mod collections;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotent;
@@ -14,6 +15,7 @@ pub mod listing;
 pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
+pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod wire;
 
@@ -42,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .merge(collections::router())
         .merge(collect::router())
         .merge(webhooks::router())
+        .merge(events::router())
+        .merge(webhook_endpoints::router())
         .merge(providers::router())
         .merge(admin::router())
         .merge(admin_attempts::router())

@@ -1,9 +1,28 @@
 //! Moves open collections past their `expires_at` to `expired`, with a `collection.expired` event.
 
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
 use crate::domain::time;
 use crate::shutdown::Shutdown;
 use crate::store::collections::expire_due;
 use crate::AppState;
+
+/// Expires up to `batch` due collections in one transaction, each with its `collection.expired`
+/// event published. Returns how many.
+pub async fn expire_batch(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let expired = expire_due(&mut tx, now, batch).await?;
+    for (merchant_id, id) in &expired {
+        crate::events::publish(&mut tx, merchant_id, crate::events::Object::Collection(id)).await?;
+    }
+    tx.commit().await?;
+    Ok(expired.len() as u64)
+}
 
 const BATCH: i64 = 500;
 
@@ -16,7 +35,7 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
         }
         // Drain in batches so a backlog clears in one tick without one huge transaction.
         loop {
-            match expire_due(&state.pool, time::now(), BATCH).await {
+            match expire_batch(&state.pool, time::now(), BATCH).await {
                 Ok(n) if n > 0 => tracing::info!(expired = n, "collections expired"),
                 Ok(_) => break,
                 Err(e) => {

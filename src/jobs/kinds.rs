@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::queue::Outcome;
-use super::{reconcile, webhook};
+use super::{deliver, reconcile, webhook};
 use crate::store::jobs::Job;
 use crate::AppState;
 
@@ -23,6 +23,12 @@ pub const KINDS: &[Kind] = &[
         name: reconcile::KIND,
         max_attempts: 25,
         run: |state, job| Box::pin(async move { reconcile::run(&state, &job).await }),
+    },
+    Kind {
+        name: deliver::KIND,
+        // Failed runs are database trouble (a receiver's failures reschedule, and do not count).
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { deliver::run(&state, &job).await }),
     },
     Kind {
         name: webhook::KIND,

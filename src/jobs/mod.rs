@@ -2,6 +2,7 @@
 //! `COWRY_WORKERS=false`), or alone in `cowry worker`. Each worker is safe to run in several processes
 //! against one database.
 
+pub mod deliver;
 pub mod expiry;
 pub mod kinds;
 pub mod queue;

@@ -202,6 +202,23 @@ async fn follow(
                 .await?;
         }
     }
+    publish_owner(conn, attempt).await
+}
+
+/// Publishes the events just written on the attempt's owner (collection or collect).
+async fn publish_owner(conn: &mut PgConnection, attempt: &AttemptRow) -> Result<(), sqlx::Error> {
+    let merchant_id = attempt.merchant_id.as_str();
+    if let Some(collection) = &attempt.collection_id {
+        crate::events::publish(
+            conn,
+            merchant_id,
+            crate::events::Object::Collection(collection),
+        )
+        .await?;
+    }
+    if let Some(collect) = &attempt.collect_id {
+        crate::events::publish(conn, merchant_id, crate::events::Object::Collect(collect)).await?;
+    }
     Ok(())
 }
 
@@ -235,5 +252,5 @@ async fn owner_event(
         )
         .await?;
     }
-    Ok(())
+    publish_owner(conn, attempt).await
 }

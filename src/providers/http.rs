@@ -112,6 +112,12 @@ impl ProviderHttp {
         &self.client
     }
 
+    /// Whether the outbound policy lets `url` be called (see `providers::guard`); the name is
+    /// checked again, resolved, when the client connects.
+    pub fn check(&self, url: &reqwest::Url) -> Result<(), &'static str> {
+        self.guard.check(url)
+    }
+
     /// Sends `build()` (called again for each attempt) and returns the reply for any HTTP status except
     /// those retried away: 5xx and 429 are retried when `safety` allows, then mapped to errors.
     pub async fn send(

@@ -76,6 +76,12 @@ impl Registry {
         }
     }
 
+    /// The one outbound HTTP client and policy (no redirects, guarded addresses), for webhook
+    /// deliveries as for provider calls.
+    pub fn outbound(&self) -> &ProviderHttp {
+        &self.http
+    }
+
     /// Records the address this process listens on (called once, after binding).
     pub fn set_self_base(&self, base: String) {
         self.guard.trust(&base);

@@ -319,9 +319,13 @@ pub async fn add_event(
 
 /// Expires open collections whose `expires_at` has passed (at most `batch`), each with a
 /// `collection.expired` event. Safe to run from several processes: rows are claimed with SKIP LOCKED and
-/// the status is re-checked by the update. Returns how many expired.
-pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>, batch: i64) -> Result<u64, sqlx::Error> {
-    let (count,): (i64,) = sqlx::query_as(
+/// the status is re-checked by the update. Returns the (merchant, collection) pairs that expired.
+pub async fn expire_due(
+    conn: &mut sqlx::PgConnection,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
         "with due as (
              select merchant_id, id from collections
              where status in ('pending', 'overdue') and expires_at <= $1
@@ -337,14 +341,13 @@ pub async fn expire_due(pool: &PgPool, now: DateTime<Utc>, batch: i64) -> Result
              select merchant_id, 'evt_' || left(replace(gen_random_uuid()::text, '-', ''), 26), id, $3, $1
              from expired
          )
-         select count(*) from expired",
+         select merchant_id, id from expired",
     )
     .bind(now)
     .bind(batch)
     .bind(event::EXPIRED)
-    .fetch_one(pool)
-    .await?;
-    Ok(count as u64)
+    .fetch_all(conn)
+    .await
 }
 
 /// A collection's events, oldest first; `None` when the collection is not the merchant's.

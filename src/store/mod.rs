@@ -6,11 +6,13 @@ pub mod audit;
 pub mod check;
 pub mod collections;
 pub mod collects;
+pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod merchants;
 pub mod providers;
 pub mod retention;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};

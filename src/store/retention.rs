@@ -44,6 +44,14 @@ pub const FAILED_JOBS: Kept = Kept {
               limit $2 for update skip locked)",
 };
 
+/// Finished deliveries to merchants' endpoints and their tries (the events themselves stay).
+pub const DELIVERIES: Kept = Kept {
+    name: "webhook_deliveries",
+    sql: "delete from webhook_deliveries where id in (
+              select id from webhook_deliveries where status <> 'pending' and updated_at < $1
+              limit $2 for update skip locked)",
+};
+
 /// Deletes up to `batch` records of `kept` older than `cutoff`; returns how many went.
 pub async fn delete_older_than(
     pool: &PgPool,

@@ -86,11 +86,11 @@ async fn the_expiry_sweep_expires_due_collections_once() {
         .await;
 
     let in_two_hours = chrono::Utc::now() + chrono::TimeDelta::hours(2);
-    let expired = cowry::store::collections::expire_due(&app.pool, in_two_hours, 100)
+    let expired = cowry::jobs::expiry::expire_batch(&app.pool, in_two_hours, 100)
         .await
         .unwrap();
     assert_eq!(expired, 1, "only the pending collection past its expiry");
-    let again = cowry::store::collections::expire_due(&app.pool, in_two_hours, 100)
+    let again = cowry::jobs::expiry::expire_batch(&app.pool, in_two_hours, 100)
         .await
         .unwrap();
     assert_eq!(again, 0, "an expired collection is terminal");

@@ -305,6 +305,13 @@ async fn push_and_record(
                 payer_name.as_deref(),
             )
             .await?;
+            // Published once sent (a refusal takes the collect back, unpublished).
+            crate::events::publish(
+                &mut tx,
+                merchant_id,
+                crate::events::Object::Collect(&row.id),
+            )
+            .await?;
             let stored = collects::get(&mut *tx, merchant_id, &row.id)
                 .await?
                 .ok_or_else(|| ApiError::internal("a claimed collect vanished"))?;

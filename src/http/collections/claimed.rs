@@ -255,6 +255,14 @@ async fn record(
             reconcile::schedule(&mut *tx, merchant_id, id, first).await?;
         }
     }
+    // Published only now that it will stay (a refusal takes the collection back, unpublished), with
+    // its payment options.
+    crate::events::publish(
+        &mut tx,
+        merchant_id,
+        crate::events::Object::Collection(&draft.id),
+    )
+    .await?;
     let row = store::get(&mut *tx, merchant_id, &draft.id)
         .await?
         .ok_or_else(|| ApiError::internal("a claimed collection vanished"))?;

@@ -96,6 +96,12 @@ pub async fn create(
         },
         async |conn, options| {
             let row = write(conn, merchant_id, &slug, &new, &draft, options).await?;
+            crate::events::publish(
+                conn,
+                merchant_id,
+                crate::events::Object::Collection(&row.id),
+            )
+            .await?;
             let body = Envelope::new("Collection created successfully", CollectionView::from(row))
                 .to_bytes();
             Ok((StatusCode::CREATED, body))

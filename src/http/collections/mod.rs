@@ -177,7 +177,14 @@ pub async fn cancel(
         async || Ok(()),
         async |conn, ()| {
             match store::cancel(&mut *conn, merchant_id, &id, &new_id("evt"), time::now()).await? {
-                Transition::Done => {}
+                Transition::Done => {
+                    crate::events::publish(
+                        &mut *conn,
+                        merchant_id,
+                        crate::events::Object::Collection(&id),
+                    )
+                    .await?;
+                }
                 Transition::NotFound => return Err(not_found()),
                 Transition::Terminal(status) => {
                     return Err(ApiError::Conflict {

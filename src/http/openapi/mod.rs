@@ -10,14 +10,16 @@ use super::collections::view::{
 };
 
 mod accounts;
+mod events;
 mod requests;
 
 use crate::AppState;
 pub use accounts::ProviderRequest;
+pub use events::{EventPayload, EventType};
 pub use requests::{
     AttemptStatus, CollectRequest, CollectStatus, CollectionStatus, CollectionType,
-    CreateCollectionRequest, CreateMerchantRequest, JobStatus, MetadataRequest, RateLimitRequest,
-    RollKeyRequest,
+    CreateCollectionRequest, CreateMerchantRequest, DeliveryStatus, EndpointChange,
+    EndpointRequest, JobStatus, MetadataRequest, RateLimitRequest, ReplayRequest, RollKeyRequest,
 };
 
 pub fn router() -> Router<AppState> {
@@ -37,6 +39,12 @@ pub fn router() -> Router<AppState> {
         super::providers::list, super::providers::create, super::providers::remove,
         super::admin::create_merchant, super::admin::revoke_key,
         super::health::healthz, super::health::readyz, super::health::metrics,
+        super::events::list, super::events::fetch,
+        super::webhook_endpoints::create, super::webhook_endpoints::list, super::webhook_endpoints::fetch,
+        super::webhook_endpoints::update, super::webhook_endpoints::remove,
+        super::webhook_endpoints::rotate_secret, super::webhook_endpoints::test,
+        super::webhook_endpoints::deliveries, super::webhook_endpoints::retry,
+        super::webhook_endpoints::replay, super::admin::failing_endpoints,
     ),
     components(schemas(
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
@@ -46,6 +54,9 @@ pub fn router() -> Router<AppState> {
         crate::providers::Capabilities, crate::providers::AmountUnit,
         super::admin_attempts::AttemptView, super::admin_attempts::AttemptList,
         super::admin_jobs::JobView, super::admin_jobs::JobList, super::api_keys::RolledKey, super::admin::RateLimitView, super::admin::AuditEntryView, super::admin::AuditList, crate::store::check::Report, crate::store::check::Finding,
+        EventPayload, EventType, EndpointRequest, EndpointChange, ReplayRequest, DeliveryStatus,
+        super::webhook_endpoints::EndpointView, super::webhook_endpoints::PingResult,
+        super::webhook_endpoints::DeliveryView, super::webhook_endpoints::AttemptView, super::webhook_endpoints::ReplayResult, super::admin::FailingEndpointView, super::admin::FailingEndpointList, super::events::EventList, super::events::StreamPosition,
         CollectRequest, super::collect::view::CollectView, super::collect::view::CollectList, super::collect::view::CollectEventView,
     )),
     modifiers(&Security, &CommonAnswers),

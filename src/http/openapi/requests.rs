@@ -311,3 +311,55 @@ pub struct RateLimitRequest {
     #[schema(minimum = 1, maximum = 1000000)]
     burst: Option<u64>,
 }
+
+/// `POST /webhook-endpoints` body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointRequest {
+    /// Where to POST events: http(s), https for a live merchant, no user name or password.
+    #[schema(
+        example = "https://merchant.example.com/cowry/events",
+        max_length = 2048,
+        pattern = "^\\s*https?://[^\\s/@]+(/[^\\s]*)?\\s*$"
+    )]
+    url: String,
+    /// The types to receive; leave out (or null) for every type.
+    events: Option<Vec<crate::http::openapi::EventType>>,
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    description: Option<String>,
+}
+
+/// `PATCH /webhook-endpoints/{id}` body: any of these.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EndpointChange {
+    #[schema(max_length = 2048, pattern = "^\\s*https?://[^\\s/@]+(/[^\\s]*)?\\s*$")]
+    url: Option<String>,
+    events: Option<Vec<crate::http::openapi::EventType>>,
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    description: Option<String>,
+    /// false stops deliveries; true starts them again (and clears the failure streak).
+    enabled: Option<bool>,
+}
+
+/// `POST /webhook-endpoints/{id}/replay` body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReplayRequest {
+    /// RFC 3339, inclusive.
+    #[schema(example = "2026-11-27T00:00:00Z")]
+    from: chrono::DateTime<chrono::Utc>,
+    /// RFC 3339, inclusive; not before `from`.
+    #[schema(example = "2026-11-27T23:59:59Z")]
+    to: chrono::DateTime<chrono::Utc>,
+}
+
+/// Delivery states, for the `status` filter.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}

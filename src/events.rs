@@ -1,0 +1,95 @@
+//! Publishing: after a transaction writes an object's events, `publish` stamps each published one
+//! with the object as GET shows it now (the payload's `data`, never re-rendered later) and writes a
+//! delivery and a `deliver` job for every endpoint that wants it — all in that same transaction, so an
+//! event is never without its deliveries, nor a delivery without its event.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::domain::events::{self, CATALOGUE};
+use crate::domain::time;
+use crate::store::events::{self as stream, Outgoing, Table};
+
+/// The object whose events were just written.
+#[derive(Debug, Clone, Copy)]
+pub enum Object<'a> {
+    Collection(&'a str),
+    Collect(&'a str),
+    /// A merchant-level event (e.g. `webhook_endpoint.disabled`), by event id, with its data.
+    Account(&'a str, &'a Value),
+}
+
+pub async fn publish(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    object: Object<'_>,
+) -> Result<(), sqlx::Error> {
+    let (table, owner, snapshot) = match object {
+        Object::Collection(id) => {
+            let Some(row) = crate::store::collections::get(&mut *conn, merchant_id, id).await?
+            else {
+                return Ok(());
+            };
+            let view = crate::http::collections::view::CollectionView::from(row);
+            (
+                Table::Collection,
+                id,
+                serde_json::to_value(view).expect("views serialise"),
+            )
+        }
+        Object::Collect(id) => {
+            let Some(row) = crate::store::collects::get(&mut *conn, merchant_id, id).await? else {
+                return Ok(());
+            };
+            let view = crate::http::collect::view::CollectView::from(row);
+            (
+                Table::Collect,
+                id,
+                serde_json::to_value(view).expect("views serialise"),
+            )
+        }
+        Object::Account(event_id, data) => (Table::Account, event_id, data.clone()),
+    };
+    let types: Vec<&str> = CATALOGUE.iter().map(|(t, _)| *t).collect();
+    let (stamped, wanted, live) =
+        stream::stamp(conn, table, merchant_id, Some(owner), &types, &snapshot).await?;
+    if !wanted {
+        return Ok(());
+    }
+    let payloads: Vec<Value> = stamped
+        .iter()
+        .map(|e| {
+            events::payload(
+                &e.id,
+                &e.kind,
+                live,
+                &time::format(&e.created_at),
+                e.stream_seq,
+                &snapshot,
+            )
+        })
+        .collect();
+    let outgoing: Vec<Outgoing> = stamped
+        .iter()
+        .zip(&payloads)
+        .map(|(e, payload)| Outgoing {
+            event_id: &e.id,
+            event_type: &e.kind,
+            payload,
+        })
+        .collect();
+    stream::fan_out(conn, merchant_id, &outgoing, None).await?;
+    Ok(())
+}
+
+/// The payload of a stored event, as it was delivered (for `GET /events` and replays).
+pub fn payload_of(row: &stream::EventRow) -> Value {
+    events::payload(
+        &row.id,
+        &row.kind,
+        row.livemode,
+        &time::format(&row.created_at),
+        row.stream_seq,
+        &row.snapshot.0,
+    )
+}

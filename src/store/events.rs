@@ -1,0 +1,255 @@
+//! The merchant's event stream over the three event tables, and the fan-out of a published event to
+//! its webhook deliveries. See migration 0009 for why the stream pages by (xid, stream_seq).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+
+/// Where an object's events live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Collection,
+    Collect,
+    Account,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Collection => "collection_events",
+            Table::Collect => "collect_events",
+            Table::Account => "account_events",
+        }
+    }
+
+    fn owner_column(self) -> Option<&'static str> {
+        match self {
+            Table::Collection => Some("collection_id"),
+            Table::Collect => Some("collect_id"),
+            Table::Account => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Stamped {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub stream_seq: i64,
+}
+
+/// Stamps the object's new published events (those of `types` without a snapshot yet, written in this
+/// transaction) with `snapshot`. Returns them, whether any enabled endpoint of the merchant wants any
+/// of them, and whether the merchant is live.
+pub async fn stamp(
+    conn: &mut PgConnection,
+    table: Table,
+    merchant_id: &str,
+    owner_id: Option<&str>,
+    types: &[&str],
+    snapshot: &Value,
+) -> Result<(Vec<Stamped>, bool, bool), sqlx::Error> {
+    let owner = match table.owner_column() {
+        Some(column) => format!("and {column} = $2"),
+        None => "and id = $2".to_owned(),
+    };
+    let stamped: Vec<Stamped> = sqlx::query_as(&format!(
+        "update {} set snapshot = $4
+         where merchant_id = $1 {owner} and snapshot is null and type = any($3)
+         returning id, type, created_at, stream_seq",
+        table.name()
+    ))
+    .bind(merchant_id)
+    .bind(owner_id)
+    .bind(types)
+    .bind(sqlx::types::Json(snapshot))
+    .fetch_all(&mut *conn)
+    .await?;
+    if stamped.is_empty() {
+        return Ok((stamped, false, false));
+    }
+    let kinds: Vec<&str> = stamped.iter().map(|s| s.kind.as_str()).collect();
+    let (wanted, live): (bool, bool) = sqlx::query_as(
+        "select exists (select 1 from webhook_endpoints where merchant_id = $1 and enabled
+                        and (events is null or events && $2)),
+                coalesce((select mode = 'live' from merchants where id = $1), false)",
+    )
+    .bind(merchant_id)
+    .bind(&kinds)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((stamped, wanted, live))
+}
+
+/// A delivery to write: the event and its payload.
+pub struct Outgoing<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: &'a Value,
+}
+
+/// Writes one delivery per (event, enabled endpoint that wants it) and a `deliver` job for each, in
+/// the caller's transaction. Returns how many.
+pub async fn fan_out(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    events: &[Outgoing<'_>],
+    only_endpoint: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
+    let payloads: Vec<sqlx::types::Json<&Value>> = events
+        .iter()
+        .map(|e| sqlx::types::Json(e.payload))
+        .collect();
+    let (count,): (i64,) = sqlx::query_as(
+        "with new as (
+             select * from unnest($2::text[], $3::text[], $4::jsonb[]) as n(event_id, event_type, payload)
+         ), deliveries as (
+             insert into webhook_deliveries (id, merchant_id, endpoint_id, event_id, event_type, payload, next_attempt_at)
+             select 'whd_' || replace(gen_random_uuid()::text, '-', ''), $1, ep.id, n.event_id, n.event_type, n.payload, now()
+             from new n join webhook_endpoints ep
+               on ep.merchant_id = $1 and ep.enabled
+              and (ep.events is null or n.event_type = any(ep.events))
+              and ($5::text is null or ep.id = $5)
+             returning id
+         ), jobs as (
+             insert into jobs (kind, key, merchant_id, payload, run_at)
+             select 'deliver', id, $1, '{}'::jsonb, now() from deliveries
+         )
+         select count(*) from deliveries",
+    )
+    .bind(merchant_id)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&payloads)
+    .bind(only_endpoint)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(count as u64)
+}
+
+/// A published event as listed: its payload is built from these.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub stream_seq: i64,
+    /// The writing transaction's id, as text (the cursor's first half).
+    pub xid: String,
+    pub snapshot: sqlx::types::Json<Value>,
+    pub livemode: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    pub types: Vec<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// (xid, stream_seq) of the last event of the previous page.
+    pub after: Option<(String, i64)>,
+    pub limit: i64,
+}
+
+const STREAM: &str = "(select merchant_id, id, type, created_at, stream_seq, xid, snapshot from collection_events
+         union all select merchant_id, id, type, created_at, stream_seq, xid, snapshot from collect_events
+         union all select merchant_id, id, type, created_at, stream_seq, xid, snapshot from account_events)";
+
+/// The merchant's published events in stream order, only those of transactions older than every one
+/// still running (so a later page never holds an event that belongs before this one).
+pub async fn list(
+    pool: &PgPool,
+    merchant_id: &str,
+    filter: &EventFilter,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    let (after_xid, after_seq) = match &filter.after {
+        Some((xid, seq)) => (Some(xid.as_str()), Some(*seq)),
+        None => (None, None),
+    };
+    sqlx::query_as(&format!(
+        "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
+                m.mode = 'live' as livemode
+         from {STREAM} e join merchants m on m.id = e.merchant_id
+         where e.merchant_id = $1 and e.snapshot is not null
+           and e.xid < pg_snapshot_xmin(pg_current_snapshot())
+           and (cardinality($2::text[]) = 0 or e.type = any($2))
+           and ($3::timestamptz is null or e.created_at >= $3)
+           and ($4::timestamptz is null or e.created_at <= $4)
+           and ($5::xid8 is null or (e.xid, e.stream_seq) > ($5::xid8, $6::bigint))
+         order by e.xid, e.stream_seq
+         limit $7"
+    ))
+    .bind(merchant_id)
+    .bind(&filter.types)
+    .bind(filter.created_from)
+    .bind(filter.created_to)
+    .bind(after_xid)
+    .bind(after_seq)
+    .bind(filter.limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn get(
+    pool: &PgPool,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<EventRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
+                m.mode = 'live' as livemode
+         from {STREAM} e join merchants m on m.id = e.merchant_id
+         where e.merchant_id = $1 and e.id = $2 and e.snapshot is not null"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Writes a merchant-level event (not about a payment), unstamped: `publish` stamps it.
+pub async fn add_account_event(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    kind: &str,
+    data: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into account_events (merchant_id, id, type, data) values ($1, $2, $3, $4)")
+        .bind(merchant_id)
+        .bind(id)
+        .bind(kind)
+        .bind(sqlx::types::Json(data))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Events in a time range, for replaying to one endpoint (oldest first, at most `limit`).
+pub async fn in_range(
+    pool: &PgPool,
+    merchant_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
+                m.mode = 'live' as livemode
+         from {STREAM} e join merchants m on m.id = e.merchant_id
+         where e.merchant_id = $1 and e.snapshot is not null
+           and e.created_at >= $2 and e.created_at <= $3
+         order by e.xid, e.stream_seq
+         limit $4"
+    ))
+    .bind(merchant_id)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
