@@ -400,7 +400,7 @@ pub struct DeliveryView {
     pub event_type: String,
     /// pending, delivered or failed.
     pub status: String,
-    pub attempts: Vec<AttemptView>,
+    pub attempts: Vec<DeliveryAttemptView>,
     pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub delivered_at: Option<String>,
@@ -408,7 +408,7 @@ pub struct DeliveryView {
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AttemptView {
+pub struct DeliveryAttemptView {
     pub attempt: i32,
     pub at: String,
     pub http_status: Option<i32>,
@@ -460,7 +460,7 @@ pub async fn deliveries(
             attempts: attempts
                 .iter()
                 .filter(|a| a.delivery_id == d.id)
-                .map(|a| AttemptView {
+                .map(|a| DeliveryAttemptView {
                     attempt: a.attempt,
                     at: time::format(&a.attempted_at),
                     http_status: a.http_status,

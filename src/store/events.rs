@@ -155,9 +155,13 @@ pub struct EventFilter {
     pub limit: i64,
 }
 
-const STREAM: &str = "(select merchant_id, id, type, created_at, stream_seq, xid, snapshot from collection_events
-         union all select merchant_id, id, type, created_at, stream_seq, xid, snapshot from collect_events
-         union all select merchant_id, id, type, created_at, stream_seq, xid, snapshot from account_events)";
+/// A published event with its merchant's mode, from every event table.
+const SELECT: &str = "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
+                m.mode = 'live' as livemode
+         from (select merchant_id, id, type, created_at, stream_seq, xid, snapshot from collection_events
+               union all select merchant_id, id, type, created_at, stream_seq, xid, snapshot from collect_events
+               union all select merchant_id, id, type, created_at, stream_seq, xid, snapshot from account_events) e
+         join merchants m on m.id = e.merchant_id";
 
 /// The merchant's published events in stream order, only those of transactions older than every one
 /// still running (so a later page never holds an event that belongs before this one).
@@ -171,9 +175,7 @@ pub async fn list(
         None => (None, None),
     };
     sqlx::query_as(&format!(
-        "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
-                m.mode = 'live' as livemode
-         from {STREAM} e join merchants m on m.id = e.merchant_id
+        "{SELECT}
          where e.merchant_id = $1 and e.snapshot is not null
            and e.xid < pg_snapshot_xmin(pg_current_snapshot())
            and (cardinality($2::text[]) = 0 or e.type = any($2))
@@ -200,9 +202,7 @@ pub async fn get(
     id: &str,
 ) -> Result<Option<EventRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
-                m.mode = 'live' as livemode
-         from {STREAM} e join merchants m on m.id = e.merchant_id
+        "{SELECT}
          where e.merchant_id = $1 and e.id = $2 and e.snapshot is not null"
     ))
     .bind(merchant_id)
@@ -238,9 +238,7 @@ pub async fn in_range(
     limit: i64,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select e.id, e.type, e.created_at, e.stream_seq, e.xid::text as xid, e.snapshot,
-                m.mode = 'live' as livemode
-         from {STREAM} e join merchants m on m.id = e.merchant_id
+        "{SELECT}
          where e.merchant_id = $1 and e.snapshot is not null
            and e.created_at >= $2 and e.created_at <= $3
          order by e.xid, e.stream_seq

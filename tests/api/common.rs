@@ -273,6 +273,23 @@ impl TestApp {
         command
     }
 
+    /// A live merchant made by the operator (`POST /admin/merchants`): its `sk_live_` key.
+    pub async fn live_merchant(&self, name: &str) -> String {
+        let (status, live) = read(
+            self.client
+                .post(self.url("/admin/merchants"))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&serde_json::json!({"name": name, "mode": "live"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{live}");
+        assert_eq!(live["mode"], "live");
+        live["apiKey"].as_str().unwrap().to_owned()
+    }
+
     /// Adds a test-mode provider account of `kind` whose `baseUrl` is `base_url`.
     pub async fn add_account(&self, slug: &str, kind: &str, base_url: &str) {
         let (status, body) = self

@@ -454,20 +454,11 @@ async fn endpoints_are_validated_and_managed() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A live merchant's endpoints are https.
-    let (_, live) = read(
-        app.client
-            .post(app.url("/admin/merchants"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"name": "Live Co", "mode": "live"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let live = app.live_merchant("Live Co").await;
     let (status, refused) = read(
         app.client
             .post(app.url("/webhook-endpoints"))
-            .header("x-api-key", live["apiKey"].as_str().unwrap())
+            .header("x-api-key", &live)
             .json(&json!({"url": "http://example.com/hooks"}))
             .send()
             .await

@@ -420,19 +420,7 @@ async fn test_and_live_never_mix() {
     let fields = assert_error(&refused, status, "validation_failed");
     assert_eq!(fields, ["mode"], "{refused}");
 
-    let (status, live) = read(
-        app.client
-            .post(app.url("/admin/merchants"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"name": "Acme Live", "mode": "live"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{live}");
-    assert_eq!(live["mode"], "live");
-    let live_key = live["apiKey"].as_str().unwrap().to_owned();
+    let live_key = app.live_merchant("Acme Live").await;
     assert!(live_key.starts_with("sk_live_"), "{live_key}");
     let (status, refused) = read(
         app.client

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls;
 
-use crate::common::{assert_error, read, spawn_with, TestApp, ADMIN_TOKEN};
+use crate::common::{assert_error, read, spawn_with, TestApp};
 
 /// A test CA (its PEM) and a `localhost` certificate it issued, with that certificate's key.
 fn test_ca() -> (String, rcgen::Certificate, rcgen::KeyPair) {
@@ -75,18 +75,7 @@ async fn tls_front(
 
 /// A live merchant (made by the operator) with a live Airtel Uganda account at `base_url`.
 async fn live_merchant_with_airtel(app: &TestApp, base_url: &str) -> (String, StatusCode, Value) {
-    let (status, live) = read(
-        app.client
-            .post(app.url("/admin/merchants"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"name": "Acme Live", "mode": "live"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{live}");
-    let key = live["apiKey"].as_str().unwrap().to_owned();
+    let key = app.live_merchant("Acme Live").await;
     let (status, added) = read(
         app.client
             .post(app.url("/providers"))

@@ -15,7 +15,7 @@ pub enum ProviderRequest {
     MtnMomo(Account<MtnMomoKind, MtnMomoCredentials>),
     AirtelMoney(Account<AirtelMoneyKind, AirtelMoneyCredentials>),
     Mona(Account<MonaKind, MonaCredentials>),
-    Dollr(Account<DollrKind, DollrCredentials>),
+    Dollr(Account<DollrKind, ClientCredentials>),
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -114,10 +114,11 @@ pub struct MtnMomoCredentials {
     target_environment: String,
 }
 
+/// An OAuth client (Airtel's and Dollr's apps).
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
-pub struct AirtelMoneyCredentials {
+pub struct ClientCredentials {
     #[schema(
         min_length = 1,
         max_length = 500,
@@ -130,6 +131,14 @@ pub struct AirtelMoneyCredentials {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     client_secret: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AirtelMoneyCredentials {
+    #[serde(flatten)]
+    client: ClientCredentials,
     /// The app's market (ISO 3166 alpha-2), e.g. `UG`.
     #[schema(example = "UG", pattern = "^\\s*[A-Z]{2}\\s*$")]
     country: String,
@@ -147,22 +156,4 @@ pub struct MonaCredentials {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     api_key: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct DollrCredentials {
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
-    )]
-    client_id: String,
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
-    )]
-    client_secret: String,
 }

@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
         super::admin_jobs::JobView, super::admin_jobs::JobList, super::api_keys::RolledKey, super::admin::RateLimitView, super::admin::AuditEntryView, super::admin::AuditList, crate::store::check::Report, crate::store::check::Finding,
         EventPayload, EventType, EndpointRequest, EndpointChange, ReplayRequest, DeliveryStatus,
         super::webhook_endpoints::EndpointView, super::webhook_endpoints::PingResult,
-        super::webhook_endpoints::DeliveryView, super::webhook_endpoints::AttemptView, super::webhook_endpoints::ReplayResult, super::admin::FailingEndpointView, super::admin::FailingEndpointList, super::events::EventList, super::events::StreamPosition,
+        super::webhook_endpoints::DeliveryView, super::webhook_endpoints::DeliveryAttemptView, super::webhook_endpoints::ReplayResult, super::admin::FailingEndpointView, super::admin::FailingEndpointList, super::events::EventList, super::events::StreamPosition,
         CollectRequest, super::collect::view::CollectView, super::collect::view::CollectList, super::collect::view::CollectEventView,
     )),
     modifiers(&Security, &CommonAnswers),
