@@ -37,8 +37,9 @@ curl -fsS "http://127.0.0.1:$PORT/webhook-endpoints" -H "x-api-key: $KEY" -H 'co
 
 export KEY
 RUN="d_$(date +%s)" wrk -t1 -c32 -d"${DURATION}s" -s bench/create.lua "http://127.0.0.1:$PORT" >"$OUT/deliveries-wrk-create.txt" 2>&1 &
+creating=$!
 wrk -t1 -c4 -d"${DURATION}s" -s bench/collect.lua "http://127.0.0.1:$PORT" >"$OUT/deliveries-wrk-collect.txt" 2>&1
-wait %2 2>/dev/null || true
+wait "$creating"
 sleep 1
 db="$PG/cowry_bench_deliveries"
 for _ in $(seq 1 300); do

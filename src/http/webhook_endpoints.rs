@@ -364,9 +364,14 @@ pub async fn test(
     let row = store::get(&state.pool, &merchant.merchant_id, endpoint_id(&id)?)
         .await?
         .ok_or_else(not_found)?;
-    let secrets = crate::jobs::deliver::signing_secrets(&state, &row).ok_or_else(|| {
-        ApiError::Unavailable("the endpoint's secret cannot be opened".to_owned())
-    })?;
+    let secrets = crate::jobs::deliver::signing_secrets(
+        &state,
+        &row.id,
+        &row.secret,
+        row.previous_secret.as_deref(),
+        row.previous_expires_at,
+    )
+    .ok_or_else(|| ApiError::Unavailable("the endpoint's secret cannot be opened".to_owned()))?;
     let event_id = ids::new_id("evt");
     let payload = events::payload(
         &event_id,

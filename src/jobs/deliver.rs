@@ -12,7 +12,7 @@ use reqwest::header::RETRY_AFTER;
 use super::queue::Outcome;
 use crate::domain::events;
 use crate::store::jobs::Job;
-use crate::store::webhook_endpoints::{self as store, Attempt, DeliveryRow, EndpointRow};
+use crate::store::webhook_endpoints::{self as store, Attempt, Sendable};
 use crate::AppState;
 
 pub const KIND: &str = "deliver";
@@ -27,34 +27,38 @@ pub const DISABLE_AFTER: TimeDelta = TimeDelta::days(5);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(36_000);
 
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
-    match deliver(state, &job.key).await {
+    match deliver(state, job).await {
         Ok(outcome) => outcome,
         Err(e) => Outcome::Failed(format!("database: {e}")),
     }
 }
 
-async fn deliver(state: &AppState, id: &str) -> Result<Outcome, sqlx::Error> {
-    let Some(delivery) = store::delivery(&state.pool, id).await? else {
+async fn deliver(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
+    let Some(delivery) = store::sendable(&state.pool, &job.key).await? else {
         return Ok(Outcome::Done);
     };
     if delivery.status != "pending" {
         return Ok(Outcome::Done);
     }
-    let Some(endpoint) = store::endpoint_by_id(&state.pool, &delivery.endpoint_id).await? else {
-        return Ok(Outcome::Done);
-    };
-    if !endpoint.enabled {
-        store::abandon(&state.pool, id, "the endpoint is disabled").await?;
+    if !delivery.enabled {
+        store::abandon(&state.pool, &delivery.id, "the endpoint is disabled").await?;
         return Ok(Outcome::Done);
     }
-    let Some(secrets) = signing_secrets(state, &endpoint) else {
+    let secrets = signing_secrets(
+        state,
+        &delivery.endpoint_id,
+        &delivery.secret,
+        delivery.previous_secret.as_deref(),
+        delivery.previous_expires_at,
+    );
+    let Some(secrets) = secrets else {
         return Ok(Outcome::Failed(
             "the endpoint's signing secret cannot be opened with the configured keys".to_owned(),
         ));
     };
     let body = serde_json::to_vec(&delivery.payload.0).expect("JSON values serialise");
-    let sent = send(state, &endpoint.url, &delivery.event_id, &secrets, body).await;
-    settle(state, &delivery, &endpoint, sent).await
+    let sent = send(state, &delivery.url, &delivery.event_id, &secrets, body).await;
+    settle(state, job.id, &delivery, sent).await
 }
 
 /// What came back from one try.
@@ -138,8 +142,8 @@ pub async fn send(
 /// of nothing but failures disables the endpoint (with a `webhook_endpoint.disabled` event).
 async fn settle(
     state: &AppState,
-    delivery: &DeliveryRow,
-    endpoint: &EndpointRow,
+    job_id: i64,
+    delivery: &Sendable,
     sent: Sent,
 ) -> Result<Outcome, sqlx::Error> {
     let delivered = sent.status.is_some_and(|s| (200..300).contains(&s));
@@ -158,16 +162,20 @@ async fn settle(
         (false, Some(_)) => "pending",
         (false, None) => "failed",
     };
-    let mut tx = state.pool.begin().await?;
     let attempt = Attempt {
         http_status: sent.status.map(i32::from),
         latency_ms: sent.latency.as_millis().min(i32::MAX as u128) as i32,
         answer: sent.answer.as_deref(),
         error: sent.error.as_deref(),
     };
-    store::record_attempt(&mut tx, delivery, &attempt, status, next).await?;
+    // One statement: the try, the delivery's state, the failure streak and (when finished) the job.
+    store::record_attempt(&state.pool, &delivery.id, &attempt, status, next, job_id).await?;
+    crate::metrics::METRICS
+        .webhook_deliveries
+        .with_label_values(&[status])
+        .inc();
     let failing_too_long = !delivered
-        && endpoint
+        && delivery
             .failing_since
             .is_some_and(|since| Utc::now() - since > DISABLE_AFTER);
     let disable_reason = if gone {
@@ -178,50 +186,59 @@ async fn settle(
         None
     };
     if let Some(reason) = disable_reason {
-        if store::disable(&mut tx, &endpoint.id, reason).await? {
-            let event_id = crate::domain::ids::new_id("evt");
-            let data = serde_json::json!({"id": endpoint.id, "url": endpoint.url, "enabled": false,
-                                          "disabledReason": reason});
-            crate::store::events::add_account_event(
-                &mut tx,
-                &endpoint.merchant_id,
-                &event_id,
-                "webhook_endpoint.disabled",
-                &data,
-            )
-            .await?;
-            crate::events::publish(
-                &mut tx,
-                &endpoint.merchant_id,
-                crate::events::Object::Account(&event_id, &data),
-            )
-            .await?;
-            tracing::warn!(endpoint = %endpoint.id, reason, "webhook endpoint disabled");
-        }
+        disable(state, delivery, reason).await?;
     }
-    tx.commit().await?;
-    crate::metrics::METRICS
-        .webhook_deliveries
-        .with_label_values(&[status])
-        .inc();
     Ok(match next {
         Some(at) => Outcome::RetryAt(at, None),
+        // The job left the queue with the record (the queue's `finish` then finds nothing).
         None => Outcome::Done,
     })
 }
 
+/// Disables the endpoint with its `webhook_endpoint.disabled` event, once (a second caller finds it
+/// disabled already and writes nothing).
+async fn disable(state: &AppState, delivery: &Sendable, reason: &str) -> Result<(), sqlx::Error> {
+    let mut tx = state.pool.begin().await?;
+    if store::disable(&mut tx, &delivery.endpoint_id, reason).await? {
+        let event_id = crate::domain::ids::new_id("evt");
+        let data = serde_json::json!({"id": delivery.endpoint_id, "url": delivery.url, "enabled": false,
+                                      "disabledReason": reason});
+        crate::store::events::add_account_event(
+            &mut tx,
+            &delivery.merchant_id,
+            &event_id,
+            "webhook_endpoint.disabled",
+            &data,
+        )
+        .await?;
+        crate::events::publish(
+            &mut tx,
+            &delivery.merchant_id,
+            crate::events::Object::Account(&event_id, &data),
+        )
+        .await?;
+        tracing::warn!(endpoint = %delivery.endpoint_id, reason, "webhook endpoint disabled");
+    }
+    tx.commit().await
+}
+
 /// The secrets that sign: the current one, and the previous one during its overlap.
-pub fn signing_secrets(state: &AppState, endpoint: &EndpointRow) -> Option<Vec<String>> {
+pub fn signing_secrets(
+    state: &AppState,
+    endpoint_id: &str,
+    secret: &[u8],
+    previous: Option<&[u8]>,
+    previous_until: Option<chrono::DateTime<Utc>>,
+) -> Option<Vec<String>> {
     let key = state.config.encryption_key.as_ref()?;
-    let associated = format!("webhook_endpoint/{}", endpoint.id);
+    let associated = format!("webhook_endpoint/{endpoint_id}");
     let open = |sealed: &[u8]| {
         key.open(sealed, associated.as_bytes())
             .ok()
             .and_then(|plain| String::from_utf8(plain).ok())
     };
-    let mut secrets = vec![open(&endpoint.secret)?];
-    if let (Some(previous), Some(until)) = (&endpoint.previous_secret, endpoint.previous_expires_at)
-    {
+    let mut secrets = vec![open(secret)?];
+    if let (Some(previous), Some(until)) = (previous, previous_until) {
         if until > Utc::now() {
             secrets.extend(open(previous));
         }

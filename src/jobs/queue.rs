@@ -18,7 +18,9 @@ use crate::store::jobs::{self, Job};
 use crate::AppState;
 
 /// Jobs one worker runs at once.
-const SLOTS: usize = 8;
+// Jobs spend most of their time waiting (a provider or merchant answering, a commit reaching disk), so
+// many run at once: each waits on its own, and PostgreSQL groups their commits.
+const SLOTS: usize = 32;
 /// The longest backoff between failed runs.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 

@@ -231,3 +231,12 @@ pub async fn depth(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Er
     .fetch_all(pool)
     .await
 }
+
+/// Removes a job its handler has finished with, in the handler's own transaction.
+pub async fn remove(db: impl PgExecutor<'_>, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from jobs where id = $1 and not rerun")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

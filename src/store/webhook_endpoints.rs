@@ -195,15 +195,6 @@ const DELIVERY_COLUMNS: &str =
     "id, merchant_id, endpoint_id, event_id, event_type, payload, status,
     attempts, next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at";
 
-pub async fn delivery(pool: &PgPool, id: &str) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {DELIVERY_COLUMNS} from webhook_deliveries where id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-}
-
 pub async fn merchant_delivery(
     pool: &PgPool,
     merchant_id: &str,
@@ -218,10 +209,31 @@ pub async fn merchant_delivery(
     .await
 }
 
-pub async fn endpoint_by_id(pool: &PgPool, id: &str) -> Result<Option<EndpointRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "select {COLUMNS} from webhook_endpoints where id = $1"
-    ))
+/// A pending delivery with what sending it needs from its endpoint (one query).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Sendable {
+    pub id: String,
+    pub merchant_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub payload: sqlx::types::Json<Value>,
+    pub status: String,
+    pub attempts: i32,
+    pub url: String,
+    pub enabled: bool,
+    pub secret: Vec<u8>,
+    pub previous_secret: Option<Vec<u8>>,
+    pub previous_expires_at: Option<DateTime<Utc>>,
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+pub async fn sendable(pool: &PgPool, id: &str) -> Result<Option<Sendable>, sqlx::Error> {
+    sqlx::query_as(
+        "select d.id, d.merchant_id, d.endpoint_id, d.event_id, d.payload, d.status, d.attempts,
+                e.url, e.enabled, e.secret, e.previous_secret, e.previous_expires_at, e.failing_since
+         from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+         where d.id = $1",
+    )
     .bind(id)
     .fetch_optional(pool)
     .await
@@ -235,52 +247,45 @@ pub struct Attempt<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Records a try and moves the delivery: `delivered`, `failed` (no tries left, or the endpoint is
-/// gone), or still `pending` until `next_at`. Keeps the endpoint's failure streak. Returns the
-/// attempt's number.
+/// Records a try and moves the delivery — `delivered`, `failed`, or `pending` until `next_at` — in one
+/// statement (one commit): the try's row, the endpoint's failure streak (written only when it starts
+/// or ends, so deliveries to one endpoint never queue on its row lock), and, when the delivery is
+/// finished, its job (`job_id`).
 pub async fn record_attempt(
-    conn: &mut PgConnection,
-    delivery: &DeliveryRow,
+    pool: &PgPool,
+    delivery_id: &str,
     attempt: &Attempt<'_>,
     status: &str,
     next_at: Option<DateTime<Utc>>,
-) -> Result<i32, sqlx::Error> {
-    let number: i32 = sqlx::query_scalar(
-        "update webhook_deliveries set attempts = attempts + 1, status = $2, next_attempt_at = $3,
-                last_status = $4, last_error = $5, updated_at = now(),
-                delivered_at = case when $2 = 'delivered' then now() else delivered_at end
-         where id = $1 returning attempts",
+    job_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with d as (
+             update webhook_deliveries set attempts = attempts + 1, status = $2, next_attempt_at = $3,
+                    last_status = $4, last_error = $5, updated_at = now(),
+                    delivered_at = case when $2 = 'delivered' then now() else delivered_at end
+             where id = $1 returning id, attempts, endpoint_id
+         ), tried as (
+             insert into webhook_delivery_attempts (delivery_id, attempt, http_status, latency_ms, answer, error)
+             select id, attempts, $4, $6, $7, $5 from d
+             on conflict do nothing
+         ), streak as (
+             update webhook_endpoints set failing_since = case when $2 = 'delivered' then null else now() end
+             where id = (select endpoint_id from d) and (failing_since is null) <> ($2 = 'delivered')
+         )
+         delete from jobs where id = $8 and $3::timestamptz is null and not rerun",
     )
-    .bind(&delivery.id)
+    .bind(delivery_id)
     .bind(status)
     .bind(next_at)
     .bind(attempt.http_status)
     .bind(attempt.error)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query(
-        "insert into webhook_delivery_attempts (delivery_id, attempt, http_status, latency_ms, answer, error)
-         values ($1, $2, $3, $4, $5, $6) on conflict do nothing",
-    )
-    .bind(&delivery.id)
-    .bind(number)
-    .bind(attempt.http_status)
     .bind(attempt.latency_ms)
     .bind(attempt.answer)
-    .bind(attempt.error)
-    .execute(&mut *conn)
+    .bind(job_id)
+    .execute(pool)
     .await?;
-    let succeeded = status == "delivered";
-    sqlx::query(
-        "update webhook_endpoints set
-             failing_since = case when $2 then null else coalesce(failing_since, now()) end
-         where id = $1",
-    )
-    .bind(&delivery.endpoint_id)
-    .bind(succeeded)
-    .execute(&mut *conn)
-    .await?;
-    Ok(number)
+    Ok(())
 }
 
 /// Disables an endpoint (410 Gone, or failing for too long). `false` when it already was.

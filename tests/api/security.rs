@@ -857,6 +857,14 @@ async fn the_encryption_key_rotates() {
         .await
         .unwrap();
     let secret_before = paystack_secret(&app.pool, &merchant).await;
+    // A webhook endpoint's signing secret is sealed the same way, and rotates with the rest.
+    let (status, endpoint) = app
+        .post_json(
+            "/webhook-endpoints",
+            &json!({"url": "https://example.com/hooks"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{endpoint}");
 
     // The new key alone opens nothing sealed before: the old one must be listed.
     let rotate = |vars: &[(&str, &str)]| {
@@ -876,7 +884,7 @@ async fn the_encryption_key_rotates() {
     assert!(!ok, "nothing it cannot open is touched, and it says so");
     assert_eq!(
         report["undecryptable"].as_array().unwrap().len(),
-        2,
+        3,
         "{report}"
     );
     assert_eq!(report["resealed"], 0);
@@ -886,12 +894,12 @@ async fn the_encryption_key_rotates() {
         ("COWRY_OLD_ENCRYPTION_KEYS", crate::common::ENCRYPTION_KEY),
     ]);
     assert!(ok, "{report}");
-    assert_eq!(report["resealed"], 2, "{report}");
+    assert_eq!(report["resealed"], 3, "{report}");
     let (ok, report) = rotate(&[("COWRY_ENCRYPTION_KEY", NEW)]);
     assert!(ok, "{report}");
     assert_eq!(
         (report["resealed"].clone(), report["alreadyCurrent"].clone()),
-        (json!(0), json!(2)),
+        (json!(0), json!(3)),
         "running it again changes nothing"
     );
 
