@@ -8,7 +8,8 @@ use sqlx::PgConnection;
 
 use crate::domain::events::{self, CATALOGUE};
 use crate::domain::time;
-use crate::store::events::{self as stream, Outgoing, Table};
+pub use crate::store::events::Table;
+use crate::store::events::{self as stream, Outgoing};
 
 /// The object whose events were just written.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +51,21 @@ pub async fn publish(
         }
         Object::Account(event_id, data) => (Table::Account, event_id, data.clone()),
     };
+    publish_snapshot(conn, merchant_id, table, owner, &snapshot).await
+}
+
+/// `publish` for a caller that has just rendered the object as GET shows it (a create answer): no need
+/// to read it back.
+pub async fn publish_snapshot(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    table: Table,
+    owner: &str,
+    snapshot: &Value,
+) -> Result<(), sqlx::Error> {
     let types: Vec<&str> = CATALOGUE.iter().map(|(t, _)| *t).collect();
-    let (stamped, wanted, live) =
-        stream::stamp(conn, table, merchant_id, Some(owner), &types, &snapshot).await?;
-    if !wanted {
+    let stamped = stream::stamp(conn, table, merchant_id, owner, &types, snapshot).await?;
+    if !stamped.iter().any(|s| s.wanted) {
         return Ok(());
     }
     let payloads: Vec<Value> = stamped
@@ -62,10 +74,10 @@ pub async fn publish(
             events::payload(
                 &e.id,
                 &e.kind,
-                live,
+                e.live,
                 &time::format(&e.created_at),
                 e.stream_seq,
-                &snapshot,
+                snapshot,
             )
         })
         .collect();

@@ -38,27 +38,35 @@ pub struct Stamped {
     pub kind: String,
     pub created_at: DateTime<Utc>,
     pub stream_seq: i64,
+    /// Whether an enabled endpoint of the merchant wants any of the stamped events.
+    pub wanted: bool,
+    /// Whether the merchant is live.
+    pub live: bool,
 }
 
 /// Stamps the object's new published events (those of `types` without a snapshot yet, written in this
-/// transaction) with `snapshot`. Returns them, whether any enabled endpoint of the merchant wants any
-/// of them, and whether the merchant is live.
+/// transaction) with `snapshot`, in one statement that also says whether any endpoint wants them.
 pub async fn stamp(
     conn: &mut PgConnection,
     table: Table,
     merchant_id: &str,
-    owner_id: Option<&str>,
+    owner_id: &str,
     types: &[&str],
     snapshot: &Value,
-) -> Result<(Vec<Stamped>, bool, bool), sqlx::Error> {
-    let owner = match table.owner_column() {
-        Some(column) => format!("and {column} = $2"),
-        None => "and id = $2".to_owned(),
-    };
-    let stamped: Vec<Stamped> = sqlx::query_as(&format!(
-        "update {} set snapshot = $4
-         where merchant_id = $1 {owner} and snapshot is null and type = any($3)
-         returning id, type, created_at, stream_seq",
+) -> Result<Vec<Stamped>, sqlx::Error> {
+    let owner = table.owner_column().unwrap_or("id");
+    sqlx::query_as(&format!(
+        "with stamped as (
+             update {} set snapshot = $4
+             where merchant_id = $1 and {owner} = $2 and snapshot is null and type = any($3)
+             returning id, type, created_at, stream_seq
+         )
+         select s.id, s.type, s.created_at, s.stream_seq,
+                exists (select 1 from webhook_endpoints
+                        where merchant_id = $1 and enabled
+                          and (events is null or events && array(select type from stamped))) as wanted,
+                coalesce((select mode = 'live' from merchants where id = $1), false) as live
+         from stamped s",
         table.name()
     ))
     .bind(merchant_id)
@@ -66,21 +74,7 @@ pub async fn stamp(
     .bind(types)
     .bind(sqlx::types::Json(snapshot))
     .fetch_all(&mut *conn)
-    .await?;
-    if stamped.is_empty() {
-        return Ok((stamped, false, false));
-    }
-    let kinds: Vec<&str> = stamped.iter().map(|s| s.kind.as_str()).collect();
-    let (wanted, live): (bool, bool) = sqlx::query_as(
-        "select exists (select 1 from webhook_endpoints where merchant_id = $1 and enabled
-                        and (events is null or events && $2)),
-                coalesce((select mode = 'live' from merchants where id = $1), false)",
-    )
-    .bind(merchant_id)
-    .bind(&kinds)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((stamped, wanted, live))
+    .await
 }
 
 /// A delivery to write: the event and its payload.

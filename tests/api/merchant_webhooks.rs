@@ -492,23 +492,25 @@ async fn a_killed_worker_loses_nothing_and_two_workers_never_send_one_delivery_a
         .into_iter()
         .collect();
     assert_eq!(wanted.len(), 24);
-    let worker = || {
-        app.cowry("worker")
+    // `cowry worker` and `cowry serve` run the same queue; both kinds share the work here.
+    let worker = |subcommand: &str| {
+        app.cowry(subcommand)
+            .env("COWRY_BIND", "127.0.0.1:0")
             .env("COWRY_PUBLIC_URL", &app.base)
             .env("COWRY_WORKER_IDLE_MS", "20")
             .env("COWRY_JOB_LEASE_SECS", "2")
             .spawn()
             .expect("the cowry binary starts")
     };
-    let mut first = worker();
+    let mut first = worker("worker");
     eventually("some deliveries", || async {
         (receiver.received().len() >= 3).then_some(())
     })
     .await;
     first.kill().unwrap();
     first.wait().unwrap();
-    let mut second = worker();
-    let mut third = worker();
+    let mut second = worker("serve");
+    let mut third = worker("serve");
     eventually("every event delivered after the kill", || async {
         let delivered = app
             .count("select count(*) from webhook_deliveries where status = 'delivered'")

@@ -257,16 +257,20 @@ async fn record(
     }
     // Published only now that it will stay (a refusal takes the collection back, unpublished), with
     // its payment options.
-    crate::events::publish(
-        &mut tx,
-        merchant_id,
-        crate::events::Object::Collection(&draft.id),
-    )
-    .await?;
     let row = store::get(&mut *tx, merchant_id, &draft.id)
         .await?
         .ok_or_else(|| ApiError::internal("a claimed collection vanished"))?;
-    let body = Envelope::new(CREATED, CollectionView::from(row)).to_bytes();
+    let view = CollectionView::from(row);
+    let snapshot = serde_json::to_value(&view).expect("views serialise");
+    crate::events::publish_snapshot(
+        &mut tx,
+        merchant_id,
+        crate::events::Table::Collection,
+        &draft.id,
+        &snapshot,
+    )
+    .await?;
+    let body = Envelope::new(CREATED, view).to_bytes();
     idempotent::commit_created(tx, merchant_id, key, body).await
 }
 

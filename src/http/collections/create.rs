@@ -96,14 +96,18 @@ pub async fn create(
         },
         async |conn, options| {
             let row = write(conn, merchant_id, &slug, &new, &draft, options).await?;
-            crate::events::publish(
+            let id = row.id.clone();
+            let view = CollectionView::from(row);
+            let snapshot = serde_json::to_value(&view).expect("views serialise");
+            crate::events::publish_snapshot(
                 conn,
                 merchant_id,
-                crate::events::Object::Collection(&row.id),
+                crate::events::Table::Collection,
+                &id,
+                &snapshot,
             )
             .await?;
-            let body = Envelope::new("Collection created successfully", CollectionView::from(row))
-                .to_bytes();
+            let body = Envelope::new("Collection created successfully", view).to_bytes();
             Ok((StatusCode::CREATED, body))
         },
     )
