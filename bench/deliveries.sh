@@ -57,6 +57,10 @@ psql "$db" -At -F ' ' -c "
          '  (' || count(*) || ' delivered, ' ||
          (select count(*) from webhook_deliveries where status <> 'delivered') || ' not)'
   from webhook_deliveries where status = 'delivered';
+  with d as (select * from webhook_deliveries), s as (select min(created_at) + interval '$DURATION seconds' as load_end from d)
+  select 'deliveries per second after the load stopped (the queue draining alone): ' ||
+         round(count(*) / extract(epoch from max(delivered_at) - (select load_end from s)))
+  from d where delivered_at > (select load_end from s);
   select 'collections created per second: ' ||
          round(count(*) / $DURATION.0) from collections;
   select 'event -> delivery wait, ' || rpad(event_type, 20) || ' p50 ' ||

@@ -46,8 +46,6 @@ pub struct StreamPosition {
     pub next_cursor: Option<String>,
 }
 
-const MAX_PAGE: i64 = 100;
-
 /// The merchant's events in stream order (oldest first), from the start or after `cursor`.
 #[utoipa::path(get, path = "/events", tag = "events",
     params(
@@ -80,19 +78,7 @@ pub async fn list(
         );
     }
     let page = listing::parse_page_bounds(&query, &mut errors);
-    let limit = match listing::text(&query, "limit") {
-        None => 20,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                errors.add(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_PAGE}"),
-                );
-                20
-            }
-        },
-    };
+    let limit = listing::limit(&query, &mut errors);
     let cursor = listing::text(&query, "cursor");
     let after = cursor.as_deref().and_then(|c| {
         let decoded = decode(c);

@@ -77,19 +77,7 @@ pub fn parse_page(query: &HashMap<String, String>, errors: &mut FieldErrors) -> 
     };
     let created_from = instant("createdFrom");
     let created_to = instant("createdTo");
-    let limit = match text(query, "limit") {
-        None => DEFAULT_PAGE,
-        Some(l) => match l.parse::<i64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                errors.add(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_PAGE}"),
-                );
-                DEFAULT_PAGE
-            }
-        },
-    };
+    let limit = limit(query, errors);
     let after = text(query, "cursor").and_then(|c| {
         let decoded = decode_cursor(&c);
         if decoded.is_none() {
@@ -102,6 +90,23 @@ pub fn parse_page(query: &HashMap<String, String>, errors: &mut FieldErrors) -> 
         created_to,
         after,
         limit,
+    }
+}
+
+/// `limit`: 1 to 100, default 20.
+pub fn limit(query: &HashMap<String, String>, errors: &mut FieldErrors) -> i64 {
+    match text(query, "limit") {
+        None => DEFAULT_PAGE,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                errors.add(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_PAGE}"),
+                );
+                DEFAULT_PAGE
+            }
+        },
     }
 }
 

@@ -273,6 +273,19 @@ impl TestApp {
         command
     }
 
+    /// `GET path` as the operator.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        read(
+            self.client
+                .get(self.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// A live merchant made by the operator (`POST /admin/merchants`): its `sk_live_` key.
     pub async fn live_merchant(&self, name: &str) -> String {
         let (status, live) = read(

@@ -42,15 +42,7 @@ async fn collect(app: &TestApp, body: &Value, key: Option<&str>) -> (StatusCode,
 
 /// `GET /admin/check`: the invariant report.
 async fn check_report(app: &TestApp) -> Value {
-    let (status, report) = read(
-        app.client
-            .get(app.url("/admin/check"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, report) = app.admin_get("/admin/check").await;
     assert_eq!(status, StatusCode::OK, "{report}");
     report
 }

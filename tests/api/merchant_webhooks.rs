@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{assert_error, body_n, eventually, read, spawn_with, TestApp, ADMIN_TOKEN};
+use crate::common::{assert_error, body_n, eventually, read, spawn_with, TestApp};
 use crate::receiver::{verify_with_standard_webhooks, Answer, Received, Receiver};
 
 /// Fast workers and a retry schedule of milliseconds, so retries happen within a test.
@@ -271,15 +271,7 @@ async fn gone_or_five_days_of_failures_disable_an_endpoint_with_an_event() {
         HashSet::from([gone_id.as_str(), failing_id.as_str()])
     );
     // Operators see them across merchants.
-    let (status, failing_list) = read(
-        app.client
-            .get(app.url("/admin/webhook-endpoints/failing"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, failing_list) = app.admin_get("/admin/webhook-endpoints/failing").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         failing_list["data"].as_array().unwrap().len(),

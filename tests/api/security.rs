@@ -987,15 +987,7 @@ async fn empty_filters_and_non_object_bodies_are_refused() {
         assert_error(&body, status, "validation_failed"),
         ["createdTo"]
     );
-    let (status, body) = read(
-        app.client
-            .get(app.url("/admin/audit?merchantId=x%C2%9B"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.admin_get("/admin/audit?merchantId=x%C2%9B").await;
     assert_eq!(
         assert_error(&body, status, "validation_failed"),
         ["merchantId"]
