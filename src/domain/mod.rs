@@ -10,6 +10,7 @@ pub mod json_keys;
 pub mod money;
 pub mod network;
 pub mod nuban;
+pub mod outbound_url;
 pub mod phone;
 pub mod provider_account;
 pub mod secretbox;

@@ -73,22 +73,8 @@ pub fn parse(body: &Value, merchant_mode: &str) -> Result<NewProviderAccount, Ve
     }
     let base_url = v::string(body, "baseUrl", "", 300, false, &mut errors);
     if let Some(url) = &base_url {
-        match reqwest::Url::parse(url) {
-            Ok(parsed)
-                if matches!(parsed.scheme(), "http" | "https")
-                    && parsed.host_str().is_some()
-                    && !url.contains(char::is_whitespace) =>
-            {
-                if !parsed.username().is_empty() || parsed.password().is_some() {
-                    errors.add(
-                        "baseUrl",
-                        "must not carry a user name or password (credentials go in credentials)",
-                    );
-                } else if mode == Some("live") && parsed.scheme() != "https" {
-                    errors.add("baseUrl", "must be an https:// URL for a live account");
-                }
-            }
-            _ => errors.add("baseUrl", "must be an http:// or https:// URL"),
+        if let Err(why) = super::outbound_url::check(url, mode == Some("live")) {
+            errors.add("baseUrl", why);
         }
     }
     let credentials = match (kind, mode) {

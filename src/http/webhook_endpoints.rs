@@ -112,22 +112,22 @@ fn check_url(
     errors: &mut FieldErrors,
 ) -> Option<String> {
     let url = v::string(body, "url", "", 2048, required, errors)?;
-    let Ok(parsed) = reqwest::Url::parse(&url) else {
-        errors.add("url", "must be an http:// or https:// URL");
-        return None;
-    };
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        errors.add("url", "must be an http:// or https:// URL");
-    } else if !parsed.username().is_empty() || parsed.password().is_some() {
-        errors.add("url", "must not carry a user name or password");
-    } else if merchant.mode == "live" && parsed.scheme() != "https" {
-        errors.add("url", "must be an https:// URL for a live merchant");
-    } else if let Err(why) = state.providers.outbound().check(&parsed) {
-        errors.add("url", format!("is not an address Cowry delivers to: {why}"));
-    } else {
-        return Some(url);
+    let checked = crate::domain::outbound_url::check(&url, merchant.mode == "live")
+        .map_err(str::to_owned)
+        .and_then(|parsed| {
+            state
+                .providers
+                .outbound()
+                .check(&parsed)
+                .map_err(|why| format!("is not an address Cowry delivers to: {why}"))
+        });
+    match checked {
+        Ok(()) => Some(url),
+        Err(why) => {
+            errors.add("url", why);
+            None
+        }
     }
-    None
 }
 
 /// `events`: a non-empty list of catalogue types, or null for every type.
