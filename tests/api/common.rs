@@ -273,6 +273,20 @@ impl TestApp {
         command
     }
 
+    /// `POST /collections` as the merchant holding `key` (another merchant than this test's own).
+    pub async fn create_as(&self, key: &str, body: &Value) -> (StatusCode, Value) {
+        read(
+            self.client
+                .post(self.url("/collections"))
+                .header("x-api-key", key)
+                .json(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// `GET path` as the operator.
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         read(

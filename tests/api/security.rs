@@ -153,16 +153,7 @@ async fn one_merchants_callback_cannot_pre_claim_anothers_event_id() {
     for (n, key) in [(1, app.key.clone()), (2, other_key)] {
         let mut body = body_n(n);
         body["payable"]["methods"] = json!(["payment_link"]);
-        let (status, created) = read(
-            app.client
-                .post(app.url("/collections"))
-                .header("x-api-key", &key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, created) = app.create_as(&key, &body).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let id = created["data"]["id"].as_str().unwrap().to_owned();
         let (reference, merchant): (String, String) = sqlx::query_as(
@@ -681,16 +672,7 @@ async fn rate_limits_per_key_with_operator_overrides_and_for_failed_verification
     // stored; a genuinely signed one still goes through.
     let mut body = body_n(40);
     body["payable"]["methods"] = json!(["payment_link"]);
-    let (status, created) = read(
-        app.client
-            .post(app.url("/collections"))
-            .header("x-api-key", &other_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, created) = app.create_as(&other_key, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let (reference, merchant): (String, String) =
         sqlx::query_as("select provider_reference, merchant_id from provider_attempts limit 1")
