@@ -71,6 +71,9 @@ pub struct Config {
     pub job_lease: Duration,
     /// Delays between status polls of an open provider attempt; the last one repeats.
     pub reconcile_schedule: Vec<Duration>,
+    /// When a scheduled debit that failed softly (insufficient funds, bank unavailable) is tried again:
+    /// one try per delay, then the installment is `failed`.
+    pub debit_retry_schedule: Vec<Duration>,
     /// Waits between tries of a failing webhook delivery (`COWRY_WEBHOOK_RETRY_SCHEDULE`).
     pub webhook_retry_schedule: Vec<Duration>,
     /// How long after an attempt was written a provider's "no such payment" is still taken as "not
@@ -397,6 +400,17 @@ impl Config {
                         "COWRY_RECONCILE_SCHEDULE",
                         &text,
                         "expected comma-separated delays like 30s,1m,1h (ms, s, m, h)",
+                    )
+                })?
+            },
+            debit_retry_schedule: {
+                let text =
+                    get("COWRY_DEBIT_RETRY_SCHEDULE").unwrap_or_else(|| "1h,6h,24h".to_owned());
+                crate::domain::time::parse_schedule(&text).ok_or_else(|| {
+                    bad(
+                        "COWRY_DEBIT_RETRY_SCHEDULE",
+                        &text,
+                        "expected comma-separated delays like 1h,6h,24h (ms, s, m, h, d)",
                     )
                 })?
             },

@@ -28,6 +28,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{}", validation_message(.0))]
     Validation(Vec<FieldError>),
+    /// A debit the mandate's limits do not allow: 422 `limit_exceeded`, the limit named as the field.
+    #[error("{}", validation_message(.0))]
+    LimitExceeded(Vec<FieldError>),
     #[error("{0}")]
     Provider(String),
     #[error("{0}")]
@@ -75,7 +78,9 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::LimitExceeded(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -95,6 +100,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::LimitExceeded(_) => "limit_exceeded",
             ApiError::Provider(_) => "provider_error",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Timeout => "request_timeout",
@@ -105,7 +111,7 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         let fields = match self {
-            ApiError::Validation(fields) => fields.clone(),
+            ApiError::Validation(fields) | ApiError::LimitExceeded(fields) => fields.clone(),
             _ => Vec::new(),
         };
         ErrorBody {

@@ -15,6 +15,8 @@ use crate::store::events::{self as stream, Outgoing};
 #[derive(Debug, Clone, Copy)]
 pub enum Object<'a> {
     Collection(&'a str),
+    /// A scheduled collection (its events live with the collections').
+    Scheduled(&'a str),
     Collect(&'a str),
     /// A merchant-level event (e.g. `webhook_endpoint.disabled`), by event id, with its data.
     Account(&'a str, &'a Value),
@@ -32,6 +34,17 @@ pub async fn publish(
                 return Ok(());
             };
             let view = crate::http::collections::view::CollectionView::from(row);
+            (
+                Table::Collection,
+                id,
+                serde_json::to_value(view).expect("views serialise"),
+            )
+        }
+        Object::Scheduled(id) => {
+            let Some(row) = crate::store::scheduled::get(&mut *conn, merchant_id, id).await? else {
+                return Ok(());
+            };
+            let view = crate::http::scheduled::view::ScheduledView::from(row);
             (
                 Table::Collection,
                 id,

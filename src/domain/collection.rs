@@ -85,6 +85,10 @@ pub mod event {
     pub const EXPIRED: &str = "collection.expired";
     /// The provider confirmed the payment; the collection is paid.
     pub const COMPLETED: &str = "collection.completed";
+    pub const MANDATE_CONSENTED: &str = "mandate.consented";
+    pub const MANDATE_REVOKED: &str = "mandate.revoked";
+    pub const DEBIT_SUCCEEDED: &str = "debit.succeeded";
+    pub const DEBIT_FAILED: &str = "debit.failed";
     pub const PAYMENT_FAILED: &str = "payment.failed";
     /// The provider reported a payment Cowry will not accept as paid (wrong amount or currency).
     pub const PAYMENT_FLAGGED: &str = "payment.flagged";

@@ -38,6 +38,19 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "Money arrived for a collection already cancelled or expired",
     ),
     (
+        "mandate.consented",
+        "The customer's mandate for a scheduled collection is active: debits may run",
+    ),
+    (
+        "mandate.revoked",
+        "The customer or the bank withdrew the mandate (or a debit failed for good): debits stopped",
+    ),
+    ("debit.succeeded", "A debit of a scheduled collection was paid"),
+    (
+        "debit.failed",
+        "A debit of a scheduled collection failed (hard: the schedule stops; soft: retried)",
+    ),
+    (
         "collect.created",
         "A mobile-money collect was sent to the payer's network",
     ),

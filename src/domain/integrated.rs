@@ -136,7 +136,7 @@ fn parse_amount(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<M
     }
 }
 
-fn parse_contact(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<ContactInput> {
+pub fn parse_contact(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<ContactInput> {
     let contact = v::required_object(body, "contact", "", errors)?;
     let first_name = v::string(contact, "firstName", "contact", MAX_NAME_LEN, true, errors);
     let last_name = v::string(contact, "lastName", "contact", MAX_NAME_LEN, true, errors);

@@ -13,6 +13,8 @@ pub mod nuban;
 pub mod outbound_url;
 pub mod phone;
 pub mod provider_account;
+pub mod schedule;
+pub mod scheduled;
 pub mod secretbox;
 pub mod settlement;
 pub mod time;

@@ -70,6 +70,11 @@ pub fn prompt_answer(action: &str) -> Option<super::Answer> {
 
 /// An HTML answer with the page's security headers.
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
+    html_with(status, page, CSP)
+}
+
+/// [`html`] with another Content-Security-Policy (a customer's page whose form goes on to a provider).
+pub fn html_with(status: StatusCode, page: &impl Template, csp: &'static str) -> Response {
     match page.render() {
         Ok(body) => {
             let mut response = (status, body).into_response();
@@ -80,7 +85,7 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
             );
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
+                HeaderValue::from_static(csp),
             );
             headers.insert(
                 header::X_CONTENT_TYPE_OPTIONS,

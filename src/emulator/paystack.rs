@@ -43,7 +43,15 @@ struct Ledger {
     failed_once: HashSet<(String, String)>,
     /// access code → (secret, reference, merchant name shown on the checkout)
     checkouts: super::Capped<String, (String, String, String)>,
+    /// (secret, reference) → a direct-debit mandate request (see `mandates`)
+    mandates: super::Capped<(String, String), mandates::Mandate>,
+    /// access code → (secret, reference) of a mandate request's approval page
+    mandate_pages: super::Capped<String, (String, String)>,
+    /// (secret, authorization code) → charges made on it (for tests counting debits)
+    charges: super::Capped<(String, String), u64>,
 }
+
+mod mandates;
 
 #[derive(Clone)]
 struct Tx {
@@ -86,6 +94,25 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/charge", post(charge))
         .route("/customer", post(create_customer))
         .route("/dedicated_account", post(dedicated_account))
+        .route(
+            "/customer/authorization/initialize",
+            post(mandates::initialize),
+        )
+        .route(
+            "/customer/authorization/verify/{reference}",
+            get(mandates::verify),
+        )
+        .route(
+            "/customer/authorization/deactivate",
+            post(mandates::deactivate),
+        )
+        .route("/authorize/{access_code}", get(mandates::page))
+        .route("/authorize/{access_code}/{action}", post(mandates::act))
+        .route(
+            "/_authorizations/{code}/{action}",
+            post(mandates::operate),
+        )
+        .route("/_charges/{code}", get(mandates::charges))
         .route("/checkout/{access_code}", get(checkout_page))
         .route("/checkout/{access_code}/{action}", post(checkout_action))
         .fallback(|| async {
@@ -369,6 +396,11 @@ impl Emulator {
 
     async fn send_webhook(&self, secret: &str, tx: &Tx) {
         let body = json!({"event": "charge.success", "data": verify_json(tx)}).to_string();
+        self.post_signed(secret, body).await;
+    }
+
+    /// Posts an event to the webhook URL, signed as Paystack signs (hex HMAC-SHA512 of the body).
+    async fn post_signed(&self, secret: &str, body: String) {
         let url = format!(
             "{}/paystack",
             self.config.webhook_base.trim_end_matches('/')
@@ -594,6 +626,13 @@ async fn charge_authorization(
     if let Err(response) = emulator.open(&secret, tx) {
         return *response;
     }
+    // Counted once opened: a refused or duplicate request took nothing.
+    *emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .charges
+        .get_or_insert_with((secret.clone(), code.to_owned()), || 0) += 1;
     // A saved card is charged at once (no customer step); pending amounts stay pending.
     let settled = emulator.settle(&secret, &reference, None).or_else(|| {
         let ledger = emulator.state.lock().expect("ledger");

@@ -15,6 +15,7 @@ pub mod listing;
 pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
+pub mod scheduled;
 pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod wire;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(collections::router())
         .merge(collect::router())
+        .merge(scheduled::consent::router())
         .merge(webhooks::router())
         .merge(events::router())
         .merge(webhook_endpoints::router())

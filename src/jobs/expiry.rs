@@ -1,4 +1,5 @@
-//! Moves open collections past their `expires_at` to `expired`, with a `collection.expired` event.
+//! Moves open collections past their `expires_at` to `expired` (scheduled ones to `EXPIRED`), with a
+//! `collection.expired` event.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -20,8 +21,14 @@ pub async fn expire_batch(
     for (merchant_id, id) in &expired {
         crate::events::publish(&mut tx, merchant_id, crate::events::Object::Collection(id)).await?;
     }
+    // Scheduled collections end at their expiry date; their unpaid installments stop.
+    let mandates = crate::store::scheduled::expire_due(&mut tx, now, batch).await?;
+    for (merchant_id, id) in &mandates {
+        crate::store::scheduled::stop_installments(&mut tx, merchant_id, id).await?;
+        crate::events::publish(&mut tx, merchant_id, crate::events::Object::Scheduled(id)).await?;
+    }
     tx.commit().await?;
-    Ok(expired.len() as u64)
+    Ok((expired.len() + mandates.len()) as u64)
 }
 
 const BATCH: i64 = 500;

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::queue::Outcome;
-use super::{deliver, reconcile, webhook};
+use super::{debit, deliver, mandate, reconcile, webhook};
 use crate::store::jobs::Job;
 use crate::AppState;
 
@@ -34,6 +34,16 @@ pub const KINDS: &[Kind] = &[
         name: webhook::KIND,
         max_attempts: 10,
         run: |state, job| Box::pin(async move { webhook::run(&state, &job).await }),
+    },
+    Kind {
+        name: debit::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { debit::run(&state, &job).await }),
+    },
+    Kind {
+        name: mandate::CONSENT_KIND,
+        max_attempts: 25,
+        run: |state, job| Box::pin(async move { mandate::poll(&state, &job).await }),
     },
 ];
 

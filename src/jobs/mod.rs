@@ -2,9 +2,11 @@
 //! `COWRY_WORKERS=false`), or alone in `cowry worker`. Each worker is safe to run in several processes
 //! against one database.
 
+pub mod debit;
 pub mod deliver;
 pub mod expiry;
 pub mod kinds;
+pub mod mandate;
 pub mod queue;
 pub mod reconcile;
 pub mod retention;

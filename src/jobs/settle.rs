@@ -164,6 +164,10 @@ async fn follow(
     data: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     let merchant_id = attempt.merchant_id.as_str();
+    if attempt.debit_id.is_some() {
+        // A scheduled collection's debit: the debit, its installment and the mandate follow.
+        return super::debit::follow(conn, attempt, to, reason).await;
+    }
     if let Some(collection) = &attempt.collection_id {
         // Paid completes an open collection; anything else (or a payment for a closed one) is an event.
         let event_kind = match to {

@@ -46,6 +46,31 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             status: PaymentStatus::Reversed,
             amount: None,
         },
+        Ok(WebhookEvent::Authorization {
+            event,
+            authorization_code,
+            active,
+            email,
+            ..
+        }) => {
+            let attempt = crate::store::attempts::get(&state.pool, merchant_id, attempt_id).await?;
+            let Some(scheduled) = attempt.and_then(|a| a.scheduled_id) else {
+                webhooks::processed(&state.pool, receipt_id, "names no mandate").await?;
+                return Ok(Outcome::Done);
+            };
+            let reported = super::mandate::Reported {
+                active,
+                authorization_code: Some(authorization_code),
+                email,
+                source: "webhook",
+            };
+            let mut tx = state.pool.begin().await?;
+            let applied =
+                super::mandate::report(&mut tx, state, merchant_id, &scheduled, &reported).await?;
+            webhooks::processed(&mut *tx, receipt_id, &format!("{event}: {applied:?}")).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Done);
+        }
         Ok(WebhookEvent::Other { event }) => {
             let outcome = format!("recorded: {event} is not an event Cowry acts on");
             webhooks::processed(&state.pool, receipt_id, &outcome).await?;

@@ -83,6 +83,7 @@ pub fn emulator_credentials(kind: &str) -> Option<Value> {
             "clientId": uuid::Uuid::new_v4().to_string(),
             "clientSecret": chars(32, BASE62),
         })),
+        "mona" => Some(json!({"apiKey": format!("mona_test_{}", chars(32, BASE62))})),
         _ => None,
     }
 }

@@ -227,6 +227,65 @@ impl Paystack {
         verified(tx)
     }
 
+    /// `POST /customer/authorization/initialize`: a direct-debit mandate request. Paystack chooses the
+    /// reference, so there is nothing to look up after a lost answer; nothing is chargeable until the
+    /// customer approves at `redirect_url`, so the customer simply starts again.
+    pub async fn initialize_authorization(
+        &self,
+        email: &str,
+        callback_url: Option<&str>,
+    ) -> Result<wire::AuthorizationStarted, ProviderError> {
+        let body = wire::AuthorizationRequest {
+            email,
+            channel: "direct_debit",
+            callback_url,
+        };
+        self.call(
+            "initialize_authorization",
+            Safety::Once,
+            Method::POST,
+            "/customer/authorization/initialize",
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `GET /customer/authorization/verify/{reference}`: 404 (`NotFound`) until the customer approved.
+    pub async fn verify_authorization(
+        &self,
+        reference: &str,
+    ) -> Result<wire::AuthorizationState, ProviderError> {
+        if !is_valid_reference(reference) {
+            return Err(ProviderError::NotFound { provider: NAME });
+        }
+        let path = format!("/customer/authorization/verify/{reference}");
+        self.call::<(), _>("verify_authorization", Safety::Read, Method::GET, &path, None)
+            .await
+    }
+
+    /// `POST /customer/authorization/deactivate`: the mandate can no longer be charged.
+    pub async fn deactivate_authorization(
+        &self,
+        authorization_code: &str,
+    ) -> Result<(), ProviderError> {
+        let body = wire::DeactivateRequest { authorization_code };
+        let url = format!("{}/customer/authorization/deactivate", self.base_url);
+        let reply = self
+            .http
+            .send(NAME, "deactivate_authorization", Safety::Keyed, |client| {
+                client
+                    .post(&url)
+                    .bearer_auth(self.secret.expose())
+                    .json(&body)
+            })
+            .await?;
+        // A success carries no `data` (`{status, message}`); a refusal is read like any other.
+        if reply.status.is_success() {
+            return Ok(());
+        }
+        parse_reply::<serde_json::Value>(reply).map(|_| ())
+    }
+
     /// `POST /customer` then `POST /dedicated_account`: a NUBAN that pays into this integration.
     pub async fn dedicated_account(
         &self,
@@ -401,6 +460,15 @@ pub enum WebhookEvent {
     /// `refund.processed`: the payment under `reference` was refunded (in full or in part; Cowry
     /// treats any processed refund as a reversal of the payment, for finance to see).
     Refunded { reference: String },
+    /// `direct_debit.authorization.created|active|inactive`: a mandate request's progress. Only
+    /// `active` makes the authorization chargeable.
+    Authorization {
+        event: String,
+        reference: String,
+        authorization_code: String,
+        active: bool,
+        email: Option<String>,
+    },
     /// Any other event (acknowledged and recorded, never an error).
     Other { event: String },
 }
@@ -423,6 +491,22 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, ProviderError> {
             })?;
         return Ok(WebhookEvent::Refunded {
             reference: reference.to_owned(),
+        });
+    }
+    if body.event.starts_with("direct_debit.authorization.") {
+        let state: wire::AuthorizationState =
+            serde_json::from_value(body.data).map_err(|e| ProviderError::Protocol {
+                provider: NAME,
+                message: format!("unreadable {}: {e}", body.event),
+            })?;
+        return Ok(WebhookEvent::Authorization {
+            // `inactive` (seen from integrations, not in Paystack's published samples) and a
+            // deactivation both leave `active: false`.
+            active: state.active && body.event == "direct_debit.authorization.active",
+            event: body.event,
+            reference: state.reference.unwrap_or_default(),
+            authorization_code: state.authorization_code,
+            email: state.customer.and_then(|c| c.email),
         });
     }
     if body.event != "charge.success" {

@@ -223,7 +223,7 @@ impl Registry {
         }
     }
 
-    fn paystack(&self, account: &Account) -> Result<Paystack, ProviderError> {
+    pub fn paystack(&self, account: &Account) -> Result<Paystack, ProviderError> {
         let base_url = self.base_url(account, paystack::LIVE_BASE_URL)?;
         Ok(Paystack::new(
             &base_url,
@@ -232,6 +232,18 @@ impl Registry {
                     .ok_or_else(|| missing_credential(account, "secretKey"))?
                     .to_owned(),
             ),
+            self.http.clone(),
+        ))
+    }
+
+    pub fn mona(&self, account: &Account) -> Result<super::mona::Mona, ProviderError> {
+        let base_url = self.base_url(account, super::mona::LIVE_BASE_URL)?;
+        let key = account
+            .credential("apiKey")
+            .ok_or_else(|| missing_credential(account, "apiKey"))?;
+        Ok(super::mona::Mona::new(
+            &base_url,
+            Secret::new(key.to_owned()),
             self.http.clone(),
         ))
     }

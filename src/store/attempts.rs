@@ -75,6 +75,9 @@ pub struct AttemptRow {
     pub id: String,
     pub collection_id: Option<String>,
     pub collect_id: Option<String>,
+    /// The scheduled collection a mandate authorization or a debit was for.
+    pub scheduled_id: Option<String>,
+    pub debit_id: Option<String>,
     pub provider: String,
     pub kind: String,
     pub operation: String,
@@ -93,7 +96,7 @@ pub struct AttemptRow {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "merchant_id, id, collection_id, collect_id, provider, kind, operation,
+const COLUMNS: &str = "merchant_id, id, collection_id, collect_id, scheduled_id, debit_id, provider, kind, operation,
     provider_reference, status, amount_minor, currency::text as currency, error, checks, last_checked,
     calls, amount_confirmed, created_at, updated_at";
 

@@ -161,7 +161,9 @@ pub async fn get(
     merchant_id: &str,
     id: &str,
 ) -> Result<Option<CollectionRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} where c.merchant_id = $1 and c.id = $2"))
+    sqlx::query_as(&format!(
+        "{SELECT} where c.merchant_id = $1 and c.id = $2 and c.type = 'integrated'"
+    ))
         .bind(merchant_id)
         .bind(id)
         .fetch_optional(db)
@@ -186,7 +188,7 @@ pub async fn list(
     let (after_at, after_id) = filter.page.after.clone().unzip();
     sqlx::query_as(&format!(
         "{SELECT}
-         where c.merchant_id = $1
+         where c.merchant_id = $1 and c.type = 'integrated'
            and ($2::text is null or c.status = $2)
            and ($3::text is null or c.type = $3)
            and ($4::text is null or c.reference = $4)

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod merchants;
 pub mod providers;
 pub mod retention;
+pub mod scheduled;
 pub mod webhook_endpoints;
 pub mod webhooks;
 

@@ -26,11 +26,13 @@ use crate::AppState;
 
 /// Create an integrated collection.
 #[utoipa::path(post, path = "/collections", tag = "collections",
-    request_body(content = crate::http::openapi::CreateCollectionRequest, description = "As the integrated-collection document"),
+    request_body(content = crate::http::openapi::CreateRequest,
+        description = "As the integrated-collection document, or (with `schedule` or `debitType`) the scheduled-collection document"),
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$",
         description = "Replays the saved response for the same key and body")),
     responses(
-        (status = 201, description = "Created", body = Envelope<CollectionView>),
+        (status = 201, description = "Created: an integrated collection, or a scheduled one in the scheduled document's shape",
+            content((Envelope<CollectionView>), (crate::http::scheduled::view::ScheduledEnvelope<crate::http::scheduled::view::ScheduledView>))),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = crate::error::ErrorBody),
         (status = 415, description = "Content type is not JSON", body = crate::error::ErrorBody),
@@ -53,10 +55,8 @@ pub async fn create(
         .as_object()
         .is_some_and(integrated::is_scheduled_body)
     {
-        return Err(ApiError::validation(
-            "type",
-            "scheduled collections are not available yet; use \"integrated\"",
-        ));
+        return crate::http::scheduled::create::create(&state, &merchant, key.as_deref(), &body)
+            .await;
     }
     let new = integrated::parse(&body.value).map_err(ApiError::Validation)?;
     let (slug, adapter) = choose_provider(&state, &merchant, &new).await?;

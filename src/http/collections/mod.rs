@@ -14,11 +14,15 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use self::view::{CollectionView, Envelope, EventView, ListEnvelope, Pagination};
+use self::view::{CollectionView, Envelope, EventView, ListEnvelope, ListItem, Pagination};
+use crate::http::extract::JsonBody;
+use crate::http::scheduled::view::{ScheduledEnvelope, ScheduledView};
+use crate::store::scheduled as scheduled_store;
 use super::extract::{IdempotencyKey, Merchant};
 use super::idempotent;
 use super::listing;
 use crate::domain::collection::{Status, TYPES};
+use crate::domain::scheduled;
 use crate::domain::ids::new_id;
 use crate::domain::time;
 use crate::domain::validate::FieldErrors;
@@ -32,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{id}", get(fetch))
         .route("/collections/{id}/cancel", post(cancel))
         .route("/collections/{id}/events", get(events))
+        .route("/collections/{id}/debit", post(debit))
 }
 
 fn not_found() -> ApiError {
@@ -50,21 +55,27 @@ fn collection_id(id: String) -> ApiResult<String> {
 /// Fetch one collection.
 #[utoipa::path(get, path = "/collections/{id}", tag = "collections",
     params(("id" = String, Path, description = "Collection id (pay_…)")),
-    responses((status = 200, body = Envelope<CollectionView>), (status = 401, body = crate::error::ErrorBody),
+    responses((status = 200, description = "An integrated collection (`{status, message, data}`) or a scheduled one \
+                                             (`{success, data}`, as the scheduled document shows it)",
+        content((Envelope<CollectionView>), (ScheduledEnvelope<ScheduledView>))),
+        (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn fetch(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
-) -> ApiResult<Json<Envelope<CollectionView>>> {
+) -> ApiResult<Response> {
     let id = collection_id(id)?;
-    let row = store::get(&state.pool, &merchant.merchant_id, &id)
+    if let Some(row) = store::get(&state.pool, &merchant.merchant_id, &id).await? {
+        let body = Envelope::new("Collection retrieved successfully", CollectionView::from(row));
+        return Ok(axum::response::IntoResponse::into_response(Json(body)));
+    }
+    let row = scheduled_store::get(&state.pool, &merchant.merchant_id, &id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(Envelope::new(
-        "Collection retrieved successfully",
-        row.into(),
+    Ok(axum::response::IntoResponse::into_response(Json(
+        ScheduledEnvelope::new(ScheduledView::from(row)),
     )))
 }
 
@@ -92,12 +103,30 @@ pub async fn list(
     let mut filter = parse_list_query(&query).map_err(ApiError::Validation)?;
     let limit = filter.page.limit;
     filter.page.limit += 1; // one extra row tells whether another page exists
-    let rows = store::list(&state.pool, &merchant.merchant_id, &filter).await?;
-    let (rows, has_more, next_cursor) = listing::cut(rows, limit, |r| (r.created_at, &r.id));
+    // Each type's status words are its own, so a status names one type's rows.
+    let scheduled_status = filter.status.as_deref().map(|s| scheduled::STATUSES.contains(&s));
+    let kind = filter.kind.clone();
+    let mut items: Vec<ListItem> = Vec::new();
+    if kind.as_deref() != Some("scheduled") && scheduled_status != Some(true) {
+        let rows = store::list(&state.pool, &merchant.merchant_id, &filter).await?;
+        items.extend(rows.into_iter().map(|r| ListItem::Integrated(r.into())));
+    }
+    if kind.as_deref() != Some("integrated") && scheduled_status != Some(false) {
+        let rows = scheduled_store::list(&state.pool, &merchant.merchant_id, &filter).await?;
+        items.extend(rows.into_iter().map(|r| ListItem::Scheduled(r.into())));
+    }
+    // Both halves are newest first after the same cursor: merged, the first `limit + 1` are the page.
+    items.sort_by(|a, b| b.created_at().cmp(&a.created_at()));
+    items.truncate(filter.page.limit as usize);
+    let (items, has_more, next_cursor) =
+        listing::cut(items, limit, |item| {
+            let (at, id) = item.created_at();
+            (at, id)
+        });
     Ok(Json(ListEnvelope {
         status: "success",
         message: "Collections retrieved successfully",
-        data: rows.into_iter().map(CollectionView::from).collect(),
+        data: items,
         pagination: Pagination {
             limit,
             has_more,
@@ -113,10 +142,14 @@ fn parse_list_query(
     let text = |key: &str| listing::text(query, key);
     let status = text("status");
     if let Some(s) = &status {
-        if Status::parse(s).is_none() {
+        if Status::parse(s).is_none() && !scheduled::STATUSES.contains(&s.as_str()) {
             errors.add(
                 "status",
-                format!("must be one of: {}", Status::ALL.join(", ")),
+                format!(
+                    "must be one of: {} (integrated) or {} (scheduled)",
+                    Status::ALL.join(", "),
+                    scheduled::STATUSES.join(", ")
+                ),
             );
         }
     }
@@ -163,6 +196,9 @@ pub async fn cancel(
 ) -> ApiResult<Response> {
     let id = collection_id(id)?;
     let merchant_id = merchant.merchant_id.as_str();
+    if scheduled_store::is_scheduled(&state.pool, merchant_id, &id).await? {
+        return crate::http::scheduled::cancel::cancel(&state, &merchant, key.as_deref(), &id).await;
+    }
     let path = format!("/collections/{id}/cancel");
     let fingerprint: [&[u8]; 2] = [Method::POST.as_str().as_bytes(), path.as_bytes()];
     let keyed = idempotent::Keyed {
@@ -228,4 +264,30 @@ pub async fn events(
         "Events retrieved successfully",
         rows.into_iter().map(EventView::from).collect(),
     )))
+}
+
+/// A merchant-triggered debit of a consented scheduled collection (`debitType: MERCHANT`).
+#[utoipa::path(post, path = "/collections/{id}/debit", tag = "scheduled collections",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$",
+        description = "Replays the saved response; a retry after the debit was claimed answers with that debit")),
+    request_body(content = crate::http::openapi::DebitRequest),
+    responses(
+        (status = 201, description = "Charged (status succeeded, pending, failed, or unknown while Cowry asks the provider)",
+            body = ScheduledEnvelope<crate::http::scheduled::debit::DebitView>),
+        (status = 400, description = "Malformed JSON", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "Not ACTIVE, a MONA schedule, a repeated reference, or a reused Idempotency-Key", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid body, or `limit_exceeded` naming maximumAmount, monthlyLimit or frequency", body = crate::error::ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn debit(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let id = collection_id(id)?;
+    crate::http::scheduled::debit::create(&state, &merchant, key.as_deref(), &id, &body).await
 }

@@ -169,8 +169,26 @@ pub struct ListEnvelope {
     #[schema(example = "success")]
     pub status: &'static str,
     pub message: &'static str,
-    pub data: Vec<CollectionView>,
+    pub data: Vec<ListItem>,
     pub pagination: Pagination,
+}
+
+/// One collection in a list: integrated (the integrated document's shape) or scheduled (the
+/// scheduled document's `data` shape).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ListItem {
+    Integrated(CollectionView),
+    Scheduled(crate::http::scheduled::view::ScheduledView),
+}
+
+impl ListItem {
+    pub fn created_at(&self) -> (DateTime<Utc>, &str) {
+        match self {
+            ListItem::Integrated(c) => (c.created_at, &c.id),
+            ListItem::Scheduled(s) => (s.created_at, &s.id),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

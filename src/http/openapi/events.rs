@@ -70,6 +70,14 @@ pub enum EventType {
     PaymentReversed,
     #[serde(rename = "payment.received_after_close")]
     PaymentReceivedAfterClose,
+    #[serde(rename = "mandate.consented")]
+    MandateConsented,
+    #[serde(rename = "mandate.revoked")]
+    MandateRevoked,
+    #[serde(rename = "debit.succeeded")]
+    DebitSucceeded,
+    #[serde(rename = "debit.failed")]
+    DebitFailed,
     #[serde(rename = "collect.created")]
     CollectCreated,
     #[serde(rename = "collect.succeeded")]

@@ -12,10 +12,12 @@ use super::collections::view::{
 mod accounts;
 mod events;
 mod requests;
+mod scheduled;
 
 use crate::AppState;
 pub use accounts::ProviderRequest;
 pub use events::{EventPayload, EventType};
+pub use scheduled::{CreateRequest, DebitRequest, ScheduledCollectionRequest};
 pub use requests::{
     AttemptStatus, CollectRequest, CollectStatus, CollectionStatus, CollectionType,
     CreateCollectionRequest, CreateMerchantRequest, DeliveryStatus, EndpointChange,
@@ -31,7 +33,7 @@ pub fn router() -> Router<AppState> {
     info(title = "Cowry", description = "Multi-provider payment collections server"),
     paths(
         super::collections::create::create, super::collections::list, super::collections::fetch,
-        super::collections::cancel, super::collections::events,
+        super::collections::cancel, super::collections::events, super::collections::debit,
         super::collect::create::create, super::collect::list, super::collect::fetch, super::collect::events,
         super::webhooks::receive, super::webhooks::receive_for_account, super::admin_attempts::list, super::admin_attempts::recheck,
         super::admin_jobs::list, super::admin_jobs::retry, super::admin_jobs::run_check,
@@ -57,6 +59,9 @@ pub fn router() -> Router<AppState> {
         EventPayload, EventType, EndpointRequest, EndpointChange, ReplayRequest, DeliveryStatus,
         super::webhook_endpoints::EndpointView, super::webhook_endpoints::PingResult,
         super::webhook_endpoints::DeliveryView, super::webhook_endpoints::DeliveryAttemptView, super::webhook_endpoints::ReplayResult, super::admin::FailingEndpointView, super::admin::FailingEndpointList, super::events::EventList, super::events::StreamPosition,
+        CreateRequest, ScheduledCollectionRequest, DebitRequest, scheduled::ScheduleRequest, scheduled::EntryRequest,
+        crate::http::scheduled::view::ScheduledView, crate::http::scheduled::view::MandateView,
+        crate::http::scheduled::debit::DebitView, super::collections::view::ListItem,
         CollectRequest, super::collect::view::CollectView, super::collect::view::CollectList, super::collect::view::CollectEventView,
     )),
     modifiers(&Security, &CommonAnswers),

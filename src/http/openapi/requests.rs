@@ -92,6 +92,18 @@ pub enum CollectionStatus {
     Completed,
     Cancelled,
     Expired,
+    #[schema(rename = "NOT_STARTED")]
+    NotStarted,
+    #[schema(rename = "ACTIVE")]
+    Active,
+    #[schema(rename = "COMPLETED")]
+    ScheduledCompleted,
+    #[schema(rename = "EXPIRED")]
+    ScheduledExpired,
+    #[schema(rename = "CANCELLED")]
+    ScheduledCancelled,
+    #[schema(rename = "REVOKED")]
+    Revoked,
 }
 
 /// Mobile-money collect states, for the `status` filter.

@@ -161,3 +161,42 @@ pub struct WebhookBody {
     #[serde(default)]
     pub data: Value,
 }
+
+/// `POST /customer/authorization/initialize` (direct debit: the only channel Paystack offers there).
+#[derive(Debug, Serialize)]
+pub struct AuthorizationRequest<'a> {
+    pub email: &'a str,
+    pub channel: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthorizationStarted {
+    pub redirect_url: String,
+    pub access_code: String,
+    pub reference: String,
+}
+
+/// `GET /customer/authorization/verify/{reference}` and the `direct_debit.authorization.*` events.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizationState {
+    pub authorization_code: String,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub customer: Option<AuthorizationCustomer>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthorizationCustomer {
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeactivateRequest<'a> {
+    pub authorization_code: &'a str,
+}

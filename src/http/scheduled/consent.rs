@@ -1,0 +1,359 @@
+//! The customer's consent page, `GET /consent/{token}` (the collection's `consentUrl`): what they
+//! authorize in plain words, who they are (prefilled from the contact), and a button that starts the
+//! provider's authorization. `POST /consent/{token}` asks Paystack for a direct-debit mandate
+//! (`/customer/authorization/initialize`) and sends the customer to Paystack's page; Paystack brings
+//! them back to `/consent/{token}/done`, where Cowry asks Paystack where the mandate stands. The
+//! `direct_debit.authorization.active` webhook and the `consent` poll report the same thing by other
+//! roads; whichever comes first consents, the others find it done.
+//!
+//! Server-rendered, no scripts, nothing from another origin; the form may go on to the provider (an
+//! `https:` form target), and nothing else.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::DateTime;
+use chrono_tz::Tz;
+use serde_json::json;
+
+use crate::domain::currency::Currency;
+use crate::domain::ids::new_id;
+use crate::domain::money::Money;
+use crate::domain::scheduled;
+use crate::emulator::pages;
+use crate::jobs::mandate::{self, Reported};
+use crate::store::scheduled::{self as store, ScheduledRow};
+use crate::AppState;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self' https:; base-uri 'none'; \
+                   frame-ancestors 'none'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/consent/{token}", get(page).post(start))
+        .route("/consent/{token}/done", get(done))
+        .route("/assets/pages.css", get(stylesheet))
+}
+
+#[derive(Template)]
+#[template(path = "pages/consent.html")]
+struct Consent {
+    merchant: String,
+    summary: String,
+    maximum: String,
+    monthly: String,
+    schedule: String,
+    start: String,
+    expiry: String,
+    reference: String,
+    status: String,
+    message: String,
+    open: bool,
+    token: String,
+    name: String,
+    email: String,
+    phone: String,
+    provider: &'static str,
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../templates/pages/pages.css"),
+    )
+        .into_response()
+}
+
+fn looks_like_token(token: &str) -> bool {
+    token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+async fn find(state: &AppState, token: &str) -> Result<Option<(ScheduledRow, String)>, Response> {
+    if !looks_like_token(token) {
+        return Ok(None);
+    }
+    let row = store::by_token(&state.pool, token)
+        .await
+        .map_err(|_| unavailable())?;
+    let Some(row) = row else { return Ok(None) };
+    let merchant: Option<String> = sqlx::query_scalar("select name from merchants where id = $1")
+        .bind(&row.merchant_id)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(|_| unavailable())?;
+    Ok(Some((row, merchant.unwrap_or_default())))
+}
+
+fn unavailable() -> Response {
+    let mut response = pages::not_found("This page is unavailable right now; try again shortly.");
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    response
+}
+
+async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match find(&state, &token).await {
+        Ok(Some((row, merchant))) => render(&row, &merchant, ""),
+        Ok(None) => pages::not_found("This authorization link is not valid."),
+        Err(response) => response,
+    }
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    match Currency::parse(currency.trim()) {
+        Some(c) => format!("{} {}", c.code(), Money::from_minor(minor, c).major_string()),
+        None => format!("{currency} {minor}"),
+    }
+}
+
+/// The schedule in plain words, in the collection's zone.
+fn describe(row: &ScheduledRow, zone: Tz) -> String {
+    let plan = mandate::plan_of(row);
+    let day = |at: &DateTime<chrono::Utc>| at.with_timezone(&zone).format("%-d %B %Y, %H:%M").to_string();
+    let mut parts = Vec::new();
+    if let Some((frequency, amount)) = plan.recurring {
+        parts.push(format!(
+            "{} {} from {}",
+            money(amount, &row.currency),
+            frequency.as_str().to_lowercase(),
+            day(&plan.start)
+        ));
+    }
+    for (at, amount) in plan.entries.iter().take(12) {
+        parts.push(format!("{} on {}", money(*amount, &row.currency), day(at)));
+    }
+    if plan.entries.len() > 12 {
+        parts.push(format!("and {} more dated debits", plan.entries.len() - 12));
+    }
+    if row.debit_type == "MERCHANT" {
+        parts.push("each debit started by the merchant, within these limits".to_owned());
+    }
+    parts.join("; ")
+}
+
+fn render(row: &ScheduledRow, merchant: &str, message: &str) -> Response {
+    let zone = scheduled::zone(&row.time_zone).unwrap_or(scheduled::DEFAULT_ZONE);
+    let when = |at: &DateTime<chrono::Utc>| {
+        at.with_timezone(&zone).format("%-d %B %Y, %H:%M %Z").to_string()
+    };
+    let open = row.status == "NOT_STARTED"
+        && row.consent_stage != "active"
+        && row.provider_kind == "paystack";
+    let status = match (row.status.as_str(), row.consent_stage.as_str()) {
+        ("NOT_STARTED", "authorized") => {
+            "Approved: your bank is activating the mandate (this can take a day)".to_owned()
+        }
+        ("NOT_STARTED", _) if row.provider_kind == "mona" => format!(
+            "Waiting for you to approve in the Mona app (request {})",
+            row.provider_reference.as_deref().unwrap_or("pending")
+        ),
+        ("NOT_STARTED", _) => "Waiting for your authorization".to_owned(),
+        ("ACTIVE", _) => "Authorized".to_owned(),
+        (other, _) => other.to_lowercase().replace('_', " "),
+    };
+    let name = [row.first_name.as_deref(), row.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let summary = format!(
+        "{merchant} asks to collect from your bank account: at most {} per debit and {} per calendar month, between {} and {}.",
+        money(row.maximum_minor, &row.currency),
+        money(row.monthly_limit_minor, &row.currency),
+        when(&row.start_at),
+        when(&row.expires_at),
+    );
+    pages::html_with(
+        StatusCode::OK,
+        &Consent {
+            merchant: merchant.to_owned(),
+            summary,
+            maximum: money(row.maximum_minor, &row.currency),
+            monthly: money(row.monthly_limit_minor, &row.currency),
+            schedule: describe(row, zone),
+            start: when(&row.start_at),
+            expiry: when(&row.expires_at),
+            reference: row.reference.clone(),
+            status,
+            message: message.to_owned(),
+            open,
+            token: row.token.clone(),
+            name,
+            email: row.customer_email.clone().or(row.email.clone()).unwrap_or_default(),
+            phone: row.phone.clone().unwrap_or_default(),
+            provider: "Paystack",
+        },
+        CSP,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct Form {
+    #[serde(default)]
+    email: String,
+}
+
+/// The button: ask Paystack for a direct-debit authorization and send the customer there.
+async fn start(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Response {
+    let (row, merchant) = match find(&state, &token).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return pages::not_found("This authorization link is not valid."),
+        Err(response) => return response,
+    };
+    let email = serde_urlencoded::from_bytes::<Form>(&body)
+        .map(|f| f.email.trim().to_owned())
+        .unwrap_or_default();
+    if !(email_address::EmailAddress::is_valid(&email) && email.contains('.')) {
+        return render(&row, &merchant, "Enter a valid email address.");
+    }
+    if row.status != "NOT_STARTED" || row.provider_kind != "paystack" {
+        return render(&row, &merchant, "");
+    }
+    match request_authorization(&state, &row, &email).await {
+        Ok(redirect_url) => see_other(&redirect_url),
+        Err(message) => render(&row, &merchant, &message),
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Records the request (an attempt, so Paystack's callbacks find the mandate), calls Paystack, and
+/// records the reference it chose. Nothing is chargeable until the customer approves, so a failed or
+/// lost call only means the customer presses the button again.
+async fn request_authorization(
+    state: &AppState,
+    row: &ScheduledRow,
+    email: &str,
+) -> Result<String, String> {
+    let sorry = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "could not start a mandate authorization");
+        "Paystack could not be reached. Please try again.".to_owned()
+    };
+    let merchant_id = row.merchant_id.as_str();
+    let attempt_id = new_id("att");
+    let placeholder = format!("cwa-{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(
+        "insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
+                                        status, scheduled_id)
+         values ($1, $2, $3, 'paystack', 'initialize_authorization', $4, 'created', $5)",
+    )
+    .bind(merchant_id)
+    .bind(&attempt_id)
+    .bind(&row.provider)
+    .bind(&placeholder)
+    .bind(&row.id)
+    .execute(&state.pool)
+    .await
+    .map_err(|e| sorry(&e))?;
+    let account = crate::providers::accounts::open(state, merchant_id, &row.provider)
+        .await
+        .map_err(|e| sorry(&e))?
+        .ok_or_else(|| sorry(&"the provider account was removed"))?;
+    let callback = format!(
+        "{}/consent/{}/done",
+        state.config.public_url.trim_end_matches('/'),
+        row.token
+    );
+    let started = match state.providers.paystack(&account) {
+        Ok(paystack) => paystack.initialize_authorization(email, Some(&callback)).await,
+        Err(e) => Err(e),
+    };
+    let started = match started {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = crate::store::attempts::set_status(
+                &state.pool,
+                merchant_id,
+                &attempt_id,
+                &["created"],
+                "failed",
+                Some(&e.to_string()),
+            )
+            .await;
+            return Err(sorry(&e));
+        }
+    };
+    let recorded = async {
+        let mut tx = state.pool.begin().await?;
+        sqlx::query(
+            "update provider_attempts set provider_reference = $3, status = 'pending', updated_at = now(),
+                    calls = calls || $4
+             where merchant_id = $1 and id = $2",
+        )
+        .bind(merchant_id)
+        .bind(&attempt_id)
+        .bind(&started.reference)
+        .bind(sqlx::types::Json(json!([{"operation": "initialize_authorization", "outcome": "started",
+                                         "at": crate::domain::time::format(&chrono::Utc::now())}])))
+        .execute(&mut *tx)
+        .await?;
+        store::set_consent(
+            &mut *tx,
+            merchant_id,
+            &row.id,
+            "requested",
+            Some(&started.reference),
+            Some(email),
+            None,
+        )
+        .await?;
+        mandate::schedule_poll(&mut *tx, merchant_id, &row.id, crate::jobs::queue::in_(std::time::Duration::from_secs(60)))
+            .await?;
+        mandate::publish(&mut tx, merchant_id, &row.id).await?;
+        tx.commit().await
+    };
+    recorded.await.map_err(|e| sorry(&e))?;
+    Ok(started.redirect_url)
+}
+
+/// Where Paystack sends the customer back: ask Paystack now, then show the page.
+async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let (row, _) = match find(&state, &token).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return pages::not_found("This authorization link is not valid."),
+        Err(response) => return response,
+    };
+    if let (Some(reference), "NOT_STARTED") = (&row.provider_reference, row.status.as_str()) {
+        if let Err(e) = check_now(&state, &row, reference).await {
+            tracing::info!(error = %e, "mandate not confirmed on return; the poll goes on");
+        }
+    }
+    see_other(&format!("/consent/{token}"))
+}
+
+async fn check_now(state: &AppState, row: &ScheduledRow, reference: &str) -> Result<(), String> {
+    let account = crate::providers::accounts::open(state, &row.merchant_id, &row.provider)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the provider account was removed")?;
+    let found = state
+        .providers
+        .paystack(&account)
+        .map_err(|e| e.to_string())?
+        .verify_authorization(reference)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reported = Reported {
+        active: found.active,
+        authorization_code: Some(found.authorization_code),
+        email: found.customer.and_then(|c| c.email),
+        source: "return",
+    };
+    let mut tx = state.pool.begin().await.map_err(|e| e.to_string())?;
+    mandate::report(&mut tx, state, &row.merchant_id, &row.id, &reported)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())
+}

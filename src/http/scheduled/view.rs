@@ -1,0 +1,144 @@
+//! A scheduled collection as the scheduled-collection document shows it (`{"success": true, "data"}`,
+//! amounts as minor-unit strings, UTC `Z` times), with what Cowry adds: the consent URL, the
+//! installments and the debits made.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::domain::time;
+use crate::store::scheduled::ScheduledRow;
+
+/// `{"success": true, "data": …}`, the scheduled document's envelope.
+#[derive(Serialize, ToSchema)]
+pub struct ScheduledEnvelope<T> {
+    pub success: bool,
+    pub data: T,
+}
+
+impl<T: Serialize> ScheduledEnvelope<T> {
+    pub fn new(data: T) -> ScheduledEnvelope<T> {
+        ScheduledEnvelope {
+            success: true,
+            data,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("views serialise")
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledView {
+    #[schema(example = "pay_9fmz6170pzaih14pmyl0a49o1l")]
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "scheduled")]
+    pub kind: &'static str,
+    /// Whether the mandate can be debited (the provider reported it active).
+    pub is_consented: bool,
+    pub collection: MandateView,
+    /// The page where the customer consents (`{COWRY_PUBLIC_URL}/consent/{loanLinkToken}`).
+    pub consent_url: String,
+    /// `none`, `requested` (sent to the provider), `authorized` (approved; the bank has not activated
+    /// it yet) or `active`.
+    #[schema(example = "none")]
+    pub consent_stage: String,
+    #[schema(example = "NGN")]
+    pub currency: String,
+    #[schema(example = "paystack")]
+    pub provider: String,
+    #[schema(example = "Africa/Lagos")]
+    pub time_zone: String,
+    pub agent_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub contact: Option<Value>,
+    /// `[{date, amount, status, attempts, lastError}]`: the installments planned so far (a recurring
+    /// schedule is written a few installments ahead).
+    #[schema(value_type = Vec<Object>)]
+    pub installments: Vec<Value>,
+    /// `[{id, reference, amount, status, failureClass, failureReason, installmentDate, createdAt}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub debits: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Value>,
+    #[serde(serialize_with = "time::serialize")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::serialize")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The document's `collection` object.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MandateView {
+    #[schema(example = "600")]
+    pub max_amount: String,
+    #[serde(serialize_with = "time::serialize")]
+    pub expiry_date: DateTime<Utc>,
+    #[serde(serialize_with = "time::serialize")]
+    pub start_date: DateTime<Utc>,
+    #[schema(example = "600")]
+    pub monthly_limit: String,
+    /// `{type, frequency, entries: [{date, amount}], amount}`
+    #[schema(value_type = Object)]
+    pub schedule: Value,
+    pub reference: String,
+    /// NOT_STARTED, ACTIVE, COMPLETED, EXPIRED, CANCELLED or REVOKED.
+    #[schema(example = "NOT_STARTED")]
+    pub status: String,
+    #[serde(serialize_with = "time::serialize_opt")]
+    pub last_collected_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time::serialize_opt")]
+    pub next_collection_at: Option<DateTime<Utc>>,
+    #[schema(example = "MERCHANT")]
+    pub debit_type: String,
+    pub loan_link_token: String,
+}
+
+impl From<ScheduledRow> for ScheduledView {
+    fn from(row: ScheduledRow) -> ScheduledView {
+        let contact = row.contact_id.as_ref().map(|id| {
+            serde_json::json!({"id": id, "firstName": row.first_name, "lastName": row.last_name,
+                               "phone": row.phone, "email": row.email})
+        });
+        // Until consent, the next collection is the schedule's start (as the document shows it).
+        let next = match row.status.as_str() {
+            "NOT_STARTED" => row.next_collection_at.or(Some(row.start_at)),
+            _ => row.next_collection_at,
+        };
+        ScheduledView {
+            is_consented: row.consent_stage == "active",
+            collection: MandateView {
+                max_amount: row.maximum_minor.to_string(),
+                expiry_date: row.expires_at,
+                start_date: row.start_at,
+                monthly_limit: row.monthly_limit_minor.to_string(),
+                schedule: row.schedule.0,
+                reference: row.reference,
+                status: row.status,
+                last_collected_at: row.last_collected_at,
+                next_collection_at: next,
+                debit_type: row.debit_type,
+                loan_link_token: row.token,
+            },
+            id: row.id,
+            kind: "scheduled",
+            consent_url: row.consent_url,
+            consent_stage: row.consent_stage,
+            currency: row.currency.trim().to_owned(),
+            provider: row.provider,
+            time_zone: row.time_zone,
+            agent_id: row.agent_id,
+            contact,
+            installments: row.installments.0,
+            debits: row.debits.0,
+            events: row.events.0,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}

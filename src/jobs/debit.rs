@@ -1,0 +1,490 @@
+//! Debits of a consented mandate, on the money path's three steps:
+//! 1. **claim** (one transaction, under the mandate's row lock): check the collection is `ACTIVE`, the
+//!    amount within `maximumAmount` and, with every debit not known to have failed, within the calendar
+//!    month's limit (and, for merchant debits with a frequency, not before the agreed interval); write
+//!    the debit, its provider attempt with the reference Paystack will know it by, and that attempt's
+//!    first status poll. Twenty simultaneous debits queue on the lock: exactly those that fit are
+//!    claimed.
+//! 2. **charge**: `POST /transaction/charge_authorization` with that reference.
+//! 3. **record**: the answer settles the attempt (`jobs::settle`), which moves the debit, its
+//!    installment and the collection ([`follow`]). A lost answer leaves the attempt `unknown` for the
+//!    poll: an installment is never charged a second time while its debit might have gone through (a
+//!    unique index holds one live debit per installment).
+//!
+//! The `debit` job runs one installment of a `MONA` schedule at its due time. A worker killed mid-charge
+//! leaves the installment `processing` with its debit claimed: the job's next run finds the debit and
+//! leaves it to the poll instead of charging again.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::queue::{in_, Outcome};
+use super::{mandate, reconcile, settle};
+use crate::domain::collection::event;
+use crate::domain::ids::new_id;
+use crate::domain::schedule::month_of;
+use crate::domain::scheduled::{self};
+use crate::domain::settlement::{AttemptState, PaymentStatus, Report};
+use crate::domain::time;
+use crate::providers::ProviderError;
+use crate::store::attempts::{self, AttemptRow, NewAttempt};
+use crate::store::jobs::{self, Job};
+use crate::store::scheduled::{self as store, NewDebit};
+use crate::AppState;
+
+pub const KIND: &str = "debit";
+
+/// Queues an installment's debit at `run_at`.
+pub async fn schedule(
+    db: impl sqlx::PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    due_at: DateTime<Utc>,
+    run_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    jobs::enqueue(
+        db,
+        KIND,
+        &store::debit_job_key(merchant_id, id, due_at),
+        Some(merchant_id),
+        &json!({"merchantId": merchant_id, "collectionId": id, "dueAt": time::format(&due_at)}),
+        run_at,
+    )
+    .await
+}
+
+/// Why a debit was not claimed.
+#[derive(Debug)]
+pub enum Refused {
+    NotFound,
+    /// The collection is not `ACTIVE` (its status).
+    NotActive(String),
+    /// `(limit name, message)`: `maximumAmount`, `monthlyLimit` or `frequency`.
+    Limit(&'static str, String),
+    DuplicateReference,
+}
+
+/// A claimed debit, ready to charge.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub debit_id: String,
+    pub attempt_id: String,
+    pub provider_reference: String,
+}
+
+pub struct Ask<'a> {
+    pub merchant_id: &'a str,
+    pub collection_id: &'a str,
+    pub amount: i64,
+    pub reference: &'a str,
+    pub installment: Option<DateTime<Utc>>,
+    /// Merchant debits keep to the schedule's interval; the schedule's own installments are its dates.
+    pub check_interval: bool,
+}
+
+/// Step 1, in the caller's transaction.
+pub async fn claim(conn: &mut PgConnection, ask: &Ask<'_>) -> Result<Result<Claimed, Refused>, sqlx::Error> {
+    let (merchant_id, id) = (ask.merchant_id, ask.collection_id);
+    let Some(status) = store::lock(conn, merchant_id, id).await? else {
+        return Ok(Err(Refused::NotFound));
+    };
+    if status != "ACTIVE" {
+        return Ok(Err(Refused::NotActive(status)));
+    }
+    let Some(row) = store::get(&mut *conn, merchant_id, id).await? else {
+        return Ok(Err(Refused::NotFound));
+    };
+    if ask.amount > row.maximum_minor {
+        return Ok(Err(Refused::Limit(
+            "maximumAmount",
+            format!(
+                "{} is more than the mandate's maximum of {} per debit",
+                ask.amount, row.maximum_minor
+            ),
+        )));
+    }
+    let plan = mandate::plan_of(&row);
+    let now = time::now();
+    let month = month_of(plan.zone, now);
+    let (spent, last) = store::month_total(conn, merchant_id, id, month).await?;
+    if spent.saturating_add(ask.amount) > row.monthly_limit_minor {
+        return Ok(Err(Refused::Limit(
+            "monthlyLimit",
+            format!(
+                "{} with the {spent} already debited (or in progress) in {} is more than the monthly limit of {}",
+                ask.amount,
+                month.format("%Y-%m"),
+                row.monthly_limit_minor
+            ),
+        )));
+    }
+    if let (true, Some(last)) = (ask.check_interval, last) {
+        let allowed = plan.next_allowed(last);
+        if now < allowed {
+            return Ok(Err(Refused::Limit(
+                "frequency",
+                format!(
+                    "the schedule allows the next debit from {}",
+                    time::format(&allowed)
+                ),
+            )));
+        }
+    }
+    let taken: bool = sqlx::query_scalar(
+        "select exists (select 1 from debits where merchant_id = $1 and collection_id = $2 and reference = $3)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(ask.reference)
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken {
+        return Ok(Err(Refused::DuplicateReference));
+    }
+    let claimed = Claimed {
+        debit_id: new_id("dbt"),
+        attempt_id: new_id("att"),
+        // Paystack references: alphanumerics and `-`, `.`, `=` only.
+        provider_reference: format!("cwd-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let currency = row.currency.trim();
+    attempts::insert_created(
+        &mut *conn,
+        merchant_id,
+        &[NewAttempt {
+            id: &claimed.attempt_id,
+            provider: &row.provider,
+            kind: &row.provider_kind,
+            operation: "charge_authorization",
+            provider_reference: &claimed.provider_reference,
+            amount_minor: ask.amount,
+            currency,
+        }],
+    )
+    .await?;
+    sqlx::query(
+        "update provider_attempts set scheduled_id = $3, debit_id = $4 where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(&claimed.attempt_id)
+    .bind(id)
+    .bind(&claimed.debit_id)
+    .execute(&mut *conn)
+    .await?;
+    store::insert_debit(
+        &mut *conn,
+        &NewDebit {
+            merchant_id,
+            id: &claimed.debit_id,
+            collection_id: id,
+            installment_due_at: ask.installment,
+            reference: ask.reference,
+            amount_minor: ask.amount,
+            currency,
+            month,
+            attempt_id: &claimed.attempt_id,
+            at: now,
+        },
+    )
+    .await?;
+    if let Some(due_at) = ask.installment {
+        store::set_installment(&mut *conn, merchant_id, id, due_at, &["scheduled"], "processing", None)
+            .await?;
+    }
+    reconcile::schedule(&mut *conn, merchant_id, &claimed.attempt_id, in_(first_poll())).await?;
+    Ok(Ok(claimed))
+}
+
+/// The first status poll of a debit: late enough that the charge's own answer usually comes first.
+fn first_poll() -> std::time::Duration {
+    std::time::Duration::from_secs(30)
+}
+
+/// Steps 2 and 3: charge, then record what the answer means (in its own transaction).
+pub async fn charge_and_record(
+    state: &AppState,
+    merchant_id: &str,
+    collection_id: &str,
+    claimed: &Claimed,
+) -> Result<(), sqlx::Error> {
+    let Some(row) = store::get(&state.pool, merchant_id, collection_id).await? else {
+        return Ok(());
+    };
+    let attempt_id = claimed.attempt_id.as_str();
+    let amount_and_email = async {
+        let debit = store::debit(&state.pool, merchant_id, &claimed.debit_id)
+            .await
+            .ok()
+            .flatten()?;
+        let currency = crate::domain::currency::Currency::parse(debit.currency.trim())?;
+        Some(crate::domain::money::Money::from_minor(debit.amount_minor, currency))
+    };
+    let Some(amount) = amount_and_email.await else {
+        return Ok(());
+    };
+    let code = match (&row.authorization_code, &state.config.encryption_key) {
+        (Some(sealed), Some(key)) => key
+            .open(sealed, collection_id.as_bytes())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok()),
+        _ => None,
+    };
+    let email = row.customer_email.clone().or(row.email.clone()).unwrap_or_default();
+    let started = std::time::Instant::now();
+    let charged = match (code, crate::providers::accounts::open(state, merchant_id, &row.provider).await) {
+        (Some(code), Ok(Some(account))) => match state.providers.paystack(&account) {
+            Ok(paystack) => {
+                paystack
+                    .charge_authorization(&email, amount, &code, &claimed.provider_reference)
+                    .await
+            }
+            Err(e) => Err(e),
+        },
+        (None, _) => Err(ProviderError::Rejected {
+            provider: "cowry",
+            message: "the mandate has no authorization to charge".to_owned(),
+        }),
+        (_, Ok(None)) => Err(ProviderError::Rejected {
+            provider: "cowry",
+            message: "the provider account was removed".to_owned(),
+        }),
+        (_, Err(e)) => Err(ProviderError::Unavailable {
+            provider: "cowry",
+            message: e.to_string(),
+        }),
+    };
+    let outcome = match &charged {
+        Ok(v) => format!("{:?}", v.status),
+        Err(e) => format!("error: {}", e.detail()),
+    };
+    let call = json!({"operation": "charge_authorization", "outcome": outcome,
+                      "latencyMs": started.elapsed().as_millis() as u64, "at": time::format(&Utc::now())});
+    let mut tx = state.pool.begin().await?;
+    attempts::record_call(&mut *tx, merchant_id, attempt_id, &call).await?;
+    let report = match charged {
+        Ok(verified) => Some(Report {
+            status: verified.status,
+            amount: Some(verified.amount),
+        }),
+        Err(e) if e.created_nothing() => Some(Report {
+            status: PaymentStatus::Failed {
+                reason: e.to_string(),
+            },
+            amount: None,
+        }),
+        Err(e) => {
+            tracing::warn!(attempt = attempt_id, error = %e.detail(), "debit answer lost; polling");
+            let why = e.to_string();
+            attempts::set_status(&mut *tx, merchant_id, attempt_id, &["created"], "unknown", Some(&why))
+                .await?;
+            store::set_debit_status(&mut *tx, merchant_id, &claimed.debit_id, "unknown", None).await?;
+            None
+        }
+    };
+    if let Some(report) = report {
+        settle::apply(&mut tx, merchant_id, attempt_id, &report, "charge").await?;
+    }
+    tx.commit().await
+}
+
+/// The `debit` job: one installment, at its due time.
+pub async fn run(state: &AppState, job: &Job) -> Outcome {
+    match run_once(state, job).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Failed(format!("database: {e}")),
+    }
+}
+
+async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
+    let payload = &job.payload;
+    let (Some(merchant_id), Some(id), Some(due_at)) = (
+        payload["merchantId"].as_str(),
+        payload["collectionId"].as_str(),
+        payload["dueAt"]
+            .as_str()
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&Utc)),
+    ) else {
+        return Ok(Outcome::GiveUp("payload names no installment".to_owned()));
+    };
+    let Some(installment) = store::installment(&state.pool, merchant_id, id, due_at).await? else {
+        return Ok(Outcome::GiveUp("no such installment".to_owned()));
+    };
+    if installment.status == "processing" {
+        if store::live_debit_for(&state.pool, merchant_id, id, due_at)
+            .await?
+            .is_some()
+        {
+            // A run died mid-charge, or the charge is still processing: its debit is claimed and
+            // polled; never charge it again.
+            return Ok(Outcome::Done);
+        }
+        return retry_or_fail(state, merchant_id, id, due_at, installment.tries).await;
+    }
+    if installment.status != "scheduled" {
+        return Ok(Outcome::Done);
+    }
+    let reference = format!("installment-{}-{}", due_at.timestamp_millis(), installment.tries + 1);
+    let ask = Ask {
+        merchant_id,
+        collection_id: id,
+        amount: installment.amount_minor,
+        reference: &reference,
+        installment: Some(due_at),
+        check_interval: false,
+    };
+    let mut tx = state.pool.begin().await?;
+    let claimed = claim(&mut tx, &ask).await?;
+    let claimed = match claimed {
+        Ok(claimed) => claimed,
+        Err(Refused::NotActive(_) | Refused::NotFound) => {
+            store::set_installment(&mut *tx, merchant_id, id, due_at, &["scheduled"], "cancelled", None)
+                .await?;
+            tx.commit().await?;
+            return Ok(Outcome::Done);
+        }
+        Err(Refused::Limit(limit, message)) => {
+            let error = format!("{limit}: {message}");
+            store::set_installment(&mut *tx, merchant_id, id, due_at, &["scheduled"], "failed", Some(&error))
+                .await?;
+            crate::store::collections::add_event(
+                &mut *tx,
+                merchant_id,
+                id,
+                &new_id("evt"),
+                event::DEBIT_FAILED,
+                &json!({"installmentDate": time::format(&due_at), "failureClass": "hard", "reason": error}),
+            )
+            .await?;
+            mandate::publish(&mut tx, merchant_id, id).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Done);
+        }
+        Err(Refused::DuplicateReference) => {
+            tx.commit().await?;
+            return Ok(Outcome::Done);
+        }
+    };
+    tx.commit().await?;
+    charge_and_record(state, merchant_id, id, &claimed).await?;
+    Ok(Outcome::Done)
+}
+
+/// Settlement's follow-up for a debit's attempt (called by `jobs::settle` in its transaction).
+pub async fn follow(
+    conn: &mut PgConnection,
+    attempt: &AttemptRow,
+    to: AttemptState,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let (Some(debit_id), Some(id)) = (&attempt.debit_id, &attempt.scheduled_id) else {
+        return Ok(());
+    };
+    let merchant_id = attempt.merchant_id.as_str();
+    let Some(debit) = store::debit(&mut *conn, merchant_id, debit_id).await? else {
+        return Ok(());
+    };
+    let Some(_) = store::lock(conn, merchant_id, id).await? else {
+        return Ok(());
+    };
+    let data = |extra: serde_json::Value| {
+        let mut data = json!({"debit": debit.id, "reference": debit.reference,
+                              "amount": debit.amount_minor.to_string(), "attempt": attempt.id});
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        data
+    };
+    match to {
+        AttemptState::Succeeded => {
+            if !store::set_debit_status(&mut *conn, merchant_id, debit_id, "succeeded", None).await? {
+                return Ok(());
+            }
+            crate::store::collections::add_event(
+                &mut *conn,
+                merchant_id,
+                id,
+                &new_id("evt"),
+                event::DEBIT_SUCCEEDED,
+                &data(json!({})),
+            )
+            .await?;
+            if let Some(due_at) = debit.installment_due_at {
+                store::set_installment(&mut *conn, merchant_id, id, due_at, &["processing", "scheduled"], "paid", None)
+                    .await?;
+            }
+            match store::get(&mut *conn, merchant_id, id).await? {
+                Some(row) if row.debit_type == "MONA" && row.status == "ACTIVE" => {
+                    mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now()))).await?
+                }
+                _ => store::set_collected(&mut *conn, merchant_id, id, None).await?,
+            }
+        }
+        AttemptState::Failed => {
+            let reason = reason.unwrap_or("failed");
+            let class = scheduled::failure_class(reason);
+            if !store::set_debit_status(&mut *conn, merchant_id, debit_id, "failed", Some((class, reason)))
+                .await?
+            {
+                return Ok(());
+            }
+            crate::store::collections::add_event(
+                &mut *conn,
+                merchant_id,
+                id,
+                &new_id("evt"),
+                event::DEBIT_FAILED,
+                &data(json!({"failureClass": class, "reason": reason})),
+            )
+            .await?;
+            if class == "hard" {
+                mandate::revoke(conn, merchant_id, id, reason).await?;
+            } else if let Some(due_at) = debit.installment_due_at {
+                // The installment's job decides when to try again (it knows the retry schedule).
+                store::set_installment(&mut *conn, merchant_id, id, due_at, &["processing"], "processing", Some(reason))
+                    .await?;
+                schedule(&mut *conn, merchant_id, id, due_at, Utc::now()).await?;
+            }
+        }
+        _ => {}
+    }
+    mandate::publish(conn, merchant_id, id).await
+}
+
+/// The installment's last debit failed softly: try again after the next delay of
+/// `COWRY_DEBIT_RETRY_SCHEDULE`, or, once it is used up, mark the installment `failed` and plan on.
+async fn retry_or_fail(
+    state: &AppState,
+    merchant_id: &str,
+    id: &str,
+    due_at: DateTime<Utc>,
+    tries: i32,
+) -> Result<Outcome, sqlx::Error> {
+    let mut tx = state.pool.begin().await?;
+    let delay = state
+        .config
+        .debit_retry_schedule
+        .get(tries.max(1) as usize - 1)
+        .copied();
+    let outcome = match delay {
+        Some(delay) => {
+            store::set_installment(&mut *tx, merchant_id, id, due_at, &["processing"], "scheduled", None)
+                .await?;
+            Outcome::RetryAt(in_(delay), None)
+        }
+        None => {
+            store::set_installment(&mut *tx, merchant_id, id, due_at, &["processing"], "failed", None)
+                .await?;
+            if let Some(row) = store::get(&mut *tx, merchant_id, id).await? {
+                if row.status == "ACTIVE" {
+                    mandate::extend(&mut tx, &row, None).await?;
+                }
+            }
+            mandate::publish(&mut tx, merchant_id, id).await?;
+            Outcome::Done
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}

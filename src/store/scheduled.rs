@@ -1,0 +1,670 @@
+//! Scheduled collections: the collections row, its mandate, its installments and its debits.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use crate::domain::collection::event;
+
+/// A scheduled collection as read back, with its contact (if any), installments, debits and events.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledRow {
+    pub merchant_id: String,
+    pub id: String,
+    pub reference: String,
+    pub currency: String,
+    pub status: String,
+    pub provider: String,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub debit_type: String,
+    pub maximum_minor: i64,
+    pub monthly_limit_minor: i64,
+    pub start_at: DateTime<Utc>,
+    pub time_zone: String,
+    pub schedule_type: String,
+    pub schedule: Json<Value>,
+    pub agent_id: Option<String>,
+    pub token: String,
+    pub consent_url: String,
+    pub provider_kind: String,
+    pub provider_reference: Option<String>,
+    pub authorization_code: Option<Vec<u8>>,
+    pub customer_email: Option<String>,
+    pub consent_stage: String,
+    pub consented_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_collected_at: Option<DateTime<Utc>>,
+    pub next_collection_at: Option<DateTime<Utc>>,
+    pub contact_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub installments: Json<Vec<Value>>,
+    pub debits: Json<Vec<Value>>,
+    pub events: Json<Vec<Value>>,
+}
+
+const SELECT: &str = r#"
+    select c.merchant_id, c.id, c.reference, c.currency, c.status, c.provider, c.expires_at,
+           c.created_at, c.updated_at,
+           m.debit_type, m.maximum_minor, m.monthly_limit_minor, m.start_at, m.time_zone,
+           m.schedule_type, m.schedule, m.agent_id, m.token, m.consent_url, m.provider_kind, m.provider_reference,
+           m.authorization_code, m.customer_email, m.consent_stage, m.consented_at, m.revoked_at,
+           m.last_collected_at, m.next_collection_at,
+           ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
+           coalesce((select json_agg(json_build_object(
+                        'date', to_char(i.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                        'amount', i.amount_minor::text, 'status', i.status, 'attempts', i.tries,
+                        'lastError', i.last_error) order by i.due_at)
+                     from installments i
+                     where i.merchant_id = c.merchant_id and i.collection_id = c.id), '[]') as installments,
+           coalesce((select json_agg(json_build_object(
+                        'id', d.id, 'reference', d.reference, 'amount', d.amount_minor::text,
+                        'status', d.status, 'failureClass', d.failure_class, 'failureReason', d.failure_reason,
+                        'installmentDate', to_char(d.installment_due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                        'createdAt', to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                      order by d.created_at, d.id)
+                     from debits d
+                     where d.merchant_id = c.merchant_id and d.collection_id = c.id), '[]') as debits,
+           coalesce((select json_agg(json_build_object(
+                        'id', e.id, 'type', e.type,
+                        'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                      order by e.seq)
+                     from collection_events e
+                     where e.merchant_id = c.merchant_id and e.collection_id = c.id), '[]') as events
+    from collections c
+    join mandates m on m.merchant_id = c.merchant_id and m.collection_id = c.id
+    left join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id"#;
+
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<ScheduledRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} where c.merchant_id = $1 and c.id = $2"))
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// By consent token (the customer's page): any merchant's.
+pub async fn by_token(pool: &PgPool, token: &str) -> Result<Option<ScheduledRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} where m.token = $1"))
+        .bind(token)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Newest first, like `collections::list`, with the same filters.
+pub async fn list(
+    pool: &PgPool,
+    merchant_id: &str,
+    filter: &super::collections::ListFilter,
+) -> Result<Vec<ScheduledRow>, sqlx::Error> {
+    let (after_at, after_id) = filter.page.after.clone().unzip();
+    sqlx::query_as(&format!(
+        "{SELECT}
+         where c.merchant_id = $1 and c.type = 'scheduled'
+           and ($2::text is null or c.status = $2)
+           and ($3::text is null or c.reference = $3)
+           and ($4::text is null or c.contact_id = $4)
+           and ($5::timestamptz is null or c.created_at >= $5)
+           and ($6::timestamptz is null or c.created_at <= $6)
+           and ($7::timestamptz is null or (c.created_at, c.id) < ($7, $8))
+         order by c.created_at desc, c.id desc
+         limit $9"
+    ))
+    .bind(merchant_id)
+    .bind(&filter.status)
+    .bind(&filter.reference)
+    .bind(&filter.contact_id)
+    .bind(filter.page.created_from)
+    .bind(filter.page.created_to)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(filter.page.limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether `id` is a scheduled collection of this merchant.
+pub async fn is_scheduled(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from collections
+                        where merchant_id = $1 and id = $2 and type = 'scheduled')",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Everything one scheduled create writes.
+pub struct NewMandate<'a> {
+    pub merchant_id: &'a str,
+    pub id: &'a str,
+    pub reference: &'a str,
+    pub currency: &'a str,
+    pub provider: &'a str,
+    pub provider_kind: &'a str,
+    pub maximum_minor: i64,
+    pub monthly_limit_minor: i64,
+    pub start_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub time_zone: &'a str,
+    pub debit_type: &'a str,
+    pub schedule_type: &'a str,
+    pub schedule: &'a Value,
+    pub agent_id: Option<&'a str>,
+    pub token: &'a str,
+    pub consent_url: &'a str,
+    pub provider_reference: Option<&'a str>,
+    pub customer_email: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+    pub event_id: &'a str,
+    /// (new contact id, first name, last name, E.164 phone, email), found by phone or created.
+    pub contact: Option<(&'a str, &'a str, &'a str, &'a str, &'a str)>,
+}
+
+/// The collection, its contact (found by phone or created), its mandate and its `collection.created`
+/// event, in one transaction (the caller's).
+pub async fn insert(conn: &mut PgConnection, new: &NewMandate<'_>) -> Result<(), sqlx::Error> {
+    let contact_id: Option<String> = match new.contact {
+        None => None,
+        Some((contact_id, first, last, phone, email)) => Some(
+            sqlx::query_scalar(
+                "insert into contacts (merchant_id, id, first_name, last_name, phone, email)
+                 values ($1, $2, $3, $4, $5, $6)
+                 on conflict (merchant_id, phone) do update set updated_at = contacts.updated_at
+                 returning id",
+            )
+            .bind(new.merchant_id)
+            .bind(contact_id)
+            .bind(first)
+            .bind(last)
+            .bind(phone)
+            .bind(email)
+            .fetch_one(&mut *conn)
+            .await?,
+        ),
+    };
+    sqlx::query(
+        "with created as (
+             insert into collections (merchant_id, id, type, reference, amount_minor, currency, status,
+                                      contact_id, provider, expires_at, payable, created_at, updated_at)
+             values ($1, $2, 'scheduled', $3, $4, $5, 'NOT_STARTED', $6, $7, $8, '{}'::json, $9, $9)
+             returning id
+         ), mandate as (
+             insert into mandates (merchant_id, collection_id, debit_type, maximum_minor,
+                                   monthly_limit_minor, start_at, time_zone, schedule_type, schedule,
+                                   agent_id, token, provider_kind, provider_reference, customer_email,
+                                   consent_url)
+             select $1, id, $10, $4, $11, $12, $13, $14, $15::json, $16, $17, $18, $19, $20, $23
+             from created
+         )
+         insert into collection_events (merchant_id, id, collection_id, type, created_at)
+         select $1, $21, id, $22, $9 from created",
+    )
+    .bind(new.merchant_id)
+    .bind(new.id)
+    .bind(new.reference)
+    .bind(new.maximum_minor)
+    .bind(new.currency)
+    .bind(contact_id)
+    .bind(new.provider)
+    .bind(new.expires_at)
+    .bind(new.created_at)
+    .bind(new.debit_type)
+    .bind(new.monthly_limit_minor)
+    .bind(new.start_at)
+    .bind(new.time_zone)
+    .bind(new.schedule_type)
+    .bind(new.schedule.to_string())
+    .bind(new.agent_id)
+    .bind(new.token)
+    .bind(new.provider_kind)
+    .bind(new.provider_reference)
+    .bind(new.customer_email)
+    .bind(new.event_id)
+    .bind(event::CREATED)
+    .bind(new.consent_url)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks the mandate (every debit decision on one collection is made under this lock) and returns
+/// the collection's status.
+pub async fn lock(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select c.status from mandates m
+         join collections c on c.merchant_id = m.merchant_id and c.id = m.collection_id
+         where m.merchant_id = $1 and m.collection_id = $2
+         for update of m",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// What the debits not known to have failed add up to in one calendar month, and when the latest of
+/// them was made.
+pub async fn month_total(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    month: NaiveDate,
+) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    let (total, last): (Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select sum(amount_minor)::bigint,
+                (select max(created_at) from debits
+                 where merchant_id = $1 and collection_id = $2 and status <> 'failed')
+         from debits
+         where merchant_id = $1 and collection_id = $2 and month = $3 and status <> 'failed'",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(month)
+    .fetch_one(conn)
+    .await?;
+    Ok((total.unwrap_or(0), last))
+}
+
+pub struct NewDebit<'a> {
+    pub merchant_id: &'a str,
+    pub id: &'a str,
+    pub collection_id: &'a str,
+    pub installment_due_at: Option<DateTime<Utc>>,
+    pub reference: &'a str,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub month: NaiveDate,
+    pub attempt_id: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into debits (merchant_id, id, collection_id, installment_due_at, reference, amount_minor,
+                             currency, month, status, attempt_id, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10)",
+    )
+    .bind(new.merchant_id)
+    .bind(new.id)
+    .bind(new.collection_id)
+    .bind(new.installment_due_at)
+    .bind(new.reference)
+    .bind(new.amount_minor)
+    .bind(new.currency)
+    .bind(new.month)
+    .bind(new.attempt_id)
+    .bind(new.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DebitRow {
+    pub id: String,
+    pub collection_id: String,
+    pub installment_due_at: Option<DateTime<Utc>>,
+    pub reference: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub failure_class: Option<String>,
+    pub failure_reason: Option<String>,
+    pub attempt_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const DEBIT: &str = "select id, collection_id, installment_due_at, reference, amount_minor, currency,
+                            status, failure_class, failure_reason, attempt_id, created_at from debits";
+
+pub async fn debit(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<DebitRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{DEBIT} where merchant_id = $1 and id = $2"))
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The debit made for an installment that has not failed (at most one: a unique index).
+pub async fn live_debit_for(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    collection_id: &str,
+    due_at: DateTime<Utc>,
+) -> Result<Option<DebitRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{DEBIT} where merchant_id = $1 and collection_id = $2 and installment_due_at = $3
+                   and status <> 'failed'"
+    ))
+    .bind(merchant_id)
+    .bind(collection_id)
+    .bind(due_at)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves a debit on from an open state (pending/unknown); returns whether it moved.
+pub async fn set_debit_status(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    status: &str,
+    failure: Option<(&str, &str)>,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "update debits set status = $3, failure_class = $4, failure_reason = $5, updated_at = now()
+         where merchant_id = $1 and id = $2 and status in ('pending', 'unknown')",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(status)
+    .bind(failure.map(|f| f.0))
+    .bind(failure.map(|f| f.1))
+    .execute(db)
+    .await?;
+    Ok(moved.rows_affected() > 0)
+}
+
+/// A status change of the whole collection with its event, from one of `from`; returns whether it
+/// moved. `completed_at` is set for `COMPLETED`.
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    event: (&str, &str, &Value),
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "with changed as (
+             update collections set status = $4, updated_at = now(),
+                    completed_at = case when $4 = 'COMPLETED' then now() else completed_at end
+             where merchant_id = $1 and id = $2 and type = 'scheduled' and status = any($3)
+             returning id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
+             select $1, $5, id, $6, $7, now() from changed
+         )
+         select exists (select 1 from changed)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(event.0)
+    .bind(event.1)
+    .bind(Json(event.2))
+    .fetch_one(db)
+    .await
+}
+
+/// The mandate's consent progress (`requested`, `authorized`) and what the provider said about it.
+pub async fn set_consent(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    stage: &str,
+    provider_reference: Option<&str>,
+    customer_email: Option<&str>,
+    authorization_code: Option<&[u8]>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update mandates set consent_stage = $3,
+                provider_reference = coalesce($4, provider_reference),
+                customer_email = coalesce($5, customer_email),
+                authorization_code = coalesce($6, authorization_code),
+                consented_at = case when $3 = 'active' then coalesce(consented_at, now()) else consented_at end
+         where merchant_id = $1 and collection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(stage)
+    .bind(provider_reference)
+    .bind(customer_email)
+    .bind(authorization_code)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_revoked(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update mandates set revoked_at = coalesce(revoked_at, now())
+         where merchant_id = $1 and collection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Stops every installment not yet taken (the collection ended) and removes their debit jobs.
+pub async fn stop_installments(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with stopped as (
+             update installments set status = 'cancelled'
+             where merchant_id = $1 and collection_id = $2 and status = 'scheduled'
+             returning due_at
+         )
+         delete from jobs
+         where kind = 'debit' and status = 'queued'
+           and key in (select $1 || '/' || $2 || '/' || (extract(epoch from due_at) * 1000)::bigint
+                       from stopped)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update mandates set next_collection_at = null where merchant_id = $1 and collection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The job key of an installment's debit.
+pub fn debit_job_key(merchant_id: &str, id: &str, due_at: DateTime<Utc>) -> String {
+    format!("{merchant_id}/{id}/{}", due_at.timestamp_millis())
+}
+
+/// Writes installments not yet written (by due date) and returns those that were new.
+pub async fn add_installments(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    installments: &[(DateTime<Utc>, i64)],
+) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
+    let (dates, amounts): (Vec<DateTime<Utc>>, Vec<i64>) = installments.iter().copied().unzip();
+    sqlx::query_scalar(
+        "insert into installments (merchant_id, collection_id, due_at, amount_minor)
+         select $1, $2, due_at, amount from unnest($3::timestamptz[], $4::bigint[]) as t(due_at, amount)
+         on conflict do nothing
+         returning due_at",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(dates)
+    .bind(amounts)
+    .fetch_all(conn)
+    .await
+}
+
+/// The latest installment written, and how many are still ahead (not yet paid or failed).
+pub async fn planned(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+) -> Result<(Option<DateTime<Utc>>, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select max(due_at), count(*) filter (where status in ('scheduled', 'processing'))
+         from installments where merchant_id = $1 and collection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InstallmentRow {
+    pub due_at: DateTime<Utc>,
+    pub amount_minor: i64,
+    pub status: String,
+    pub tries: i32,
+}
+
+pub async fn installment(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    due_at: DateTime<Utc>,
+) -> Result<Option<InstallmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select due_at, amount_minor, status, tries from installments
+         where merchant_id = $1 and collection_id = $2 and due_at = $3",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(due_at)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves an installment on (`processing`, `paid`, `failed`, back to `scheduled` for a retry), counting
+/// a try when it is taken.
+pub async fn set_installment(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    due_at: DateTime<Utc>,
+    from: &[&str],
+    to: &str,
+    error: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "update installments
+         set status = $5, last_error = coalesce($6, last_error),
+             tries = tries + case when $5 = 'processing' then 1 else 0 end
+         where merchant_id = $1 and collection_id = $2 and due_at = $3 and status = any($4)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(due_at)
+    .bind(from)
+    .bind(to)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(moved.rows_affected() > 0)
+}
+
+pub async fn set_collected(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    next: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update mandates set last_collected_at = now(), next_collection_at = $3
+         where merchant_id = $1 and collection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(next)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_next(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    next: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update mandates set next_collection_at = $3 where merchant_id = $1 and collection_id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(next)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Expires scheduled collections whose expiry passed (at most `batch`), each with its event.
+pub async fn expire_due(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "with due as (
+             select merchant_id, id from collections
+             where type = 'scheduled' and status in ('NOT_STARTED', 'ACTIVE') and expires_at <= $1
+             order by expires_at limit $2
+             for update skip locked
+         ), changed as (
+             update collections c set status = 'EXPIRED', updated_at = $1
+             from due where c.merchant_id = due.merchant_id and c.id = due.id
+               and c.status in ('NOT_STARTED', 'ACTIVE')
+             returning c.merchant_id, c.id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, created_at)
+             select merchant_id, 'evt_' || replace(gen_random_uuid()::text, '-', ''), id, $3, $1
+             from changed
+         )
+         select merchant_id, id from changed",
+    )
+    .bind(now)
+    .bind(batch)
+    .bind(event::EXPIRED)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn merchant_zone(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select time_zone from merchants where id = $1")
+        .bind(merchant_id)
+        .fetch_optional(db)
+        .await
+}
