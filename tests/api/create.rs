@@ -383,12 +383,15 @@ async fn several_bad_fields_are_all_listed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_bodies_are_refused_until_scheduled_collections_exist() {
+async fn a_body_with_a_schedule_is_read_by_the_scheduled_rules() {
     let app = spawn().await;
     let (status, body) = app
         .create(&json!({"maximumAmount": "500000", "debitType": "MERCHANT", "schedule": {"type": "SCHEDULED"}}))
         .await;
-    assert_eq!(assert_error(&body, status, "validation_failed"), ["type"]);
+    assert_eq!(
+        assert_error(&body, status, "validation_failed"),
+        ["reference", "startDate", "expiryDate", "schedule.entries"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

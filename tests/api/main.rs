@@ -31,6 +31,7 @@ mod provider_http;
 mod providers;
 mod queue;
 mod receiver;
+mod scheduled;
 mod security;
 mod tls;
 mod webhooks;

@@ -261,11 +261,12 @@ async fn request_authorization(
         .await
         .map_err(|e| sorry(&e))?
         .ok_or_else(|| sorry(&"the provider account was removed"))?;
-    let callback = format!(
-        "{}/consent/{}/done",
-        state.config.public_url.trim_end_matches('/'),
-        row.token
-    );
+    // A test account's customer comes back to this very server (as its emulators' callbacks do).
+    let base = match (account.mode.as_str(), state.providers.self_base()) {
+        ("test", Some(own)) => own.to_owned(),
+        _ => state.config.public_url.clone(),
+    };
+    let callback = format!("{}/consent/{}/done", base.trim_end_matches('/'), row.token);
     let started = match state.providers.paystack(&account) {
         Ok(paystack) => paystack.initialize_authorization(email, Some(&callback)).await,
         Err(e) => Err(e),
