@@ -7,8 +7,8 @@
 //! Recurring schedules are expanded lazily ([`Plan::after`]): a ten-year daily schedule is a rule and a
 //! few rows, not 3,650 rows on day one.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono::Offset;
+use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +293,9 @@ mod tests {
         let gap = NaiveDateTime::parse_from_str("2027-03-28T01:30", "%Y-%m-%dT%H:%M").unwrap();
         assert!(!exists(chrono_tz::Europe::London, gap));
         assert_eq!(
-            resolve(chrono_tz::Europe::London, gap).unwrap().to_rfc3339(),
+            resolve(chrono_tz::Europe::London, gap)
+                .unwrap()
+                .to_rfc3339(),
             "2027-03-28T01:30:00+00:00"
         );
         // 01:30 on 31 October happens twice: the first (BST, 00:30 UTC) is taken.

@@ -136,12 +136,7 @@ pub fn failure_class(reason: &str) -> &'static str {
 }
 
 /// Reads a stored schedule back (the inverse of [`schedule_json`]).
-pub fn plan_from(
-    schedule: &Value,
-    zone: Tz,
-    start: DateTime<Utc>,
-    expiry: DateTime<Utc>,
-) -> Plan {
+pub fn plan_from(schedule: &Value, zone: Tz, start: DateTime<Utc>, expiry: DateTime<Utc>) -> Plan {
     let minor = |v: &Value| v.as_str().and_then(|s| s.parse::<i64>().ok());
     let recurring = schedule["frequency"]
         .as_str()
@@ -186,7 +181,10 @@ pub fn parse(
         return Err(errors.into_vec());
     };
     if v::get(body, "type").is_some_and(|t| t.as_str() != Some("scheduled")) {
-        errors.add("type", "must be \"scheduled\" for a body with schedule or debitType");
+        errors.add(
+            "type",
+            "must be \"scheduled\" for a body with schedule or debitType",
+        );
     }
     let reference = v::string(body, "reference", "", MAX_REFERENCE_LEN, true, &mut errors);
     let debit_type = match v::get(body, "debitType") {
@@ -194,8 +192,9 @@ pub fn parse(
             errors.add("debitType", "is required (MERCHANT or MONA)");
             None
         }
-        Some(_) => v::one_of(body, "debitType", "", &DEBIT_TYPES, &mut errors)
-            .and_then(DebitType::parse),
+        Some(_) => {
+            v::one_of(body, "debitType", "", &DEBIT_TYPES, &mut errors).and_then(DebitType::parse)
+        }
     };
     let time_zone = match v::string(body, "timeZone", "", 64, false, &mut errors) {
         None => Some(merchant_zone),
@@ -213,7 +212,10 @@ pub fn parse(
         Some(code) => {
             let found = Currency::parse(&code);
             if found.is_none() {
-                errors.add("currency", "must be an ISO 4217 code Cowry supports, e.g. NGN");
+                errors.add(
+                    "currency",
+                    "must be an ISO 4217 code Cowry supports, e.g. NGN",
+                );
             }
             found
         }
@@ -232,7 +234,8 @@ pub fn parse(
     }
     let agent_id = v::string(body, "agentId", "", 64, false, &mut errors);
     let provider = v::string(body, "provider", "", 64, false, &mut errors);
-    let contact = v::get(body, "contact").and_then(|_| integrated::parse_contact(body, &mut errors));
+    let contact =
+        v::get(body, "contact").and_then(|_| integrated::parse_contact(body, &mut errors));
     let schedule = parse_schedule(body, maximum, (start, expiry, zone), now, &mut errors);
     if !errors.is_empty() {
         return Err(errors.into_vec());
@@ -628,7 +631,12 @@ mod tests {
         ] {
             assert_eq!(failure_class(hard), "hard", "{hard}");
         }
-        for soft in ["Insufficient Funds", "Bank unavailable", "Declined", "timeout"] {
+        for soft in [
+            "Insufficient Funds",
+            "Bank unavailable",
+            "Declined",
+            "timeout",
+        ] {
             assert_eq!(failure_class(soft), "soft", "{soft}");
         }
     }

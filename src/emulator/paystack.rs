@@ -108,10 +108,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         )
         .route("/authorize/{access_code}", get(mandates::page))
         .route("/authorize/{access_code}/{action}", post(mandates::act))
-        .route(
-            "/_authorizations/{code}/{action}",
-            post(mandates::operate),
-        )
+        .route("/_authorizations/{code}/{action}", post(mandates::operate))
         .route("/_charges/{code}", get(mandates::charges))
         .route("/checkout/{access_code}", get(checkout_page))
         .route("/checkout/{access_code}/{action}", post(checkout_action))

@@ -81,10 +81,15 @@ pub struct Ask<'a> {
     pub installment: Option<DateTime<Utc>>,
     /// Merchant debits keep to the schedule's interval; the schedule's own installments are its dates.
     pub check_interval: bool,
+    /// When the debit's status is first polled, if its own answer has not settled it by then.
+    pub first_poll: std::time::Duration,
 }
 
 /// Step 1, in the caller's transaction.
-pub async fn claim(conn: &mut PgConnection, ask: &Ask<'_>) -> Result<Result<Claimed, Refused>, sqlx::Error> {
+pub async fn claim(
+    conn: &mut PgConnection,
+    ask: &Ask<'_>,
+) -> Result<Result<Claimed, Refused>, sqlx::Error> {
     let (merchant_id, id) = (ask.merchant_id, ask.collection_id);
     let Some(status) = store::lock(conn, merchant_id, id).await? else {
         return Ok(Err(Refused::NotFound));
@@ -189,16 +194,30 @@ pub async fn claim(conn: &mut PgConnection, ask: &Ask<'_>) -> Result<Result<Clai
     )
     .await?;
     if let Some(due_at) = ask.installment {
-        store::set_installment(&mut *conn, merchant_id, id, due_at, &["scheduled"], "processing", None)
-            .await?;
+        store::set_installment(
+            &mut *conn,
+            merchant_id,
+            id,
+            due_at,
+            &["scheduled"],
+            "processing",
+            None,
+        )
+        .await?;
     }
-    reconcile::schedule(&mut *conn, merchant_id, &claimed.attempt_id, in_(first_poll())).await?;
+    reconcile::schedule(
+        &mut *conn,
+        merchant_id,
+        &claimed.attempt_id,
+        in_(ask.first_poll),
+    )
+    .await?;
     Ok(Ok(claimed))
 }
 
-/// The first status poll of a debit: late enough that the charge's own answer usually comes first.
-fn first_poll() -> std::time::Duration {
-    std::time::Duration::from_secs(30)
+/// The first status poll of a debit: the reconcile schedule's first step.
+pub fn first_poll(state: &AppState) -> std::time::Duration {
+    time::schedule_delay(&state.config.reconcile_schedule, 0)
 }
 
 /// Steps 2 and 3: charge, then record what the answer means (in its own transaction).
@@ -218,7 +237,10 @@ pub async fn charge_and_record(
             .ok()
             .flatten()?;
         let currency = crate::domain::currency::Currency::parse(debit.currency.trim())?;
-        Some(crate::domain::money::Money::from_minor(debit.amount_minor, currency))
+        Some(crate::domain::money::Money::from_minor(
+            debit.amount_minor,
+            currency,
+        ))
     };
     let Some(amount) = amount_and_email.await else {
         return Ok(());
@@ -230,9 +252,16 @@ pub async fn charge_and_record(
             .and_then(|b| String::from_utf8(b).ok()),
         _ => None,
     };
-    let email = row.customer_email.clone().or(row.email.clone()).unwrap_or_default();
+    let email = row
+        .customer_email
+        .clone()
+        .or(row.email.clone())
+        .unwrap_or_default();
     let started = std::time::Instant::now();
-    let charged = match (code, crate::providers::accounts::open(state, merchant_id, &row.provider).await) {
+    let charged = match (
+        code,
+        crate::providers::accounts::open(state, merchant_id, &row.provider).await,
+    ) {
         (Some(code), Ok(Some(account))) => match state.providers.paystack(&account) {
             Ok(paystack) => {
                 paystack
@@ -276,9 +305,17 @@ pub async fn charge_and_record(
         Err(e) => {
             tracing::warn!(attempt = attempt_id, error = %e.detail(), "debit answer lost; polling");
             let why = e.to_string();
-            attempts::set_status(&mut *tx, merchant_id, attempt_id, &["created"], "unknown", Some(&why))
+            attempts::set_status(
+                &mut *tx,
+                merchant_id,
+                attempt_id,
+                &["created"],
+                "unknown",
+                Some(&why),
+            )
+            .await?;
+            store::set_debit_status(&mut *tx, merchant_id, &claimed.debit_id, "unknown", None)
                 .await?;
-            store::set_debit_status(&mut *tx, merchant_id, &claimed.debit_id, "unknown", None).await?;
             None
         }
     };
@@ -325,7 +362,11 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     if installment.status != "scheduled" {
         return Ok(Outcome::Done);
     }
-    let reference = format!("installment-{}-{}", due_at.timestamp_millis(), installment.tries + 1);
+    let reference = format!(
+        "installment-{}-{}",
+        due_at.timestamp_millis(),
+        installment.tries + 1
+    );
     let ask = Ask {
         merchant_id,
         collection_id: id,
@@ -333,21 +374,38 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         reference: &reference,
         installment: Some(due_at),
         check_interval: false,
+        first_poll: first_poll(state),
     };
     let mut tx = state.pool.begin().await?;
     let claimed = claim(&mut tx, &ask).await?;
     let claimed = match claimed {
         Ok(claimed) => claimed,
         Err(Refused::NotActive(_) | Refused::NotFound) => {
-            store::set_installment(&mut *tx, merchant_id, id, due_at, &["scheduled"], "cancelled", None)
-                .await?;
+            store::set_installment(
+                &mut *tx,
+                merchant_id,
+                id,
+                due_at,
+                &["scheduled"],
+                "cancelled",
+                None,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Outcome::Done);
         }
         Err(Refused::Limit(limit, message)) => {
             let error = format!("{limit}: {message}");
-            store::set_installment(&mut *tx, merchant_id, id, due_at, &["scheduled"], "failed", Some(&error))
-                .await?;
+            store::set_installment(
+                &mut *tx,
+                merchant_id,
+                id,
+                due_at,
+                &["scheduled"],
+                "failed",
+                Some(&error),
+            )
+            .await?;
             crate::store::collections::add_event(
                 &mut *tx,
                 merchant_id,
@@ -398,7 +456,9 @@ pub async fn follow(
     };
     match to {
         AttemptState::Succeeded => {
-            if !store::set_debit_status(&mut *conn, merchant_id, debit_id, "succeeded", None).await? {
+            if !store::set_debit_status(&mut *conn, merchant_id, debit_id, "succeeded", None)
+                .await?
+            {
                 return Ok(());
             }
             crate::store::collections::add_event(
@@ -411,12 +471,21 @@ pub async fn follow(
             )
             .await?;
             if let Some(due_at) = debit.installment_due_at {
-                store::set_installment(&mut *conn, merchant_id, id, due_at, &["processing", "scheduled"], "paid", None)
-                    .await?;
+                store::set_installment(
+                    &mut *conn,
+                    merchant_id,
+                    id,
+                    due_at,
+                    &["processing", "scheduled"],
+                    "paid",
+                    None,
+                )
+                .await?;
             }
             match store::get(&mut *conn, merchant_id, id).await? {
                 Some(row) if row.debit_type == "MONA" && row.status == "ACTIVE" => {
-                    mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now()))).await?
+                    mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now())))
+                        .await?
                 }
                 _ => store::set_collected(&mut *conn, merchant_id, id, None).await?,
             }
@@ -424,8 +493,14 @@ pub async fn follow(
         AttemptState::Failed => {
             let reason = reason.unwrap_or("failed");
             let class = scheduled::failure_class(reason);
-            if !store::set_debit_status(&mut *conn, merchant_id, debit_id, "failed", Some((class, reason)))
-                .await?
+            if !store::set_debit_status(
+                &mut *conn,
+                merchant_id,
+                debit_id,
+                "failed",
+                Some((class, reason)),
+            )
+            .await?
             {
                 return Ok(());
             }
@@ -442,8 +517,16 @@ pub async fn follow(
                 mandate::revoke(conn, merchant_id, id, reason).await?;
             } else if let Some(due_at) = debit.installment_due_at {
                 // The installment's job decides when to try again (it knows the retry schedule).
-                store::set_installment(&mut *conn, merchant_id, id, due_at, &["processing"], "processing", Some(reason))
-                    .await?;
+                store::set_installment(
+                    &mut *conn,
+                    merchant_id,
+                    id,
+                    due_at,
+                    &["processing"],
+                    "processing",
+                    Some(reason),
+                )
+                .await?;
                 schedule(&mut *conn, merchant_id, id, due_at, Utc::now()).await?;
             }
         }
@@ -469,13 +552,29 @@ async fn retry_or_fail(
         .copied();
     let outcome = match delay {
         Some(delay) => {
-            store::set_installment(&mut *tx, merchant_id, id, due_at, &["processing"], "scheduled", None)
-                .await?;
+            store::set_installment(
+                &mut *tx,
+                merchant_id,
+                id,
+                due_at,
+                &["processing"],
+                "scheduled",
+                None,
+            )
+            .await?;
             Outcome::RetryAt(in_(delay), None)
         }
         None => {
-            store::set_installment(&mut *tx, merchant_id, id, due_at, &["processing"], "failed", None)
-                .await?;
+            store::set_installment(
+                &mut *tx,
+                merchant_id,
+                id,
+                due_at,
+                &["processing"],
+                "failed",
+                None,
+            )
+            .await?;
             if let Some(row) = store::get(&mut *tx, merchant_id, id).await? {
                 if row.status == "ACTIVE" {
                     mandate::extend(&mut tx, &row, None).await?;

@@ -105,6 +105,7 @@ pub async fn report(
             )
             .await?;
             jobs::cancel(&mut *conn, CONSENT_KIND, &consent_key(merchant_id, id)).await?;
+            store::close_authorization_requests(&mut *conn, merchant_id, id, "succeeded").await?;
             if row.debit_type == "MONA" && row.provider_kind == "paystack" {
                 extend(conn, &row, None).await?;
             }
@@ -113,7 +114,13 @@ pub async fn report(
         }
         (true, _, _) => Ok(Applied::Nothing),
         (false, "ACTIVE", "active") => {
-            revoke(conn, merchant_id, id, "the provider reports the mandate inactive").await?;
+            revoke(
+                conn,
+                merchant_id,
+                id,
+                "the provider reports the mandate inactive",
+            )
+            .await?;
             Ok(Applied::Revoked)
         }
         (false, "NOT_STARTED", "none" | "requested") => {
@@ -147,10 +154,15 @@ pub async fn revoke(
         id,
         &["NOT_STARTED", "ACTIVE"],
         "REVOKED",
-        (&new_id("evt"), event::MANDATE_REVOKED, &json!({"reason": why})),
+        (
+            &new_id("evt"),
+            event::MANDATE_REVOKED,
+            &json!({"reason": why}),
+        ),
     )
     .await?;
     if moved {
+        store::close_authorization_requests(&mut *conn, merchant_id, id, "failed").await?;
         store::set_revoked(&mut *conn, merchant_id, id).await?;
         store::stop_installments(conn, merchant_id, id).await?;
         publish(conn, merchant_id, id).await?;
@@ -280,7 +292,11 @@ async fn poll_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> 
     ));
     let account = match crate::providers::accounts::open(state, merchant_id, &row.provider).await {
         Ok(Some(account)) => account,
-        Ok(None) => return Ok(Outcome::GiveUp("the provider account was removed".to_owned())),
+        Ok(None) => {
+            return Ok(Outcome::GiveUp(
+                "the provider account was removed".to_owned(),
+            ))
+        }
         Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
     };
     let verified = match state.providers.paystack(&account) {

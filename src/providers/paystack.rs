@@ -259,8 +259,14 @@ impl Paystack {
             return Err(ProviderError::NotFound { provider: NAME });
         }
         let path = format!("/customer/authorization/verify/{reference}");
-        self.call::<(), _>("verify_authorization", Safety::Read, Method::GET, &path, None)
-            .await
+        self.call::<(), _>(
+            "verify_authorization",
+            Safety::Read,
+            Method::GET,
+            &path,
+            None,
+        )
+        .await
     }
 
     /// `POST /customer/authorization/deactivate`: the mandate can no longer be charged.

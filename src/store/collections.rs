@@ -164,10 +164,10 @@ pub async fn get(
     sqlx::query_as(&format!(
         "{SELECT} where c.merchant_id = $1 and c.id = $2 and c.type = 'integrated'"
     ))
-        .bind(merchant_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 #[derive(Debug, Default)]

@@ -492,9 +492,10 @@ pub async fn stop_installments(
     )
     .bind(merchant_id)
     .bind(id)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    // An unconsented mandate's authorization request ends with it.
+    close_authorization_requests(conn, merchant_id, id, "failed").await
 }
 
 /// The job key of an installment's debit.
@@ -579,7 +580,7 @@ pub async fn set_installment(
     let moved = sqlx::query(
         "update installments
          set status = $5, last_error = coalesce($6, last_error),
-             tries = tries + case when $5 = 'processing' then 1 else 0 end
+             tries = tries + case when $5 = 'processing' and status = 'scheduled' then 1 else 0 end
          where merchant_id = $1 and collection_id = $2 and due_at = $3 and status = any($4)",
     )
     .bind(merchant_id)
@@ -667,4 +668,25 @@ pub async fn merchant_zone(
         .bind(merchant_id)
         .fetch_optional(db)
         .await
+}
+
+/// The mandate's authorization requests end with it: `succeeded` at consent, `failed` when the
+/// collection ends unconsented (so nothing is left open for the reconciler's checks).
+pub async fn close_authorization_requests(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set status = $3, updated_at = now()
+         where merchant_id = $1 and scheduled_id = $2 and operation = 'initialize_authorization'
+           and status in ('created', 'pending', 'unknown')",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(status)
+    .execute(db)
+    .await?;
+    Ok(())
 }

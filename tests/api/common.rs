@@ -17,16 +17,22 @@ pub const ENCRYPTION_KEY: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e
 /// The Paystack secret key of a merchant's `paystack` test account (random, stored encrypted, made on
 /// the account's first use), as the emulator and the webhook check know it.
 pub async fn paystack_secret(pool: &PgPool, merchant_id: &str) -> String {
+    account_secret(pool, merchant_id, "paystack").await
+}
+
+/// [`paystack_secret`] of the merchant's Paystack account named `slug`.
+pub async fn account_secret(pool: &PgPool, merchant_id: &str, slug: &str) -> String {
     let sealed: Vec<u8> = sqlx::query_scalar(
-        "select credentials from merchant_providers where merchant_id = $1 and slug = 'paystack'",
+        "select credentials from merchant_providers where merchant_id = $1 and slug = $2",
     )
     .bind(merchant_id)
+    .bind(slug)
     .fetch_one(pool)
     .await
     .expect("the paystack account has credentials once it has been used");
     let plain = cowry::domain::secretbox::SecretBox::from_hex(ENCRYPTION_KEY)
         .unwrap()
-        .open(&sealed, format!("{merchant_id}/paystack").as_bytes())
+        .open(&sealed, format!("{merchant_id}/{slug}").as_bytes())
         .unwrap();
     serde_json::from_slice::<Value>(&plain).unwrap()["secretKey"]
         .as_str()

@@ -43,17 +43,28 @@ pub async fn consent(app: &TestApp, data: &Value, email: &str) -> Value {
     let started = client
         .post(app.url(&format!("/consent/{token}")))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("name=Ada+Obi&email={}&phone=", email.replace('+', "%2B")))
+        .body(format!(
+            "name=Ada+Obi&email={}&phone=",
+            email.replace('+', "%2B")
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(started.status(), StatusCode::SEE_OTHER, "{:?}", started.text().await);
+    assert_eq!(
+        started.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        started.text().await
+    );
     // The emulator hands out links at COWRY_PUBLIC_URL; the test reaches it where it listens.
     let paystack_page = started.headers()["location"]
         .to_str()
         .unwrap()
         .replace("http://cowry.test", &app.base);
-    assert!(paystack_page.contains("/_emulator/paystack/authorize/"), "{paystack_page}");
+    assert!(
+        paystack_page.contains("/_emulator/paystack/authorize/"),
+        "{paystack_page}"
+    );
     let approved = client
         .post(format!("{paystack_page}/approve"))
         .send()
@@ -81,7 +92,9 @@ async fn charges(app: &TestApp, authorization_code: &str) -> u64 {
     let secret = paystack_secret(&app.pool, &merchant).await;
     let body: Value = app
         .client
-        .get(app.url(&format!("/_emulator/paystack/_charges/{authorization_code}")))
+        .get(app.url(&format!(
+            "/_emulator/paystack/_charges/{authorization_code}"
+        )))
         .bearer_auth(secret)
         .send()
         .await
@@ -132,7 +145,10 @@ async fn the_documents_example_is_a_past_mandate_and_works_with_future_dates() {
     assert_eq!(collection["schedule"]["frequency"], "WEEKLY");
     assert_eq!(collection["schedule"]["amount"], "500");
     assert_eq!(collection["schedule"]["entries"][0]["amount"], "200");
-    assert_eq!(collection["reference"], "Testing Mona Scheduled Collection--Succeed");
+    assert_eq!(
+        collection["reference"],
+        "Testing Mona Scheduled Collection--Succeed"
+    );
     for at in [
         &collection["startDate"],
         &collection["expiryDate"],
@@ -168,7 +184,10 @@ async fn the_documents_example_is_a_past_mandate_and_works_with_future_dates() {
 
     // No debit before consent.
     let (status, body) = app
-        .post_json(&format!("/collections/{id}/debit"), &json!({"amount": "100"}))
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "100"}),
+        )
         .await;
     assert_error(&body, status, "invalid_state");
 }
@@ -192,9 +211,15 @@ async fn concurrent_merchant_debits_stop_exactly_at_the_monthly_limit() {
     let id = data["id"].as_str().unwrap().to_owned();
 
     let (status, over) = app
-        .post_json(&format!("/collections/{id}/debit"), &json!({"amount": "10001"}))
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "10001"}),
+        )
         .await;
-    assert_eq!(assert_error(&over, status, "limit_exceeded"), ["maximumAmount"]);
+    assert_eq!(
+        assert_error(&over, status, "limit_exceeded"),
+        ["maximumAmount"]
+    );
 
     let mut tries = tokio::task::JoinSet::new();
     for i in 0..20 {
@@ -210,7 +235,10 @@ async fn concurrent_merchant_debits_stop_exactly_at_the_monthly_limit() {
             assert_eq!(body["data"]["status"], "succeeded", "{body}");
             succeeded += 1;
         } else {
-            assert_eq!(assert_error(body, *status, "limit_exceeded"), ["monthlyLimit"]);
+            assert_eq!(
+                assert_error(body, *status, "limit_exceeded"),
+                ["monthlyLimit"]
+            );
         }
     }
     assert_eq!(succeeded, 7);
@@ -219,4 +247,330 @@ async fn concurrent_merchant_debits_stop_exactly_at_the_monthly_limit() {
     let (_, fetched) = app.get(&format!("/collections/{id}")).await;
     assert_eq!(fetched["data"]["debits"].as_array().unwrap().len(), 7);
     assert!(fetched["data"]["collection"]["lastCollectedAt"].is_string());
+}
+
+fn london(at: chrono::DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::London)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+fn contact() -> Value {
+    json!({"firstName": "Ada", "lastName": "Obi", "phone": "+2348012345678", "email": "ada@example.com"})
+}
+
+/// A `MONA` schedule of three dated installments a few seconds apart, written in London time.
+fn mona_schedule(first_in_secs: i64, amounts: [&str; 3]) -> (Value, Vec<chrono::DateTime<Utc>>) {
+    let now = Utc::now();
+    let dates: Vec<_> = (0..3)
+        .map(|i| {
+            chrono::DurationRound::duration_trunc(
+                now + TimeDelta::seconds(first_in_secs + 2 * i),
+                TimeDelta::seconds(1),
+            )
+            .unwrap()
+        })
+        .collect();
+    let entries: Vec<Value> = dates
+        .iter()
+        .zip(amounts)
+        .map(|(at, amount)| json!({"date": london(*at), "amount": amount}))
+        .collect();
+    let body = json!({
+        "maximumAmount": "50000", "monthlyLimit": "500000", "debitType": "MONA",
+        "timeZone": "Europe/London",
+        "startDate": london(now), "expiryDate": london(now + TimeDelta::days(2)),
+        "reference": format!("mona-{}", uuid::Uuid::new_v4().simple()),
+        "schedule": {"type": "SCHEDULED", "entries": entries},
+        "contact": contact(),
+    });
+    (body, dates)
+}
+
+fn event_types(data: &Value) -> Vec<String> {
+    data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_cowry_runs_debits_each_installment_once_at_its_time() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "10"),
+        ("COWRY_WORKER_IDLE_MS", "50"),
+    ])
+    .await;
+    let (body, dates) = mona_schedule(4, ["20000", "20000", "10000"]);
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    // Read in London time, stored in UTC.
+    let stored: Vec<String> = created["data"]["collection"]["schedule"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["date"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = dates.iter().map(cowry::domain::time::format).collect();
+    assert_eq!(stored, expected);
+    // Nothing is planned, let alone debited, before consent.
+    assert_eq!(app.count("select count(*) from installments").await, 0);
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'debit'")
+            .await,
+        0
+    );
+
+    consent(&app, &created["data"], "ada@example.com").await;
+    let done = eventually("every installment to be collected", || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        (body["data"]["collection"]["status"] == "COMPLETED").then_some(body["data"].clone())
+    })
+    .await;
+    let installments = done["installments"].as_array().unwrap();
+    assert_eq!(installments.len(), 3);
+    for (installment, due) in installments.iter().zip(&dates) {
+        assert_eq!(installment["status"], "paid");
+        assert_eq!(installment["attempts"], 1);
+        assert_eq!(installment["date"], cowry::domain::time::format(due));
+    }
+    let debits = done["debits"].as_array().unwrap();
+    assert_eq!(debits.len(), 3);
+    for debit in debits {
+        assert_eq!(debit["status"], "succeeded");
+        // Taken at its time, never before.
+        assert!(debit["createdAt"].as_str().unwrap() >= debit["installmentDate"].as_str().unwrap());
+    }
+    let code = authorization_code(&app, &id).await;
+    assert_eq!(charges(&app, &code).await, 3);
+    let types = event_types(&done);
+    for expected in [
+        "collection.created",
+        "mandate.consented",
+        "collection.completed",
+    ] {
+        assert_eq!(
+            types.iter().filter(|t| *t == expected).count(),
+            1,
+            "{types:?}"
+        );
+    }
+    assert_eq!(types.iter().filter(|t| *t == "debit.succeeded").count(), 3);
+    assert!(done["collection"]["lastCollectedAt"].is_string());
+    assert_eq!(done["collection"]["nextCollectionAt"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soft_failure_is_retried_on_the_schedule_then_the_installment_fails() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "10"),
+        ("COWRY_WORKER_IDLE_MS", "50"),
+        ("COWRY_DEBIT_RETRY_SCHEDULE", "200ms,200ms"),
+    ])
+    .await;
+    // …01 amounts are declined by the emulated bank (a soft failure); the last one pays.
+    let (body, _) = mona_schedule(1, ["20001", "20000", "20000"]);
+    let (_, created) = app.create(&body).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    consent(&app, &created["data"], "ada@example.com").await;
+    let done = eventually("the schedule to run out", || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        let installments = body["data"]["installments"].as_array()?.clone();
+        let settled = installments.len() == 3
+            && installments
+                .iter()
+                .all(|i| i["status"] == "paid" || i["status"] == "failed");
+        settled.then_some(body["data"].clone())
+    })
+    .await;
+    let first = &done["installments"][0];
+    assert_eq!(first["status"], "failed");
+    // The first try and one per retry delay.
+    assert_eq!(first["attempts"], 3);
+    let failed: Vec<&Value> = done["debits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 3);
+    assert!(failed.iter().all(|d| d["failureClass"] == "soft"));
+    // A soft failure does not end the mandate; the installment after it was collected.
+    assert_eq!(done["installments"][1]["status"], "paid");
+    assert_eq!(done["collection"]["status"], "ACTIVE");
+    let types = event_types(&done);
+    assert_eq!(types.iter().filter(|t| *t == "debit.failed").count(), 3);
+    let code = authorization_code(&app, &id).await;
+    assert_eq!(charges(&app, &code).await, 5);
+    // Nothing is left open: the authorization request succeeded with the consent.
+    assert_eq!(
+        app.count("select count(*) from provider_attempts where status in ('created', 'pending', 'unknown')")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_mandate_stops_the_schedule_at_once() {
+    let app = spawn_with(&[
+        ("COWRY_EMULATOR_SETTLE_MS", "10"),
+        ("COWRY_WORKER_IDLE_MS", "50"),
+    ])
+    .await;
+    let (body, _) = mona_schedule(3600, ["20000", "20000", "20000"]);
+    let (_, created) = app.create(&body).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    consent(&app, &created["data"], "ada@example.com").await;
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'debit'")
+            .await,
+        3
+    );
+    // The customer revokes the mandate at their bank: Paystack reports it inactive.
+    let code = authorization_code(&app, &id).await;
+    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let revoked = app
+        .client
+        .post(app.url(&format!(
+            "/_emulator/paystack/_authorizations/{code}/revoke"
+        )))
+        .bearer_auth(paystack_secret(&app.pool, &merchant).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let data = eventually("the mandate to be revoked", || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        (body["data"]["collection"]["status"] == "REVOKED").then_some(body["data"].clone())
+    })
+    .await;
+    assert!(event_types(&data).contains(&"mandate.revoked".to_owned()));
+    assert!(data["installments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["status"] == "cancelled"));
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'debit'")
+            .await,
+        0
+    );
+    assert_eq!(charges(&app, &code).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hard_failure_revokes_and_a_cancelled_mandate_is_deactivated() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let mut body = example_in(0);
+    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
+    body["maximumAmount"] = json!("10000");
+    body["monthlyLimit"] = json!("100000");
+    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
+        {"date": (Utc::now() + TimeDelta::days(1)).to_rfc3339(), "amount": "10000"}]});
+    body["reference"] = json!("hard");
+    let (_, created) = app.create(&body).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    consent(&app, &created["data"], "ada@example.com").await;
+    // The mandate is deactivated behind Cowry's back (no webhook): the next debit finds out.
+    let code = authorization_code(&app, &id).await;
+    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let secret = paystack_secret(&app.pool, &merchant).await;
+    let deactivated = app
+        .client
+        .post(app.url("/_emulator/paystack/customer/authorization/deactivate"))
+        .bearer_auth(&secret)
+        .json(&json!({"authorization_code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deactivated.status(), StatusCode::OK);
+    let (status, debit) = app
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "5000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{debit}");
+    assert_eq!(debit["data"]["status"], "failed");
+    assert_eq!(debit["data"]["failureClass"], "hard");
+    let (_, fetched) = app.get(&format!("/collections/{id}")).await;
+    assert_eq!(fetched["data"]["collection"]["status"], "REVOKED");
+    let (status, body) = app
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "5000"}),
+        )
+        .await;
+    assert_error(&body, status, "invalid_state");
+
+    // Cancelled before consent, then the customer consents anyway: recorded, never acted on.
+    let mut second = example_in(1);
+    second["reference"] = json!("cancelled");
+    let (_, created) = app.create(&second).await;
+    let second_id = created["data"]["id"].as_str().unwrap().to_owned();
+    let (status, cancelled) = app.post(&format!("/collections/{second_id}/cancel")).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["data"]["collection"]["status"], "CANCELLED");
+    let (status, again) = app.post(&format!("/collections/{second_id}/cancel")).await;
+    assert_error(&again, status, "invalid_state");
+    let token = created["data"]["collection"]["loanLinkToken"]
+        .as_str()
+        .unwrap();
+    let page = app
+        .client
+        .get(app.url(&format!("/consent/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("cancelled"), "{html}");
+    assert!(
+        !html.contains("<form"),
+        "a cancelled mandate offers no button"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_active_mandate_deactivates_it_at_paystack() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let mut body = example_in(0);
+    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
+    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
+        {"date": (Utc::now() + TimeDelta::days(1)).to_rfc3339(), "amount": "500"}]});
+    let (_, created) = app.create(&body).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    consent(&app, &created["data"], "ada@example.com").await;
+    let (status, cancelled) = app.post(&format!("/collections/{id}/cancel")).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    let (_, fetched) = app.get(&format!("/collections/{id}")).await;
+    let types = event_types(&fetched["data"]);
+    assert!(
+        types.contains(&"mandate.deactivated".to_owned()),
+        "{types:?}"
+    );
+    // Paystack no longer accepts the code.
+    let code = authorization_code(&app, &id).await;
+    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let refused = app
+        .client
+        .post(app.url("/_emulator/paystack/transaction/charge_authorization"))
+        .bearer_auth(paystack_secret(&app.pool, &merchant).await)
+        .json(&json!({"email": "ada@example.com", "amount": 500, "authorization_code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }

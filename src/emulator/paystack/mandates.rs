@@ -329,5 +329,8 @@ pub async fn charges(
         .get(&(secret, code))
         .copied()
         .unwrap_or(0);
-    answer(StatusCode::OK, json!({"status": true, "data": {"charges": count}}))
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "data": {"charges": count}}),
+    )
 }

@@ -15,19 +15,19 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use self::view::{CollectionView, Envelope, EventView, ListEnvelope, ListItem, Pagination};
-use crate::http::extract::JsonBody;
-use crate::http::scheduled::view::{ScheduledEnvelope, ScheduledView};
-use crate::store::scheduled as scheduled_store;
 use super::extract::{IdempotencyKey, Merchant};
 use super::idempotent;
 use super::listing;
 use crate::domain::collection::{Status, TYPES};
-use crate::domain::scheduled;
 use crate::domain::ids::new_id;
+use crate::domain::scheduled;
 use crate::domain::time;
 use crate::domain::validate::FieldErrors;
 use crate::error::{ApiError, ApiResult};
+use crate::http::extract::JsonBody;
+use crate::http::scheduled::view::{ScheduledEnvelope, ScheduledView};
 use crate::store::collections::{self as store, ListFilter, Transition};
+use crate::store::scheduled as scheduled_store;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -68,7 +68,10 @@ pub async fn fetch(
 ) -> ApiResult<Response> {
     let id = collection_id(id)?;
     if let Some(row) = store::get(&state.pool, &merchant.merchant_id, &id).await? {
-        let body = Envelope::new("Collection retrieved successfully", CollectionView::from(row));
+        let body = Envelope::new(
+            "Collection retrieved successfully",
+            CollectionView::from(row),
+        );
         return Ok(axum::response::IntoResponse::into_response(Json(body)));
     }
     let row = scheduled_store::get(&state.pool, &merchant.merchant_id, &id)
@@ -103,8 +106,11 @@ pub async fn list(
     let mut filter = parse_list_query(&query).map_err(ApiError::Validation)?;
     let limit = filter.page.limit;
     filter.page.limit += 1; // one extra row tells whether another page exists
-    // Each type's status words are its own, so a status names one type's rows.
-    let scheduled_status = filter.status.as_deref().map(|s| scheduled::STATUSES.contains(&s));
+                            // Each type's status words are its own, so a status names one type's rows.
+    let scheduled_status = filter
+        .status
+        .as_deref()
+        .map(|s| scheduled::STATUSES.contains(&s));
     let kind = filter.kind.clone();
     let mut items: Vec<ListItem> = Vec::new();
     if kind.as_deref() != Some("scheduled") && scheduled_status != Some(true) {
@@ -118,11 +124,10 @@ pub async fn list(
     // Both halves are newest first after the same cursor: merged, the first `limit + 1` are the page.
     items.sort_by(|a, b| b.created_at().cmp(&a.created_at()));
     items.truncate(filter.page.limit as usize);
-    let (items, has_more, next_cursor) =
-        listing::cut(items, limit, |item| {
-            let (at, id) = item.created_at();
-            (at, id)
-        });
+    let (items, has_more, next_cursor) = listing::cut(items, limit, |item| {
+        let (at, id) = item.created_at();
+        (at, id)
+    });
     Ok(Json(ListEnvelope {
         status: "success",
         message: "Collections retrieved successfully",
@@ -197,7 +202,8 @@ pub async fn cancel(
     let id = collection_id(id)?;
     let merchant_id = merchant.merchant_id.as_str();
     if scheduled_store::is_scheduled(&state.pool, merchant_id, &id).await? {
-        return crate::http::scheduled::cancel::cancel(&state, &merchant, key.as_deref(), &id).await;
+        return crate::http::scheduled::cancel::cancel(&state, &merchant, key.as_deref(), &id)
+            .await;
     }
     let path = format!("/collections/{id}/cancel");
     let fingerprint: [&[u8]; 2] = [Method::POST.as_str().as_bytes(), path.as_bytes()];

@@ -17,12 +17,12 @@ mod scheduled;
 use crate::AppState;
 pub use accounts::ProviderRequest;
 pub use events::{EventPayload, EventType};
-pub use scheduled::{CreateRequest, DebitRequest, ScheduledCollectionRequest};
 pub use requests::{
     AttemptStatus, CollectRequest, CollectStatus, CollectionStatus, CollectionType,
     CreateCollectionRequest, CreateMerchantRequest, DeliveryStatus, EndpointChange,
     EndpointRequest, JobStatus, MetadataRequest, RateLimitRequest, ReplayRequest, RollKeyRequest,
 };
+pub use scheduled::{CreateRequest, DebitRequest, ScheduledCollectionRequest};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

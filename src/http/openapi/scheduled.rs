@@ -36,14 +36,28 @@ pub struct ScheduledCollectionRequest {
     #[schema(example = "2027-06-19T08:42:00", min_length = 10, max_length = 40)]
     expiry_date: String,
     /// Unique within your account (at most 128 characters, no control characters).
-    #[schema(example = "loan-42", min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        example = "loan-42",
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     reference: String,
     schedule: ScheduleRequest,
-    #[schema(example = "507f1f77bcf86cd799439011", max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        example = "507f1f77bcf86cd799439011",
+        max_length = 64,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     agent_id: Option<String>,
     contact: Option<super::requests::ContactRequest>,
     /// A paystack (direct debit) or mona account from your providers list.
-    #[schema(example = "paystack", min_length = 1, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        example = "paystack",
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     provider: Option<String>,
     /// Most debited in one calendar month (minor units); default `maximumAmount`.
     #[schema(example = "600", pattern = "^[0-9]{1,14}$")]
@@ -63,7 +77,10 @@ pub struct ScheduleRequest {
     #[serde(rename = "type")]
     #[schema(example = "SCHEDULED", pattern = "^(SCHEDULED|SUBSCRIPTION)$")]
     kind: String,
-    #[schema(example = "WEEKLY", pattern = "^(DAILY|WEEKLY|BIWEEKLY|MONTHLY|QUARTERLY|YEARLY)$")]
+    #[schema(
+        example = "WEEKLY",
+        pattern = "^(DAILY|WEEKLY|BIWEEKLY|MONTHLY|QUARTERLY|YEARLY)$"
+    )]
     frequency: Option<String>,
     /// Minor units per recurring debit, with `frequency`.
     #[schema(example = "500", pattern = "^[0-9]{1,14}$")]
@@ -87,6 +104,11 @@ pub struct DebitRequest {
     #[schema(example = "50000", pattern = "^[0-9]{1,14}$")]
     amount: String,
     /// Unique within the collection; default: one Cowry makes.
-    #[schema(example = "june-installment", min_length = 1, max_length = 128, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        example = "june-installment",
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     reference: Option<String>,
 }

@@ -97,7 +97,10 @@ async fn deactivate_at_provider(
         .as_ref()
         .and_then(|key| key.open(sealed, id.as_bytes()).ok())
         .and_then(|b| String::from_utf8(b).ok());
-    let outcome = match (code, crate::providers::accounts::open(state, merchant_id, provider).await) {
+    let outcome = match (
+        code,
+        crate::providers::accounts::open(state, merchant_id, provider).await,
+    ) {
         (Some(code), Ok(Some(account))) => match state.providers.paystack(&account) {
             Ok(paystack) => paystack
                 .deactivate_authorization(&code)
@@ -114,9 +117,15 @@ async fn deactivate_at_provider(
             json!({"provider": provider, "reason": why}),
         ),
     };
-    let recorded =
-        crate::store::collections::add_event(&state.pool, merchant_id, id, &new_id("evt"), kind, &data)
-            .await;
+    let recorded = crate::store::collections::add_event(
+        &state.pool,
+        merchant_id,
+        id,
+        &new_id("evt"),
+        kind,
+        &data,
+    )
+    .await;
     if let Err(e) = recorded {
         tracing::warn!(error = %e, "could not record a mandate's deactivation");
     }

@@ -29,7 +29,8 @@ use crate::jobs::mandate::{self, Reported};
 use crate::store::scheduled::{self as store, ScheduledRow};
 use crate::AppState;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self' https:; base-uri 'none'; \
+const CSP: &str =
+    "default-src 'none'; style-src 'self'; form-action 'self' https:; base-uri 'none'; \
                    frame-ancestors 'none'";
 
 pub fn router() -> Router<AppState> {
@@ -107,7 +108,11 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
 
 fn money(minor: i64, currency: &str) -> String {
     match Currency::parse(currency.trim()) {
-        Some(c) => format!("{} {}", c.code(), Money::from_minor(minor, c).major_string()),
+        Some(c) => format!(
+            "{} {}",
+            c.code(),
+            Money::from_minor(minor, c).major_string()
+        ),
         None => format!("{currency} {minor}"),
     }
 }
@@ -115,7 +120,11 @@ fn money(minor: i64, currency: &str) -> String {
 /// The schedule in plain words, in the collection's zone.
 fn describe(row: &ScheduledRow, zone: Tz) -> String {
     let plan = mandate::plan_of(row);
-    let day = |at: &DateTime<chrono::Utc>| at.with_timezone(&zone).format("%-d %B %Y, %H:%M").to_string();
+    let day = |at: &DateTime<chrono::Utc>| {
+        at.with_timezone(&zone)
+            .format("%-d %B %Y, %H:%M")
+            .to_string()
+    };
     let mut parts = Vec::new();
     if let Some((frequency, amount)) = plan.recurring {
         parts.push(format!(
@@ -140,7 +149,9 @@ fn describe(row: &ScheduledRow, zone: Tz) -> String {
 fn render(row: &ScheduledRow, merchant: &str, message: &str) -> Response {
     let zone = scheduled::zone(&row.time_zone).unwrap_or(scheduled::DEFAULT_ZONE);
     let when = |at: &DateTime<chrono::Utc>| {
-        at.with_timezone(&zone).format("%-d %B %Y, %H:%M %Z").to_string()
+        at.with_timezone(&zone)
+            .format("%-d %B %Y, %H:%M %Z")
+            .to_string()
     };
     let open = row.status == "NOT_STARTED"
         && row.consent_stage != "active"
@@ -185,7 +196,11 @@ fn render(row: &ScheduledRow, merchant: &str, message: &str) -> Response {
             open,
             token: row.token.clone(),
             name,
-            email: row.customer_email.clone().or(row.email.clone()).unwrap_or_default(),
+            email: row
+                .customer_email
+                .clone()
+                .or(row.email.clone())
+                .unwrap_or_default(),
             phone: row.phone.clone().unwrap_or_default(),
             provider: "Paystack",
         },
@@ -268,7 +283,11 @@ async fn request_authorization(
     };
     let callback = format!("{}/consent/{}/done", base.trim_end_matches('/'), row.token);
     let started = match state.providers.paystack(&account) {
-        Ok(paystack) => paystack.initialize_authorization(email, Some(&callback)).await,
+        Ok(paystack) => {
+            paystack
+                .initialize_authorization(email, Some(&callback))
+                .await
+        }
         Err(e) => Err(e),
     };
     let started = match started {
@@ -310,8 +329,13 @@ async fn request_authorization(
             None,
         )
         .await?;
-        mandate::schedule_poll(&mut *tx, merchant_id, &row.id, crate::jobs::queue::in_(std::time::Duration::from_secs(60)))
-            .await?;
+        mandate::schedule_poll(
+            &mut *tx,
+            merchant_id,
+            &row.id,
+            crate::jobs::queue::in_(std::time::Duration::from_secs(60)),
+        )
+        .await?;
         mandate::publish(&mut tx, merchant_id, &row.id).await?;
         tx.commit().await
     };

@@ -34,7 +34,10 @@ pub async fn create(
         .await?
         .and_then(|name| scheduled::zone(&name))
         .unwrap_or(scheduled::DEFAULT_ZONE);
-    let new = scheduled::parse(&body.value, zone, time::now()).map_err(ApiError::Validation)?;
+    // One instant for "in the future" and for the creation time: an entry accepted as future is never
+    // before the collection existed (installments are planned from then on).
+    let created_at = time::now();
+    let new = scheduled::parse(&body.value, zone, created_at).map_err(ApiError::Validation)?;
     let (slug, kind) = choose_account(merchant, &new)?;
     let fingerprint: [&[u8]; 3] = [b"POST", b"/collections", &body.raw];
     let keyed = Keyed {
@@ -50,7 +53,6 @@ pub async fn create(
         state.config.public_url.trim_end_matches('/')
     );
     let schedule = new.schedule_json();
-    let created_at = time::now();
     let event_id = new_id("evt");
     let contact_id = new_id("contact");
     let row = NewMandate {
@@ -119,10 +121,7 @@ async fn answer(
         &snapshot,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        ScheduledEnvelope::new(view).to_bytes(),
-    ))
+    Ok((StatusCode::CREATED, ScheduledEnvelope::new(view).to_bytes()))
 }
 
 /// The account the collection names, else the merchant's default when it can hold mandates, else the
@@ -153,12 +152,12 @@ fn choose_account(
     let kind = match merchant.provider_kind(&slug) {
         Some("paystack") => "paystack",
         Some("mona") => mona::NAME,
-        Some(other) => {
-            return Err(ApiError::validation(
-                "provider",
-                format!("{slug} is a {other} account, which cannot hold a mandate (use paystack or mona)"),
-            ))
-        }
+        Some(other) => return Err(ApiError::validation(
+            "provider",
+            format!(
+                "{slug} is a {other} account, which cannot hold a mandate (use paystack or mona)"
+            ),
+        )),
         None => {
             return Err(ApiError::validation(
                 "provider",
@@ -202,7 +201,10 @@ async fn create_at_mona(
         Ok(Some(account)) => account,
         Ok(None) => {
             idempotent::give_back(&state.pool, keyed).await;
-            return Err(ApiError::validation("provider", "not in your providers list"));
+            return Err(ApiError::validation(
+                "provider",
+                "not in your providers list",
+            ));
         }
         Err(e) => {
             idempotent::give_back(&state.pool, keyed).await;
@@ -322,10 +324,19 @@ async fn withdraw(
     Ok(())
 }
 
-async fn stored(state: &AppState, merchant_id: &str, id: &str, replayed: bool) -> ApiResult<Response> {
+async fn stored(
+    state: &AppState,
+    merchant_id: &str,
+    id: &str,
+    replayed: bool,
+) -> ApiResult<Response> {
     let row = store::get(&state.pool, merchant_id, id)
         .await?
         .ok_or_else(|| ApiError::internal("a claimed collection vanished"))?;
     let body = ScheduledEnvelope::new(ScheduledView::from(row)).to_bytes();
-    Ok(idempotent::stored_response(StatusCode::CREATED, body, replayed))
+    Ok(idempotent::stored_response(
+        StatusCode::CREATED,
+        body,
+        replayed,
+    ))
 }

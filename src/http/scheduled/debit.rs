@@ -104,6 +104,7 @@ pub async fn create(
             reference: &reference,
             installment: None,
             check_interval: true,
+            first_poll: debit::first_poll(state),
         };
         let claimed = match debit::claim(&mut tx, &ask).await? {
             Ok(claimed) => claimed,
@@ -150,12 +151,12 @@ fn refusal(refused: Refused) -> ApiError {
                 "the collection is {status}: debits need a consented, ACTIVE collection"
             ),
         },
-        Refused::Limit(limit, message) => ApiError::LimitExceeded(vec![
-            crate::domain::validate::FieldError {
+        Refused::Limit(limit, message) => {
+            ApiError::LimitExceeded(vec![crate::domain::validate::FieldError {
                 field: limit.to_owned(),
                 message,
-            },
-        ]),
+            }])
+        }
         Refused::DuplicateReference => ApiError::Conflict {
             code: "duplicate_reference",
             message: "this collection already has a debit with this reference".to_owned(),
@@ -173,7 +174,11 @@ async fn answer(
         .await?
         .ok_or_else(|| ApiError::internal("a claimed debit vanished"))?;
     let body = ScheduledEnvelope::new(DebitView::from(row)).to_bytes();
-    Ok(idempotent::stored_response(StatusCode::CREATED, body, replayed))
+    Ok(idempotent::stored_response(
+        StatusCode::CREATED,
+        body,
+        replayed,
+    ))
 }
 
 /// `{"amount": "50000", "reference"?: "…"}`: minor units as a string, like the rest of the document.
