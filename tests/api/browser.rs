@@ -25,6 +25,11 @@ fn browser_dir() -> PathBuf {
 /// Runs the browser script (installing its one npm package on first use); returns what the page said
 /// before and after the press.
 fn press(url: &str, button: &str, screenshot: &std::path::Path) -> Value {
+    run_script("checkout.mjs", &[url, button], screenshot)
+}
+
+/// Runs one of `tests/browser/*.mjs` with `args` and the screenshot path; returns its JSON.
+fn run_script(script: &str, args: &[&str], screenshot: &std::path::Path) -> Value {
     let dir = browser_dir();
     if !dir.join("node_modules/playwright-core").exists() {
         let status = Command::new("npm")
@@ -35,8 +40,8 @@ fn press(url: &str, button: &str, screenshot: &std::path::Path) -> Value {
         assert!(status.success(), "npm ci (tests/browser) failed");
     }
     let output = Command::new("node")
-        .arg(dir.join("checkout.mjs"))
-        .args([url, button])
+        .arg(dir.join(script))
+        .args(args)
         .arg(screenshot)
         .output()
         .expect("node runs");
@@ -178,4 +183,64 @@ async fn a_mobile_money_prompt_waits_for_the_payer_to_approve_it() {
         .await
         .unwrap();
     assert!(after.contains("No open prompts"), "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
+    // The consent page sends the customer on to Paystack and back by real redirects, so the public URL
+    // is where this server really listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let public = format!("http://{bind}");
+    let app = spawn_with(&[
+        ("COWRY_BIND", &bind),
+        ("COWRY_PUBLIC_URL", &public),
+        ("COWRY_EMULATOR_SETTLE_MS", "20"),
+        ("COWRY_WORKER_IDLE_MS", "20"),
+    ])
+    .await;
+    let mut body = crate::scheduled::example_in(30);
+    body["contact"] = json!({"firstName": "Ada", "lastName": "Obi", "phone": "+2348012345678",
+                             "email": "ada.obi@example.com"});
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let url = created["data"]["consentUrl"].as_str().unwrap().to_owned();
+
+    let screenshot = std::env::temp_dir().join(format!("cowry-consent-{id}.png"));
+    let seen = run_script("consent.mjs", &[&url], &screenshot);
+    let before = seen["before"].as_str().unwrap();
+    for shown in [
+        "Authorize Test merchant to debit your account",
+        "NGN 6.00",
+        "weekly",
+        "Testing Mona Scheduled Collection--Succeed",
+    ] {
+        assert!(before.contains(shown), "{shown} not on the page: {before}");
+    }
+    assert_eq!(
+        seen["email"], "ada.obi@example.com",
+        "prefilled from the contact"
+    );
+    assert!(seen["paystack"]
+        .as_str()
+        .unwrap()
+        .contains("Authorize a direct debit"));
+    assert!(
+        seen["after"].as_str().unwrap().contains("Authorized"),
+        "{seen}"
+    );
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5_000,
+        "a real screenshot"
+    );
+
+    let data = collection(&app, &id).await;
+    assert_eq!(data["isConsented"], true);
+    assert_eq!(data["collection"]["status"], "ACTIVE");
 }

@@ -106,13 +106,19 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Respo
     }
 }
 
+/// `NGN 6.00`: every minor digit shown, as a customer reads an amount.
 fn money(minor: i64, currency: &str) -> String {
     match Currency::parse(currency.trim()) {
-        Some(c) => format!(
-            "{} {}",
-            c.code(),
-            Money::from_minor(minor, c).major_string()
-        ),
+        Some(c) => {
+            let major = Money::from_minor(minor, c).major_string();
+            let exponent = c.exponent() as usize;
+            let shown = match (exponent, major.split_once('.')) {
+                (0, _) => major,
+                (_, Some((whole, fraction))) => format!("{whole}.{fraction:0<exponent$}"),
+                (_, None) => format!("{major}.{}", "0".repeat(exponent)),
+            };
+            format!("{} {shown}", c.code())
+        }
         None => format!("{currency} {minor}"),
     }
 }

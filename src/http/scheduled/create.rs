@@ -152,12 +152,14 @@ fn choose_account(
     let kind = match merchant.provider_kind(&slug) {
         Some("paystack") => "paystack",
         Some("mona") => mona::NAME,
-        Some(other) => return Err(ApiError::validation(
-            "provider",
-            format!(
+        Some(other) => {
+            return Err(ApiError::validation(
+                "provider",
+                format!(
                 "{slug} is a {other} account, which cannot hold a mandate (use paystack or mona)"
             ),
-        )),
+            ))
+        }
         None => {
             return Err(ApiError::validation(
                 "provider",
