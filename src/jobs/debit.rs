@@ -100,6 +100,17 @@ pub async fn claim(
     let Some(row) = store::get(&mut *conn, merchant_id, id).await? else {
         return Ok(Err(Refused::NotFound));
     };
+    let taken: bool = sqlx::query_scalar(
+        "select exists (select 1 from debits where merchant_id = $1 and collection_id = $2 and reference = $3)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(ask.reference)
+    .fetch_one(&mut *conn)
+    .await?;
+    if taken {
+        return Ok(Err(Refused::DuplicateReference));
+    }
     if ask.amount > row.maximum_minor {
         return Ok(Err(Refused::Limit(
             "maximumAmount",
@@ -135,17 +146,6 @@ pub async fn claim(
                 ),
             )));
         }
-    }
-    let taken: bool = sqlx::query_scalar(
-        "select exists (select 1 from debits where merchant_id = $1 and collection_id = $2 and reference = $3)",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(ask.reference)
-    .fetch_one(&mut *conn)
-    .await?;
-    if taken {
-        return Ok(Err(Refused::DuplicateReference));
     }
     let claimed = Claimed {
         debit_id: new_id("dbt"),

@@ -225,6 +225,25 @@ mod paystack {
                 .await,
         );
         accepted(
+            "initialize_authorization",
+            paystack
+                .initialize_authorization(
+                    "ada@example.com",
+                    Some("https://cowry.test/consent/x/done"),
+                )
+                .await,
+        );
+        accepted(
+            "verify_authorization",
+            paystack
+                .verify_authorization("dfbzfotsrbv4n5s82t4mp5b5mfn51h")
+                .await,
+        );
+        accepted(
+            "deactivate_authorization",
+            paystack.deactivate_authorization("AUTH_72btv547").await,
+        );
+        accepted(
             "dedicated_account",
             paystack
                 .dedicated_account(
@@ -370,6 +389,65 @@ mod paystack {
             "/dedicated_account",
             "/dedicated_account",
             Some(json!({"customer": code, "preferred_bank": "test-bank"})),
+            key,
+        )
+        .await;
+        // Direct-debit mandates: requested, not found until approved, then the authorization.
+        let mandate = call(
+            "post",
+            "/customer/authorization/initialize",
+            "/customer/authorization/initialize",
+            Some(
+                json!({"email": "ada+manual@example.com", "channel": "direct_debit",
+                        "callback_url": "https://cowry.test/consent/x/done"}),
+            ),
+            key,
+        )
+        .await;
+        let reference = mandate["data"]["reference"].as_str().unwrap().to_owned();
+        let verify = format!("/customer/authorization/verify/{reference}");
+        call(
+            "get",
+            &verify,
+            "/customer/authorization/verify/{reference}",
+            None,
+            key,
+        )
+        .await;
+        let page = mandate["data"]["redirect_url"]
+            .as_str()
+            .unwrap()
+            .replace("http://cowry.test", &app.base);
+        let approved = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{page}/approve"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+        let authorization = call(
+            "get",
+            &verify,
+            "/customer/authorization/verify/{reference}",
+            None,
+            key,
+        )
+        .await;
+        assert_eq!(
+            authorization["data"]["active"], false,
+            "approved, not yet active"
+        );
+        let code = authorization["data"]["authorization_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        call(
+            "post",
+            "/customer/authorization/deactivate",
+            "/customer/authorization/deactivate",
+            Some(json!({"authorization_code": code})),
             key,
         )
         .await;

@@ -574,3 +574,126 @@ async fn cancelling_an_active_mandate_deactivates_it_at_paystack() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_mona_account_mona_runs_the_schedule_and_cowry_never_debits() {
+    let app = spawn_with(&[]).await;
+    let mut body = example_in(3);
+    body["provider"] = json!("mona");
+    let (status, refused) = app.create(&body).await;
+    assert_eq!(
+        assert_error(&refused, status, "validation_failed"),
+        ["debitType"]
+    );
+
+    body["debitType"] = json!("MONA");
+    body["monthlyLimit"] = json!("100000");
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap();
+    assert_eq!(created["data"]["provider"], "mona");
+    assert_eq!(created["data"]["consentStage"], "requested");
+    // Mona's id for the customer's consent in its SDK is recorded.
+    let mona_id: String =
+        sqlx::query_scalar("select provider_reference from mandates where collection_id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(mona_id.len(), 24);
+    // Cowry plans no debit of its own for it, now or later.
+    assert_eq!(app.count("select count(*) from installments").await, 0);
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'debit'")
+            .await,
+        0
+    );
+    let (status, body) = app
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "100"}),
+        )
+        .await;
+    assert_error(&body, status, "invalid_state");
+    // The consent page says where to consent, and offers no Paystack button.
+    let token = created["data"]["collection"]["loanLinkToken"]
+        .as_str()
+        .unwrap();
+    let html = app
+        .client
+        .get(app.url(&format!("/consent/{token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&mona_id), "{html}");
+    assert!(!html.contains("<form"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merchant_debits_keep_the_interval_replay_their_key_and_end_at_expiry() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let mut body = example_in(0);
+    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
+    body["monthlyLimit"] = json!("5000");
+    body["schedule"] = json!({"type": "SUBSCRIPTION", "frequency": "WEEKLY", "amount": "500"});
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    consent(&app, &created["data"], "ada@example.com").await;
+
+    let keyed = || {
+        app.authed(reqwest::Method::POST, &format!("/collections/{id}/debit"))
+            .header("Idempotency-Key", "week-1")
+            .json(&json!({"amount": "500", "reference": "week-1"}))
+    };
+    let first = keyed().send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = keyed().send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    assert_eq!(first["data"]["status"], "succeeded");
+    let code = authorization_code(&app, &id).await;
+    assert_eq!(charges(&app, &code).await, 1);
+
+    // Weekly: the next debit is allowed a week after this one.
+    let (status, too_soon) = app
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "500"}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(&too_soon, status, "limit_exceeded"),
+        ["frequency"]
+    );
+    // A reference is the merchant's, once per collection.
+    let (status, repeated) = app
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "500", "reference": "week-1"}),
+        )
+        .await;
+    assert_error(&repeated, status, "duplicate_reference");
+
+    // Past its expiry the mandate ends, and debits with it.
+    let after = Utc::now() + TimeDelta::days(40);
+    cowry::jobs::expiry::expire_batch(&app.pool, after, 100)
+        .await
+        .unwrap();
+    let (_, fetched) = app.get(&format!("/collections/{id}")).await;
+    assert_eq!(fetched["data"]["collection"]["status"], "EXPIRED");
+    assert!(event_types(&fetched["data"]).contains(&"collection.expired".to_owned()));
+    let (status, body) = app
+        .post_json(
+            &format!("/collections/{id}/debit"),
+            &json!({"amount": "500"}),
+        )
+        .await;
+    assert_error(&body, status, "invalid_state");
+}
