@@ -91,6 +91,8 @@ create table debits (
     foreign key (merchant_id, collection_id) references mandates (merchant_id, collection_id)
 );
 create index debits_by_month on debits (merchant_id, collection_id, month);
+-- the latest debits first (GET shows the latest 100; a merchant debit checks the last one's time)
+create index debits_by_collection on debits (merchant_id, collection_id, created_at desc);
 -- An installment is never charged twice at once: a new debit for it only after the last one failed.
 create unique index debits_one_live_per_installment on debits (merchant_id, collection_id, installment_due_at)
     where installment_due_at is not null and status <> 'failed';

@@ -28,7 +28,7 @@ use crate::domain::scheduled::{self};
 use crate::domain::settlement::{AttemptState, PaymentStatus, Report};
 use crate::domain::time;
 use crate::providers::ProviderError;
-use crate::store::attempts::{self, AttemptRow, NewAttempt};
+use crate::store::attempts::{self, AttemptRow};
 use crate::store::jobs::{self, Job};
 use crate::store::scheduled::{self as store, NewDebit};
 use crate::AppState;
@@ -71,6 +71,12 @@ pub struct Claimed {
     pub debit_id: String,
     pub attempt_id: String,
     pub provider_reference: String,
+    /// What the charge needs, read under the claim's lock: no second read before the call.
+    amount: i64,
+    currency: String,
+    email: String,
+    provider: String,
+    sealed_code: Option<Vec<u8>>,
 }
 
 pub struct Ask<'a> {
@@ -91,24 +97,17 @@ pub async fn claim(
     ask: &Ask<'_>,
 ) -> Result<Result<Claimed, Refused>, sqlx::Error> {
     let (merchant_id, id) = (ask.merchant_id, ask.collection_id);
-    let Some(status) = store::lock(conn, merchant_id, id).await? else {
+    let Some(row) = store::lock_mandate(conn, merchant_id, id).await? else {
         return Ok(Err(Refused::NotFound));
     };
-    if status != "ACTIVE" {
-        return Ok(Err(Refused::NotActive(status)));
+    if row.status != "ACTIVE" {
+        return Ok(Err(Refused::NotActive(row.status)));
     }
-    let Some(row) = store::get(&mut *conn, merchant_id, id).await? else {
-        return Ok(Err(Refused::NotFound));
-    };
-    let taken: bool = sqlx::query_scalar(
-        "select exists (select 1 from debits where merchant_id = $1 and collection_id = $2 and reference = $3)",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(ask.reference)
-    .fetch_one(&mut *conn)
-    .await?;
-    if taken {
+    // A merchant's repeated reference is named as such before any limit (an installment's own
+    // reference is unique by construction; the unique key holds both).
+    if ask.installment.is_none()
+        && store::reference_taken(conn, merchant_id, id, ask.reference).await?
+    {
         return Ok(Err(Refused::DuplicateReference));
     }
     if ask.amount > row.maximum_minor {
@@ -147,37 +146,23 @@ pub async fn claim(
             )));
         }
     }
+    let currency = row.currency.trim().to_owned();
     let claimed = Claimed {
         debit_id: new_id("dbt"),
         attempt_id: new_id("att"),
         // Paystack references: alphanumerics and `-`, `.`, `=` only.
         provider_reference: format!("cwd-{}", uuid::Uuid::new_v4().simple()),
+        amount: ask.amount,
+        email: row
+            .customer_email
+            .clone()
+            .or(row.email.clone())
+            .unwrap_or_default(),
+        provider: row.provider.clone(),
+        sealed_code: row.authorization_code.clone(),
+        currency,
     };
-    let currency = row.currency.trim();
-    attempts::insert_created(
-        &mut *conn,
-        merchant_id,
-        &[NewAttempt {
-            id: &claimed.attempt_id,
-            provider: &row.provider,
-            kind: &row.provider_kind,
-            operation: "charge_authorization",
-            provider_reference: &claimed.provider_reference,
-            amount_minor: ask.amount,
-            currency,
-        }],
-    )
-    .await?;
-    sqlx::query(
-        "update provider_attempts set scheduled_id = $3, debit_id = $4 where merchant_id = $1 and id = $2",
-    )
-    .bind(merchant_id)
-    .bind(&claimed.attempt_id)
-    .bind(id)
-    .bind(&claimed.debit_id)
-    .execute(&mut *conn)
-    .await?;
-    store::insert_debit(
+    let written = store::insert_debit(
         &mut *conn,
         &NewDebit {
             merchant_id,
@@ -186,24 +171,24 @@ pub async fn claim(
             installment_due_at: ask.installment,
             reference: ask.reference,
             amount_minor: ask.amount,
-            currency,
+            currency: &claimed.currency,
             month,
             attempt_id: &claimed.attempt_id,
+            provider: &row.provider,
+            provider_kind: &row.provider_kind,
+            provider_reference: &claimed.provider_reference,
             at: now,
         },
     )
-    .await?;
-    if let Some(due_at) = ask.installment {
-        store::set_installment(
-            &mut *conn,
-            merchant_id,
-            id,
-            due_at,
-            &["scheduled"],
-            "processing",
-            None,
-        )
-        .await?;
+    .await;
+    match written {
+        Err(sqlx::Error::Database(e))
+            if e.constraint() == Some("debits_merchant_id_collection_id_reference_key") =>
+        {
+            // The transaction is spoilt: the caller rolls it back.
+            return Ok(Err(Refused::DuplicateReference));
+        }
+        written => written?,
     }
     reconcile::schedule(
         &mut *conn,
@@ -227,45 +212,28 @@ pub async fn charge_and_record(
     collection_id: &str,
     claimed: &Claimed,
 ) -> Result<(), sqlx::Error> {
-    let Some(row) = store::get(&state.pool, merchant_id, collection_id).await? else {
-        return Ok(());
-    };
     let attempt_id = claimed.attempt_id.as_str();
-    let amount_and_email = async {
-        let debit = store::debit(&state.pool, merchant_id, &claimed.debit_id)
-            .await
-            .ok()
-            .flatten()?;
-        let currency = crate::domain::currency::Currency::parse(debit.currency.trim())?;
-        Some(crate::domain::money::Money::from_minor(
-            debit.amount_minor,
-            currency,
-        ))
-    };
-    let Some(amount) = amount_and_email.await else {
+    let Some(currency) = crate::domain::currency::Currency::parse(&claimed.currency) else {
         return Ok(());
     };
-    let code = match (&row.authorization_code, &state.config.encryption_key) {
+    let amount = crate::domain::money::Money::from_minor(claimed.amount, currency);
+    let code = match (&claimed.sealed_code, &state.config.encryption_key) {
         (Some(sealed), Some(key)) => key
             .open(sealed, collection_id.as_bytes())
             .ok()
             .and_then(|b| String::from_utf8(b).ok()),
         _ => None,
     };
-    let email = row
-        .customer_email
-        .clone()
-        .or(row.email.clone())
-        .unwrap_or_default();
+    let email = claimed.email.as_str();
     let started = std::time::Instant::now();
     let charged = match (
         code,
-        crate::providers::accounts::open(state, merchant_id, &row.provider).await,
+        crate::providers::accounts::open(state, merchant_id, &claimed.provider).await,
     ) {
         (Some(code), Ok(Some(account))) => match state.providers.paystack(&account) {
             Ok(paystack) => {
                 paystack
-                    .charge_authorization(&email, amount, &code, &claimed.provider_reference)
+                    .charge_authorization(email, amount, &code, &claimed.provider_reference)
                     .await
             }
             Err(e) => Err(e),
@@ -364,7 +332,7 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     }
     let reference = format!(
         "installment-{}-{}",
-        due_at.timestamp_millis(),
+        due_at.timestamp_micros(),
         installment.tries + 1
     );
     let ask = Ask {
@@ -419,10 +387,7 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             tx.commit().await?;
             return Ok(Outcome::Done);
         }
-        Err(Refused::DuplicateReference) => {
-            tx.commit().await?;
-            return Ok(Outcome::Done);
-        }
+        Err(Refused::DuplicateReference) => return Ok(Outcome::Done),
     };
     tx.commit().await?;
     charge_and_record(state, merchant_id, id, &claimed).await?;
@@ -443,7 +408,7 @@ pub async fn follow(
     let Some(debit) = store::debit(&mut *conn, merchant_id, debit_id).await? else {
         return Ok(());
     };
-    let Some(_) = store::lock(conn, merchant_id, id).await? else {
+    let Some(row) = store::lock_mandate(conn, merchant_id, id).await? else {
         return Ok(());
     };
     let data = |extra: serde_json::Value| {
@@ -482,12 +447,10 @@ pub async fn follow(
                 )
                 .await?;
             }
-            match store::get(&mut *conn, merchant_id, id).await? {
-                Some(row) if row.debit_type == "MONA" && row.status == "ACTIVE" => {
-                    mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now())))
-                        .await?
-                }
-                _ => store::set_collected(&mut *conn, merchant_id, id, None).await?,
+            if row.debit_type == "MONA" && row.status == "ACTIVE" {
+                mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now()))).await?
+            } else {
+                store::set_collected(&mut *conn, merchant_id, id, None).await?
             }
         }
         AttemptState::Failed => {
@@ -575,7 +538,7 @@ async fn retry_or_fail(
                 None,
             )
             .await?;
-            if let Some(row) = store::get(&mut *tx, merchant_id, id).await? {
+            if let Some(row) = store::mandate(&mut *tx, merchant_id, id).await? {
                 if row.status == "ACTIVE" {
                     mandate::extend(&mut tx, &row, None).await?;
                 }

@@ -15,7 +15,7 @@ use crate::domain::schedule::Plan;
 use crate::domain::scheduled::{self, is_final};
 use crate::providers::ProviderError;
 use crate::store::jobs::{self, Job};
-use crate::store::scheduled::{self as store, ScheduledRow};
+use crate::store::scheduled::{self as store, MandateRow};
 use crate::AppState;
 
 /// Polls a mandate request that is waiting for the customer (or the bank) until it is active.
@@ -45,7 +45,7 @@ pub enum Applied {
     Nothing,
 }
 
-pub fn plan_of(row: &ScheduledRow) -> Plan {
+pub fn plan_of(row: &MandateRow) -> Plan {
     let zone = scheduled::zone(&row.time_zone).unwrap_or(scheduled::DEFAULT_ZONE);
     scheduled::plan_from(&row.schedule.0, zone, row.start_at, row.expires_at)
 }
@@ -60,7 +60,7 @@ pub async fn report(
     let Some(status) = store::lock(conn, merchant_id, id).await? else {
         return Ok(Applied::Nothing);
     };
-    let Some(row) = store::get(&mut *conn, merchant_id, id).await? else {
+    let Some(row) = store::mandate(&mut *conn, merchant_id, id).await? else {
         return Ok(Applied::Nothing);
     };
     let data = json!({"source": reported.source, "active": reported.active});
@@ -174,57 +174,44 @@ pub async fn revoke(
 /// completes the collection when nothing is left to collect. `paid` is the installment just paid.
 pub async fn extend(
     conn: &mut PgConnection,
-    row: &ScheduledRow,
+    row: &MandateRow,
     paid: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     let (merchant_id, id) = (row.merchant_id.as_str(), row.id.as_str());
     let plan = plan_of(row);
-    let (last, open) = store::planned(conn, merchant_id, id).await?;
+    let (last, open, _, _) = store::planned(conn, merchant_id, id).await?;
     // Installments before the collection existed are never due (a start date in the past).
     let from = last.unwrap_or(row.created_at - TimeDelta::milliseconds(1));
     let wanted = AHEAD.saturating_sub(open.max(0) as usize);
-    let next = plan.after(Some(from), wanted);
-    let added = store::add_installments(conn, merchant_id, id, &next).await?;
+    let added = if wanted > 0 {
+        let next = plan.after(Some(from), wanted);
+        store::add_installments(conn, merchant_id, id, &next).await?
+    } else {
+        Vec::new()
+    };
     for due_at in &added {
         super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
     }
-    let (_, open) = store::planned(conn, merchant_id, id).await?;
-    let upcoming: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "select min(due_at) from installments
-         where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (last, open, upcoming, paid_all) = store::planned(conn, merchant_id, id).await?;
     match paid {
         Some(_) => store::set_collected(&mut *conn, merchant_id, id, upcoming).await?,
         None => store::set_next(&mut *conn, merchant_id, id, upcoming).await?,
     }
-    if open == 0 && plan.after(Some(last.unwrap_or(from)), 1).is_empty() && last.is_some() {
-        let paid_all: bool = sqlx::query_scalar(
-            "select bool_and(status = 'paid') from installments
-             where merchant_id = $1 and collection_id = $2",
+    let exhausted = last.is_some_and(|last| plan.after(Some(last), 1).is_empty());
+    if open == 0 && exhausted && paid_all {
+        store::transition(
+            &mut *conn,
+            merchant_id,
+            id,
+            &["ACTIVE"],
+            "COMPLETED",
+            (
+                &new_id("evt"),
+                event::COMPLETED,
+                &json!({"reason": "every installment was paid"}),
+            ),
         )
-        .bind(merchant_id)
-        .bind(id)
-        .fetch_one(&mut *conn)
         .await?;
-        if paid_all {
-            store::transition(
-                &mut *conn,
-                merchant_id,
-                id,
-                &["ACTIVE"],
-                "COMPLETED",
-                (
-                    &new_id("evt"),
-                    event::COMPLETED,
-                    &json!({"reason": "every installment was paid"}),
-                ),
-            )
-            .await?;
-        }
     }
     Ok(())
 }
@@ -275,7 +262,7 @@ async fn poll_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> 
     ) else {
         return Ok(Outcome::GiveUp("payload names no collection".to_owned()));
     };
-    let Some(row) = store::get(&state.pool, merchant_id, id).await? else {
+    let Some(row) = store::mandate(&state.pool, merchant_id, id).await? else {
         return Ok(Outcome::GiveUp("no such collection".to_owned()));
     };
     if row.status != "NOT_STARTED" || row.consent_stage == "active" {

@@ -7,9 +7,9 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::domain::collection::event;
 
-/// A scheduled collection as read back, with its contact (if any), installments, debits and events.
+/// A scheduled collection's own fields and its mandate's (no lists): what debits and consent work from.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ScheduledRow {
+pub struct MandateRow {
     pub merchant_id: String,
     pub id: String,
     pub reference: String,
@@ -43,58 +43,92 @@ pub struct ScheduledRow {
     pub last_name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+}
+
+/// A scheduled collection as GET shows it: the mandate with its installments, debits and events.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledRow {
+    #[sqlx(flatten)]
+    pub mandate: MandateRow,
     pub installments: Json<Vec<Value>>,
     pub debits: Json<Vec<Value>>,
     pub events: Json<Vec<Value>>,
 }
 
-const SELECT: &str = r#"
+/// The columns of [`MandateRow`]; `c` the collection, `m` its mandate, `ct` its contact (if any).
+const MANDATE: &str = r#"
     select c.merchant_id, c.id, c.reference, c.currency, c.status, c.provider, c.expires_at,
            c.created_at, c.updated_at,
            m.debit_type, m.maximum_minor, m.monthly_limit_minor, m.start_at, m.time_zone,
-           m.schedule_type, m.schedule, m.agent_id, m.token, m.consent_url, m.provider_kind, m.provider_reference,
-           m.authorization_code, m.customer_email, m.consent_stage, m.consented_at, m.revoked_at,
-           m.last_collected_at, m.next_collection_at,
-           ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
+           m.schedule_type, m.schedule, m.agent_id, m.token, m.consent_url, m.provider_kind,
+           m.provider_reference, m.authorization_code, m.customer_email, m.consent_stage, m.consented_at,
+           m.revoked_at, m.last_collected_at, m.next_collection_at,
+           ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email"#;
+
+const FROM: &str = "
+    from collections c
+    join mandates m on m.merchant_id = c.merchant_id and m.collection_id = c.id
+    left join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id";
+
+/// The mandate alone (no lists): cheap enough for every debit.
+pub async fn mandate(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<MandateRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{MANDATE} {FROM} where c.merchant_id = $1 and c.id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The lists GET shows, each its latest 100 (oldest first): a ten-year daily schedule stays a small
+/// answer. The full history of events is at `GET /collections/{id}/events`.
+const LISTS: &str = r#",
            coalesce((select json_agg(json_build_object(
                         'date', to_char(i.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                         'amount', i.amount_minor::text, 'status', i.status, 'attempts', i.tries,
                         'lastError', i.last_error) order by i.due_at)
-                     from installments i
-                     where i.merchant_id = c.merchant_id and i.collection_id = c.id), '[]') as installments,
+                     from (select * from installments i
+                           where i.merchant_id = c.merchant_id and i.collection_id = c.id
+                           order by i.due_at desc limit 100) i), '[]') as installments,
            coalesce((select json_agg(json_build_object(
                         'id', d.id, 'reference', d.reference, 'amount', d.amount_minor::text,
                         'status', d.status, 'failureClass', d.failure_class, 'failureReason', d.failure_reason,
                         'installmentDate', to_char(d.installment_due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                         'createdAt', to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
                       order by d.created_at, d.id)
-                     from debits d
-                     where d.merchant_id = c.merchant_id and d.collection_id = c.id), '[]') as debits,
+                     from (select * from debits d
+                           where d.merchant_id = c.merchant_id and d.collection_id = c.id
+                           order by d.created_at desc, d.id desc limit 100) d), '[]') as debits,
            coalesce((select json_agg(json_build_object(
                         'id', e.id, 'type', e.type,
                         'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
                       order by e.seq)
-                     from collection_events e
-                     where e.merchant_id = c.merchant_id and e.collection_id = c.id), '[]') as events
-    from collections c
-    join mandates m on m.merchant_id = c.merchant_id and m.collection_id = c.id
-    left join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id"#;
+                     from (select * from collection_events e
+                           where e.merchant_id = c.merchant_id and e.collection_id = c.id
+                           order by e.seq desc limit 100) e), '[]') as events"#;
 
 pub async fn get(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
 ) -> Result<Option<ScheduledRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} where c.merchant_id = $1 and c.id = $2"))
-        .bind(merchant_id)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "{MANDATE}{LISTS} {FROM} where c.merchant_id = $1 and c.id = $2"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// By consent token (the customer's page): any merchant's.
-pub async fn by_token(pool: &PgPool, token: &str) -> Result<Option<ScheduledRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} where m.token = $1"))
+pub async fn by_token(pool: &PgPool, token: &str) -> Result<Option<MandateRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{MANDATE} {FROM} where m.token = $1"))
         .bind(token)
         .fetch_optional(pool)
         .await
@@ -108,7 +142,7 @@ pub async fn list(
 ) -> Result<Vec<ScheduledRow>, sqlx::Error> {
     let (after_at, after_id) = filter.page.after.clone().unzip();
     sqlx::query_as(&format!(
-        "{SELECT}
+        "{MANDATE}{LISTS} {FROM}
          where c.merchant_id = $1 and c.type = 'scheduled'
            and ($2::text is null or c.status = $2)
            and ($3::text is null or c.reference = $3)
@@ -242,8 +276,39 @@ pub async fn insert(conn: &mut PgConnection, new: &NewMandate<'_>) -> Result<(),
     Ok(())
 }
 
-/// Locks the mandate (every debit decision on one collection is made under this lock) and returns
-/// the collection's status.
+/// Locks the mandate (every debit decision on one collection is made under this lock) and reads it.
+pub async fn lock_mandate(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<MandateRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{MANDATE} {FROM} where c.merchant_id = $1 and c.id = $2 for update of m"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn reference_taken(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    reference: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from debits
+                        where merchant_id = $1 and collection_id = $2 and reference = $3)",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(reference)
+    .fetch_one(conn)
+    .await
+}
+
+/// Locks the mandate and returns the collection's status.
 pub async fn lock(
     conn: &mut PgConnection,
     merchant_id: &str,
@@ -294,14 +359,28 @@ pub struct NewDebit<'a> {
     pub currency: &'a str,
     pub month: NaiveDate,
     pub attempt_id: &'a str,
+    pub provider: &'a str,
+    pub provider_kind: &'a str,
+    pub provider_reference: &'a str,
     pub at: DateTime<Utc>,
 }
 
+/// The debit, its provider attempt (`created`, with the reference the provider will know it by) and
+/// its installment taken (`processing`, one more try), in one statement. A reference the collection
+/// already used is a unique violation on `debits_merchant_id_collection_id_reference_key`.
 pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into debits (merchant_id, id, collection_id, installment_due_at, reference, amount_minor,
-                             currency, month, status, attempt_id, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10)",
+        "with debit as (
+             insert into debits (merchant_id, id, collection_id, installment_due_at, reference,
+                                 amount_minor, currency, month, status, attempt_id, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10)
+         ), attempt as (
+             insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
+                                            status, amount_minor, currency, scheduled_id, debit_id)
+             values ($1, $9, $11, $12, 'charge_authorization', $13, 'created', $6, $7, $3, $2)
+         )
+         update installments set status = 'processing', tries = tries + 1
+         where merchant_id = $1 and collection_id = $3 and due_at = $4 and status = 'scheduled'",
     )
     .bind(new.merchant_id)
     .bind(new.id)
@@ -313,6 +392,9 @@ pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result
     .bind(new.month)
     .bind(new.attempt_id)
     .bind(new.at)
+    .bind(new.provider)
+    .bind(new.provider_kind)
+    .bind(new.provider_reference)
     .execute(conn)
     .await?;
     Ok(())
@@ -480,7 +562,7 @@ pub async fn stop_installments(
          )
          delete from jobs
          where kind = 'debit' and status = 'queued'
-           and key in (select $1 || '/' || $2 || '/' || (extract(epoch from due_at) * 1000)::bigint
+           and key in (select $1 || '/' || $2 || '/' || (extract(epoch from due_at) * 1000000)::bigint
                        from stopped)",
     )
     .bind(merchant_id)
@@ -500,7 +582,7 @@ pub async fn stop_installments(
 
 /// The job key of an installment's debit.
 pub fn debit_job_key(merchant_id: &str, id: &str, due_at: DateTime<Utc>) -> String {
-    format!("{merchant_id}/{id}/{}", due_at.timestamp_millis())
+    format!("{merchant_id}/{id}/{}", due_at.timestamp_micros())
 }
 
 /// Writes installments not yet written (by due date) and returns those that were new.
@@ -525,14 +607,17 @@ pub async fn add_installments(
     .await
 }
 
-/// The latest installment written, and how many are still ahead (not yet paid or failed).
+/// The latest installment written, how many are still ahead (not yet paid or failed), the earliest of
+/// those, and whether every one written was paid.
 pub async fn planned(
     conn: &mut PgConnection,
     merchant_id: &str,
     id: &str,
-) -> Result<(Option<DateTime<Utc>>, i64), sqlx::Error> {
+) -> Result<(Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>, bool), sqlx::Error> {
     sqlx::query_as(
-        "select max(due_at), count(*) filter (where status in ('scheduled', 'processing'))
+        "select max(due_at), count(*) filter (where status in ('scheduled', 'processing')),
+                min(due_at) filter (where status in ('scheduled', 'processing')),
+                coalesce(bool_and(status = 'paid'), false)
          from installments where merchant_id = $1 and collection_id = $2",
     )
     .bind(merchant_id)

@@ -435,12 +435,22 @@ impl Receiver {
 
 /// Waits (bounded: a minute) until `check` returns `Some`, and returns it. For outcomes that arrive in
 /// the background (callbacks, polls); never a timing assertion, only a ceiling on a hung test.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..1200 {
+    eventually_within(what, 60, check).await
+}
+
+/// [`eventually`] with a ceiling of `secs` seconds, for work that is large on purpose (a thousand debits
+/// on a loaded CI machine).
+pub async fn eventually_within<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..secs * 20 {
         if let Some(found) = check().await {
             return found;
         }

@@ -372,7 +372,7 @@ async fn a_soft_failure_is_retried_on_the_schedule_then_the_installment_fails() 
     ])
     .await;
     // …01 amounts are declined by the emulated bank (a soft failure); the last one pays.
-    let (body, _) = mona_schedule(1, ["20001", "20000", "20000"]);
+    let (body, _) = mona_schedule(2, ["20001", "20000", "20000"]);
     let (_, created) = app.create(&body).await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
     consent(&app, &created["data"], "ada@example.com").await;

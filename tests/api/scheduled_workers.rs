@@ -10,7 +10,9 @@ use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{account_secret, eventually, spawn_with, TestApp, ENCRYPTION_KEY};
+use crate::common::{
+    account_secret, eventually, eventually_within, spawn_with, TestApp, ENCRYPTION_KEY,
+};
 use crate::fault_proxy::{Fault, FaultProxy};
 use crate::scheduled::consent;
 
@@ -166,7 +168,7 @@ async fn two_workers_debit_a_thousand_due_installments_exactly_once() {
     let _a = worker(&app);
     let _b = worker(&app);
     let code = due_installments(&app, "ps", DUE).await;
-    eventually("every due installment to be paid", || async {
+    eventually_within("every due installment to be paid", 600, || async {
         let paid = app
             .count("select count(*) from installments where status = 'paid'")
             .await;
@@ -216,7 +218,7 @@ async fn a_worker_killed_mid_debit_never_causes_a_second_charge() {
     assert!(in_flight > 0, "the worker died with charges in flight");
 
     let _second = worker(&app);
-    eventually("every due installment to be paid", || async {
+    eventually_within("every due installment to be paid", 600, || async {
         let paid = app
             .count("select count(*) from installments where status = 'paid'")
             .await;

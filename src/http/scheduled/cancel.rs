@@ -67,9 +67,10 @@ pub async fn cancel(
                 .await?
                 .ok_or_else(|| ApiError::internal("a cancelled collection vanished"))?;
             deactivate = row
+                .mandate
                 .authorization_code
                 .clone()
-                .map(|code| (row.provider.clone(), code));
+                .map(|code| (row.mandate.provider.clone(), code));
             Ok((
                 StatusCode::OK,
                 ScheduledEnvelope::new(ScheduledView::from(row)).to_bytes(),

@@ -26,7 +26,7 @@ use crate::domain::money::Money;
 use crate::domain::scheduled;
 use crate::emulator::pages;
 use crate::jobs::mandate::{self, Reported};
-use crate::store::scheduled::{self as store, ScheduledRow};
+use crate::store::scheduled::{self as store, MandateRow};
 use crate::AppState;
 
 const CSP: &str =
@@ -76,7 +76,7 @@ fn looks_like_token(token: &str) -> bool {
     token.len() == 32 && token.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-async fn find(state: &AppState, token: &str) -> Result<Option<(ScheduledRow, String)>, Response> {
+async fn find(state: &AppState, token: &str) -> Result<Option<(MandateRow, String)>, Response> {
     if !looks_like_token(token) {
         return Ok(None);
     }
@@ -124,7 +124,7 @@ fn money(minor: i64, currency: &str) -> String {
 }
 
 /// The schedule in plain words, in the collection's zone.
-fn describe(row: &ScheduledRow, zone: Tz) -> String {
+fn describe(row: &MandateRow, zone: Tz) -> String {
     let plan = mandate::plan_of(row);
     let day = |at: &DateTime<chrono::Utc>| {
         at.with_timezone(&zone)
@@ -152,7 +152,7 @@ fn describe(row: &ScheduledRow, zone: Tz) -> String {
     parts.join("; ")
 }
 
-fn render(row: &ScheduledRow, merchant: &str, message: &str) -> Response {
+fn render(row: &MandateRow, merchant: &str, message: &str) -> Response {
     let zone = scheduled::zone(&row.time_zone).unwrap_or(scheduled::DEFAULT_ZONE);
     let when = |at: &DateTime<chrono::Utc>| {
         at.with_timezone(&zone)
@@ -255,7 +255,7 @@ fn see_other(location: &str) -> Response {
 /// lost call only means the customer presses the button again.
 async fn request_authorization(
     state: &AppState,
-    row: &ScheduledRow,
+    row: &MandateRow,
     email: &str,
 ) -> Result<String, String> {
     let sorry = |e: &dyn std::fmt::Display| {
@@ -364,7 +364,7 @@ async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Respo
     see_other(&format!("/consent/{token}"))
 }
 
-async fn check_now(state: &AppState, row: &ScheduledRow, reference: &str) -> Result<(), String> {
+async fn check_now(state: &AppState, row: &MandateRow, reference: &str) -> Result<(), String> {
     let account = crate::providers::accounts::open(state, &row.merchant_id, &row.provider)
         .await
         .map_err(|e| e.to_string())?

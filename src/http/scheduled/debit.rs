@@ -68,7 +68,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let merchant_id = merchant.merchant_id.as_str();
     let (amount, reference) = parse(&body.value).map_err(ApiError::Validation)?;
-    let Some(row) = store::get(&state.pool, merchant_id, id).await? else {
+    let Some(row) = store::mandate(&state.pool, merchant_id, id).await? else {
         return Err(ApiError::NotFound("no collection with this id".to_owned()));
     };
     if row.debit_type != "MERCHANT" {

@@ -100,7 +100,8 @@ pub struct MandateView {
 }
 
 impl From<ScheduledRow> for ScheduledView {
-    fn from(row: ScheduledRow) -> ScheduledView {
+    fn from(full: ScheduledRow) -> ScheduledView {
+        let row = full.mandate;
         let contact = row.contact_id.as_ref().map(|id| {
             serde_json::json!({"id": id, "firstName": row.first_name, "lastName": row.last_name,
                                "phone": row.phone, "email": row.email})
@@ -134,9 +135,9 @@ impl From<ScheduledRow> for ScheduledView {
             time_zone: row.time_zone,
             agent_id: row.agent_id,
             contact,
-            installments: row.installments.0,
-            debits: row.debits.0,
-            events: row.events.0,
+            installments: full.installments.0,
+            debits: full.debits.0,
+            events: full.events.0,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

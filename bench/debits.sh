@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Scheduled-debit benchmark: how fast Cowry's workers take due installments and charge them (against the
+# Paystack emulator in the same process), next to the pgbench yardstick's create rate measured in the
+# same run; then the due scan's plan and time with 10,000 and 1,000,000 scheduled rows.
+#   - MANDATES consented MONA collections are made through the API (create, consent form, approve at
+#     the emulated Paystack); each then gets PER installments due at the same instant (written in SQL,
+#     with their `debit` jobs, as the schedule would write them), MANDATES x PER in all (default 10,000);
+#   - each debit is a claim transaction (mandate row lock, limits, debit, attempt, poll job), a
+#     charge_authorization call, and a record transaction (attempt, debit, installment, event,
+#     publication), so it is several transactions and two HTTP hops (the job, then Paystack's webhook);
+#   - debits/s = paid installments / (last debit settled - dispatch start).
+# Not a test: it asserts nothing.   DURATION=20 bash bench/debits.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-20}
+MANDATES=${MANDATES:-100}
+PER=${PER:-100}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${PORT:-18083}
+KEY=sk_test_bench_0123456789abcdefghijkl
+SHARED=${SHARED:-bench/reference}
+OUT=bench/out
+mkdir -p "$OUT"
+base="http://127.0.0.1:$PORT"
+db="$PG/cowry_bench_debits"
+
+cargo build --release --quiet
+tps() { sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$1" | head -n 1; }
+
+echo "== yardstick: pgbench, ${SHARED}/reference-create.pgbench.sql, 32 clients, ${DURATION}s"
+psql "$PG/postgres" -qc 'drop database if exists refbench' -qc 'create database refbench'
+psql "$PG/refbench" -q -f "$SHARED/reference-schema.sql" >/dev/null
+pgbench -n -f "$SHARED/reference-create.pgbench.sql" -c 32 -j 2 -T "$DURATION" "$PG/refbench" >"$OUT/debits-yardstick.txt" 2>&1
+yard=$(tps "$OUT/debits-yardstick.txt")
+echo "   ${yard} tps"
+
+psql "$PG/postgres" -qc 'drop database if exists cowry_bench_debits'
+DATABASE_URL="$db" COWRY_BIND="127.0.0.1:$PORT" COWRY_PUBLIC_URL="$base" COWRY_DEV_API_KEY=$KEY COWRY_LOG=warn \
+  COWRY_RATE_LIMIT_PER_SECOND=0 COWRY_EMULATORS=true COWRY_ALLOW_PRIVATE_NETWORKS=true \
+  COWRY_ENCRYPTION_KEY=b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0 \
+  COWRY_EMULATOR_SETTLE_MS=10 COWRY_WORKER_IDLE_MS=20 COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} \
+  ./target/release/cowry serve >"$OUT/debits-server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
+
+echo "== ${MANDATES} consented mandates"
+start=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+expiry=$(date -u -d '+300 days' +%Y-%m-%dT%H:%M:%SZ)
+for n in $(seq 1 "$MANDATES"); do
+  token=$(curl -fsS "$base/collections" -H "x-api-key: $KEY" -H 'content-type: application/json' -d "{
+      \"maximumAmount\": \"50000\", \"monthlyLimit\": \"1000000000\", \"debitType\": \"MONA\",
+      \"startDate\": \"$start\", \"expiryDate\": \"$expiry\", \"reference\": \"bench-$n\",
+      \"schedule\": {\"type\": \"SCHEDULED\", \"entries\": [{\"date\": \"$expiry\", \"amount\": \"10000\"}]}}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["collection"]["loanLinkToken"])')
+  page=$(curl -fsS -o /dev/null -w '%{redirect_url}' "$base/consent/$token" -d "email=bench$n@example.com")
+  curl -fsS -o /dev/null "$page/approve" -X POST
+done
+for _ in $(seq 1 300); do
+  active=$(psql "$db" -Atc "select count(*) from collections where status = 'ACTIVE'")
+  [ "$active" = "$MANDATES" ] && break
+  sleep 0.2
+done
+echo "   $active active"
+
+total=$((MANDATES * PER))
+echo "== ${total} installments due at one instant"
+psql "$db" -qAt <<SQL
+create temp table due as
+  select m.merchant_id, m.collection_id, now() + interval '3 seconds' + g * interval '1 microsecond' as due_at
+  from mandates m cross join generate_series(1, $PER) g
+  where m.consent_stage = 'active';
+insert into installments (merchant_id, collection_id, due_at, amount_minor)
+  select merchant_id, collection_id, due_at, 10000 from due;
+insert into jobs (kind, key, merchant_id, payload, run_at)
+  select 'debit', merchant_id || '/' || collection_id || '/' || (extract(epoch from due_at) * 1000000)::bigint,
+         merchant_id,
+         json_build_object('merchantId', merchant_id, 'collectionId', collection_id,
+                           'dueAt', to_char(due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+         date_trunc('second', now()) + interval '3 seconds'
+  from due;
+SQL
+dispatch=$(psql "$db" -Atc "select min(run_at) from jobs where kind = 'debit' and status = 'queued'")
+for _ in $(seq 1 600); do
+  paid=$(psql "$db" -Atc "select count(*) from installments where status = 'paid'")
+  [ "$paid" = "$total" ] && break
+  sleep 1
+done
+psql "$db" -At -F ' ' -c "
+  select 'installments paid: ' || count(*) filter (where status = 'paid') || ' of ' || count(*) from installments
+    where due_at > now() - interval '1 day' and amount_minor = 10000 and due_at < now();
+  select 'debits per second (dispatch to last settled): ' ||
+         round(count(*) / extract(epoch from max(updated_at) - '$dispatch'::timestamptz))
+    from debits where status = 'succeeded';
+  select 'debits not succeeded: ' || count(*) from debits where status <> 'succeeded';
+  select 'due -> settled, p50 ' || round(1000 * percentile_cont(0.5) within group (order by extract(epoch from updated_at - '$dispatch'::timestamptz)))
+         || ' ms, p99 ' || round(1000 * percentile_cont(0.99) within group (order by extract(epoch from updated_at - '$dispatch'::timestamptz))) || ' ms'
+    from debits where status = 'succeeded';"
+kill $server 2>/dev/null || true
+
+echo "== the due scan (the queue's take, as workers run it) over scheduled debit jobs"
+explain() {
+  psql "$db" -At -c "explain (analyze, costs off, timing on)
+    select id from jobs
+    where status = 'queued' and run_at <= now() and (locked_until is null or locked_until < now())
+    order by run_at limit 32 for update skip locked" | grep -E 'Index|Seq|Execution'
+}
+schedule_rows() {
+  psql "$db" -qAt <<SQL
+insert into installments (merchant_id, collection_id, due_at, amount_minor)
+  select m.merchant_id, m.collection_id, now() + interval '1 day' + g * interval '1 second', 10000
+  from (select merchant_id, collection_id from mandates limit 1) m cross join generate_series($1, $2) g;
+insert into jobs (kind, key, merchant_id, payload, run_at)
+  select 'debit', 'scan/' || g, m.merchant_id, '{}'::jsonb, now() + interval '1 day' + g * interval '1 second'
+  from (select merchant_id from mandates limit 1) m cross join generate_series($1, $2) g;
+-- 32 of them due now, as at a dispatch.
+update jobs set run_at = now() - interval '1 second' where key in (select 'scan/' || g from generate_series($1, $1 + 31) g);
+analyze jobs; analyze installments;
+SQL
+}
+schedule_rows 1 10000
+echo "-- 10,000 scheduled rows"; explain
+schedule_rows 10001 1000000
+echo "-- 1,000,000 scheduled rows"; explain
+echo "yardstick ${yard} tps"
