@@ -64,13 +64,18 @@ for _ in $(seq 1 300); do
 done
 echo "   $active active"
 
-total=$((MANDATES * PER))
+total=$((active * PER))
 echo "== ${total} installments due at one instant"
 psql "$db" -qAt <<SQL
 create temp table due as
-  select m.merchant_id, m.collection_id, now() + interval '3 seconds' + g * interval '1 microsecond' as due_at
-  from mandates m cross join generate_series(1, $PER) g
-  where m.consent_stage = 'active';
+  -- One instant for all, a microsecond apart in an order that visits every mandate before any twice:
+  -- as at a real due time, where each installment due is a different customer's.
+  select m.merchant_id, m.collection_id,
+         date_trunc('second', now()) + interval '3 seconds'
+           + (((g - 1) * $MANDATES + m.r) * interval '1 microsecond') as due_at
+  from (select merchant_id, collection_id, row_number() over (order by collection_id) as r
+        from mandates where consent_stage = 'active') m
+  cross join generate_series(1, $PER) g;
 insert into installments (merchant_id, collection_id, due_at, amount_minor)
   select merchant_id, collection_id, due_at, 10000 from due;
 insert into jobs (kind, key, merchant_id, payload, run_at)
@@ -78,7 +83,7 @@ insert into jobs (kind, key, merchant_id, payload, run_at)
          merchant_id,
          json_build_object('merchantId', merchant_id, 'collectionId', collection_id,
                            'dueAt', to_char(due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
-         date_trunc('second', now()) + interval '3 seconds'
+         due_at
   from due;
 SQL
 dispatch=$(psql "$db" -Atc "select min(run_at) from jobs where kind = 'debit' and status = 'queued'")

@@ -28,6 +28,9 @@ const AHEAD: usize = 3;
 pub struct Reported {
     /// Chargeable now (`direct_debit.authorization.active`, or verify with `active: true`).
     pub active: bool,
+    /// Withdrawn (`direct_debit.authorization.inactive`). Not merely "not active": a `created` event
+    /// delivered after the `active` one says nothing about the mandate now.
+    pub revoked: bool,
     pub authorization_code: Option<String>,
     pub email: Option<String>,
     /// Where the report came from (`webhook`, `poll`, `return`), for the event's data.
@@ -113,7 +116,7 @@ pub async fn report(
             Ok(Applied::Consented)
         }
         (true, _, _) => Ok(Applied::Nothing),
-        (false, "ACTIVE", "active") => {
+        (false, "ACTIVE", "active") if reported.revoked => {
             revoke(
                 conn,
                 merchant_id,
@@ -123,7 +126,7 @@ pub async fn report(
             .await?;
             Ok(Applied::Revoked)
         }
-        (false, "NOT_STARTED", "none" | "requested") => {
+        (false, "NOT_STARTED", "none" | "requested") if !reported.revoked => {
             store::set_consent(
                 &mut *conn,
                 merchant_id,
@@ -293,6 +296,7 @@ async fn poll_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> 
     let reported = match verified {
         Ok(found) => Reported {
             active: found.active,
+            revoked: false,
             authorization_code: Some(found.authorization_code),
             email: found.customer.and_then(|c| c.email),
             source: "poll",

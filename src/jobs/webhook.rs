@@ -50,6 +50,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             event,
             authorization_code,
             active,
+            revoked,
             email,
             ..
         }) => {
@@ -60,6 +61,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             };
             let reported = super::mandate::Reported {
                 active,
+                revoked,
                 authorization_code: Some(authorization_code),
                 email,
                 source: "webhook",

@@ -473,6 +473,8 @@ pub enum WebhookEvent {
         reference: String,
         authorization_code: String,
         active: bool,
+        /// `…inactive` / `…deactivated`: the customer or the bank withdrew it.
+        revoked: bool,
         email: Option<String>,
     },
     /// Any other event (acknowledged and recorded, never an error).
@@ -509,6 +511,7 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, ProviderError> {
             // `inactive` (seen from integrations, not in Paystack's published samples) and a
             // deactivation both leave `active: false`.
             active: state.active && body.event == "direct_debit.authorization.active",
+            revoked: body.event.ends_with(".inactive") || body.event.ends_with(".deactivated"),
             event: body.event,
             reference: state.reference.unwrap_or_default(),
             authorization_code: state.authorization_code,

@@ -85,7 +85,7 @@ pub async fn mandate(
     .await
 }
 
-/// The lists GET shows, each its latest 100 (oldest first): a ten-year daily schedule stays a small
+/// The lists GET shows, each its latest 20 (oldest first): a ten-year daily schedule stays a small
 /// answer. The full history of events is at `GET /collections/{id}/events`.
 const LISTS: &str = r#",
            coalesce((select json_agg(json_build_object(
@@ -94,7 +94,7 @@ const LISTS: &str = r#",
                         'lastError', i.last_error) order by i.due_at)
                      from (select * from installments i
                            where i.merchant_id = c.merchant_id and i.collection_id = c.id
-                           order by i.due_at desc limit 100) i), '[]') as installments,
+                           order by i.due_at desc limit 20) i), '[]') as installments,
            coalesce((select json_agg(json_build_object(
                         'id', d.id, 'reference', d.reference, 'amount', d.amount_minor::text,
                         'status', d.status, 'failureClass', d.failure_class, 'failureReason', d.failure_reason,
@@ -103,14 +103,14 @@ const LISTS: &str = r#",
                       order by d.created_at, d.id)
                      from (select * from debits d
                            where d.merchant_id = c.merchant_id and d.collection_id = c.id
-                           order by d.created_at desc, d.id desc limit 100) d), '[]') as debits,
+                           order by d.created_at desc, d.id desc limit 20) d), '[]') as debits,
            coalesce((select json_agg(json_build_object(
                         'id', e.id, 'type', e.type,
                         'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
                       order by e.seq)
                      from (select * from collection_events e
                            where e.merchant_id = c.merchant_id and e.collection_id = c.id
-                           order by e.seq desc limit 100) e), '[]') as events"#;
+                           order by e.seq desc limit 20) e), '[]') as events"#;
 
 pub async fn get(
     db: impl PgExecutor<'_>,

@@ -697,3 +697,107 @@ async fn merchant_debits_keep_the_interval_replay_their_key_and_end_at_expiry() 
         .await;
     assert_error(&body, status, "invalid_state");
 }
+
+/// Starts the customer's consent (the form only) and returns the reference Paystack gave the request.
+async fn start_consent(app: &TestApp, data: &Value) -> String {
+    let token = data["collection"]["loanLinkToken"].as_str().unwrap();
+    let started = no_redirects()
+        .post(app.url(&format!("/consent/{token}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=ada%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    sqlx::query_scalar("select provider_reference from mandates where collection_id = $1")
+        .bind(data["id"].as_str().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Sends Paystack's signed `direct_debit.authorization.active` for `reference` to the account's own URL.
+async fn authorization_active(app: &TestApp, reference: &str) -> StatusCode {
+    authorization_event(app, reference, "active").await
+}
+
+async fn authorization_event(app: &TestApp, reference: &str, what: &str) -> StatusCode {
+    let (account, merchant): (String, String) = sqlx::query_as(
+        "select id, merchant_id from merchant_providers where slug = 'paystack' limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let secret = paystack_secret(&app.pool, &merchant).await;
+    let body = json!({"event": format!("direct_debit.authorization.{what}"), "data": {
+        "authorization_code": "AUTH_webhook01", "active": what == "active", "channel": "direct_debit",
+        "reference": reference, "customer": {"email": "ada@example.com"}}})
+    .to_string();
+    app.client
+        .post(app.url(&format!("/webhooks/paystack/{account}")))
+        .header("content-type", "application/json")
+        .header(
+            "x-paystack-signature",
+            cowry::emulator::hmac_sha512_hex(&secret, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_by_webhook_counts_once_and_late_consent_is_only_recorded() {
+    let app = spawn_with(&[("COWRY_WORKER_IDLE_MS", "20")]).await;
+    let (_, created) = app.create(&example_in(30)).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let reference = start_consent(&app, &created["data"]).await;
+    // Paystack delivers the activation twice (a retry), at the account's own callback URL.
+    assert_eq!(authorization_active(&app, &reference).await, StatusCode::OK);
+    assert_eq!(authorization_active(&app, &reference).await, StatusCode::OK);
+    let data = eventually("the webhook to consent", || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        (body["data"]["collection"]["status"] == "ACTIVE").then_some(body["data"].clone())
+    })
+    .await;
+    assert_eq!(data["isConsented"], true);
+    let consented = event_types(&data)
+        .iter()
+        .filter(|t| *t == "mandate.consented")
+        .count();
+    assert_eq!(consented, 1);
+    // Paystack's `created` event arriving after `active` (deliveries are not ordered) changes nothing.
+    assert_eq!(
+        authorization_event(&app, &reference, "created").await,
+        StatusCode::OK
+    );
+    eventually("the late `created` event to be processed", || async {
+        let processed = app
+            .count("select count(*) from webhook_receipts where outcome like 'direct_debit.authorization.created%'")
+            .await;
+        (processed == 1).then_some(())
+    })
+    .await;
+    let (_, still) = app.get(&format!("/collections/{id}")).await;
+    assert_eq!(still["data"]["collection"]["status"], "ACTIVE");
+
+    // Consent for a collection cancelled meanwhile: recorded, never acted on.
+    let mut body = example_in(30);
+    body["reference"] = json!("cancelled-first");
+    let (_, created) = app.create(&body).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let reference = start_consent(&app, &created["data"]).await;
+    let (status, _) = app.post(&format!("/collections/{id}/cancel")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(authorization_active(&app, &reference).await, StatusCode::OK);
+    let data = eventually("the late consent to be recorded", || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        event_types(&body["data"])
+            .contains(&"mandate.consent_after_close".to_owned())
+            .then_some(body["data"].clone())
+    })
+    .await;
+    assert_eq!(data["collection"]["status"], "CANCELLED");
+    assert_eq!(data["isConsented"], false);
+}

@@ -378,6 +378,7 @@ async fn check_now(state: &AppState, row: &MandateRow, reference: &str) -> Resul
         .map_err(|e| e.to_string())?;
     let reported = Reported {
         active: found.active,
+        revoked: false,
         authorization_code: Some(found.authorization_code),
         email: found.customer.and_then(|c| c.email),
         source: "return",
