@@ -450,7 +450,7 @@ pub async fn follow(
             if row.debit_type == "MONA" && row.status == "ACTIVE" {
                 mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now()))).await?
             } else {
-                store::set_collected(&mut *conn, merchant_id, id, None).await?
+                store::set_progress(&mut *conn, merchant_id, id, None, true).await?
             }
         }
         AttemptState::Failed => {

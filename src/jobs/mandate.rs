@@ -196,10 +196,7 @@ pub async fn extend(
         super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
     }
     let (last, open, upcoming, paid_all) = store::planned(conn, merchant_id, id).await?;
-    match paid {
-        Some(_) => store::set_collected(&mut *conn, merchant_id, id, upcoming).await?,
-        None => store::set_next(&mut *conn, merchant_id, id, upcoming).await?,
-    }
+    store::set_progress(&mut *conn, merchant_id, id, upcoming, paid.is_some()).await?;
     let exhausted = last.is_some_and(|last| plan.after(Some(last), 1).is_empty());
     if open == 0 && exhausted && paid_all {
         store::transition(

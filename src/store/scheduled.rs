@@ -679,36 +679,24 @@ pub async fn set_installment(
     Ok(moved.rows_affected() > 0)
 }
 
-pub async fn set_collected(
+/// The mandate's next collection time, and (`collected`) that a debit was just paid.
+pub async fn set_progress(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
     next: Option<DateTime<Utc>>,
+    collected: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "update mandates set last_collected_at = now(), next_collection_at = $3
+        "update mandates
+         set next_collection_at = $3,
+             last_collected_at = case when $4 then now() else last_collected_at end
          where merchant_id = $1 and collection_id = $2",
     )
     .bind(merchant_id)
     .bind(id)
     .bind(next)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-pub async fn set_next(
-    db: impl PgExecutor<'_>,
-    merchant_id: &str,
-    id: &str,
-    next: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update mandates set next_collection_at = $3 where merchant_id = $1 and collection_id = $2",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(next)
+    .bind(collected)
     .execute(db)
     .await?;
     Ok(())

@@ -83,13 +83,18 @@ pub async fn consent(app: &TestApp, data: &Value, email: &str) -> Value {
     .await
 }
 
-/// Charges the emulated Paystack made on the collection's authorization.
-async fn charges(app: &TestApp, authorization_code: &str) -> u64 {
+/// The test merchant's Paystack secret key, as the emulator knows it.
+async fn secret(app: &TestApp) -> String {
     let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let secret = paystack_secret(&app.pool, &merchant).await;
+    paystack_secret(&app.pool, &merchant).await
+}
+
+/// Charges the emulated Paystack made on the collection's authorization.
+async fn charges(app: &TestApp, authorization_code: &str) -> u64 {
+    let secret = secret(app).await;
     let body: Value = app
         .client
         .get(app.url(&format!(
@@ -431,16 +436,12 @@ async fn a_revoked_mandate_stops_the_schedule_at_once() {
     );
     // The customer revokes the mandate at their bank: Paystack reports it inactive.
     let code = authorization_code(&app, &id).await;
-    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
     let revoked = app
         .client
         .post(app.url(&format!(
             "/_emulator/paystack/_authorizations/{code}/revoke"
         )))
-        .bearer_auth(paystack_secret(&app.pool, &merchant).await)
+        .bearer_auth(secret(&app).await)
         .send()
         .await
         .unwrap();
@@ -479,15 +480,10 @@ async fn a_hard_failure_revokes_and_a_cancelled_mandate_is_deactivated() {
     consent(&app, &created["data"], "ada@example.com").await;
     // The mandate is deactivated behind Cowry's back (no webhook): the next debit finds out.
     let code = authorization_code(&app, &id).await;
-    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let secret = paystack_secret(&app.pool, &merchant).await;
     let deactivated = app
         .client
         .post(app.url("/_emulator/paystack/customer/authorization/deactivate"))
-        .bearer_auth(&secret)
+        .bearer_auth(secret(&app).await)
         .json(&json!({"authorization_code": code}))
         .send()
         .await
@@ -560,14 +556,10 @@ async fn cancelling_an_active_mandate_deactivates_it_at_paystack() {
     );
     // Paystack no longer accepts the code.
     let code = authorization_code(&app, &id).await;
-    let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
     let refused = app
         .client
         .post(app.url("/_emulator/paystack/transaction/charge_authorization"))
-        .bearer_auth(paystack_secret(&app.pool, &merchant).await)
+        .bearer_auth(secret(&app).await)
         .json(&json!({"email": "ada@example.com", "amount": 500, "authorization_code": code}))
         .send()
         .await
@@ -722,13 +714,12 @@ async fn authorization_active(app: &TestApp, reference: &str) -> StatusCode {
 }
 
 async fn authorization_event(app: &TestApp, reference: &str, what: &str) -> StatusCode {
-    let (account, merchant): (String, String) = sqlx::query_as(
-        "select id, merchant_id from merchant_providers where slug = 'paystack' limit 1",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    let secret = paystack_secret(&app.pool, &merchant).await;
+    let account: String =
+        sqlx::query_scalar("select id from merchant_providers where slug = 'paystack' limit 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let secret = secret(app).await;
     let body = json!({"event": format!("direct_debit.authorization.{what}"), "data": {
         "authorization_code": "AUTH_webhook01", "active": what == "active", "channel": "direct_debit",
         "reference": reference, "customer": {"email": "ada@example.com"}}})

@@ -67,7 +67,11 @@ async fn stylesheet() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../../templates/pages/pages.css"),
+        // One look for every page a person sees: the emulator pages' rules, then the customer pages'.
+        concat!(
+            include_str!("../../../templates/emulator/emulator.css"),
+            include_str!("../../../templates/pages/pages.css")
+        ),
     )
         .into_response()
 }
