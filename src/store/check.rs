@@ -7,7 +7,13 @@ use sqlx::PgPool;
 
 /// Provider operations that make a payment (polled until final); the others (a virtual account, a
 /// customer record) are not watched.
-pub const PAYMENT_OPERATIONS: &[&str] = &["initialize", "charge", "request_to_pay", "collect"];
+pub const PAYMENT_OPERATIONS: &[&str] = &[
+    "initialize",
+    "charge",
+    "request_to_pay",
+    "collect",
+    "charge_authorization",
+];
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -45,8 +51,9 @@ const WATCHED: &str =
 pub async fn run(pool: &PgPool) -> Result<Report, sqlx::Error> {
     let unwatched: Vec<Finding> = sqlx::query_as(&format!(
         "select a.merchant_id, a.id as attempt_id,
-                case when a.collect_id is not null then 'collect' when a.collection_id is not null then 'collection' end as owner,
-                coalesce(a.collect_id, a.collection_id) as owner_id, a.status, a.amount_minor,
+                case when a.collect_id is not null then 'collect' when a.collection_id is not null then 'collection'
+                     when a.debit_id is not null then 'debit' end as owner,
+                coalesce(a.collect_id, a.collection_id, a.debit_id) as owner_id, a.status, a.amount_minor,
                 a.currency::text as currency, extract(epoch from now() - a.created_at)::bigint as age_seconds
          from provider_attempts a
          where a.status in ('created', 'pending', 'unknown') and a.operation = any($1) and not {WATCHED}
@@ -64,8 +71,9 @@ pub async fn run(pool: &PgPool) -> Result<Report, sqlx::Error> {
     .await?;
     let watching_settled: Vec<Finding> = sqlx::query_as(&format!(
         "select a.merchant_id, a.id as attempt_id,
-                case when a.collect_id is not null then 'collect' when a.collection_id is not null then 'collection' end as owner,
-                coalesce(a.collect_id, a.collection_id) as owner_id, a.status, a.amount_minor,
+                case when a.collect_id is not null then 'collect' when a.collection_id is not null then 'collection'
+                     when a.debit_id is not null then 'debit' end as owner,
+                coalesce(a.collect_id, a.collection_id, a.debit_id) as owner_id, a.status, a.amount_minor,
                 a.currency::text as currency, extract(epoch from now() - a.created_at)::bigint as age_seconds
          from provider_attempts a
          left join mobile_money_collects c on c.merchant_id = a.merchant_id and c.id = a.collect_id
@@ -77,8 +85,9 @@ pub async fn run(pool: &PgPool) -> Result<Report, sqlx::Error> {
     .await?;
     let unknown: Vec<Finding> = sqlx::query_as(
         "select a.merchant_id, a.id as attempt_id,
-                case when a.collect_id is not null then 'collect' when a.collection_id is not null then 'collection' end as owner,
-                coalesce(a.collect_id, a.collection_id) as owner_id, a.status, a.amount_minor,
+                case when a.collect_id is not null then 'collect' when a.collection_id is not null then 'collection'
+                     when a.debit_id is not null then 'debit' end as owner,
+                coalesce(a.collect_id, a.collection_id, a.debit_id) as owner_id, a.status, a.amount_minor,
                 a.currency::text as currency, extract(epoch from now() - a.created_at)::bigint as age_seconds
          from provider_attempts a where a.status = 'unknown'
          order by a.created_at limit 500",
