@@ -234,6 +234,15 @@ pub fn parse(
     }
     let agent_id = v::string(body, "agentId", "", 64, false, &mut errors);
     let provider = v::string(body, "provider", "", 64, false, &mut errors);
+    // An optional field that is given must say something: "" is not "absent".
+    for key in ["agentId", "provider", "timeZone", "currency"] {
+        if v::get(body, key)
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            errors.add(key, "must not be empty");
+        }
+    }
     let contact =
         v::get(body, "contact").and_then(|_| integrated::parse_contact(body, &mut errors));
     let schedule = parse_schedule(body, maximum, (start, expiry, zone), now, &mut errors);

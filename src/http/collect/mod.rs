@@ -196,9 +196,10 @@ pub async fn list(
         }
     });
     let (external_id, network) = (text("externalId"), text("provider"));
-    for (key, value) in [("externalId", &external_id), ("provider", &network)] {
-        if value
-            .as_ref()
+    for key in ["externalId", "provider"] {
+        // The raw value: a control character at either end is refused, not trimmed away.
+        if query
+            .get(key)
             .is_some_and(|v| v.chars().any(char::is_control))
         {
             errors.add(key, "must not contain control characters");

@@ -32,7 +32,7 @@ use crate::AppState;
         description = "Replays the saved response for the same key and body")),
     responses(
         (status = 201, description = "Created: an integrated collection, or a scheduled one in the scheduled document's shape",
-            content((Envelope<CollectionView>), (crate::http::scheduled::view::ScheduledEnvelope<crate::http::scheduled::view::ScheduledView>))),
+            body = crate::http::openapi::CollectionAnswer),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = crate::error::ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = crate::error::ErrorBody),
         (status = 415, description = "Content type is not JSON", body = crate::error::ErrorBody),

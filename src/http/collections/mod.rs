@@ -57,7 +57,7 @@ fn collection_id(id: String) -> ApiResult<String> {
     params(("id" = String, Path, description = "Collection id (pay_…)")),
     responses((status = 200, description = "An integrated collection (`{status, message, data}`) or a scheduled one \
                                              (`{success, data}`, as the scheduled document shows it)",
-        content((Envelope<CollectionView>), (ScheduledEnvelope<ScheduledView>))),
+        body = crate::http::openapi::CollectionAnswer),
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)),
     security(("api_key" = []), ("bearer" = [])))]
@@ -165,9 +165,10 @@ fn parse_list_query(
     let page = listing::parse_page(query, &mut errors);
     let reference = text("reference");
     let contact_id = text("contactId");
-    for (key, value) in [("reference", &reference), ("contactId", &contact_id)] {
-        if value
-            .as_ref()
+    for key in ["reference", "contactId"] {
+        // The raw value: a control character at either end is refused, not trimmed away.
+        if query
+            .get(key)
             .is_some_and(|v| v.chars().any(char::is_control))
         {
             errors.add(key, "must not contain control characters");

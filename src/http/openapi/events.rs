@@ -34,6 +34,7 @@ pub struct EventPayload {
 #[allow(dead_code, clippy::large_enum_variant)]
 pub enum EventData {
     Collection(crate::http::collections::view::CollectionView),
+    Scheduled(crate::http::scheduled::view::ScheduledView),
     Collect(crate::http::collect::view::CollectView),
     Endpoint(EndpointData),
 }

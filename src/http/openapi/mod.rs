@@ -22,7 +22,7 @@ pub use requests::{
     CreateCollectionRequest, CreateMerchantRequest, DeliveryStatus, EndpointChange,
     EndpointRequest, JobStatus, MetadataRequest, RateLimitRequest, ReplayRequest, RollKeyRequest,
 };
-pub use scheduled::{CreateRequest, DebitRequest, ScheduledCollectionRequest};
+pub use scheduled::{CollectionAnswer, CreateRequest, DebitRequest, ScheduledCollectionRequest};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
@@ -59,7 +59,7 @@ pub fn router() -> Router<AppState> {
         EventPayload, EventType, EndpointRequest, EndpointChange, ReplayRequest, DeliveryStatus,
         super::webhook_endpoints::EndpointView, super::webhook_endpoints::PingResult,
         super::webhook_endpoints::DeliveryView, super::webhook_endpoints::DeliveryAttemptView, super::webhook_endpoints::ReplayResult, super::admin::FailingEndpointView, super::admin::FailingEndpointList, super::events::EventList, super::events::StreamPosition,
-        CreateRequest, ScheduledCollectionRequest, DebitRequest, scheduled::ScheduleRequest, scheduled::EntryRequest,
+        CreateRequest, CollectionAnswer, ScheduledCollectionRequest, DebitRequest, scheduled::ScheduleRequest, scheduled::EntryRequest,
         crate::http::scheduled::view::ScheduledView, crate::http::scheduled::view::MandateView,
         crate::http::scheduled::debit::DebitView, super::collections::view::ListItem,
         CollectRequest, super::collect::view::CollectView, super::collect::view::CollectList, super::collect::view::CollectEventView,

@@ -6,6 +6,9 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::http::collections::view::{CollectionView, Envelope};
+use crate::http::scheduled::view::{ScheduledEnvelope, ScheduledView};
+
 /// `POST /collections`: an integrated collection, or a scheduled one (a body with `schedule` or
 /// `debitType`, or `type: "scheduled"`).
 #[derive(Deserialize, ToSchema)]
@@ -111,4 +114,13 @@ pub struct DebitRequest {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     reference: Option<String>,
+}
+
+/// The answer for one collection: the integrated document's envelope, or the scheduled one's.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)]
+pub enum CollectionAnswer {
+    Integrated(Envelope<CollectionView>),
+    Scheduled(ScheduledEnvelope<ScheduledView>),
 }
