@@ -150,6 +150,12 @@ fn validation(message: &str) -> Response {
 /// says (Paystack's Node SDK sends none, and chunked), or form fields
 /// (`application/x-www-form-urlencoded`, which Paystack's OpenAPI allows for every call emulated here;
 /// `amount` read as a number).
+/// The caller's secret key (checked before anything else is read, as Paystack does) and its body.
+fn authed_body(headers: &HeaderMap, raw: &[u8]) -> Result<(String, Value), Box<Response>> {
+    let secret = secret(headers).ok_or_else(|| Box::new(invalid_key()))?;
+    Ok((secret, body(headers, raw)?))
+}
+
 fn body(headers: &HeaderMap, raw: &[u8]) -> Result<Value, Box<Response>> {
     let form = headers
         .get(axum::http::header::CONTENT_TYPE)
@@ -422,11 +428,8 @@ async fn initialize(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let (email, amount, currency, reference) = match money_fields(&body) {
@@ -509,11 +512,8 @@ async fn charge(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let (email, amount, currency, reference) = match money_fields(&body) {
@@ -573,11 +573,8 @@ async fn charge_authorization(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let (email, amount, currency, reference) = match money_fields(&body) {
@@ -659,11 +656,8 @@ async fn create_customer(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let Some(email) = body["email"].as_str().filter(|e| e.contains('@')) else {
@@ -696,11 +690,8 @@ async fn dedicated_account(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let Some(code) = body["customer"].as_str() else {

@@ -60,12 +60,10 @@ pub async fn report(
     id: &str,
     reported: &Reported,
 ) -> Result<Applied, sqlx::Error> {
-    let Some(status) = store::lock(conn, merchant_id, id).await? else {
+    let Some(row) = store::lock_mandate(conn, merchant_id, id).await? else {
         return Ok(Applied::Nothing);
     };
-    let Some(row) = store::mandate(&mut *conn, merchant_id, id).await? else {
-        return Ok(Applied::Nothing);
-    };
+    let status = row.status.clone();
     let data = json!({"source": reported.source, "active": reported.active});
     let sealed = match (&reported.authorization_code, &state.config.encryption_key) {
         (Some(code), Some(key)) => Some(key.seal(code.as_bytes(), id.as_bytes())),

@@ -308,24 +308,6 @@ pub async fn reference_taken(
     .await
 }
 
-/// Locks the mandate and returns the collection's status.
-pub async fn lock(
-    conn: &mut PgConnection,
-    merchant_id: &str,
-    id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select c.status from mandates m
-         join collections c on c.merchant_id = m.merchant_id and c.id = m.collection_id
-         where m.merchant_id = $1 and m.collection_id = $2
-         for update of m",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 /// What the debits not known to have failed add up to in one calendar month, and when the latest of
 /// them was made.
 pub async fn month_total(

@@ -28,6 +28,18 @@ pub fn example_in(days: i64) -> Value {
     })
 }
 
+/// A `MERCHANT` collection that can be debited as soon as it is consented: started an hour ago, one dated
+/// entry tomorrow (so no interval applies), with these limits.
+fn debitable_now(maximum: &str, monthly: &str) -> Value {
+    let mut body = example_in(0);
+    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
+    body["maximumAmount"] = json!(maximum);
+    body["monthlyLimit"] = json!(monthly);
+    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
+        {"date": (Utc::now() + TimeDelta::days(1)).to_rfc3339(), "amount": maximum}]});
+    body
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -200,13 +212,8 @@ async fn the_documents_example_is_a_past_mandate_and_works_with_future_dates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_merchant_debits_stop_exactly_at_the_monthly_limit() {
     let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
-    let mut body = example_in(0);
-    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
-    body["maximumAmount"] = json!("10000");
     // Seven debits of 10000 fit in the month, and no interval applies (dated entries only).
-    body["monthlyLimit"] = json!("70000");
-    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
-        {"date": (Utc::now() + TimeDelta::days(1)).to_rfc3339(), "amount": "10000"}]});
+    let mut body = debitable_now("10000", "70000");
     body["contact"] = json!({"firstName": "Ada", "lastName": "Obi", "phone": "+2348012345678",
                              "email": "ada@example.com"});
     let (status, created) = app.create(&body).await;
@@ -468,12 +475,7 @@ async fn a_revoked_mandate_stops_the_schedule_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hard_failure_revokes_and_a_cancelled_mandate_is_deactivated() {
     let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
-    let mut body = example_in(0);
-    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
-    body["maximumAmount"] = json!("10000");
-    body["monthlyLimit"] = json!("100000");
-    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
-        {"date": (Utc::now() + TimeDelta::days(1)).to_rfc3339(), "amount": "10000"}]});
+    let mut body = debitable_now("10000", "100000");
     body["reference"] = json!("hard");
     let (_, created) = app.create(&body).await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
@@ -539,11 +541,7 @@ async fn a_hard_failure_revokes_and_a_cancelled_mandate_is_deactivated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_active_mandate_deactivates_it_at_paystack() {
     let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
-    let mut body = example_in(0);
-    body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
-    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
-        {"date": (Utc::now() + TimeDelta::days(1)).to_rfc3339(), "amount": "500"}]});
-    let (_, created) = app.create(&body).await;
+    let (_, created) = app.create(&debitable_now("600", "600")).await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
     consent(&app, &created["data"], "ada@example.com").await;
     let (status, cancelled) = app.post(&format!("/collections/{id}/cancel")).await;

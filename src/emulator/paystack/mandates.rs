@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
-use super::{answer, body, invalid_key, secret, token, validation, Emulator};
+use super::{answer, authed_body, invalid_key, secret, token, validation, Emulator};
 use crate::emulator::pages;
 
 #[derive(Clone)]
@@ -58,11 +58,8 @@ pub async fn initialize(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let Some(email) = body["email"].as_str().filter(|e| e.contains('@')) else {
@@ -128,11 +125,8 @@ pub async fn deactivate(
     headers: HeaderMap,
     raw: axum::body::Bytes,
 ) -> Response {
-    let Some(secret) = secret(&headers) else {
-        return invalid_key();
-    };
-    let body = match body(&headers, &raw) {
-        Ok(body) => body,
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
         Err(response) => return *response,
     };
     let Some(code) = body["authorization_code"].as_str() else {

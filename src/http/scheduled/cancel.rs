@@ -37,8 +37,9 @@ pub async fn cancel(
         keyed,
         async || Ok(()),
         async |conn, ()| {
-            let status = store::lock(conn, merchant_id, id)
+            let status = store::lock_mandate(conn, merchant_id, id)
                 .await?
+                .map(|row| row.status)
                 .ok_or_else(|| ApiError::NotFound("no collection with this id".to_owned()))?;
             let moved = store::transition(
                 &mut *conn,

@@ -130,16 +130,16 @@ pub async fn create(
         }
     };
     debit::charge_and_record(state, merchant_id, id, &claimed).await?;
-    let response = answer(state, merchant_id, &claimed.debit_id, false).await?;
+    let body = stored_body(state, merchant_id, &claimed.debit_id).await?;
     if let Some(key) = key {
-        let row = store::debit(&state.pool, merchant_id, &claimed.debit_id).await?;
-        if let Some(row) = row {
-            let body = ScheduledEnvelope::new(DebitView::from(row)).to_bytes();
-            let mut conn = state.pool.acquire().await?;
-            crate::store::idempotency::save(&mut conn, merchant_id, key, 201, &body).await?;
-        }
+        let mut conn = state.pool.acquire().await?;
+        crate::store::idempotency::save(&mut conn, merchant_id, key, 201, &body).await?;
     }
-    Ok(response)
+    Ok(idempotent::stored_response(
+        StatusCode::CREATED,
+        body,
+        false,
+    ))
 }
 
 fn refusal(refused: Refused) -> ApiError {
@@ -164,16 +164,21 @@ fn refusal(refused: Refused) -> ApiError {
     }
 }
 
+/// The debit as stored, as the 201 body.
+async fn stored_body(state: &AppState, merchant_id: &str, debit_id: &str) -> ApiResult<Vec<u8>> {
+    let row = store::debit(&state.pool, merchant_id, debit_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a claimed debit vanished"))?;
+    Ok(ScheduledEnvelope::new(DebitView::from(row)).to_bytes())
+}
+
 async fn answer(
     state: &AppState,
     merchant_id: &str,
     debit_id: &str,
     replayed: bool,
 ) -> ApiResult<Response> {
-    let row = store::debit(&state.pool, merchant_id, debit_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("a claimed debit vanished"))?;
-    let body = ScheduledEnvelope::new(DebitView::from(row)).to_bytes();
+    let body = stored_body(state, merchant_id, debit_id).await?;
     Ok(idempotent::stored_response(
         StatusCode::CREATED,
         body,
