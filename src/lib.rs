@@ -1,6 +1,7 @@
 //! Cowry: a multi-provider payment collections server. `main` is thin; everything lives here so tests
 //! can start the whole application on port 0 against their own database.
 
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub limiters: http::rate_limit::Limiters,
     /// `/metrics`' database-backed gauges, read at most once per `COWRY_METRICS_REFRESH_SECS`.
     pub metric_gauges: Arc<metrics::GaugeCache>,
+    /// Business time (see `clock`): the wall clock unless a test moved it.
+    pub clock: clock::Clock,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             auth_cache,
             limiters: Default::default(),
             metric_gauges: Default::default(),
+            clock: Default::default(),
         }
     }
 }

@@ -89,6 +89,8 @@ pub struct Ask<'a> {
     pub check_interval: bool,
     /// When the debit's status is first polled, if its own answer has not settled it by then.
     pub first_poll: std::time::Duration,
+    /// Business time (`AppState::clock`): the month the debit counts against, the interval's check.
+    pub now: DateTime<Utc>,
 }
 
 /// Step 1, in the caller's transaction.
@@ -120,7 +122,7 @@ pub async fn claim(
         )));
     }
     let plan = mandate::plan_of(&row);
-    let now = time::now();
+    let now = ask.now;
     let month = month_of(plan.zone, now);
     let (spent, last) = store::month_total(conn, merchant_id, id, month).await?;
     if spent.saturating_add(ask.amount) > row.monthly_limit_minor {
@@ -343,6 +345,7 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         installment: Some(due_at),
         check_interval: false,
         first_poll: first_poll(state),
+        now: state.clock.now(),
     };
     let mut tx = state.pool.begin().await?;
     let claimed = claim(&mut tx, &ask).await?;
@@ -525,7 +528,7 @@ async fn retry_or_fail(
                 None,
             )
             .await?;
-            Outcome::RetryAt(in_(delay), None)
+            Outcome::RetryAt(state.clock.in_(delay), None)
         }
         None => {
             store::set_installment(

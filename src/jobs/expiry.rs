@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::domain::time;
 use crate::shutdown::Shutdown;
 use crate::store::collections::expire_due;
 use crate::AppState;
@@ -42,7 +41,7 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
         }
         // Drain in batches so a backlog clears in one tick without one huge transaction.
         loop {
-            match expire_batch(&state.pool, time::now(), BATCH).await {
+            match expire_batch(&state.pool, state.clock.now(), BATCH).await {
                 Ok(n) if n > 0 => tracing::info!(expired = n, "collections expired"),
                 Ok(_) => break,
                 Err(e) => {

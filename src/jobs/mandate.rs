@@ -305,7 +305,7 @@ async fn poll_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> 
     tx.commit().await?;
     Ok(match applied {
         Applied::Consented => Outcome::Done,
-        _ if chrono::Utc::now() > row.expires_at => Outcome::Done,
+        _ if state.clock.now() > row.expires_at => Outcome::Done,
         _ => Outcome::RetryAt(next, None),
     })
 }

@@ -54,14 +54,21 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
             },
         };
         let free = slots.available_permits() + 1;
-        let taken =
-            match jobs::take(&state.pool, &worker, state.config.job_lease, free as i64).await {
-                Ok(taken) => taken,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not take jobs; retrying");
-                    Vec::new()
-                }
-            };
+        let taken = match jobs::take(
+            &state.pool,
+            &worker,
+            state.config.job_lease,
+            free as i64,
+            state.clock.now(),
+        )
+        .await
+        {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take jobs; retrying");
+                Vec::new()
+            }
+        };
         if taken.is_empty() {
             drop(first);
             tokio::select! {

@@ -68,11 +68,12 @@ pub async fn take(
     worker: &str,
     lease: Duration,
     batch: i64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Job>, sqlx::Error> {
     sqlx::query_as(
         "with due as (
              select id from jobs
-             where status = 'queued' and run_at <= now()
+             where status = 'queued' and run_at <= $4
                and (locked_until is null or locked_until < now())
              order by run_at
              limit $3
@@ -87,6 +88,7 @@ pub async fn take(
     .bind(worker)
     .bind(lease.as_secs_f64())
     .bind(batch)
+    .bind(now)
     .fetch_all(pool)
     .await
 }

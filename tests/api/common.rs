@@ -48,6 +48,8 @@ pub struct TestApp {
     pub key: String,
     pub key_id: String,
     pub shutdown: Shutdown,
+    /// The server's business time: tests move it to walk a schedule (see `cowry::clock`).
+    pub clock: cowry::clock::Clock,
     pub database_url: String,
     database: String,
 }
@@ -166,9 +168,9 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         .await
         .unwrap();
     drop(conn);
-    let app = Application::build(AppState::new(pool.clone(), config))
-        .await
-        .unwrap();
+    let state = AppState::new(pool.clone(), config);
+    let clock = state.clock.clone();
+    let app = Application::build(state).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let shutdown = Shutdown::default();
     tokio::spawn(app.run(shutdown.clone()));
@@ -179,6 +181,7 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         key: merchant.api_key,
         key_id: merchant.api_key_id,
         shutdown,
+        clock,
         database_url: url_for(&database),
         database,
     }

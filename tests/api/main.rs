@@ -32,6 +32,7 @@ mod providers;
 mod queue;
 mod receiver;
 mod scheduled;
+mod scheduled_clock;
 mod scheduled_workers;
 mod security;
 mod tls;

@@ -23,20 +23,38 @@ async fn a_dead_workers_job_is_taken_again_once_its_lease_expires() {
     jobs::enqueue(&app.pool, "test", "k", None, &json!({}), chrono::Utc::now())
         .await
         .unwrap();
-    let taken = jobs::take(&app.pool, "dead-worker", Duration::from_secs(1), 10)
-        .await
-        .unwrap();
+    let taken = jobs::take(
+        &app.pool,
+        "dead-worker",
+        Duration::from_secs(1),
+        10,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(taken.len(), 1);
     // The worker "dies" holding the job: nobody else may take it while the lease holds…
-    let meanwhile = jobs::take(&app.pool, "live-worker", Duration::from_secs(60), 10)
-        .await
-        .unwrap();
+    let meanwhile = jobs::take(
+        &app.pool,
+        "live-worker",
+        Duration::from_secs(60),
+        10,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert!(meanwhile.is_empty(), "a leased job is not handed out twice");
     // …and once it has run out, another worker gets the job (the second time it is taken).
     let again = eventually("the lease to expire", || async {
-        let taken = jobs::take(&app.pool, "live-worker", Duration::from_secs(60), 10)
-            .await
-            .unwrap();
+        let taken = jobs::take(
+            &app.pool,
+            "live-worker",
+            Duration::from_secs(60),
+            10,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
         taken.into_iter().next()
     })
     .await;
@@ -296,9 +314,15 @@ async fn an_enqueue_on_a_running_job_makes_it_run_again() {
     jobs::enqueue(&app.pool, "test", "k", None, &json!({}), now)
         .await
         .unwrap();
-    let taken = jobs::take(&app.pool, "worker", Duration::from_secs(60), 10)
-        .await
-        .unwrap();
+    let taken = jobs::take(
+        &app.pool,
+        "worker",
+        Duration::from_secs(60),
+        10,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(taken.len(), 1);
     // A callback asks for the same work while it runs…
     jobs::enqueue(&app.pool, "test", "k", None, &json!({}), now)
@@ -308,9 +332,15 @@ async fn an_enqueue_on_a_running_job_makes_it_run_again() {
         .await
         .unwrap();
     // …so finishing hands the job back to the queue, due now, instead of deleting it.
-    let again = jobs::take(&app.pool, "worker", Duration::from_secs(60), 10)
-        .await
-        .unwrap();
+    let again = jobs::take(
+        &app.pool,
+        "worker",
+        Duration::from_secs(60),
+        10,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.len(), 1, "the request made while it ran is not lost");
     jobs::finish(&app.pool, again[0].id, "worker")
         .await

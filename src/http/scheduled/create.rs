@@ -11,7 +11,6 @@ use serde_json::json;
 use super::view::{ScheduledEnvelope, ScheduledView};
 use crate::domain::ids::{new_id, random_chars};
 use crate::domain::scheduled::{self, DebitType, NewScheduled};
-use crate::domain::time;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::JsonBody;
 use crate::http::idempotent::{self, Keyed};
@@ -36,7 +35,7 @@ pub async fn create(
         .unwrap_or(scheduled::DEFAULT_ZONE);
     // One instant for "in the future" and for the creation time: an entry accepted as future is never
     // before the collection existed (installments are planned from then on).
-    let created_at = time::now();
+    let created_at = state.clock.now();
     let new = scheduled::parse(&body.value, zone, created_at).map_err(ApiError::Validation)?;
     let (slug, kind) = choose_account(merchant, &new)?;
     let fingerprint: [&[u8]; 3] = [b"POST", b"/collections", &body.raw];
