@@ -74,6 +74,9 @@ pub struct Config {
     /// When a scheduled debit that failed softly (insufficient funds, bank unavailable) is tried again:
     /// one try per delay, then the installment is `failed`.
     pub debit_retry_schedule: Vec<Duration>,
+    /// Waits before each retry of the bank's activation charge of an approved direct-debit mandate that
+    /// is still not active (`PUT /customer/{id}/directdebit-activation-charge`); then Cowry stops asking.
+    pub activation_retry_schedule: Vec<Duration>,
     /// Waits between tries of a failing webhook delivery (`COWRY_WEBHOOK_RETRY_SCHEDULE`).
     pub webhook_retry_schedule: Vec<Duration>,
     /// How long after an attempt was written a provider's "no such payment" is still taken as "not
@@ -411,6 +414,17 @@ impl Config {
                         "COWRY_DEBIT_RETRY_SCHEDULE",
                         &text,
                         "expected comma-separated delays like 1h,6h,24h (ms, s, m, h, d)",
+                    )
+                })?
+            },
+            activation_retry_schedule: {
+                let text = get("COWRY_ACTIVATION_RETRY_SCHEDULE")
+                    .unwrap_or_else(|| "24h,24h,24h".to_owned());
+                crate::domain::time::parse_schedule(&text).ok_or_else(|| {
+                    bad(
+                        "COWRY_ACTIVATION_RETRY_SCHEDULE",
+                        &text,
+                        "expected comma-separated delays like 24h,24h,24h (ms, s, m, h, d)",
                     )
                 })?
             },

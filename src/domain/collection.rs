@@ -89,6 +89,15 @@ pub mod event {
     pub const MANDATE_REVOKED: &str = "mandate.revoked";
     pub const DEBIT_SUCCEEDED: &str = "debit.succeeded";
     pub const DEBIT_FAILED: &str = "debit.failed";
+    /// Recorded on the collection only (not published): the consent's steps a merchant may ask about.
+    /// A customer's card or mandate request that did not consent (they may start again).
+    pub const MANDATE_CONSENT_FAILED: &str = "mandate.consent_failed";
+    /// The card rail's verification charge was refunded.
+    pub const MANDATE_VERIFICATION_REFUNDED: &str = "mandate.verification_refunded";
+    /// Cowry asked Paystack to retry the bank's activation charge of an approved mandate.
+    pub const MANDATE_ACTIVATION_RETRIED: &str = "mandate.activation_retried";
+    /// The customer consented after the collection had ended: recorded, never acted on.
+    pub const MANDATE_CONSENT_AFTER_CLOSE: &str = "mandate.consent_after_close";
     pub const PAYMENT_FAILED: &str = "payment.failed";
     /// The provider reported a payment Cowry will not accept as paid (wrong amount or currency).
     pub const PAYMENT_FLAGGED: &str = "payment.flagged";

@@ -112,6 +112,20 @@ pub fn schedule_json(kind: &str, plan: &Plan) -> Value {
     })
 }
 
+/// The card rail's first charge, in minor units: the smallest Paystack recommends for a card's first
+/// charge (NGN 50.00, GHS 0.10, ZAR 1.00, USD 0.20; it documents none for KES, so KES has no card
+/// rail). It only proves the card and leaves a reusable authorization: it is refunded at once, and every
+/// installment is debited on its own, within the limits, like any other.
+pub fn card_verification_minor(currency: &str) -> Option<i64> {
+    match currency {
+        "NGN" => Some(5_000),
+        "GHS" => Some(10),
+        "ZAR" => Some(100),
+        "USD" => Some(20),
+        _ => None,
+    }
+}
+
 /// How a failed debit is treated: `hard` (the authorization is inactive, revoked or invalid, the account
 /// closed: the schedule stops and the merchant is told) or `soft` (insufficient funds, the bank or the
 /// provider unavailable, anything else: the installment is tried again on the retry schedule).

@@ -3,6 +3,10 @@
 //! reused reference, and `charge.success` webhooks signed with the hex HMAC-SHA512 of the body
 //! (`x-paystack-signature`). Any `sk_test_…` key of 8 or more characters after the prefix is an
 //! integration of its own; anything else is Paystack's 401 "Invalid key".
+//!
+//! A paid checkout sends the customer to the transaction's `callback_url` with `trxref` and `reference`,
+//! as Paystack does. A card paid with an email whose local part ends in `+once` leaves an authorization
+//! that is not reusable (`reusable: false`, refused by `charge_authorization`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -52,6 +56,15 @@ struct Ledger {
 }
 
 mod mandates;
+mod refunds;
+
+/// Cards paid with such an email cannot be charged again.
+fn reusable(email: &str) -> bool {
+    !email
+        .split('@')
+        .next()
+        .is_some_and(|local| local.ends_with("+once"))
+}
 
 #[derive(Clone)]
 struct Tx {
@@ -66,10 +79,12 @@ struct Tx {
     paid_at: Option<String>,
     created_at: String,
     authorization_code: Option<String>,
+    callback_url: Option<String>,
 }
 
 #[derive(Clone)]
 struct Customer {
+    id: i64,
     code: String,
     first_name: String,
     last_name: String,
@@ -93,6 +108,16 @@ pub fn router(config: EmulatorConfig) -> Router {
         )
         .route("/charge", post(charge))
         .route("/customer", post(create_customer))
+        .route("/customer/{code}", get(fetch_customer))
+        .route(
+            "/customer/{id}/directdebit-mandate-authorizations",
+            get(mandates::list_for_customer),
+        )
+        .route(
+            "/customer/{id}/directdebit-activation-charge",
+            axum::routing::put(mandates::retry_activation),
+        )
+        .route("/refund", post(refunds::create))
         .route("/dedicated_account", post(dedicated_account))
         .route(
             "/customer/authorization/initialize",
@@ -210,7 +235,7 @@ fn token(prefix: &str) -> String {
 fn authorization_json(tx: &Tx, code: &str) -> Value {
     json!({"authorization_code": code, "bin": "408408", "last4": "4081", "exp_month": "12", "exp_year": "2030",
            "channel": tx.channel, "card_type": "visa", "bank": "TEST BANK", "country_code": "NG", "brand": "visa",
-           "reusable": true, "signature": "SIG_emulator", "account_name": null,
+           "reusable": reusable(&tx.email), "signature": "SIG_emulator", "account_name": null,
            "receiver_bank_account_number": null, "receiver_bank": null})
 }
 
@@ -308,6 +333,25 @@ fn duplicate_reference() -> Response {
 }
 
 impl Emulator {
+    /// The integration's customer with this email, made on first sight (as Paystack makes one on a
+    /// first payment or mandate).
+    fn customer(&self, secret: &str, email: &str, first: &str, last: &str, phone: &str) -> Customer {
+        let mut ledger = self.state.lock().expect("ledger");
+        ledger.next_id += 1;
+        let id = ledger.next_id;
+        ledger
+            .customers
+            .get_or_insert_with((secret.to_owned(), email.to_lowercase()), || Customer {
+                id,
+                code: token("CUS_"),
+                first_name: first.to_owned(),
+                last_name: last.to_owned(),
+                email: email.to_owned(),
+                phone: phone.to_owned(),
+            })
+            .clone()
+    }
+
     /// `…04` amounts: the first request for a reference answers 500.
     fn fails_first(&self, secret: &str, reference: &str, amount: i64) -> bool {
         Outcome::from_minor(amount) == Outcome::ErrorFirst
@@ -389,7 +433,7 @@ impl Emulator {
             }
         }
         let tx = tx.clone();
-        if let Some(code) = &tx.authorization_code {
+        if let (Some(code), true) = (&tx.authorization_code, reusable(&tx.email)) {
             ledger
                 .authorizations
                 .insert((secret.to_owned(), code.clone()), tx.email.clone());
@@ -455,6 +499,7 @@ async fn initialize(
         paid_at: None,
         created_at: now(),
         authorization_code: None,
+        callback_url: body["callback_url"].as_str().map(str::to_owned),
     };
     if let Err(response) = emulator.open(&secret, tx) {
         return *response;
@@ -555,6 +600,7 @@ async fn charge(
         paid_at: None,
         created_at: now(),
         authorization_code: None,
+        callback_url: None,
     };
     let tx = match emulator.open(&secret, tx) {
         Ok(tx) => tx,
@@ -616,6 +662,7 @@ async fn charge_authorization(
         paid_at: None,
         created_at: now(),
         authorization_code: Some(code.to_owned()),
+        callback_url: None,
     };
     if let Err(response) = emulator.open(&secret, tx) {
         return *response;
@@ -663,25 +710,57 @@ async fn create_customer(
     let Some(email) = body["email"].as_str().filter(|e| e.contains('@')) else {
         return validation("Invalid Email Address Passed");
     };
-    let mut ledger = emulator.state.lock().expect("ledger");
-    let customer = ledger
-        .customers
-        .get_or_insert_with((secret, email.to_lowercase()), || Customer {
-            code: token("CUS_"),
-            first_name: body["first_name"].as_str().unwrap_or_default().to_owned(),
-            last_name: body["last_name"].as_str().unwrap_or_default().to_owned(),
-            email: email.to_owned(),
-            phone: body["phone"].as_str().unwrap_or_default().to_owned(),
-        })
-        .clone();
+    let customer = emulator.customer(
+        &secret,
+        email,
+        body["first_name"].as_str().unwrap_or_default(),
+        body["last_name"].as_str().unwrap_or_default(),
+        body["phone"].as_str().unwrap_or_default(),
+    );
     answer(
         StatusCode::OK,
         json!({"status": true, "message": "Customer created", "data": {
             "transactions": [], "subscriptions": [], "authorizations": [], "email": customer.email,
             "first_name": customer.first_name, "last_name": customer.last_name, "phone": customer.phone,
             "integration": 100032, "domain": "test", "metadata": {}, "customer_code": customer.code,
-            "risk_action": "default", "id": 1, "createdAt": now(), "updatedAt": now(), "identified": false,
+            "risk_action": "default", "id": customer.id, "createdAt": now(), "updatedAt": now(), "identified": false,
             "identifications": null}}),
+    )
+}
+
+/// `GET /customer/{code}` (`CustomerFetchResponse`).
+async fn fetch_customer(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let found = emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .customers
+        .iter()
+        .find(|((s, _), c)| *s == secret && c.code == code)
+        .map(|(_, c)| c.clone());
+    let Some(customer) = found else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"status": false, "message": "Customer not found"}),
+        );
+    };
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Customer retrieved", "data": {
+            "transactions": [], "subscriptions": [], "authorizations": [], "first_name": customer.first_name,
+            "last_name": customer.last_name, "email": customer.email, "phone": customer.phone,
+            "metadata": {}, "domain": "test", "customer_code": customer.code, "risk_action": "default",
+            "id": customer.id, "integration": 100032, "createdAt": now(), "updatedAt": now(),
+            "created_at": now(), "updated_at": now(), "total_transactions": 0,
+            "total_transaction_value": [], "dedicated_account": null, "dedicated_accounts": [],
+            "identified": false, "identifications": null}}),
     )
 }
 
@@ -811,5 +890,21 @@ async fn checkout_action(
             .settle_and_notify(&secret, &reference, Some(answer))
             .await;
     }
-    pages::back_to(&format!("/_emulator/paystack/checkout/{access_code}"))
+    let paid_callback = emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .transactions
+        .get(&(secret, reference.clone()))
+        .filter(|tx| tx.status == "success")
+        .and_then(|tx| tx.callback_url.clone());
+    match paid_callback {
+        Some(url) => {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            pages::back_to(&format!(
+                "{url}{separator}trxref={reference}&reference={reference}"
+            ))
+        }
+        None => pages::back_to(&format!("/_emulator/paystack/checkout/{access_code}")),
+    }
 }

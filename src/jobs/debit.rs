@@ -219,13 +219,7 @@ pub async fn charge_and_record(
         return Ok(());
     };
     let amount = crate::domain::money::Money::from_minor(claimed.amount, currency);
-    let code = match (&claimed.sealed_code, &state.config.encryption_key) {
-        (Some(sealed), Some(key)) => key
-            .open(sealed, collection_id.as_bytes())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok()),
-        _ => None,
-    };
+    let code = mandate::authorization_code(state, collection_id, claimed.sealed_code.as_deref());
     let email = claimed.email.as_str();
     let started = std::time::Instant::now();
     let charged = match (

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::queue::Outcome;
-use super::{debit, deliver, mandate, reconcile, webhook};
+use super::{activation, consent, debit, deliver, reconcile, refund, webhook};
 use crate::store::jobs::Job;
 use crate::AppState;
 
@@ -41,9 +41,19 @@ pub const KINDS: &[Kind] = &[
         run: |state, job| Box::pin(async move { debit::run(&state, &job).await }),
     },
     Kind {
-        name: mandate::CONSENT_KIND,
+        name: consent::KIND,
         max_attempts: 25,
-        run: |state, job| Box::pin(async move { mandate::poll(&state, &job).await }),
+        run: |state, job| Box::pin(async move { consent::poll(&state, &job).await }),
+    },
+    Kind {
+        name: activation::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { activation::run(&state, &job).await }),
+    },
+    Kind {
+        name: refund::KIND,
+        max_attempts: 15,
+        run: |state, job| Box::pin(async move { refund::run(&state, &job).await }),
     },
 ];
 

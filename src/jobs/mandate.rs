@@ -2,24 +2,21 @@
 //! customer's authorization (by webhook, by the `consent` poll, or when the customer comes back from the
 //! provider's page), the schedule is planned a few installments ahead, and the mandate ends (revoked,
 //! cancelled, completed). Every path locks the mandate row first, so two reports of one consent are
-//! applied one after the other: the second finds the work done.
+//! applied one after the other: the second finds the work done. Asking the provider is `jobs::consent`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 
-use super::queue::{in_, Outcome};
+use super::{activation, consent};
 use crate::domain::collection::event;
 use crate::domain::ids::new_id;
 use crate::domain::schedule::Plan;
 use crate::domain::scheduled::{self, is_final};
-use crate::providers::ProviderError;
-use crate::store::jobs::{self, Job};
-use crate::store::scheduled::{self as store, MandateRow};
+use crate::store::jobs;
+use crate::store::scheduled::{self as store, ConsentStep, MandateRow};
 use crate::AppState;
 
-/// Polls a mandate request that is waiting for the customer (or the bank) until it is active.
-pub const CONSENT_KIND: &str = "consent";
 /// Installments written ahead of time for a recurring schedule.
 const AHEAD: usize = 3;
 
@@ -33,6 +30,8 @@ pub struct Reported {
     pub revoked: bool,
     pub authorization_code: Option<String>,
     pub email: Option<String>,
+    /// Paystack's customer code (`CUS_…`), for the activation-charge retry.
+    pub customer: Option<String>,
     /// Where the report came from (`webhook`, `poll`, `return`), for the event's data.
     pub source: &'static str,
 }
@@ -44,6 +43,9 @@ pub enum Applied {
     /// Approved by the customer; the bank has not activated it yet.
     Authorized,
     Revoked,
+    /// The customer's attempt did not consent (a declined card, a card that cannot be charged again):
+    /// they start again from the consent page.
+    Refused,
     /// Nothing new (a repeat), or recorded only (the collection had ended).
     Nothing,
 }
@@ -77,7 +79,7 @@ pub async fn report(
                 merchant_id,
                 id,
                 &new_id("evt"),
-                "mandate.consent_after_close",
+                event::MANDATE_CONSENT_AFTER_CLOSE,
                 &data,
             )
             .await?;
@@ -90,10 +92,13 @@ pub async fn report(
                 &mut *conn,
                 merchant_id,
                 id,
-                "active",
-                None,
-                reported.email.as_deref(),
-                sealed.as_deref(),
+                &ConsentStep {
+                    stage: "active",
+                    customer_email: reported.email.as_deref(),
+                    authorization_code: sealed.as_deref(),
+                    provider_customer: reported.customer.as_deref(),
+                    ..Default::default()
+                },
             )
             .await?;
             store::transition(
@@ -105,7 +110,8 @@ pub async fn report(
                 (&new_id("evt"), event::MANDATE_CONSENTED, &data),
             )
             .await?;
-            jobs::cancel(&mut *conn, CONSENT_KIND, &consent_key(merchant_id, id)).await?;
+            jobs::cancel(&mut *conn, consent::KIND, &consent::key(merchant_id, id)).await?;
+            jobs::cancel(&mut *conn, activation::KIND, &consent::key(merchant_id, id)).await?;
             store::close_authorization_requests(&mut *conn, merchant_id, id, "succeeded").await?;
             if row.debit_type == "MONA" && row.provider_kind == "paystack" {
                 extend(conn, &row, None).await?;
@@ -129,12 +135,19 @@ pub async fn report(
                 &mut *conn,
                 merchant_id,
                 id,
-                "authorized",
-                None,
-                reported.email.as_deref(),
-                sealed.as_deref(),
+                &ConsentStep {
+                    stage: "authorized",
+                    customer_email: reported.email.as_deref(),
+                    authorization_code: sealed.as_deref(),
+                    provider_customer: reported.customer.as_deref(),
+                    ..Default::default()
+                },
             )
             .await?;
+            // Approved, not yet active: the bank's activation charge is retried if it does not come.
+            if let Some(first) = state.config.activation_retry_schedule.first() {
+                activation::schedule(&mut *conn, merchant_id, id, state.clock.in_(*first)).await?;
+            }
             publish(conn, merchant_id, id).await?;
             Ok(Applied::Authorized)
         }
@@ -222,90 +235,10 @@ pub async fn publish(
     crate::events::publish(conn, merchant_id, crate::events::Object::Scheduled(id)).await
 }
 
-pub fn consent_key(merchant_id: &str, id: &str) -> String {
-    format!("{merchant_id}/{id}")
-}
-
-/// Queues (or brings forward) the consent poll of a mandate whose authorization was requested.
-pub async fn schedule_poll(
-    db: impl sqlx::PgExecutor<'_>,
-    merchant_id: &str,
-    id: &str,
-    run_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    jobs::enqueue(
-        db,
-        CONSENT_KIND,
-        &consent_key(merchant_id, id),
-        Some(merchant_id),
-        &json!({"merchantId": merchant_id, "collectionId": id}),
-        run_at,
-    )
-    .await
-}
-
-/// The `consent` job: asks Paystack where the authorization request stands, until it is active, the
-/// collection ends, or it expires.
-pub async fn poll(state: &AppState, job: &Job) -> Outcome {
-    match poll_once(state, job).await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Failed(format!("database: {e}")),
-    }
-}
-
-async fn poll_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
-    let (Some(merchant_id), Some(id)) = (
-        job.payload["merchantId"].as_str(),
-        job.payload["collectionId"].as_str(),
-    ) else {
-        return Ok(Outcome::GiveUp("payload names no collection".to_owned()));
-    };
-    let Some(row) = store::mandate(&state.pool, merchant_id, id).await? else {
-        return Ok(Outcome::GiveUp("no such collection".to_owned()));
-    };
-    if row.status != "NOT_STARTED" || row.consent_stage == "active" {
-        return Ok(Outcome::Done);
-    }
-    let Some(reference) = row.provider_reference.clone() else {
-        return Ok(Outcome::Done);
-    };
-    // Every minute at first, then less often (doubling the wait with the request's age).
-    let age = (chrono::Utc::now() - row.created_at).num_minutes().max(1) as u64;
-    let next = in_(crate::domain::time::schedule_delay(
-        &state.config.reconcile_schedule,
-        age.ilog2() as usize,
-    ));
-    let account = match crate::providers::accounts::open(state, merchant_id, &row.provider).await {
-        Ok(Some(account)) => account,
-        Ok(None) => {
-            return Ok(Outcome::GiveUp(
-                "the provider account was removed".to_owned(),
-            ))
-        }
-        Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
-    };
-    let verified = match state.providers.paystack(&account) {
-        Ok(paystack) => paystack.verify_authorization(&reference).await,
-        Err(e) => Err(e),
-    };
-    let reported = match verified {
-        Ok(found) => Reported {
-            active: found.active,
-            revoked: false,
-            authorization_code: Some(found.authorization_code),
-            email: found.customer.and_then(|c| c.email),
-            source: "poll",
-        },
-        // Not approved yet: ask again later.
-        Err(ProviderError::NotFound { .. }) => return Ok(Outcome::RetryAt(next, None)),
-        Err(e) => return Ok(Outcome::RetryAt(next, Some(e.to_string()))),
-    };
-    let mut tx = state.pool.begin().await?;
-    let applied = report(&mut tx, state, merchant_id, id, &reported).await?;
-    tx.commit().await?;
-    Ok(match applied {
-        Applied::Consented => Outcome::Done,
-        _ if state.clock.now() > row.expires_at => Outcome::Done,
-        _ => Outcome::RetryAt(next, None),
-    })
+/// The mandate's authorization code, unsealed (it is sealed at rest like provider credentials).
+pub fn authorization_code(state: &AppState, id: &str, sealed: Option<&[u8]>) -> Option<String> {
+    let (sealed, key) = (sealed?, state.config.encryption_key.as_ref()?);
+    key.open(sealed, id.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
 }

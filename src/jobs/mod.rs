@@ -2,6 +2,8 @@
 //! `COWRY_WORKERS=false`), or alone in `cowry worker`. Each worker is safe to run in several processes
 //! against one database.
 
+pub mod activation;
+pub mod consent;
 pub mod debit;
 pub mod deliver;
 pub mod expiry;
@@ -9,6 +11,7 @@ pub mod kinds;
 pub mod mandate;
 pub mod queue;
 pub mod reconcile;
+pub mod refund;
 pub mod retention;
 pub mod settle;
 pub mod webhook;

@@ -2,6 +2,7 @@
 //! `domain::settlement::decide`), and the collection or collect it paid for follows, with one event.
 //! The attempt row is locked first, so a webhook and a poll for one payment settle it one at a time.
 
+use chrono::Utc;
 use serde_json::json;
 use sqlx::PgConnection;
 
@@ -164,6 +165,18 @@ async fn follow(
     data: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     let merchant_id = attempt.merchant_id.as_str();
+    if attempt.operation == "authorize_card" {
+        // A card rail's verification charge: never kept (refunded once paid); the consent check reads
+        // the authorization it left, or sends the customer back after a decline.
+        if to == AttemptState::Succeeded {
+            super::refund::schedule(&mut *conn, attempt).await?;
+        }
+        if let (Some(id), AttemptState::Succeeded | AttemptState::Failed) = (&attempt.scheduled_id, to)
+        {
+            super::consent::schedule_poll(&mut *conn, merchant_id, id, Utc::now()).await?;
+        }
+        return Ok(());
+    }
     if attempt.debit_id.is_some() {
         // A scheduled collection's debit: the debit, its installment and the mandate follow.
         return super::debit::follow(conn, attempt, to, reason).await;

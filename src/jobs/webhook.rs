@@ -52,6 +52,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             active,
             revoked,
             email,
+            customer,
             ..
         }) => {
             let attempt = crate::store::attempts::get(&state.pool, merchant_id, attempt_id).await?;
@@ -64,6 +65,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
                 revoked,
                 authorization_code: Some(authorization_code),
                 email,
+                customer,
                 source: "webhook",
             };
             let mut tx = state.pool.begin().await?;

@@ -3,7 +3,10 @@
 //! are in `paystack/wire.rs`; amounts travel in minor units.
 
 mod options;
+mod recurring;
 pub mod wire;
+
+pub use recurring::Refund;
 
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
@@ -105,6 +108,7 @@ impl Paystack {
         reference: &str,
         channels: &[&str],
         merchant_name: Option<&str>,
+        callback_url: Option<&str>,
     ) -> Result<wire::InitializeData, ProviderError> {
         let metadata = merchant_name.map(|name| {
             serde_json::json!({"custom_fields": [
@@ -117,7 +121,7 @@ impl Paystack {
             currency: amount.currency().code(),
             reference,
             channels: channels.to_vec(),
-            callback_url: None,
+            callback_url,
             metadata,
         };
         // Paystack refuses a second transaction with the same reference, so a retry cannot pay twice.
@@ -476,6 +480,8 @@ pub enum WebhookEvent {
         /// `…inactive` / `…deactivated`: the customer or the bank withdrew it.
         revoked: bool,
         email: Option<String>,
+        /// Paystack's customer code (`CUS_…`).
+        customer: Option<String>,
     },
     /// Any other event (acknowledged and recorded, never an error).
     Other { event: String },
@@ -515,7 +521,8 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookEvent, ProviderError> {
             event: body.event,
             reference: state.reference.unwrap_or_default(),
             authorization_code: state.authorization_code,
-            email: state.customer.and_then(|c| c.email),
+            email: state.customer.as_ref().and_then(|c| c.email.clone()),
+            customer: state.customer.and_then(|c| c.code),
         });
     }
     if body.event != "charge.success" {

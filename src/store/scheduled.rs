@@ -34,6 +34,9 @@ pub struct MandateRow {
     pub authorization_code: Option<Vec<u8>>,
     pub customer_email: Option<String>,
     pub consent_stage: String,
+    /// `direct_debit` or `card`.
+    pub consent_rail: String,
+    pub provider_customer: Option<String>,
     pub consented_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_collected_at: Option<DateTime<Utc>>,
@@ -61,7 +64,8 @@ const MANDATE: &str = r#"
            c.created_at, c.updated_at,
            m.debit_type, m.maximum_minor, m.monthly_limit_minor, m.start_at, m.time_zone,
            m.schedule_type, m.schedule, m.agent_id, m.token, m.consent_url, m.provider_kind,
-           m.provider_reference, m.authorization_code, m.customer_email, m.consent_stage, m.consented_at,
+           m.provider_reference, m.authorization_code, m.customer_email, m.consent_stage, m.consent_rail,
+           m.provider_customer, m.consented_at,
            m.revoked_at, m.last_collected_at, m.next_collection_at,
            ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email"#;
 
@@ -485,30 +489,43 @@ pub async fn transition(
     .await
 }
 
-/// The mandate's consent progress (`requested`, `authorized`) and what the provider said about it.
+/// A step of the mandate's consent: its stage and what the provider said (`None` keeps what is stored).
+#[derive(Debug, Default)]
+pub struct ConsentStep<'a> {
+    /// `none` (start again), `requested`, `authorized`, `active`.
+    pub stage: &'a str,
+    pub provider_reference: Option<&'a str>,
+    pub customer_email: Option<&'a str>,
+    /// Sealed.
+    pub authorization_code: Option<&'a [u8]>,
+    pub rail: Option<&'a str>,
+    pub provider_customer: Option<&'a str>,
+}
+
 pub async fn set_consent(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
-    stage: &str,
-    provider_reference: Option<&str>,
-    customer_email: Option<&str>,
-    authorization_code: Option<&[u8]>,
+    step: &ConsentStep<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update mandates set consent_stage = $3,
                 provider_reference = coalesce($4, provider_reference),
                 customer_email = coalesce($5, customer_email),
                 authorization_code = coalesce($6, authorization_code),
+                consent_rail = coalesce($7, consent_rail),
+                provider_customer = coalesce($8, provider_customer),
                 consented_at = case when $3 = 'active' then coalesce(consented_at, now()) else consented_at end
          where merchant_id = $1 and collection_id = $2",
     )
     .bind(merchant_id)
     .bind(id)
-    .bind(stage)
-    .bind(provider_reference)
-    .bind(customer_email)
-    .bind(authorization_code)
+    .bind(step.stage)
+    .bind(step.provider_reference)
+    .bind(step.customer_email)
+    .bind(step.authorization_code)
+    .bind(step.rail)
+    .bind(step.provider_customer)
     .execute(db)
     .await?;
     Ok(())

@@ -71,6 +71,7 @@ async fn a_payment_link_is_paid_and_the_signed_webhook_arrives() {
             "PSK-txn-1",
             &["card"],
             None,
+            None,
         )
         .await
         .unwrap();
@@ -115,11 +116,11 @@ async fn a_reused_reference_is_a_duplicate_and_bad_keys_are_refused() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None)
+        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None, None)
         .await
         .unwrap();
     let again = paystack
-        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None)
+        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None, None)
         .await;
     assert!(
         matches!(again, Err(ProviderError::DuplicateReference { .. })),
@@ -127,20 +128,20 @@ async fn a_reused_reference_is_a_duplicate_and_bad_keys_are_refused() {
     );
     // Another integration's references are its own.
     rig.paystack("sk_test_second_integration")
-        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None)
+        .initialize("a@example.com", ngn(10_000), "ref-dup", &[], None, None)
         .await
         .unwrap();
 
     let bad = rig
         .paystack("sk_live_wrong")
-        .initialize("a@example.com", ngn(10_000), "ref-x", &[], None)
+        .initialize("a@example.com", ngn(10_000), "ref-x", &[], None, None)
         .await;
     assert!(
         matches!(bad, Err(ProviderError::BadCredentials { .. })),
         "{bad:?}"
     );
     let rejected = paystack
-        .initialize("not-an-email", ngn(10_000), "ref-y", &[], None)
+        .initialize("not-an-email", ngn(10_000), "ref-y", &[], None, None)
         .await;
     match rejected {
         Err(ProviderError::Rejected { message, .. }) => {
@@ -159,15 +160,15 @@ async fn magic_amounts_fail_stay_pending_or_stay_silent() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("a@example.com", ngn(10_001), "fails", &[], None)
+        .initialize("a@example.com", ngn(10_001), "fails", &[], None, None)
         .await
         .unwrap();
     paystack
-        .initialize("a@example.com", ngn(10_002), "pending", &[], None)
+        .initialize("a@example.com", ngn(10_002), "pending", &[], None, None)
         .await
         .unwrap();
     paystack
-        .initialize("a@example.com", ngn(10_003), "silent", &[], None)
+        .initialize("a@example.com", ngn(10_003), "silent", &[], None, None)
         .await
         .unwrap();
 
@@ -193,7 +194,7 @@ async fn a_500_on_the_first_attempt_is_retried_because_the_reference_makes_it_sa
     let rig = rig().await;
     let link = rig
         .paystack(SECRET)
-        .initialize("a@example.com", ngn(10_004), "flaky", &[], None)
+        .initialize("a@example.com", ngn(10_004), "flaky", &[], None, None)
         .await
         .unwrap();
     assert_eq!(link.reference, "flaky");
@@ -231,7 +232,7 @@ async fn a_saved_authorization_is_charged_again_for_recurring_debits() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("ada@example.com", ngn(50_000), "first", &["card"], None)
+        .initialize("ada@example.com", ngn(50_000), "first", &["card"], None, None)
         .await
         .unwrap();
     let code = rig

@@ -10,7 +10,10 @@
 //! Test actions (not Paystack's): `POST /_authorizations/{code}/activate|revoke` (revoke sends
 //! `direct_debit.authorization.inactive`, as integrations report it), and
 //! `GET /_charges/{code}`, the number of charges made on a code (tests count debits with it).
-//! An email whose local part ends in `+manual` is not activated by itself.
+//! An email whose local part ends in `+manual` is not activated by itself: its bank's activation charge
+//! "fails" until `PUT /customer/{id}/directdebit-activation-charge` retries it (which activates it after
+//! the settle delay). `GET /customer/{id}/directdebit-mandate-authorizations` lists a customer's
+//! mandates with the ids that call names.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -28,6 +31,11 @@ pub struct Mandate {
     code: Option<String>,
     /// `pending` (awaiting the customer), `declined`, `approved` (not chargeable), `active`, `revoked`.
     state: &'static str,
+    customer_id: i64,
+    customer_code: String,
+    /// Paystack's integer id of the authorization, from approval on.
+    authorization_id: Option<i64>,
+    authorized_at: Option<String>,
 }
 
 #[derive(askama::Template)]
@@ -49,7 +57,7 @@ fn state_json(mandate: &Mandate, code: &str) -> Value {
            "exp_year": 2034, "country_code": "NG", "brand": "Test Bank", "reusable": true,
            "signature": "SIG_emulator", "account_name": name, "integration": 1, "domain": "test",
            "reference": mandate.reference,
-           "customer": {"first_name": name, "last_name": "", "code": "CUS_emulator", "email": mandate.email,
+           "customer": {"first_name": name, "last_name": "", "code": mandate.customer_code, "email": mandate.email,
                         "phone": "", "metadata": null, "risk_action": "default"}})
 }
 
@@ -70,12 +78,18 @@ pub async fn initialize(
     }
     let reference = token("");
     let access_code = token("");
+    let name = email.split('@').next().unwrap_or_default();
+    let customer = emulator.customer(&secret, email, name, "", "");
     let mandate = Mandate {
         reference: reference.clone(),
         email: email.to_owned(),
         callback_url: body["callback_url"].as_str().map(str::to_owned),
         code: None,
         state: "pending",
+        customer_id: customer.id,
+        customer_code: customer.code,
+        authorization_id: None,
+        authorized_at: None,
     };
     {
         let mut ledger = emulator.state.lock().expect("ledger");
@@ -224,11 +238,20 @@ pub async fn act(
                 "approve" => {
                     mandate.state = "approved";
                     mandate.code = Some(token("AUTH_"));
+                    mandate.authorized_at = Some(super::now());
                 }
                 "decline" => mandate.state = "declined",
                 _ => return pages::not_found("No such action."),
             }
-            Some((key.0, mandate.clone()))
+            let approved = mandate.clone();
+            if approved.state == "approved" {
+                ledger.next_id += 1;
+                let id = ledger.next_id;
+                if let Some(stored) = ledger.mandates.get_mut(&key) {
+                    stored.authorization_id = Some(id);
+                }
+            }
+            Some((key.0, approved))
         }
     };
     let back = format!("/_emulator/paystack/authorize/{access_code}");
@@ -326,5 +349,94 @@ pub async fn charges(
     answer(
         StatusCode::OK,
         json!({"status": true, "data": {"charges": count}}),
+    )
+}
+
+/// `GET /customer/{id}/directdebit-mandate-authorizations` (`CustomerFetchMandateAuthorizationsResponse`).
+pub async fn list_for_customer(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Path(customer): Path<String>,
+) -> Response {
+    let Some(secret) = secret(&headers) else {
+        return invalid_key();
+    };
+    let Ok(customer) = customer.parse::<i64>() else {
+        return validation("Customer ID must be an integer");
+    };
+    let ledger = emulator.state.lock().expect("ledger");
+    let data: Vec<Value> = ledger
+        .mandates
+        .iter()
+        .filter(|((s, _), m)| *s == secret && m.customer_id == customer)
+        .filter_map(|(_, m)| {
+            let (code, authorization_id) = (m.code.as_ref()?, m.authorization_id?);
+            let status = match m.state {
+                "active" => "active",
+                "approved" => "pending",
+                _ => "inactive",
+            };
+            let name = m.email.split('@').next().unwrap_or_default();
+            Some(json!({"id": authorization_id, "status": status, "mandate_id": authorization_id,
+                        "authorization_id": authorization_id, "authorization_code": code,
+                        "integration": 100032, "account_number": "0123456789", "bank_code": "058",
+                        "bank_name": null,
+                        "customer": {"id": m.customer_id, "customer_code": m.customer_code,
+                                     "email": m.email, "first_name": name, "last_name": ""},
+                        "authorized_at": m.authorized_at}))
+        })
+        .collect();
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Mandate authorizations retrieved successfully",
+               "meta": {"per_page": 50, "next": null, "count": data.len(), "total": data.len()},
+               "data": data}),
+    )
+}
+
+/// `PUT /customer/{id}/directdebit-activation-charge`: the bank tries the activation debit again, and
+/// this time (after the settle delay) it goes through.
+pub async fn retry_activation(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    Path(customer): Path<String>,
+    raw: axum::body::Bytes,
+) -> Response {
+    let (secret, body) = match authed_body(&headers, &raw) {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let (Ok(customer), Some(authorization_id)) =
+        (customer.parse::<i64>(), body["authorization_id"].as_i64())
+    else {
+        return validation("authorization_id is required");
+    };
+    let found = emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .mandates
+        .iter()
+        .find(|((s, _), m)| {
+            *s == secret && m.customer_id == customer && m.authorization_id == Some(authorization_id)
+        })
+        .map(|(_, m)| m.clone());
+    let Some(mandate) = found else {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"status": false, "message": "Authorization not found"}),
+        );
+    };
+    if mandate.state != "approved" {
+        return validation("Mandate is not awaiting activation");
+    }
+    let (later, code) = (emulator.clone(), mandate.code.unwrap_or_default());
+    tokio::spawn(async move {
+        tokio::time::sleep(later.config.settle_delay).await;
+        activate(&later, &secret, &code).await;
+    });
+    answer(
+        StatusCode::OK,
+        json!({"status": true, "message": "Mandate is queued for retry"}),
     )
 }

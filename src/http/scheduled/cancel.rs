@@ -59,8 +59,8 @@ pub async fn cancel(
             store::stop_installments(conn, merchant_id, id).await?;
             crate::store::jobs::cancel(
                 &mut *conn,
-                mandate::CONSENT_KIND,
-                &mandate::consent_key(merchant_id, id),
+                crate::jobs::consent::KIND,
+                &crate::jobs::consent::key(merchant_id, id),
             )
             .await?;
             mandate::publish(conn, merchant_id, id).await?;

@@ -18,14 +18,13 @@ use axum::routing::get;
 use axum::Router;
 use chrono::DateTime;
 use chrono_tz::Tz;
-use serde_json::json;
 
 use crate::domain::currency::Currency;
-use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::scheduled;
 use crate::emulator::pages;
-use crate::jobs::mandate::{self, Reported};
+use super::authorize;
+use crate::jobs::{consent, mandate};
 use crate::store::scheduled::{self as store, MandateRow};
 use crate::AppState;
 
@@ -59,6 +58,10 @@ struct Consent {
     email: String,
     phone: String,
     provider: &'static str,
+    /// The bank (direct-debit) rail is offered (NGN).
+    bank: bool,
+    /// The card rail's verification charge, shown (empty: no card rail for the currency).
+    card_charge: String,
 }
 
 async fn stylesheet() -> Response {
@@ -213,6 +216,10 @@ fn render(row: &MandateRow, merchant: &str, message: &str) -> Response {
                 .unwrap_or_default(),
             phone: row.phone.clone().unwrap_or_default(),
             provider: "Paystack",
+            bank: row.currency.trim() == "NGN",
+            card_charge: scheduled::card_verification_minor(row.currency.trim())
+                .map(|minor| money(minor, &row.currency))
+                .unwrap_or_default(),
         },
         CSP,
     )
@@ -222,25 +229,37 @@ fn render(row: &MandateRow, merchant: &str, message: &str) -> Response {
 struct Form {
     #[serde(default)]
     email: String,
+    /// `direct_debit` (the default) or `card`.
+    #[serde(default)]
+    rail: String,
 }
 
-/// The button: ask Paystack for a direct-debit authorization and send the customer there.
+/// The button: start the authorization at Paystack on the chosen rail and send the customer there.
 async fn start(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Response {
     let (row, merchant) = match find(&state, &token).await {
         Ok(Some(found)) => found,
         Ok(None) => return pages::not_found("This authorization link is not valid."),
         Err(response) => return response,
     };
-    let email = serde_urlencoded::from_bytes::<Form>(&body)
-        .map(|f| f.email.trim().to_owned())
-        .unwrap_or_default();
-    if !(email_address::EmailAddress::is_valid(&email) && email.contains('.')) {
+    let form = serde_urlencoded::from_bytes::<Form>(&body).unwrap_or(Form {
+        email: String::new(),
+        rail: String::new(),
+    });
+    let email = form.email.trim();
+    if !(email_address::EmailAddress::is_valid(email) && email.contains('.')) {
         return render(&row, &merchant, "Enter a valid email address.");
     }
     if row.status != "NOT_STARTED" || row.provider_kind != "paystack" {
         return render(&row, &merchant, "");
     }
-    match request_authorization(&state, &row, &email).await {
+    let started = match form.rail.as_str() {
+        "card" => authorize::card(&state, &row, email, &merchant).await,
+        "" | "direct_debit" if row.currency.trim() == "NGN" => {
+            authorize::direct_debit(&state, &row, email).await
+        }
+        _ => Err("Choose how to pay: this mandate cannot use that method.".to_owned()),
+    };
+    match started {
         Ok(redirect_url) => see_other(&redirect_url),
         Err(message) => render(&row, &merchant, &message),
     }
@@ -254,105 +273,6 @@ fn see_other(location: &str) -> Response {
     response
 }
 
-/// Records the request (an attempt, so Paystack's callbacks find the mandate), calls Paystack, and
-/// records the reference it chose. Nothing is chargeable until the customer approves, so a failed or
-/// lost call only means the customer presses the button again.
-async fn request_authorization(
-    state: &AppState,
-    row: &MandateRow,
-    email: &str,
-) -> Result<String, String> {
-    let sorry = |e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, "could not start a mandate authorization");
-        "Paystack could not be reached. Please try again.".to_owned()
-    };
-    let merchant_id = row.merchant_id.as_str();
-    let attempt_id = new_id("att");
-    let placeholder = format!("cwa-{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(
-        "insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
-                                        status, scheduled_id)
-         values ($1, $2, $3, 'paystack', 'initialize_authorization', $4, 'created', $5)",
-    )
-    .bind(merchant_id)
-    .bind(&attempt_id)
-    .bind(&row.provider)
-    .bind(&placeholder)
-    .bind(&row.id)
-    .execute(&state.pool)
-    .await
-    .map_err(|e| sorry(&e))?;
-    let account = crate::providers::accounts::open(state, merchant_id, &row.provider)
-        .await
-        .map_err(|e| sorry(&e))?
-        .ok_or_else(|| sorry(&"the provider account was removed"))?;
-    // A test account's customer comes back to this very server (as its emulators' callbacks do).
-    let base = match (account.mode.as_str(), state.providers.self_base()) {
-        ("test", Some(own)) => own.to_owned(),
-        _ => state.config.public_url.clone(),
-    };
-    let callback = format!("{}/consent/{}/done", base.trim_end_matches('/'), row.token);
-    let started = match state.providers.paystack(&account) {
-        Ok(paystack) => {
-            paystack
-                .initialize_authorization(email, Some(&callback))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    let started = match started {
-        Ok(started) => started,
-        Err(e) => {
-            let _ = crate::store::attempts::set_status(
-                &state.pool,
-                merchant_id,
-                &attempt_id,
-                &["created"],
-                "failed",
-                Some(&e.to_string()),
-            )
-            .await;
-            return Err(sorry(&e));
-        }
-    };
-    let recorded = async {
-        let mut tx = state.pool.begin().await?;
-        sqlx::query(
-            "update provider_attempts set provider_reference = $3, status = 'pending', updated_at = now(),
-                    calls = calls || $4
-             where merchant_id = $1 and id = $2",
-        )
-        .bind(merchant_id)
-        .bind(&attempt_id)
-        .bind(&started.reference)
-        .bind(sqlx::types::Json(json!([{"operation": "initialize_authorization", "outcome": "started",
-                                         "at": crate::domain::time::format(&chrono::Utc::now())}])))
-        .execute(&mut *tx)
-        .await?;
-        store::set_consent(
-            &mut *tx,
-            merchant_id,
-            &row.id,
-            "requested",
-            Some(&started.reference),
-            Some(email),
-            None,
-        )
-        .await?;
-        mandate::schedule_poll(
-            &mut *tx,
-            merchant_id,
-            &row.id,
-            crate::jobs::queue::in_(std::time::Duration::from_secs(60)),
-        )
-        .await?;
-        mandate::publish(&mut tx, merchant_id, &row.id).await?;
-        tx.commit().await
-    };
-    recorded.await.map_err(|e| sorry(&e))?;
-    Ok(started.redirect_url)
-}
-
 /// Where Paystack sends the customer back: ask Paystack now, then show the page.
 async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let (row, _) = match find(&state, &token).await {
@@ -360,36 +280,10 @@ async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Respo
         Ok(None) => return pages::not_found("This authorization link is not valid."),
         Err(response) => return response,
     };
-    if let (Some(reference), "NOT_STARTED") = (&row.provider_reference, row.status.as_str()) {
-        if let Err(e) = check_now(&state, &row, reference).await {
+    if row.status == "NOT_STARTED" && row.consent_stage == "requested" {
+        if let Err(e) = consent::check(&state, &row, "return").await {
             tracing::info!(error = %e, "mandate not confirmed on return; the poll goes on");
         }
     }
     see_other(&format!("/consent/{token}"))
-}
-
-async fn check_now(state: &AppState, row: &MandateRow, reference: &str) -> Result<(), String> {
-    let account = crate::providers::accounts::open(state, &row.merchant_id, &row.provider)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the provider account was removed")?;
-    let found = state
-        .providers
-        .paystack(&account)
-        .map_err(|e| e.to_string())?
-        .verify_authorization(reference)
-        .await
-        .map_err(|e| e.to_string())?;
-    let reported = Reported {
-        active: found.active,
-        revoked: false,
-        authorization_code: Some(found.authorization_code),
-        email: found.customer.and_then(|c| c.email),
-        source: "return",
-    };
-    let mut tx = state.pool.begin().await.map_err(|e| e.to_string())?;
-    mandate::report(&mut tx, state, &row.merchant_id, &row.id, &reported)
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())
 }

@@ -166,10 +166,17 @@ fn choose_account(
             ))
         }
     };
-    if new.currency.code() != "NGN" {
+    let currency = new.currency.code();
+    if kind == mona::NAME && currency != "NGN" {
         return Err(ApiError::validation(
             "currency",
-            format!("{} direct debit is for NGN only", kind),
+            "mona direct debit is for NGN only",
+        ));
+    }
+    if kind == "paystack" && scheduled::card_verification_minor(currency).is_none() {
+        return Err(ApiError::validation(
+            "currency",
+            "a paystack mandate is in NGN (bank account or card) or GHS, ZAR or USD (card)",
         ));
     }
     if kind == mona::NAME && new.debit_type == DebitType::Merchant {
@@ -266,10 +273,11 @@ async fn create_at_mona(
                 &mut *tx,
                 merchant_id,
                 row.id,
-                "requested",
-                Some(&created.id),
-                None,
-                None,
+                &store::ConsentStep {
+                    stage: "requested",
+                    provider_reference: Some(&created.id),
+                    ..Default::default()
+                },
             )
             .await?;
         }

@@ -114,6 +114,7 @@ impl PaymentProvider for Paystack {
                         &call.provider_reference,
                         &channels,
                         Some(request.merchant_name),
+                        None,
                     )
                     .await;
                 match (first, spare) {
@@ -128,6 +129,7 @@ impl PaymentProvider for Paystack {
                                 &spare.provider_reference,
                                 &channels,
                                 Some(request.merchant_name),
+                                None,
                             )
                             .await;
                         if second.as_ref().is_err_and(|e| !e.created_nothing()) {

@@ -194,6 +194,41 @@ pub struct AuthorizationState {
 pub struct AuthorizationCustomer {
     #[serde(default)]
     pub email: Option<String>,
+    /// `CUS_…`.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `POST /refund` (`RefundCreate`): the whole transaction.
+#[derive(Debug, Serialize)]
+pub struct RefundRequest<'a> {
+    pub transaction: &'a str,
+    pub merchant_note: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefundData {
+    pub status: String,
+}
+
+/// `GET /customer/{code}` data (only what Cowry reads).
+#[derive(Debug, Deserialize)]
+pub struct CustomerRecord {
+    pub id: i64,
+}
+
+/// An entry of `GET /customer/{id}/directdebit-mandate-authorizations`.
+#[derive(Debug, Deserialize)]
+pub struct MandateAuthorization {
+    pub authorization_id: i64,
+    pub authorization_code: String,
+    pub status: String,
+}
+
+/// `PUT /customer/{id}/directdebit-activation-charge`.
+#[derive(Debug, Serialize)]
+pub struct ActivationChargeRequest {
+    pub authorization_id: i64,
 }
 
 #[derive(Debug, Serialize)]
