@@ -335,7 +335,14 @@ fn duplicate_reference() -> Response {
 impl Emulator {
     /// The integration's customer with this email, made on first sight (as Paystack makes one on a
     /// first payment or mandate).
-    fn customer(&self, secret: &str, email: &str, first: &str, last: &str, phone: &str) -> Customer {
+    fn customer(
+        &self,
+        secret: &str,
+        email: &str,
+        first: &str,
+        last: &str,
+        phone: &str,
+    ) -> Customer {
         let mut ledger = self.state.lock().expect("ledger");
         ledger.next_id += 1;
         let id = ledger.next_id;

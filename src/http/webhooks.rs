@@ -285,8 +285,12 @@ impl Received<'_> {
             return self.paystack_for_account(account, signature).await;
         }
         // The key to check the signature with belongs to the merchant whose transaction this is, so
-        // the reference is read first, from bytes not yet trusted for anything else.
-        let reference = json_field(self.body, &["data", "reference"]);
+        // the reference is read first, from bytes not yet trusted for anything else (a refund names the
+        // payment in `data.transaction_reference`).
+        let reference = match json_field(self.body, &["event"]).as_str() {
+            "refund.processed" => json_field(self.body, &["data", "transaction_reference"]),
+            _ => json_field(self.body, &["data", "reference"]),
+        };
         let attempt = attempts::by_reference(&self.state.pool, "paystack", &reference).await?;
         let Some(attempt) = attempt else {
             return self

@@ -41,7 +41,9 @@ pub async fn schedule(
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
     match run_once(state, job).await {
         Ok(outcome) => outcome,
-        Err(CheckError::NoAccount) => Outcome::GiveUp("the provider account was removed".to_owned()),
+        Err(CheckError::NoAccount) => {
+            Outcome::GiveUp("the provider account was removed".to_owned())
+        }
         Err(CheckError::Provider(e @ ProviderError::BadCredentials { .. })) => {
             Outcome::GiveUp(e.to_string())
         }
@@ -111,10 +113,7 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, CheckError> {
         .mandate_authorizations(customer_id)
         .await
         .map_err(CheckError::Provider)?;
-    let Some(authorization) = authorizations
-        .iter()
-        .find(|a| a.authorization_code == code)
-    else {
+    let Some(authorization) = authorizations.iter().find(|a| a.authorization_code == code) else {
         return Ok(Outcome::GiveUp(
             "Paystack lists no such authorization for the customer".to_owned(),
         ));

@@ -109,18 +109,16 @@ pub async fn check(
         .verify_authorization(reference)
         .await
         .map_err(CheckError::Provider)?;
-    let customer = found.customer.unwrap_or_else(|| {
-        crate::providers::paystack::wire::AuthorizationCustomer {
-            email: None,
-            code: None,
-        }
-    });
+    let (email, customer) = found
+        .customer
+        .map(|c| (c.email, c.code))
+        .unwrap_or_default();
     let reported = Reported {
         active: found.active,
         revoked: false,
         authorization_code: Some(found.authorization_code),
-        email: customer.email,
-        customer: customer.code,
+        email,
+        customer,
         source,
     };
     let mut tx = state.pool.begin().await?;

@@ -89,8 +89,10 @@ pub struct Ask<'a> {
     pub check_interval: bool,
     /// When the debit's status is first polled, if its own answer has not settled it by then.
     pub first_poll: std::time::Duration,
-    /// Business time (`AppState::clock`): the month the debit counts against, the interval's check.
-    pub now: DateTime<Utc>,
+    /// Business time: the month the debit counts against, the interval's check. Read once the mandate
+    /// is locked, so a debit that waited for the lock is not judged by a time before the one it waited
+    /// for.
+    pub clock: &'a crate::clock::Clock,
 }
 
 /// Step 1, in the caller's transaction.
@@ -122,7 +124,7 @@ pub async fn claim(
         )));
     }
     let plan = mandate::plan_of(&row);
-    let now = ask.now;
+    let now = ask.clock.now();
     let month = month_of(plan.zone, now);
     let (spent, last) = store::month_total(conn, merchant_id, id, month).await?;
     if spent.saturating_add(ask.amount) > row.monthly_limit_minor {
@@ -339,7 +341,7 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         installment: Some(due_at),
         check_interval: false,
         first_poll: first_poll(state),
-        now: state.clock.now(),
+        clock: &state.clock,
     };
     let mut tx = state.pool.begin().await?;
     let claimed = claim(&mut tx, &ask).await?;

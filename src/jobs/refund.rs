@@ -43,12 +43,12 @@ pub async fn run(state: &AppState, job: &Job) -> Outcome {
         Ok(None) => return Outcome::GiveUp("no such attempt".to_owned()),
         Err(e) => return Outcome::Failed(format!("database: {e}")),
     };
-    let account = match crate::providers::accounts::open(state, merchant_id, &attempt.provider).await
-    {
-        Ok(Some(account)) => account,
-        Ok(None) => return Outcome::GiveUp("the provider account was removed".to_owned()),
-        Err(e) => return Outcome::Failed(format!("provider account: {e}")),
-    };
+    let account =
+        match crate::providers::accounts::open(state, merchant_id, &attempt.provider).await {
+            Ok(Some(account)) => account,
+            Ok(None) => return Outcome::GiveUp("the provider account was removed".to_owned()),
+            Err(e) => return Outcome::Failed(format!("provider account: {e}")),
+        };
     let refunded = match state.providers.paystack(&account) {
         Ok(paystack) => {
             paystack

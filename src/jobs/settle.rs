@@ -171,7 +171,8 @@ async fn follow(
         if to == AttemptState::Succeeded {
             super::refund::schedule(&mut *conn, attempt).await?;
         }
-        if let (Some(id), AttemptState::Succeeded | AttemptState::Failed) = (&attempt.scheduled_id, to)
+        if let (Some(id), AttemptState::Succeeded | AttemptState::Failed) =
+            (&attempt.scheduled_id, to)
         {
             super::consent::schedule_poll(&mut *conn, merchant_id, id, Utc::now()).await?;
         }

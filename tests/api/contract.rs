@@ -244,15 +244,23 @@ mod paystack {
             "deactivate_authorization",
             paystack.deactivate_authorization("AUTH_72btv547").await,
         );
-        accepted("refund", paystack.refund("PSK-txn-1", "card verification").await);
-        accepted("fetch_customer", paystack.customer_id("CUS_24lze1c8i2zl76y").await);
+        accepted(
+            "refund",
+            paystack.refund("PSK-txn-1", "card verification").await,
+        );
+        accepted(
+            "fetch_customer",
+            paystack.customer_id("CUS_24lze1c8i2zl76y").await,
+        );
         accepted(
             "mandate_authorizations",
             paystack.mandate_authorizations(297346561).await,
         );
         accepted(
             "activation_charge",
-            paystack.retry_activation_charge(297346561, 1069309917).await,
+            paystack
+                .retry_activation_charge(297346561, 1069309917)
+                .await,
         );
         accepted(
             "dedicated_account",

@@ -33,6 +33,7 @@ mod queue;
 mod receiver;
 mod scheduled;
 mod scheduled_clock;
+mod scheduled_consent;
 mod scheduled_workers;
 mod security;
 mod tls;

@@ -232,7 +232,14 @@ async fn a_saved_authorization_is_charged_again_for_recurring_debits() {
     let rig = rig().await;
     let paystack = rig.paystack(SECRET);
     paystack
-        .initialize("ada@example.com", ngn(50_000), "first", &["card"], None, None)
+        .initialize(
+            "ada@example.com",
+            ngn(50_000),
+            "first",
+            &["card"],
+            None,
+            None,
+        )
         .await
         .unwrap();
     let code = rig

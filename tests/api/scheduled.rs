@@ -30,7 +30,7 @@ pub fn example_in(days: i64) -> Value {
 
 /// A `MERCHANT` collection that can be debited as soon as it is consented: started an hour ago, one dated
 /// entry tomorrow (so no interval applies), with these limits.
-fn debitable_now(maximum: &str, monthly: &str) -> Value {
+pub fn debitable_now(maximum: &str, monthly: &str) -> Value {
     let mut body = example_in(0);
     body["startDate"] = json!((Utc::now() - TimeDelta::hours(1)).to_rfc3339());
     body["maximumAmount"] = json!(maximum);
@@ -40,7 +40,7 @@ fn debitable_now(maximum: &str, monthly: &str) -> Value {
     body
 }
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -96,7 +96,7 @@ pub async fn consent(app: &TestApp, data: &Value, email: &str) -> Value {
 }
 
 /// The test merchant's Paystack secret key, as the emulator knows it.
-async fn secret(app: &TestApp) -> String {
+pub async fn secret(app: &TestApp) -> String {
     let merchant: String = sqlx::query_scalar("select id from merchants limit 1")
         .fetch_one(&app.pool)
         .await
@@ -105,7 +105,7 @@ async fn secret(app: &TestApp) -> String {
 }
 
 /// Charges the emulated Paystack made on the collection's authorization.
-async fn charges(app: &TestApp, authorization_code: &str) -> u64 {
+pub async fn charges(app: &TestApp, authorization_code: &str) -> u64 {
     let secret = secret(app).await;
     let body: Value = app
         .client
@@ -123,7 +123,7 @@ async fn charges(app: &TestApp, authorization_code: &str) -> u64 {
 }
 
 /// The mandate's authorization code, as the provider issued it (read back through the server's key).
-async fn authorization_code(app: &TestApp, id: &str) -> String {
+pub async fn authorization_code(app: &TestApp, id: &str) -> String {
     let sealed: Vec<u8> =
         sqlx::query_scalar("select authorization_code from mandates where collection_id = $1")
             .bind(id)
@@ -299,7 +299,7 @@ fn mona_schedule(first_in_secs: i64, amounts: [&str; 3]) -> (Value, Vec<chrono::
     (body, dates)
 }
 
-fn event_types(data: &Value) -> Vec<String> {
+pub fn event_types(data: &Value) -> Vec<String> {
     data["events"]
         .as_array()
         .unwrap()
@@ -689,7 +689,7 @@ async fn merchant_debits_keep_the_interval_replay_their_key_and_end_at_expiry() 
 }
 
 /// Starts the customer's consent (the form only) and returns the reference Paystack gave the request.
-async fn start_consent(app: &TestApp, data: &Value) -> String {
+pub async fn start_consent(app: &TestApp, data: &Value) -> String {
     let token = data["collection"]["loanLinkToken"].as_str().unwrap();
     let started = no_redirects()
         .post(app.url(&format!("/consent/{token}")))

@@ -13,7 +13,7 @@ use crate::scheduled::consent;
 /// Returns once the worker has taken jobs at the clock's present time: a job of a kind no worker runs is
 /// queued due now and waits until a worker has taken (and refused) it. Jobs are taken in due order, so any
 /// job due by then was taken in the same pass or before.
-async fn worker_pass(app: &TestApp) {
+pub async fn worker_pass(app: &TestApp) {
     let key = uuid::Uuid::new_v4().simple().to_string();
     cowry::store::jobs::enqueue(
         &app.pool,

@@ -22,7 +22,7 @@ try {
   const email = await page.inputValue('input[name=email]');
   await Promise.all([
     page.waitForURL(/authorize/, { waitUntil: 'load' }),
-    page.getByRole('button', { name: 'Authorize with Paystack', exact: true }).click(),
+    page.getByRole('button', { name: 'Authorize a bank debit with Paystack', exact: true }).click(),
   ]);
   const paystack = await page.textContent('body');
   await Promise.all([

@@ -377,13 +377,15 @@ pub async fn list_for_customer(
                 _ => "inactive",
             };
             let name = m.email.split('@').next().unwrap_or_default();
-            Some(json!({"id": authorization_id, "status": status, "mandate_id": authorization_id,
+            Some(
+                json!({"id": authorization_id, "status": status, "mandate_id": authorization_id,
                         "authorization_id": authorization_id, "authorization_code": code,
                         "integration": 100032, "account_number": "0123456789", "bank_code": "058",
                         "bank_name": null,
                         "customer": {"id": m.customer_id, "customer_code": m.customer_code,
                                      "email": m.email, "first_name": name, "last_name": ""},
-                        "authorized_at": m.authorized_at}))
+                        "authorized_at": m.authorized_at}),
+            )
         })
         .collect();
     answer(
@@ -418,7 +420,9 @@ pub async fn retry_activation(
         .mandates
         .iter()
         .find(|((s, _), m)| {
-            *s == secret && m.customer_id == customer && m.authorization_id == Some(authorization_id)
+            *s == secret
+                && m.customer_id == customer
+                && m.authorization_id == Some(authorization_id)
         })
         .map(|(_, m)| m.clone());
     let Some(mandate) = found else {

@@ -250,7 +250,11 @@ pub async fn card(
         }
         Err(e) => {
             // Nothing payable exists when Paystack refused outright; else the poll finds out.
-            let status = if e.created_nothing() { "failed" } else { "unknown" };
+            let status = if e.created_nothing() {
+                "failed"
+            } else {
+                "unknown"
+            };
             let _ = crate::store::attempts::set_status(
                 &state.pool,
                 merchant_id,

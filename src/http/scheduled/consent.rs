@@ -19,11 +19,11 @@ use axum::Router;
 use chrono::DateTime;
 use chrono_tz::Tz;
 
+use super::authorize;
 use crate::domain::currency::Currency;
 use crate::domain::money::Money;
 use crate::domain::scheduled;
 use crate::emulator::pages;
-use super::authorize;
 use crate::jobs::{consent, mandate};
 use crate::store::scheduled::{self as store, MandateRow};
 use crate::AppState;

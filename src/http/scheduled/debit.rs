@@ -105,7 +105,7 @@ pub async fn create(
             installment: None,
             check_interval: true,
             first_poll: debit::first_poll(state),
-            now: state.clock.now(),
+            clock: &state.clock,
         };
         let claimed = match debit::claim(&mut tx, &ask).await? {
             Ok(claimed) => claimed,

@@ -47,6 +47,10 @@ pub struct ScheduledView {
     /// it yet) or `active`.
     #[schema(example = "none")]
     pub consent_stage: String,
+    /// How the customer consents or consented: `direct_debit` (a bank account mandate) or `card` (a
+    /// card's reusable authorization, proved by a small charge that is refunded).
+    #[schema(example = "direct_debit")]
+    pub consent_rail: String,
     #[schema(example = "NGN")]
     pub currency: String,
     #[schema(example = "paystack")]
@@ -130,6 +134,7 @@ impl From<ScheduledRow> for ScheduledView {
             kind: "scheduled",
             consent_url: row.consent_url,
             consent_stage: row.consent_stage,
+            consent_rail: row.consent_rail,
             currency: row.currency.trim().to_owned(),
             provider: row.provider,
             time_zone: row.time_zone,
