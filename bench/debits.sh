@@ -87,6 +87,10 @@ insert into jobs (kind, key, merchant_id, payload, run_at)
   from due;
 SQL
 dispatch=$(psql "$db" -Atc "select min(run_at) from jobs where kind = 'debit' and status = 'queued'")
+# Commits and row writes the server makes per debit (the database's own counters, before and after).
+counters() { psql "$db" -Atc "select xact_commit, tup_inserted + tup_updated + tup_deleted, tup_fetched
+                              from pg_stat_database where datname = current_database()"; }
+before=$(counters)
 for _ in $(seq 1 600); do
   paid=$(psql "$db" -Atc "select count(*) from installments where status = 'paid'")
   [ "$paid" = "$total" ] && break
@@ -102,6 +106,10 @@ psql "$db" -At -F ' ' -c "
   select 'due -> settled, p50 ' || round(1000 * percentile_cont(0.5) within group (order by extract(epoch from updated_at - '$dispatch'::timestamptz)))
          || ' ms, p99 ' || round(1000 * percentile_cont(0.99) within group (order by extract(epoch from updated_at - '$dispatch'::timestamptz))) || ' ms'
     from debits where status = 'succeeded';"
+after=$(counters)
+read -r c0 w0 f0 <<<"${before//|/ }"
+read -r c1 w1 f1 <<<"${after//|/ }"
+echo "per debit: $(( (c1 - c0) / total )) commits, $(( (w1 - w0) / total )) rows written, $(( (f1 - f0) / total )) rows fetched (the bench's own polling included)"
 kill $server 2>/dev/null || true
 
 echo "== the due scan (the queue's take, as workers run it) over scheduled debit jobs"

@@ -370,10 +370,16 @@ impl Received<'_> {
         } else {
             format!("{scope}:{event}:{transaction}")
         };
-        let outcome = attempt
-            .is_none()
-            .then_some("verified; names no Cowry payment, recorded only");
         let mut tx = self.state.pool.begin().await?;
+        let settled = match attempt {
+            Some(attempt) => webhook::repeats_settled(&mut tx, attempt, self.body).await?,
+            None => false,
+        };
+        let outcome = match (attempt, settled) {
+            (None, _) => Some("verified; names no Cowry payment, recorded only"),
+            (Some(_), true) => Some(webhook::REPEATS_SETTLED),
+            (Some(_), false) => None,
+        };
         let (id, first) = self
             .store(
                 &mut tx,
@@ -384,7 +390,9 @@ impl Received<'_> {
                 outcome,
             )
             .await?;
-        if let (true, Some(attempt)) = (first, attempt) {
+        if first && settled {
+            webhooks::processed(&mut *tx, &id, webhook::REPEATS_SETTLED).await?;
+        } else if let (true, Some(attempt)) = (first, attempt) {
             let payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
             jobs::enqueue(
                 &mut *tx,

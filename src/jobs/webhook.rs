@@ -18,6 +18,38 @@ pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_j
     json!({"receiptId": receipt_id, "merchantId": merchant_id, "attemptId": attempt_id})
 }
 
+/// What a `charge.success` that repeats a recorded success comes to.
+pub const REPEATS_SETTLED: &str = "Nothing: repeats the success Cowry recorded";
+
+/// Whether a verified callback only repeats what the attempt already recorded: a `charge.success` for
+/// the attempt's reference and exact amount when the attempt is `succeeded` (read under a share lock,
+/// so no settlement moves it meanwhile). Settling it would decide nothing, so the receipt is recorded
+/// as processed at once instead of costing a job (the charge's own answer, or a poll, usually settles
+/// a debit before Paystack's webhook arrives).
+pub async fn repeats_settled(
+    conn: &mut sqlx::PgConnection,
+    attempt: &crate::store::attempts::AttemptRow,
+    body: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let Ok(WebhookEvent::ChargeSuccess { reference, amount }) = paystack::parse_webhook(body) else {
+        return Ok(false);
+    };
+    if reference != attempt.provider_reference {
+        return Ok(false);
+    }
+    let now: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "select status, amount_minor, currency::text from provider_attempts
+         where merchant_id = $1 and id = $2 for share",
+    )
+    .bind(&attempt.merchant_id)
+    .bind(&attempt.id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(matches!(now, Some((status, Some(minor), Some(currency)))
+        if status == "succeeded" && minor == amount.minor()
+            && currency.trim() == amount.currency().code()))
+}
+
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
     match process(state, job).await {
         Ok(outcome) => outcome,
