@@ -696,8 +696,13 @@ async fn charge_authorization(
         );
     };
     if tx.status == "success" && Outcome::from_minor(amount) != Outcome::SucceedSilently {
+        // Paystack's webhook follows its answer (after the settle delay, like every emulated
+        // settlement), rather than racing it.
         let (emulator, secret, tx) = (emulator.clone(), secret.clone(), tx.clone());
-        tokio::spawn(async move { emulator.send_webhook(&secret, &tx).await });
+        tokio::spawn(async move {
+            tokio::time::sleep(emulator.config.settle_delay).await;
+            emulator.send_webhook(&secret, &tx).await
+        });
     }
     answer(
         StatusCode::OK,

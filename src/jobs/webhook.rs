@@ -31,7 +31,8 @@ pub async fn repeats_settled(
     attempt: &crate::store::attempts::AttemptRow,
     body: &[u8],
 ) -> Result<bool, sqlx::Error> {
-    let Ok(WebhookEvent::ChargeSuccess { reference, amount }) = paystack::parse_webhook(body) else {
+    let Ok(WebhookEvent::ChargeSuccess { reference, amount }) = paystack::parse_webhook(body)
+    else {
         return Ok(false);
     };
     if reference != attempt.provider_reference {

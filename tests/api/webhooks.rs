@@ -455,3 +455,73 @@ async fn a_refund_at_the_accounts_own_url_reverses_the_payment() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Paystack's id of another delivery of the same payment (a distinct event, not a duplicate).
+fn charge_success_with_id(reference: &str, amount_minor: i64, id: u64) -> Vec<u8> {
+    let mut body: Value = serde_json::from_slice(&charge_success(reference, amount_minor)).unwrap();
+    body["data"]["id"] = json!(id);
+    serde_json::to_vec(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_repeating_a_recorded_one_is_processed_at_once_and_another_amount_is_not() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 3).await;
+    let first = charge_success(&reference, 45_002);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &first);
+    assert_eq!(
+        deliver(&app, "paystack", &first, Some(&signature)).await.0,
+        StatusCode::OK
+    );
+    eventually("the collection to complete", || async {
+        (collection(&app, &id).await["status"] == "completed").then_some(())
+    })
+    .await;
+    let jobs_before = app
+        .count("select count(*) from jobs where kind = 'webhook'")
+        .await;
+
+    // The same success again (another event id): recorded as processed in the receipt's own
+    // transaction, no job.
+    let again = charge_success_with_id(&reference, 45_002, 4099260517);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &again);
+    assert_eq!(
+        deliver(&app, "paystack", &again, Some(&signature)).await.0,
+        StatusCode::OK
+    );
+    let outcome: (Option<String>, bool) = sqlx::query_as(
+        "select outcome, processed_at is not null from webhook_receipts order by received_at desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome,
+        (Some(cowry::jobs::webhook::REPEATS_SETTLED.to_owned()), true)
+    );
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'webhook'")
+            .await,
+        jobs_before
+    );
+
+    // A success for another amount is not a repeat: it is queued for settlement like any callback.
+    let other = charge_success_with_id(&reference, 45_003, 4099260518);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &other);
+    assert_eq!(
+        deliver(&app, "paystack", &other, Some(&signature)).await.0,
+        StatusCode::OK
+    );
+    eventually("the other amount to be settled by its job", || async {
+        let outcome: Option<String> = sqlx::query_scalar(
+            "select outcome from webhook_receipts where processed_at is not null
+             order by received_at desc limit 1",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (outcome.as_deref() == Some("Nothing")).then_some(())
+    })
+    .await;
+    assert_eq!(collection(&app, &id).await["status"], "completed");
+}
