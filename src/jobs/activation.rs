@@ -15,7 +15,7 @@ use super::queue::Outcome;
 use crate::domain::collection::event;
 use crate::domain::ids::new_id;
 use crate::providers::ProviderError;
-use crate::store::jobs::{self, Job};
+use crate::store::jobs::Job;
 use crate::store::scheduled as store;
 use crate::AppState;
 
@@ -27,15 +27,7 @@ pub async fn schedule(
     id: &str,
     run_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
-    jobs::enqueue(
-        db,
-        KIND,
-        &consent::key(merchant_id, id),
-        Some(merchant_id),
-        &json!({"merchantId": merchant_id, "collectionId": id}),
-        run_at,
-    )
-    .await
+    consent::enqueue_for(db, KIND, merchant_id, id, run_at).await
 }
 
 pub async fn run(state: &AppState, job: &Job) -> Outcome {

@@ -39,9 +39,20 @@ pub async fn schedule_poll(
     id: &str,
     run_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
+    enqueue_for(db, KIND, merchant_id, id, run_at).await
+}
+
+/// Queues a job of `kind` about one mandate (one per mandate and kind).
+pub(super) async fn enqueue_for(
+    db: impl sqlx::PgExecutor<'_>,
+    kind: &str,
+    merchant_id: &str,
+    id: &str,
+    run_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
     jobs::enqueue(
         db,
-        KIND,
+        kind,
         &key(merchant_id, id),
         Some(merchant_id),
         &json!({"merchantId": merchant_id, "collectionId": id}),
