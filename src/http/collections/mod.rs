@@ -183,13 +183,15 @@ fn parse_list_query(
     })
 }
 
-/// Cancel a pending or overdue collection.
+/// Cancel a pending or overdue collection, or a scheduled collection (its mandate is deactivated at the
+/// provider and future debits stop); the answer is the collection in its own type's shape.
 #[utoipa::path(post, path = "/collections/{id}/cancel", tag = "collections",
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$")),
     responses(
         (status = 400, description = "Malformed Idempotency-Key", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody),
-        (status = 200, body = Envelope<CollectionView>),
+        (status = 200, description = "The integrated or the scheduled envelope",
+            body = crate::http::openapi::CollectionAnswer),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "The collection is already completed, cancelled or expired", body = crate::error::ErrorBody),
     ),
