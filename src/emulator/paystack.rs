@@ -45,6 +45,8 @@ struct Ledger {
     authorizations: super::Capped<(String, String), String>,
     /// (secret, reference) of `…04` requests that already failed once
     failed_once: HashSet<(String, String)>,
+    /// (secret, reference) of transactions refunded (or being refunded)
+    refunded: HashSet<(String, String)>,
     /// access code → (secret, reference, merchant name shown on the checkout)
     checkouts: super::Capped<String, (String, String, String)>,
     /// (secret, reference) → a direct-debit mandate request (see `mandates`)

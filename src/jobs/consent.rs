@@ -165,8 +165,11 @@ async fn card_verified(
         };
         settle::apply(&mut *conn, merchant_id, attempt, &report, source).await?;
     }
+    // Cowry refunds the verification as soon as it is recorded paid, so Paystack may already show it
+    // reversed (or the refund pending) when the consent is read: it was paid all the same, and the
+    // authorization it left stands.
     let refused = match (&verified.status, &verified.authorization_code) {
-        (PaymentStatus::Succeeded, Some(code)) => {
+        (PaymentStatus::Succeeded | PaymentStatus::Reversed, Some(code)) => {
             let reported = Reported {
                 active: true,
                 revoked: false,
@@ -177,7 +180,7 @@ async fn card_verified(
             };
             return mandate::report(conn, state, merchant_id, id, &reported).await;
         }
-        (PaymentStatus::Succeeded, None) => {
+        (PaymentStatus::Succeeded | PaymentStatus::Reversed, None) => {
             "the card cannot be charged again (Paystack gave no reusable authorization); it was refunded"
                 .to_owned()
         }

@@ -1,5 +1,6 @@
-//! `POST /refund` (`RefundCreate`): a full refund of a paid transaction, queued (`pending`); after the
-//! settle delay the transaction is `reversed` and the signed `refund.processed` webhook goes out (data:
+//! `POST /refund` (`RefundCreate`): a full refund of a paid transaction, queued (`pending`; the
+//! transaction still reads `success`); after the settle delay it is `reversed` and the signed
+//! `refund.processed` webhook goes out (data:
 //! `transaction_reference`, `amount`, `status: "processed"`). A second refund of the same transaction
 //! is refused with Paystack's "Transaction has been fully reversed".
 
@@ -27,28 +28,27 @@ pub async fn create(
     };
     let tx = {
         let mut ledger = emulator.state.lock().expect("ledger");
-        let key = ledger
+        let found = ledger
             .transactions
             .iter()
             .find(|((s, reference), tx)| {
                 *s == secret && (*reference == wanted || tx.id.to_string() == wanted)
             })
-            .map(|(k, _)| k.clone());
-        let Some(tx) = key.and_then(|k| ledger.transactions.get_mut(&k)) else {
+            .map(|(k, tx)| (k.clone(), tx.clone()));
+        let Some((key, tx)) = found else {
             return answer(
                 StatusCode::NOT_FOUND,
                 json!({"status": false, "message": "Transaction not found"}),
             );
         };
-        match tx.status {
-            "success" => {}
-            "reversed" | "reversal_pending" => {
-                return validation("Transaction has been fully reversed");
-            }
-            _ => return validation("Cannot refund a transaction that was not successful"),
+        if tx.status == "reversed" || ledger.refunded.contains(&key) {
+            return validation("Transaction has been fully reversed");
         }
-        tx.status = "reversal_pending";
-        tx.clone()
+        if tx.status != "success" {
+            return validation("Cannot refund a transaction that was not successful");
+        }
+        ledger.refunded.insert(key);
+        tx
     };
     let refund_id = emulator.id_base + tx.id % 1_000_000;
     let (later, secret_later, reference) = (emulator.clone(), secret.clone(), tx.reference.clone());
