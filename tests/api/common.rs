@@ -136,7 +136,7 @@ async fn fresh_database() -> (PgPool, String) {
     (pool, name)
 }
 
-fn test_config(extra: &[(&str, &str)]) -> Config {
+pub fn test_config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = [
         ("COWRY_BIND", "127.0.0.1:0"),
         ("COWRY_PUBLIC_URL", "http://cowry.test"),

@@ -311,3 +311,66 @@ async fn an_approved_mandate_the_bank_did_not_activate_is_retried_after_a_day() 
         0
     );
 }
+
+/// Runs one due job of `kind` with `state`, as a worker would (the server under test runs none).
+async fn run_one(app: &TestApp, state: &cowry::AppState, kind: &str) {
+    let job: cowry::store::jobs::Job = sqlx::query_as(
+        "update jobs set locked_by = 'test', locked_until = now() + interval '1 minute',
+                         attempts = attempts + 1
+         where id = (select id from jobs where kind = $1 and status = 'queued' order by run_at limit 1)
+         returning id, kind, key, merchant_id, payload, attempts",
+    )
+    .bind(kind)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("no {kind} job queued: {e}"));
+    let run = cowry::jobs::kinds::find(kind).unwrap().run;
+    let outcome = run(state.clone(), job.clone()).await;
+    assert!(
+        matches!(outcome, cowry::jobs::queue::Outcome::Done),
+        "{kind}: {outcome:?}"
+    );
+    cowry::store::jobs::finish(&app.pool, job.id, "test")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_refunded_before_the_consent_is_read_still_consents() {
+    let extra = [
+        ("COWRY_EMULATOR_SETTLE_MS", "10"),
+        ("COWRY_EMULATOR_AUTOSETTLE", "false"),
+        // No worker: the test runs each job itself, in the order that matters here.
+        ("COWRY_WORKERS", "false"),
+    ];
+    let app = spawn_with(&extra).await;
+    let state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
+    state.providers.set_self_base(app.base.clone());
+    let (_, created) = app.create(&debitable_now("40000", "100000")).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    // The customer pays and closes the tab.
+    let page = press(&app, &created["data"], "ada@example.com", "card").await;
+    checkout(&app, &page, "pay", false).await;
+    let reference = verification(&app, &id).await[0].0.clone();
+
+    // Paystack's charge.success is settled: the refund and the consent poll are queued, both due now.
+    eventually("Paystack's charge.success to arrive", || async {
+        (app.count("select count(*) from jobs where kind = 'webhook'")
+            .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    run_one(&app, &state, "webhook").await;
+    assert_eq!(verification(&app, &id).await[0].1, "succeeded");
+    // The refund runs first and goes through at Paystack before the poll reads the card.
+    run_one(&app, &state, "refund").await;
+    eventually("the refund to be processed at Paystack", || async {
+        (at_paystack(&app, &reference).await["data"]["status"] == "reversed").then_some(())
+    })
+    .await;
+    run_one(&app, &state, "consent").await;
+    let data = collection(&app, &id).await;
+    assert_eq!(data["collection"]["status"], "ACTIVE", "{data}");
+    assert_eq!(data["consentRail"], "card");
+}
