@@ -462,6 +462,49 @@ mod paystack {
             .as_str()
             .unwrap()
             .to_owned();
+        // The activation-charge retry: the customer's id, their mandates' ids, the retry.
+        let customer_code = authorization["data"]["customer"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let customer = call(
+            "get",
+            &format!("/customer/{customer_code}"),
+            "/customer/{code}",
+            None,
+            key,
+        )
+        .await;
+        let customer_id = customer["data"]["id"].as_i64().unwrap();
+        let mandates = call(
+            "get",
+            &format!("/customer/{customer_id}/directdebit-mandate-authorizations"),
+            "/customer/{id}/directdebit-mandate-authorizations",
+            None,
+            key,
+        )
+        .await;
+        assert_eq!(mandates["data"][0]["authorization_code"], code.as_str());
+        let authorization_id = mandates["data"][0]["authorization_id"].as_i64().unwrap();
+        call(
+            "put",
+            &format!("/customer/{customer_id}/directdebit-activation-charge"),
+            "/customer/{id}/directdebit-activation-charge",
+            Some(json!({"authorization_id": authorization_id})),
+            key,
+        )
+        .await;
+        // A refund of the paid transaction, then a second one (refused).
+        for _ in 0..2 {
+            call(
+                "post",
+                "/refund",
+                "/refund",
+                Some(json!({"transaction": "ref-1"})),
+                key,
+            )
+            .await;
+        }
         call(
             "post",
             "/customer/authorization/deactivate",

@@ -380,7 +380,7 @@ pub async fn list_for_customer(
             Some(
                 json!({"id": authorization_id, "status": status, "mandate_id": authorization_id,
                         "authorization_id": authorization_id, "authorization_code": code,
-                        "integration": 100032, "account_number": "0123456789", "bank_code": "058",
+                        "integration_id": 100032, "account_number": "0123456789", "bank_code": "058",
                         "bank_name": null,
                         "customer": {"id": m.customer_id, "customer_code": m.customer_code,
                                      "email": m.email, "first_name": name, "last_name": ""},
