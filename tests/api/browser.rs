@@ -185,8 +185,9 @@ async fn a_mobile_money_prompt_waits_for_the_payer_to_approve_it() {
     assert!(after.contains("No open prompts"), "{after}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
+/// Creates the document's example (dates moved) and consents to it in the browser on `rail`; returns
+/// what the pages said and the collection afterwards.
+async fn consent_in_browser(rail: &str) -> (Value, Value) {
     // The consent page sends the customer on to Paystack and back by real redirects, so the public URL
     // is where this server really listens.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -199,6 +200,7 @@ async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
     let app = spawn_with(&[
         ("COWRY_BIND", &bind),
         ("COWRY_PUBLIC_URL", &public),
+        ("COWRY_EMULATOR_AUTOSETTLE", "false"),
         ("COWRY_EMULATOR_SETTLE_MS", "20"),
         ("COWRY_WORKER_IDLE_MS", "20"),
     ])
@@ -211,14 +213,15 @@ async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
     let id = created["data"]["id"].as_str().unwrap().to_owned();
     let url = created["data"]["consentUrl"].as_str().unwrap().to_owned();
 
-    let screenshot = std::env::temp_dir().join(format!("cowry-consent-{id}.png"));
-    let seen = run_script("consent.mjs", &[&url], &screenshot);
+    let screenshot = std::env::temp_dir().join(format!("cowry-consent-{rail}-{id}.png"));
+    let seen = run_script("consent.mjs", &[&url, rail], &screenshot);
     let before = seen["before"].as_str().unwrap();
     for shown in [
         "Authorize Test merchant to debit your account",
         "NGN 6.00",
         "weekly",
         "Testing Mona Scheduled Collection--Succeed",
+        "NGN 50.00, refunded at once",
     ] {
         assert!(before.contains(shown), "{shown} not on the page: {before}");
     }
@@ -226,10 +229,6 @@ async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
         seen["email"], "ada.obi@example.com",
         "prefilled from the contact"
     );
-    assert!(seen["paystack"]
-        .as_str()
-        .unwrap()
-        .contains("Authorize a direct debit"));
     assert!(
         seen["after"].as_str().unwrap().contains("Authorized"),
         "{seen}"
@@ -239,8 +238,45 @@ async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
         png.starts_with(b"\x89PNG") && png.len() > 5_000,
         "a real screenshot"
     );
-
     let data = collection(&app, &id).await;
     assert_eq!(data["isConsented"], true);
     assert_eq!(data["collection"]["status"], "ACTIVE");
+    (seen, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_consents_to_a_scheduled_collection_in_a_real_browser() {
+    let (seen, data) = consent_in_browser("bank").await;
+    assert!(seen["paystack"]
+        .as_str()
+        .unwrap()
+        .contains("Authorize a direct debit"));
+    assert!(seen["after"]
+        .as_str()
+        .unwrap()
+        .contains("collect from your bank account"));
+    assert!(seen["after"]
+        .as_str()
+        .unwrap()
+        .contains("Authorized (bank account)"));
+    assert_eq!(data["consentRail"], "direct_debit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_consents_with_a_card_in_a_real_browser() {
+    let (seen, data) = consent_in_browser("card").await;
+    // Paystack's checkout asks for the verification charge, not an installment.
+    assert!(
+        seen["paystack"].as_str().unwrap().contains("NGN 50"),
+        "{seen}"
+    );
+    assert!(seen["after"]
+        .as_str()
+        .unwrap()
+        .contains("collect from your card"));
+    assert!(seen["after"]
+        .as_str()
+        .unwrap()
+        .contains("Authorized (card)"));
+    assert_eq!(data["consentRail"], "card");
 }

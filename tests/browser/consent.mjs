@@ -1,12 +1,12 @@
 // A customer consents to a scheduled collection in headless Chromium: the consent page, the button
-// that goes to (emulated) Paystack, Approve there, and back to the consent page until it says
-// "Authorized".
-//   node consent.mjs <consent url> <screenshot.png>
+// that goes to (emulated) Paystack — a bank mandate (Approve there) or a card (Pay the verification
+// charge at the checkout) — and back to the consent page until it says "Authorized".
+//   node consent.mjs <consent url> <bank|card> <screenshot.png>
 // Prints what each page said as JSON; exits non-zero on any console error, page error, failed request
 // or Content-Security-Policy violation.
 import { chromium } from 'playwright-core';
 
-const [url, screenshot] = process.argv.slice(2);
+const [url, rail, screenshot] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
@@ -20,14 +20,18 @@ try {
   await page.goto(url, { waitUntil: 'load' });
   const before = await page.textContent('body');
   const email = await page.inputValue('input[name=email]');
+  const [button, paystackPage, approve] = rail === 'card'
+    ? ['Authorize a card with Paystack', /checkout/, 'Pay']
+    : ['Authorize a bank debit with Paystack', /authorize/, 'Approve mandate'];
   await Promise.all([
-    page.waitForURL(/authorize/, { waitUntil: 'load' }),
-    page.getByRole('button', { name: 'Authorize a bank debit with Paystack', exact: true }).click(),
+    page.waitForURL(paystackPage, { waitUntil: 'load' }),
+    page.getByRole('button', { name: button, exact: true }).click(),
   ]);
   const paystack = await page.textContent('body');
+  // Paystack sends the customer back to /consent/{token}/done, which shows the consent page.
   await Promise.all([
     page.waitForURL(url, { waitUntil: 'load' }),
-    page.getByRole('button', { name: 'Approve mandate', exact: true }).click(),
+    page.getByRole('button', { name: approve, exact: true }).click(),
   ]);
   // The bank activates the mandate a moment later; the page shows it on a reload.
   let after = await page.textContent('body');

@@ -178,7 +178,8 @@ fn render(row: &MandateRow, merchant: &str, message: &str) -> Response {
             row.provider_reference.as_deref().unwrap_or("pending")
         ),
         ("NOT_STARTED", _) => "Waiting for your authorization".to_owned(),
-        ("ACTIVE", _) => "Authorized".to_owned(),
+        ("ACTIVE", _) if row.consent_rail == "card" => "Authorized (card)".to_owned(),
+        ("ACTIVE", _) => "Authorized (bank account)".to_owned(),
         (other, _) => other.to_lowercase().replace('_', " "),
     };
     let name = [row.first_name.as_deref(), row.last_name.as_deref()]
@@ -186,8 +187,15 @@ fn render(row: &MandateRow, merchant: &str, message: &str) -> Response {
         .flatten()
         .collect::<Vec<_>>()
         .join(" ");
+    let bank = row.currency.trim() == "NGN";
+    let source = match (row.consent_rail.as_str(), row.consent_stage.as_str(), bank) {
+        ("card", stage, _) if stage != "none" => "your card",
+        ("direct_debit", stage, _) if stage != "none" => "your bank account",
+        (_, _, true) => "your bank account or card",
+        _ => "your card",
+    };
     let summary = format!(
-        "{merchant} asks to collect from your bank account: at most {} per debit and {} per calendar month, between {} and {}.",
+        "{merchant} asks to collect from {source}: at most {} per debit and {} per calendar month, between {} and {}.",
         money(row.maximum_minor, &row.currency),
         money(row.monthly_limit_minor, &row.currency),
         when(&row.start_at),
@@ -216,7 +224,7 @@ fn render(row: &MandateRow, merchant: &str, message: &str) -> Response {
                 .unwrap_or_default(),
             phone: row.phone.clone().unwrap_or_default(),
             provider: "Paystack",
-            bank: row.currency.trim() == "NGN",
+            bank,
             card_charge: scheduled::card_verification_minor(row.currency.trim())
                 .map(|minor| money(minor, &row.currency))
                 .unwrap_or_default(),
