@@ -288,7 +288,11 @@ async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Respo
         Ok(None) => return pages::not_found("This authorization link is not valid."),
         Err(response) => return response,
     };
-    if row.status == "NOT_STARTED" && row.consent_stage == "requested" {
+    // Approved already (Paystack's `created` event came first) still asks: the mandate may be active
+    // by now and its webhook lost.
+    if row.status == "NOT_STARTED"
+        && matches!(row.consent_stage.as_str(), "requested" | "authorized")
+    {
         if let Err(e) = consent::check(&state, &row, "return").await {
             tracing::info!(error = %e, "mandate not confirmed on return; the poll goes on");
         }
