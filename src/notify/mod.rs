@@ -1,4 +1,6 @@
-//! Messages to customers (follow-ups, notices). So far: how long an SMS is (`sms`), which every SMS
-//! template is measured by; the channels and their templates build on it.
+//! Messages to customers (follow-ups, notices): how long an SMS is (`sms`) and what a reminder says
+//! per tone and channel (`reminder`). The channels that send them, and the plan of when, build on
+//! these.
 
+pub mod reminder;
 pub mod sms;
