@@ -4,6 +4,7 @@ pub mod collect;
 pub mod collection;
 pub mod currency;
 pub mod events;
+pub mod followup;
 pub mod ids;
 pub mod integrated;
 pub mod json_keys;

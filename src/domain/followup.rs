@@ -1,0 +1,399 @@
+//! When follow-up messages go out. Pure: times in, steps out.
+//!
+//! **The merchant's plan** (`followUp` given): the first message `startAfter` minutes after creation,
+//! then one every `cadence`, on each of `channels`, in `tone`, while the collection is open — never at
+//! or after its expiry. [`next_send`] walks it lazily (an every-5-minutes plan over 90 days is a rule,
+//! not 25,000 rows).
+//!
+//! **Cowry's default strategy** (`followUp` not given), [`default_plan`], from the collection's
+//! context:
+//! 1. *How many, when*, by the time the customer has (creation to expiry, `W`): up to 2 h, one message
+//!    halfway; up to a day, at 30% and 80% of `W`; up to a week, at 20%, 60% and 90%; longer, a day in,
+//!    halfway, three days before and one day before expiry.
+//! 2. *Tone* escalates: the first message is gentle, the middle ones professional, the last urgent
+//!    (a single message is professional).
+//! 3. *History*: a customer who paid this merchant promptly before gets no gentle first nudge.
+//! 4. *Quiet hours*: nothing between 21:00 and 08:00 in the customer's local time (from their phone's
+//!    country). A message due then waits for 08:00; if that is too late (within 15 minutes of expiry)
+//!    it goes at 20:45 the evening before, if the collection existed then; else it is dropped.
+//! 5. *Channel*: the first the customer can be reached on, in the order WhatsApp (only with a recorded
+//!    opt-in), SMS, email — the caller passes only channels not opted out of; the last message also
+//!    goes by email when the customer has one, so a written record remains.
+//! 6. *Caps*: at most 2 messages in one local day for a collection, and at most 5 in all.
+//!
+//! Every step carries the rule that placed it, so the plan can be shown to the merchant.
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+/// `every_5m` … `daily` → its interval.
+pub fn cadence(text: &str) -> Option<Duration> {
+    let minutes = match text {
+        "every_5m" => 5,
+        "every_10m" => 10,
+        "every_15m" => 15,
+        "every_30m" => 30,
+        "every_1h" => 60,
+        "every_2h" => 120,
+        "every_4h" => 240,
+        "every_6h" => 360,
+        "every_12h" => 720,
+        "daily" => 1440,
+        _ => return None,
+    };
+    Some(Duration::minutes(minutes))
+}
+
+/// The merchant's plan: the send time after `last` (the first one when `last` is `None`), or `None`
+/// once it would be at or after expiry.
+pub fn next_send(
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    start_after_minutes: i64,
+    every: Duration,
+    last: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let first = created_at + Duration::minutes(start_after_minutes.max(0));
+    let next = match last {
+        None => first,
+        // Counted from the plan's start, so a late send does not push every later one back.
+        Some(last) if last < first => first,
+        Some(last) => {
+            let steps = (last - first).num_seconds() / every.num_seconds().max(1) + 1;
+            first + every * steps as i32
+        }
+    };
+    (next < expires_at).then_some(next)
+}
+
+/// What the default strategy knows about the collection and the customer.
+#[derive(Debug, Clone)]
+pub struct Situation {
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The customer's time zone (from their phone's country).
+    pub zone: Tz,
+    /// The channels the customer can be reached on and has not opted out of (`whatsapp` only with a
+    /// recorded opt-in).
+    pub reachable: Vec<&'static str>,
+    /// They paid this merchant promptly before.
+    pub pays_promptly: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub at: DateTime<Utc>,
+    pub channel: &'static str,
+    /// `gentle`, `professional` or `urgent`.
+    pub tone: &'static str,
+    /// The rule that placed it, in plain words.
+    pub why: String,
+}
+
+pub const QUIET_FROM: u32 = 21;
+pub const QUIET_UNTIL: u32 = 8;
+pub const MAX_PER_DAY: usize = 2;
+pub const MAX_MESSAGES: usize = 5;
+const CHANNEL_ORDER: [&str; 3] = ["whatsapp", "sms", "email"];
+
+/// The default strategy's steps, oldest first (empty when the customer cannot be reached).
+pub fn default_plan(s: &Situation) -> Vec<Step> {
+    let Some(channel) = CHANNEL_ORDER.into_iter().find(|c| s.reachable.contains(c)) else {
+        return Vec::new();
+    };
+    let window = s.expires_at - s.created_at;
+    if window <= Duration::zero() {
+        return Vec::new();
+    }
+    let at = |fraction: f64| {
+        s.created_at + Duration::seconds((window.num_seconds() as f64 * fraction) as i64)
+    };
+    let mut touches: Vec<(DateTime<Utc>, &str)> = if window <= Duration::hours(2) {
+        vec![(at(0.5), "halfway")]
+    } else if window <= Duration::days(1) {
+        vec![(at(0.3), "30% of the time"), (at(0.8), "80% of the time")]
+    } else if window <= Duration::days(7) {
+        vec![
+            (at(0.2), "20% of the time"),
+            (at(0.6), "60% of the time"),
+            (at(0.9), "90% of the time"),
+        ]
+    } else {
+        vec![
+            (s.created_at + Duration::days(1), "a day in"),
+            (at(0.5), "halfway"),
+            (s.expires_at - Duration::days(3), "three days before expiry"),
+            (s.expires_at - Duration::days(1), "a day before expiry"),
+        ]
+    };
+    let tones: Vec<&'static str> = match touches.len() {
+        1 => vec!["professional"],
+        n => (0..n)
+            .map(|i| match i {
+                0 => "gentle",
+                i if i == n - 1 => "urgent",
+                _ => "professional",
+            })
+            .collect(),
+    };
+    let mut planned: Vec<(DateTime<Utc>, &'static str, String)> = Vec::new();
+    for ((when, rule), tone) in touches.drain(..).zip(tones) {
+        if tone == "gentle" && s.pays_promptly {
+            continue;
+        }
+        let Some((when, moved)) = outside_quiet_hours(when, s) else {
+            continue;
+        };
+        let why = match moved {
+            Some(how) => format!("{rule}; {how}"),
+            None => rule.to_owned(),
+        };
+        planned.push((when, tone, why));
+    }
+    // Two touches moved to one morning are one message, in the later (stronger) tone.
+    planned.sort_by_key(|(when, ..)| *when);
+    let mut merged: Vec<(DateTime<Utc>, &'static str, String)> = Vec::new();
+    for step in planned {
+        match merged.last_mut() {
+            Some(last) if last.0 == step.0 => *last = step,
+            _ => merged.push(step),
+        }
+    }
+    let planned = merged;
+    // At most MAX_PER_DAY in one local day: the last one of the collection is always kept.
+    let mut kept: Vec<(DateTime<Utc>, &'static str, String)> = Vec::new();
+    let last = planned.len().saturating_sub(1);
+    for (i, step) in planned.into_iter().enumerate() {
+        let day = step.0.with_timezone(&s.zone).date_naive();
+        let same_day = kept
+            .iter()
+            .filter(|(when, ..)| when.with_timezone(&s.zone).date_naive() == day)
+            .count();
+        if same_day >= MAX_PER_DAY {
+            if i != last {
+                continue;
+            }
+            // The final, urgent one replaces the day's latest.
+            if let Some(pos) = kept
+                .iter()
+                .rposition(|(when, ..)| when.with_timezone(&s.zone).date_naive() == day)
+            {
+                kept.remove(pos);
+            }
+        }
+        kept.push(step);
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let final_index = kept.len().saturating_sub(1);
+    for (i, (at, tone, why)) in kept.into_iter().enumerate() {
+        steps.push(Step {
+            at,
+            channel,
+            tone,
+            why: why.clone(),
+        });
+        if i == final_index && channel != "email" && s.reachable.contains(&"email") {
+            steps.push(Step {
+                at,
+                channel: "email",
+                tone,
+                why: format!("{why}; also by email, for the record"),
+            });
+        }
+    }
+    steps.truncate(MAX_MESSAGES);
+    steps
+}
+
+/// `at`, or the next 08:00 local when `at` is in quiet hours, or 20:45 the evening before when that
+/// is too close to expiry; `None` when neither fits. The second value says how it moved.
+fn outside_quiet_hours(
+    at: DateTime<Utc>,
+    s: &Situation,
+) -> Option<(DateTime<Utc>, Option<String>)> {
+    let local = at.with_timezone(&s.zone);
+    let hour = local.hour();
+    if (QUIET_UNTIL..QUIET_FROM).contains(&hour) {
+        return Some((at, None));
+    }
+    let morning_date = if hour >= QUIET_FROM {
+        local.date_naive().succ_opt()?
+    } else {
+        local.date_naive()
+    };
+    let morning = s
+        .zone
+        .from_local_datetime(&morning_date.and_time(NaiveTime::from_hms_opt(QUIET_UNTIL, 0, 0)?))
+        .earliest()?
+        .with_timezone(&Utc);
+    if morning < s.expires_at - Duration::minutes(15) {
+        return Some((
+            morning,
+            Some("moved out of the customer's quiet hours to 08:00".to_owned()),
+        ));
+    }
+    let evening_date = morning_date.pred_opt()?;
+    let evening = s
+        .zone
+        .from_local_datetime(&evening_date.and_time(NaiveTime::from_hms_opt(
+            QUIET_FROM - 1,
+            45,
+            0,
+        )?))
+        .earliest()?
+        .with_timezone(&Utc);
+    (evening > s.created_at && evening < at).then(|| {
+        (
+            evening,
+            Some("moved before the customer's quiet hours, to 20:45".to_owned()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Africa::Lagos;
+
+    fn lagos(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Lagos
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn situation(created: DateTime<Utc>, expires: DateTime<Utc>) -> Situation {
+        Situation {
+            created_at: created,
+            expires_at: expires,
+            zone: Lagos,
+            reachable: vec!["sms", "email"],
+            pays_promptly: false,
+        }
+    }
+
+    fn local_hours(steps: &[Step]) -> Vec<u32> {
+        steps
+            .iter()
+            .map(|s| s.at.with_timezone(&Lagos).hour())
+            .collect()
+    }
+
+    #[test]
+    fn the_merchants_cadence_counts_from_its_start_and_stops_before_expiry() {
+        let created = lagos(2027, 3, 1, 10, 0);
+        let expires = created + Duration::hours(1);
+        let every = cadence("every_10m").unwrap();
+        let first = next_send(created, expires, 20, every, None).unwrap();
+        assert_eq!(first, created + Duration::minutes(20));
+        // A send that went out late does not push the next one back.
+        let late = first + Duration::minutes(3);
+        assert_eq!(
+            next_send(created, expires, 20, every, Some(late)),
+            Some(created + Duration::minutes(30))
+        );
+        let fifty = created + Duration::minutes(50);
+        assert_eq!(
+            next_send(created, expires, 20, every, Some(fifty)),
+            None,
+            "60 minutes is the expiry"
+        );
+        assert_eq!(next_send(created, expires, 90, every, None), None);
+        assert_eq!(cadence("daily"), Some(Duration::days(1)));
+        assert_eq!(cadence("hourly"), None);
+    }
+
+    #[test]
+    fn three_days_escalate_from_gentle_to_urgent_in_waking_hours() {
+        let created = lagos(2027, 3, 1, 10, 0);
+        let steps = default_plan(&situation(created, created + Duration::days(3)));
+        let tones: Vec<&str> = steps.iter().map(|s| s.tone).collect();
+        assert_eq!(tones, ["gentle", "professional", "urgent", "urgent"]);
+        let channels: Vec<&str> = steps.iter().map(|s| s.channel).collect();
+        assert_eq!(channels, ["sms", "sms", "sms", "email"]);
+        for step in &steps {
+            let hour = step.at.with_timezone(&Lagos).hour();
+            assert!((8..21).contains(&hour), "{step:?}");
+            assert!(step.at > created && step.at < created + Duration::days(3));
+        }
+        // 20% of 72 h is 14.4 h after 10:00: 00:24, quiet, so 08:00.
+        assert_eq!(steps[0].at, lagos(2027, 3, 2, 8, 0));
+        assert!(steps[0].why.contains("quiet hours"), "{}", steps[0].why);
+        // 60%: 05:12 two days later; 90%: 02:48 the day of expiry; both wait for 08:00.
+        assert_eq!(local_hours(&steps), [8, 8, 8, 8]);
+        assert_eq!(steps[2].at, lagos(2027, 3, 4, 8, 0));
+
+        // Two touches that land on one morning are one message, in the stronger tone.
+        // (Created 21:00, due 09:00: 30% is 00:36 and 80% 06:36, both quiet until 08:00.)
+        let created = lagos(2027, 3, 1, 21, 0);
+        let steps = default_plan(&situation(created, lagos(2027, 3, 2, 9, 0)));
+        assert_eq!(
+            steps
+                .iter()
+                .map(|s| (s.at, s.channel, s.tone))
+                .collect::<Vec<_>>(),
+            [
+                (lagos(2027, 3, 2, 8, 0), "sms", "urgent"),
+                (lagos(2027, 3, 2, 8, 0), "email", "urgent")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_prompt_payer_gets_no_gentle_nudge_and_whatsapp_comes_first_when_allowed() {
+        let created = lagos(2027, 3, 1, 9, 0);
+        let mut s = situation(created, created + Duration::hours(10));
+        s.pays_promptly = true;
+        s.reachable = vec!["email", "whatsapp", "sms"];
+        let steps = default_plan(&s);
+        assert_eq!(
+            steps
+                .iter()
+                .map(|s| (s.channel, s.tone))
+                .collect::<Vec<_>>(),
+            [("whatsapp", "urgent"), ("email", "urgent")]
+        );
+        assert_eq!(steps[0].at, created + Duration::hours(8));
+    }
+
+    #[test]
+    fn a_short_window_at_night_moves_before_quiet_hours_or_is_dropped() {
+        // Created 20:00, expires 23:00: halfway is 21:30 (quiet); 08:00 is after expiry; 20:45 fits.
+        let created = lagos(2027, 3, 1, 20, 0);
+        let steps = default_plan(&situation(created, lagos(2027, 3, 1, 22, 0)));
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].at, lagos(2027, 3, 1, 20, 45));
+        assert_eq!(steps[0].tone, "professional");
+        // Created 21:00: 20:45 was before it existed; nothing is sent rather than a message at night.
+        let created = lagos(2027, 3, 1, 21, 0);
+        assert!(default_plan(&situation(created, lagos(2027, 3, 1, 23, 0))).is_empty());
+    }
+
+    #[test]
+    fn a_month_is_four_touches_and_nobody_is_messaged_without_a_channel() {
+        let created = lagos(2027, 3, 1, 12, 0);
+        let s = situation(created, created + Duration::days(30));
+        let steps = default_plan(&s);
+        assert_eq!(steps.len(), 5, "four touches, the last also by email");
+        assert!(steps.len() <= MAX_MESSAGES);
+        assert_eq!(steps[0].at, created + Duration::days(1));
+        assert_eq!(steps[3].at, created + Duration::days(29));
+        let mut nobody = s.clone();
+        nobody.reachable.clear();
+        assert!(default_plan(&nobody).is_empty());
+    }
+
+    #[test]
+    fn no_local_day_gets_more_than_two() {
+        // 20 h from 08:30: 30% = 14:30, 80% = 00:30 → 08:00 next day; then at most two a day anyway.
+        let created = lagos(2027, 3, 1, 8, 30);
+        let steps = default_plan(&situation(created, created + Duration::hours(20)));
+        let mut per_day = std::collections::HashMap::new();
+        for step in steps.iter().filter(|s| s.channel == "sms") {
+            *per_day
+                .entry(step.at.with_timezone(&Lagos).date_naive())
+                .or_insert(0) += 1;
+        }
+        assert!(per_day.values().all(|n| *n <= MAX_PER_DAY), "{steps:?}");
+    }
+}
