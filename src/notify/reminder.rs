@@ -155,9 +155,8 @@ pub struct Email {
     pub html: String,
 }
 
-#[derive(Template)]
-#[template(path = "notify/reminder.txt")]
-struct Text<'a> {
+/// What both parts of an email say.
+struct Body<'a> {
     greeting: String,
     ask: String,
     amount: &'a str,
@@ -171,19 +170,16 @@ struct Text<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "notify/reminder.txt")]
+struct Text<'a> {
+    b: &'a Body<'a>,
+}
+
+#[derive(Template)]
 #[template(path = "notify/reminder.html")]
 struct Html<'a> {
     subject: &'a str,
-    greeting: String,
-    ask: String,
-    amount: &'a str,
-    purpose: Option<&'a str>,
-    due: &'a str,
-    link: Option<&'a str>,
-    bank: Option<BankTransfer<'a>>,
-    mobile_money: Option<&'a str>,
-    closing: &'a str,
-    merchant: &'a str,
+    b: &'a Body<'a>,
 }
 
 pub fn email(tone: Tone, r: &Reminder<'_>) -> Result<Email, askama::Error> {
@@ -192,7 +188,7 @@ pub fn email(tone: Tone, r: &Reminder<'_>) -> Result<Email, askama::Error> {
         Tone::Professional => format!("Payment request from {}: {}", r.merchant, r.amount),
         Tone::Urgent => format!("Payment due {}: {} to {}", r.due, r.amount, r.merchant),
     };
-    let text = Text {
+    let body = Body {
         greeting: greeting(tone, r.first_name),
         ask: ask(tone, r),
         amount: r.amount,
@@ -203,20 +199,11 @@ pub fn email(tone: Tone, r: &Reminder<'_>) -> Result<Email, askama::Error> {
         mobile_money: r.mobile_money,
         closing: closing(tone),
         merchant: r.merchant,
-    }
-    .render()?;
+    };
+    let text = Text { b: &body }.render()?;
     let html = Html {
         subject: &subject,
-        greeting: greeting(tone, r.first_name),
-        ask: ask(tone, r),
-        amount: r.amount,
-        purpose: r.purpose,
-        due: r.due,
-        link: r.link,
-        bank: r.bank.clone(),
-        mobile_money: r.mobile_money,
-        closing: closing(tone),
-        merchant: r.merchant,
+        b: &body,
     }
     .render()?;
     Ok(Email {
