@@ -7,6 +7,7 @@
 //! durability (a restart is a sandbox reset) and stay out of Cowry's schema. Outcomes are chosen by
 //! documented magic values (see README).
 
+pub mod africastalking;
 pub mod airtel_money;
 pub mod dollr;
 pub mod mona;
@@ -58,6 +59,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         )
         .nest("/_emulator/dollr", dollr::router(config))
         .nest("/_emulator/mona", mona::router())
+        .nest("/_emulator/africastalking", africastalking::router())
         .merge(pages::assets())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }

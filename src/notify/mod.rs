@@ -2,5 +2,6 @@
 //! per tone and channel (`reminder`). The channels that send them, and the plan of when, build on
 //! these.
 
+pub mod africastalking;
 pub mod reminder;
 pub mod sms;

@@ -6,6 +6,7 @@ mod common;
 mod airtel_money;
 mod auth;
 mod browser;
+mod channels;
 mod clients;
 mod collect;
 mod contacts;
