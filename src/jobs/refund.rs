@@ -79,16 +79,12 @@ async fn record(state: &AppState, attempt: &AttemptRow, status: &str) -> Result<
     let (merchant_id, id) = (attempt.merchant_id.as_str(), attempt.id.as_str());
     let at = crate::domain::time::format(&chrono::Utc::now());
     let mut tx = state.pool.begin().await?;
-    sqlx::query(
-        "update provider_attempts set calls = calls || $3, updated_at = now()
-         where merchant_id = $1 and id = $2",
+    crate::store::attempts::record_call(
+        &mut *tx,
+        merchant_id,
+        id,
+        &json!({"operation": "refund", "outcome": status, "at": at}),
     )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(sqlx::types::Json(
-        json!([{"operation": "refund", "outcome": status, "at": at}]),
-    ))
-    .execute(&mut *tx)
     .await?;
     if let Some(collection) = &attempt.scheduled_id {
         crate::store::collections::add_event(
