@@ -1,5 +1,5 @@
 -- The statement the server runs for POST /collections (INSERT_SQL in src/store/collections.rs), with
--- the pgbench expressions of create.pgbench.params.json in place of its 19 parameters; the unit test
+-- the pgbench expressions of create.pgbench.params.json in place of its 20 parameters; the unit test
 -- `pgbench_script_runs_the_server_sql` keeps the two in step. Run with -M prepared (as the server does)
 -- and -D merchant=<merchant id>.
 \set n random(1, 1000000000)
@@ -32,5 +32,10 @@ with found as (
     ), event as (
         insert into collection_events (merchant_id, id, collection_id, type, created_at)
         select :merchant, ('evt_' || left(md5(:n || 'e' || :r), 26)), id, 'collection.created', now() from created
+    ), followup as (
+        insert into jobs (kind, key, merchant_id, payload, run_at)
+        select 'followup', :merchant || '/' || id, :merchant,
+               jsonb_build_object('merchantId', :merchant::text, 'collectionId', id, 'seq', 1), (now() + interval '20 minutes')
+        from created where (now() + interval '20 minutes')::timestamptz is not null
     )
     select id as contact_id, first_name, last_name, phone, email from contact;

@@ -63,6 +63,12 @@ pub struct Config {
     /// Where emulated providers send callbacks (`{this}/webhooks/{provider}`); by default this server's
     /// own address, as a provider would call the public URL.
     pub emulator_callback_url: Option<String>,
+    /// The server-wide SMTP server (`COWRY_SMTP_URL`, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:pass@smtp.example.com`): test-mode merchants without their own email channel send
+    /// through it.
+    pub smtp_url: Option<Secret>,
+    /// Its from-address (`COWRY_SMTP_FROM`).
+    pub smtp_from: String,
     /// Run the job queue (reconciliation and webhook processing) in this process.
     pub workers: bool,
     /// How often an idle worker looks for due jobs.
@@ -266,7 +272,28 @@ impl Config {
                 vec![pem]
             }
         };
+        let smtp_url = get("COWRY_SMTP_URL").filter(|u| !u.is_empty());
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(bad(
+                    "COWRY_SMTP_URL",
+                    "***",
+                    "expected an smtp:// or smtps:// URL",
+                ));
+            }
+        }
+        let smtp_from =
+            get("COWRY_SMTP_FROM").unwrap_or_else(|| "Cowry <no-reply@cowry.invalid>".to_owned());
+        if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad(
+                "COWRY_SMTP_FROM",
+                &smtp_from,
+                "expected an address, e.g. Acme <pay@acme.example>",
+            ));
+        }
         Ok(Config {
+            smtp_url: smtp_url.map(Secret::new),
+            smtp_from,
             extra_root_certs,
             database_url: Secret::new(database_url),
             bind,

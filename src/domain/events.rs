@@ -68,6 +68,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The network reported a payment Cowry will not accept as paid",
     ),
     (
+        "followup.sent",
+        "A follow-up message to the customer was accepted by its channel (data: messageId, channel)",
+    ),
+    (
+        "followup.failed",
+        "A follow-up message could not be sent (refused, or retries ran out; data: reason)",
+    ),
+    (
         "webhook_endpoint.disabled",
         "An endpoint was disabled (it answered 410, or failed everything for 5 days)",
     ),

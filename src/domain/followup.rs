@@ -22,6 +22,11 @@
 //! 6. *Caps*: at most 2 messages in one local day for a collection, and at most 5 in all.
 //!
 //! Every step carries the rule that placed it, so the plan can be shown to the merchant.
+//!
+//! **At send time** ([`hold`]), for either plan: a touch due in the customer's quiet hours waits for
+//! 08:00 local, and one due on a local day that already had [`MERCHANT_MAX_PER_DAY`] touches of the
+//! collection (or [`CONTACT_MAX_PER_DAY`] for the contact, across the merchant's collections) waits for
+//! the next morning — so an `every_5m` cadence sends six a day, not 288.
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -250,6 +255,173 @@ fn outside_quiet_hours(
     })
 }
 
+/// One touch of a plan: when, in what tone, on which channels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touch {
+    pub at: DateTime<Utc>,
+    pub tone: String,
+    pub channels: Vec<String>,
+}
+
+/// A collection's follow-up plan as stored in its `followUp`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Nothing is sent (`enabled: false`).
+    Off,
+    /// The merchant's own: `startAfter`, `cadence`, `channels`, `tone`.
+    Cadence {
+        start_after: i64,
+        every: Duration,
+        tone: String,
+        channels: Vec<String>,
+    },
+    /// Cowry's default strategy, planned at creation (`planned: true`): its steps grouped into touches.
+    Steps(Vec<Touch>),
+}
+
+impl Plan {
+    pub fn read(follow_up: Option<&serde_json::Value>) -> Plan {
+        let Some(f) = follow_up else { return Plan::Off };
+        if f["enabled"] != serde_json::Value::Bool(true) {
+            return Plan::Off;
+        }
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if f["planned"] == serde_json::Value::Bool(true) {
+            let mut touches: Vec<Touch> = Vec::new();
+            for step in f["steps"].as_array().into_iter().flatten() {
+                let (Some(at), Some(channel), Some(tone)) = (
+                    step["at"]
+                        .as_str()
+                        .and_then(|t| t.parse::<DateTime<Utc>>().ok()),
+                    step["channel"].as_str(),
+                    step["tone"].as_str(),
+                ) else {
+                    continue;
+                };
+                match touches.last_mut() {
+                    Some(last) if last.at == at => last.channels.push(channel.to_owned()),
+                    _ => touches.push(Touch {
+                        at,
+                        tone: tone.to_owned(),
+                        channels: vec![channel.to_owned()],
+                    }),
+                }
+            }
+            return Plan::Steps(touches);
+        }
+        Plan::Cadence {
+            start_after: f["startAfter"].as_i64().unwrap_or(0),
+            every: f["cadence"]
+                .as_str()
+                .and_then(cadence)
+                .unwrap_or_else(|| Duration::days(1)),
+            tone: f["tone"].as_str().unwrap_or("professional").to_owned(),
+            channels: strings(&f["channels"]),
+        }
+    }
+
+    /// Touch number `seq` (from 1), the previous one having gone at `last`; `None` when the plan has
+    /// no more before expiry.
+    pub fn touch(
+        &self,
+        seq: usize,
+        created_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        last: Option<DateTime<Utc>>,
+    ) -> Option<Touch> {
+        match self {
+            Plan::Off => None,
+            Plan::Cadence {
+                start_after,
+                every,
+                tone,
+                channels,
+            } => {
+                let at = next_send(created_at, expires_at, *start_after, *every, last)?;
+                Some(Touch {
+                    at,
+                    tone: tone.clone(),
+                    channels: channels.clone(),
+                })
+            }
+            Plan::Steps(touches) => {
+                let mut touch = touches.get(seq.checked_sub(1)?)?.clone();
+                // A touch held back (quiet hours, a full day) never makes the next one earlier.
+                if let Some(last) = last {
+                    touch.at = touch.at.max(last);
+                }
+                (touch.at < expires_at).then_some(touch)
+            }
+        }
+    }
+}
+
+/// The default strategy's plan as a collection's `followUp` shows it.
+pub fn planned_json(steps: &[Step]) -> serde_json::Value {
+    serde_json::json!({
+        "enabled": !steps.is_empty(),
+        "planned": true,
+        "steps": steps.iter().map(|s| serde_json::json!({
+            "at": super::time::format(&s.at),
+            "channel": s.channel,
+            "tone": s.tone,
+            "why": s.why,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Touches of one collection in one local day of the customer, at most, whoever planned them.
+pub const MERCHANT_MAX_PER_DAY: usize = 6;
+/// Touches one contact gets in one local day from all of the merchant's collections, at most.
+pub const CONTACT_MAX_PER_DAY: usize = 8;
+
+/// The customer's local day `at` falls in, as UTC instants `[start, end)`.
+pub fn local_day(at: DateTime<Utc>, zone: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let date = at.with_timezone(&zone).date_naive();
+    let start_of = |d: chrono::NaiveDate| {
+        super::schedule::resolve(zone, d.and_time(NaiveTime::MIN)).unwrap_or(at)
+    };
+    let next = date.succ_opt().unwrap_or(date);
+    (start_of(date), start_of(next))
+}
+
+/// 08:00 local on the day `at` falls in, or on the next day when `next_day`.
+fn morning(at: DateTime<Utc>, zone: Tz, next_day: bool) -> DateTime<Utc> {
+    let mut date = at.with_timezone(&zone).date_naive();
+    if next_day {
+        date = date.succ_opt().unwrap_or(date);
+    }
+    let eight = date.and_time(NaiveTime::from_hms_opt(QUIET_UNTIL, 0, 0).unwrap_or(NaiveTime::MIN));
+    super::schedule::resolve(zone, eight).unwrap_or(at)
+}
+
+/// Whether a touch due at `at` must wait, and until when: `None` to send it now; else the time it may
+/// go and why. `day_full` says the local day of `at` already had its cap of touches.
+pub fn hold(at: DateTime<Utc>, zone: Tz, day_full: bool) -> Option<(DateTime<Utc>, &'static str)> {
+    let hour = at.with_timezone(&zone).hour();
+    if hour < QUIET_UNTIL {
+        return Some((
+            morning(at, zone, false),
+            "the customer's quiet hours (21:00-08:00)",
+        ));
+    }
+    if hour >= QUIET_FROM {
+        return Some((
+            morning(at, zone, true),
+            "the customer's quiet hours (21:00-08:00)",
+        ));
+    }
+    day_full.then(|| (morning(at, zone, true), "the daily cap of messages"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +553,89 @@ mod tests {
         let mut nobody = s.clone();
         nobody.reachable.clear();
         assert!(default_plan(&nobody).is_empty());
+    }
+
+    #[test]
+    fn a_touch_in_quiet_hours_or_on_a_full_day_waits_for_the_morning() {
+        assert_eq!(hold(lagos(2027, 3, 1, 14, 0), Lagos, false), None);
+        let (at, why) = hold(lagos(2027, 3, 1, 21, 0), Lagos, false).unwrap();
+        assert_eq!(at, lagos(2027, 3, 2, 8, 0));
+        assert!(why.contains("quiet"));
+        assert_eq!(
+            hold(lagos(2027, 3, 2, 7, 59), Lagos, false).unwrap().0,
+            lagos(2027, 3, 2, 8, 0)
+        );
+        let (at, why) = hold(lagos(2027, 3, 1, 14, 0), Lagos, true).unwrap();
+        assert_eq!(at, lagos(2027, 3, 2, 8, 0));
+        assert!(why.contains("cap"));
+        // London's spring-forward day is 23 hours long; 08:00 still exists.
+        let london = chrono_tz::Europe::London;
+        let noon = london
+            .with_ymd_and_hms(2027, 3, 28, 12, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let (start, end) = local_day(noon, london);
+        assert_eq!(end - start, Duration::hours(23));
+        assert_eq!(
+            hold(
+                london
+                    .with_ymd_and_hms(2027, 3, 28, 0, 30, 0)
+                    .unwrap()
+                    .with_timezone(&Utc),
+                london,
+                false
+            )
+            .unwrap()
+            .0,
+            london
+                .with_ymd_and_hms(2027, 3, 28, 8, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        );
+    }
+
+    #[test]
+    fn a_stored_plan_reads_back_as_touches() {
+        let created = lagos(2027, 3, 1, 10, 0);
+        let expires = created + Duration::days(3);
+        let plan = Plan::read(Some(&serde_json::json!({
+            "enabled": true, "startAfter": 20, "cadence": "every_10m",
+            "channels": ["whatsapp", "sms"], "tone": "gentle"
+        })));
+        let first = plan.touch(1, created, expires, None).unwrap();
+        assert_eq!(first.at, created + Duration::minutes(20));
+        assert_eq!(first.channels, ["whatsapp", "sms"]);
+        assert_eq!(first.tone, "gentle");
+        let second = plan.touch(2, created, expires, Some(first.at)).unwrap();
+        assert_eq!(second.at, created + Duration::minutes(30));
+        assert_eq!(
+            Plan::read(Some(&serde_json::json!({"enabled": false}))),
+            Plan::Off
+        );
+        assert_eq!(Plan::read(None).touch(1, created, expires, None), None);
+
+        let steps = default_plan(&situation(created, expires));
+        let planned = Plan::read(Some(&planned_json(&steps)));
+        let Plan::Steps(touches) = &planned else {
+            panic!("{planned:?}")
+        };
+        assert_eq!(
+            touches.len(),
+            3,
+            "the last step and its email are one touch"
+        );
+        assert_eq!(touches[2].channels, ["sms", "email"]);
+        assert_eq!(
+            planned.touch(1, created, expires, None).unwrap().at,
+            steps[0].at
+        );
+        assert_eq!(planned.touch(4, created, expires, None), None);
+        // A first touch held to a later morning holds the next one back too.
+        let late = touches[1].at + Duration::hours(1);
+        assert_eq!(
+            planned.touch(2, created, expires, Some(late)).unwrap().at,
+            late
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O here, so everything is unit-tested directly.
 
+pub mod channel_settings;
 pub mod collect;
 pub mod collection;
 pub mod currency;

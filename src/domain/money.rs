@@ -97,11 +97,47 @@ impl Money {
         let fraction = format!("{fraction:0width$}", width = exponent as usize);
         format!("{whole}.{}", fraction.trim_end_matches('0'))
     }
+
+    /// For people: the code, grouped thousands and every minor digit (`NGN 5,000.00`, `UGX 25,000`).
+    pub fn display(&self) -> String {
+        let exponent = self.currency.exponent();
+        let scale = 10i64.pow(exponent);
+        let whole = (self.minor / scale).unsigned_abs().to_string();
+        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let code = self.currency.code();
+        if exponent == 0 {
+            return format!("{code} {sign}{grouped}");
+        }
+        let fraction = (self.minor % scale).abs();
+        format!(
+            "{code} {sign}{grouped}.{fraction:0width$}",
+            width = exponent as usize
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_groups_thousands_and_keeps_minor_digits() {
+        assert_eq!(Money::from_minor(500_000, ngn()).display(), "NGN 5,000.00");
+        assert_eq!(
+            Money::from_minor(123_456_789, ngn()).display(),
+            "NGN 1,234,567.89"
+        );
+        assert_eq!(Money::from_minor(5, ngn()).display(), "NGN 0.05");
+        assert_eq!(Money::from_minor(25_000, ugx()).display(), "UGX 25,000");
+        assert_eq!(Money::from_minor(999, ugx()).display(), "UGX 999");
+    }
 
     fn ngn() -> Currency {
         Currency::parse("NGN").unwrap()

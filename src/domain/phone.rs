@@ -54,9 +54,42 @@ impl Phone {
     }
 }
 
+/// The time zone a customer with this calling code most likely lives in, for quiet hours: one zone per
+/// country Cowry serves (a country spanning zones gets its most populous one); `None` for the rest,
+/// whose customers are treated in the merchant's zone.
+pub fn zone_of(country_code: u16) -> Option<chrono_tz::Tz> {
+    use chrono_tz::Africa;
+    Some(match country_code {
+        234 => Africa::Lagos,
+        233 => Africa::Accra,
+        254 => Africa::Nairobi,
+        256 => Africa::Kampala,
+        255 => Africa::Dar_es_Salaam,
+        250 => Africa::Kigali,
+        260 => Africa::Lusaka,
+        265 => Africa::Blantyre,
+        27 => Africa::Johannesburg,
+        237 => Africa::Douala,
+        225 => Africa::Abidjan,
+        221 => Africa::Dakar,
+        243 => Africa::Kinshasa,
+        20 => Africa::Cairo,
+        212 => Africa::Casablanca,
+        44 => chrono_tz::Europe::London,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_calling_code_gives_the_customers_zone() {
+        assert_eq!(zone_of(234), Some(chrono_tz::Africa::Lagos));
+        assert_eq!(zone_of(254), Some(chrono_tz::Africa::Nairobi));
+        assert_eq!(zone_of(1), None);
+    }
 
     #[test]
     fn normalises_valid_numbers() {

@@ -4,8 +4,12 @@
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 
 pub fn now() -> DateTime<Utc> {
-    Utc::now()
-        .duration_trunc(TimeDelta::milliseconds(1))
+    truncate(Utc::now())
+}
+
+/// `at` to the millisecond, as times Cowry creates are stored and shown.
+pub fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::milliseconds(1))
         .expect("millisecond truncation cannot overflow")
 }
 

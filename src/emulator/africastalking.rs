@@ -6,7 +6,7 @@
 //!
 //! Any non-empty key and username are an account of their own. Magic numbers (the number's last four
 //! digits): `0403` → 403 InvalidPhoneNumber, `0406` → 406 UserInBlacklist, `0405` → 405
-//! InsufficientBalance; any other well-formed number → 101 Success. A missing key is a 401 with AT's
+//! InsufficientBalance, `0500` → 500 InternalServerError (the gateway's own trouble); any other well-formed number → 101 Success. A missing key is a 401 with AT's
 //! plain-text body. `GET /_messages?username=…` lists what was sent (tests read it).
 
 use std::sync::{Arc, Mutex};
@@ -84,6 +84,7 @@ async fn send(
             (false, _) | (true, "0403") => (403, "InvalidPhoneNumber"),
             (true, "0405") => (405, "InsufficientBalance"),
             (true, "0406") => (406, "UserInBlacklist"),
+            (true, "0500") => (500, "InternalServerError"),
             _ => (101, "Success"),
         };
         let id = format!("ATXid_{}", uuid::Uuid::new_v4().simple());

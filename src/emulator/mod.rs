@@ -14,6 +14,7 @@ pub mod mona;
 pub mod mtn_momo;
 pub mod pages;
 pub mod paystack;
+pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         .nest("/_emulator/dollr", dollr::router(config))
         .nest("/_emulator/mona", mona::router())
         .nest("/_emulator/africastalking", africastalking::router())
+        .nest("/_emulator/whatsapp", whatsapp::router())
         .merge(pages::assets())
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
 }

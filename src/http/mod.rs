@@ -5,10 +5,12 @@ pub mod admin_attempts;
 pub mod admin_jobs;
 pub mod api_keys;
 pub mod auth_cache;
+pub mod channels;
 pub mod collect;
 pub mod collections;
 pub mod events;
 pub mod extract;
+pub mod followups;
 pub mod health;
 pub mod idempotent;
 pub mod listing;
@@ -49,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(webhook_endpoints::router())
         .merge(providers::router())
+        .merge(followups::router())
+        .merge(channels::router())
         .merge(admin::router())
         .merge(admin_attempts::router())
         .merge(admin_jobs::router())

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::queue::Outcome;
-use super::{activation, consent, debit, deliver, reconcile, refund, webhook};
+use super::{activation, consent, debit, deliver, followup, message, reconcile, refund, webhook};
 use crate::store::jobs::Job;
 use crate::AppState;
 
@@ -54,6 +54,18 @@ pub const KINDS: &[Kind] = &[
         name: refund::KIND,
         max_attempts: 15,
         run: |state, job| Box::pin(async move { refund::run(&state, &job).await }),
+    },
+    Kind {
+        name: followup::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { followup::run(&state, &job).await }),
+    },
+    Kind {
+        // A message's own tries are counted on the message (`message::MAX_SENDS`); these are database
+        // trouble.
+        name: message::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { message::run(&state, &job).await }),
     },
 ];
 

@@ -48,6 +48,9 @@ pub enum SendError {
     #[error("Africa's Talking refused the credentials")]
     BadCredentials,
     #[error("Africa's Talking could not be reached: {0}")]
+    Unreachable(String),
+    /// The request may have gone and its answer was lost.
+    #[error("Africa's Talking's answer was lost: {0}")]
     Unavailable(String),
     #[error("Africa's Talking answered {status}: {body}")]
     Refused { status: u16, body: String },
@@ -119,7 +122,14 @@ impl AfricasTalking {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Unavailable(e.without_url().to_string()))?;
+            .map_err(|e| {
+                let e = e.without_url();
+                if e.is_connect() {
+                    SendError::Unreachable(e.to_string())
+                } else {
+                    SendError::Unavailable(e.to_string())
+                }
+            })?;
         let status = answer.status();
         let text = answer
             .text()
@@ -148,5 +158,61 @@ impl AfricasTalking {
                 cost: r.cost,
             })
             .collect())
+    }
+}
+
+/// Africa's Talking as a follow-up channel: one recipient per message, from the merchant's sender ID.
+pub struct SmsChannel {
+    pub client: AfricasTalking,
+    pub from: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl super::channel::Channel for SmsChannel {
+    async fn send(
+        &self,
+        message: &super::channel::Outgoing,
+    ) -> Result<super::channel::Sent, super::channel::SendError> {
+        use super::channel::{SendError as E, Sent};
+        let answer = self
+            .client
+            .send(&[message.to.as_str()], &message.body, self.from.as_deref())
+            .await;
+        let recipients = match answer {
+            Ok(recipients) => recipients,
+            Err(
+                e @ (SendError::BadCredentials
+                | SendError::Refused {
+                    status: 400..=499, ..
+                }),
+            ) => return Err(E::Refused(e.to_string())),
+            Err(e @ (SendError::Unreachable(_) | SendError::Refused { .. })) => {
+                return Err(E::Retryable(e.to_string()))
+            }
+            Err(e @ (SendError::Unavailable(_) | SendError::Protocol(_))) => {
+                return Err(E::Unknown(e.to_string()))
+            }
+        };
+        let Some(recipient) = recipients.into_iter().next() else {
+            return Err(E::Unknown(
+                "Africa's Talking listed no recipient".to_owned(),
+            ));
+        };
+        if recipient.accepted() {
+            Ok(Sent {
+                provider_message_id: recipient.message_id,
+                parts: Some(crate::notify::sms::length(&message.body).parts as i32),
+            })
+        } else if recipient.retryable() {
+            Err(E::Retryable(format!(
+                "{} ({})",
+                recipient.status, recipient.status_code
+            )))
+        } else {
+            Err(E::Refused(format!(
+                "{} ({})",
+                recipient.status, recipient.status_code
+            )))
+        }
     }
 }

@@ -248,7 +248,7 @@ impl Registry {
         ))
     }
 
-    fn emulator_url(&self, kind: &str) -> Result<String, ProviderError> {
+    pub fn emulator_url(&self, kind: &str) -> Result<String, ProviderError> {
         let base = self
             .self_base
             .get()

@@ -69,6 +69,8 @@ pub struct NewCollectionRow<'a> {
     pub metadata: Option<&'a Value>,
     pub created_at: DateTime<Utc>,
     pub event_id: &'a str,
+    /// The follow-up plan's first touch: its `followup` job is written with the collection.
+    pub first_follow_up: Option<DateTime<Utc>>,
     pub new_contact_id: &'a str,
     pub first_name: &'a str,
     pub last_name: &'a str,
@@ -106,10 +108,16 @@ pub const INSERT_SQL: &str = "with found as (
     ), event as (
         insert into collection_events (merchant_id, id, collection_id, type, created_at)
         select $1, $18, id, $19, $7 from created
+    ), followup as (
+        insert into jobs (kind, key, merchant_id, payload, run_at)
+        select 'followup', $1 || '/' || id, $1,
+               jsonb_build_object('merchantId', $1::text, 'collectionId', id, 'seq', 1), $20
+        from created where $20::timestamptz is not null
     )
     select id as contact_id, first_name, last_name, phone, email from contact";
 
-/// Finds or creates the contact, inserts the collection and its `collection.created` event, in one
+/// Finds or creates the contact, inserts the collection, its `collection.created` event and its
+/// follow-up job (when it has a plan), in one
 /// statement (one round trip, atomic on its own). The contact is found by phone, else by email
 /// (case-insensitive), else created; `on conflict` on (merchant, phone) makes two simultaneous creates
 /// for the same new phone share one contact. Returns the contact the collection belongs to.
@@ -138,6 +146,7 @@ pub async fn insert(
         .bind(new.metadata.map(Value::to_string))
         .bind(new.event_id)
         .bind(event::CREATED)
+        .bind(new.first_follow_up)
         .fetch_one(db)
         .await
 }
@@ -237,6 +246,10 @@ pub async fn cancel(
          ), event as (
              insert into collection_events (merchant_id, id, collection_id, type, created_at)
              select $1, $3, id, $5, $4 from changed
+         ), stop_follow_ups as (
+             -- Its follow-up plan ends with it (a running touch sees the new status under the lock).
+             delete from jobs where kind = 'followup' and key in (select $1 || '/' || id from changed)
+               and status = 'queued' and (locked_until is null or locked_until < now())
          )
          select (select status from collections where merchant_id = $1 and id = $2),
                 exists (select 1 from changed)",
@@ -272,6 +285,10 @@ pub async fn complete(
          ), event as (
              insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
              select $1, $3, id, $4, $5, now() from changed
+         ), stop_follow_ups as (
+             -- Its follow-up plan ends with it (a running touch sees the new status under the lock).
+             delete from jobs where kind = 'followup' and key in (select $1 || '/' || id from changed)
+               and status = 'queued' and (locked_until is null or locked_until < now())
          )
          select exists (select 1 from changed)",
     )
@@ -342,6 +359,10 @@ pub async fn expire_due(
              insert into collection_events (merchant_id, id, collection_id, type, created_at)
              select merchant_id, 'evt_' || left(replace(gen_random_uuid()::text, '-', ''), 26), id, $3, $1
              from expired
+         ), stop_follow_ups as (
+             delete from jobs where kind = 'followup'
+               and key in (select merchant_id || '/' || id from expired)
+               and status = 'queued' and (locked_until is null or locked_until < now())
          )
          select merchant_id, id from expired",
     )
@@ -451,7 +472,7 @@ mod tests {
             serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
         let mut expected = INSERT_SQL.to_owned();
         // Highest first, so $1 does not eat the front of $10..$19.
-        for n in (1..=19).rev() {
+        for n in (1..=20).rev() {
             let value = params[n.to_string()]
                 .as_str()
                 .expect("a pgbench expression per parameter");

@@ -242,3 +242,25 @@ pub async fn remove(db: impl PgExecutor<'_>, id: i64) -> Result<(), sqlx::Error>
         .await?;
     Ok(())
 }
+
+/// Puts the running job `id` back in the queue for `run_at` with a new payload, in the handler's own
+/// transaction (so the next step is written with the work of this one); the queue's own bookkeeping
+/// afterwards finds the job released and leaves it be.
+pub async fn requeue(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    run_at: DateTime<Utc>,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update jobs set run_at = $2, payload = $3, attempts = 0, rerun = false, locked_by = null,
+                         locked_until = null, last_error = null, updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(run_at)
+    .bind(sqlx::types::Json(payload))
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod channels;
 pub mod check;
 pub mod collections;
 pub mod collects;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod merchants;
+pub mod messages;
 pub mod providers;
 pub mod retention;
 pub mod scheduled;

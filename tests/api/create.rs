@@ -106,7 +106,15 @@ async fn defaults_apply_when_fields_are_omitted() {
         json!({"enabled": false, "methods": [], "options": []})
     );
     assert_eq!(data["provider"], "sandbox");
-    assert_eq!(data["followUp"], Value::Null);
+    // No followUp given: Cowry plans one and shows it (SMS then email, escalating, in waking hours).
+    let plan = &data["followUp"];
+    assert_eq!(plan["enabled"], true);
+    assert_eq!(plan["planned"], true);
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(!steps.is_empty() && steps.len() <= 5, "{plan}");
+    assert_eq!(steps[0]["channel"], "sms");
+    assert_eq!(steps.last().unwrap()["channel"], "email");
+    assert!(steps.iter().all(|s| s["why"].is_string()));
     assert_eq!(data["metadata"], Value::Null);
 }
 

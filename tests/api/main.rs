@@ -18,6 +18,7 @@ mod dollr;
 mod errors;
 mod fault_proxy;
 mod faults;
+mod followups;
 mod idempotency;
 mod lifecycle;
 mod list;

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::view::{CollectionView, Envelope};
 use crate::domain::collection::{event, Status};
+use crate::domain::followup;
 use crate::domain::ids::new_id;
 use crate::domain::integrated::{self, NewCollection};
 use crate::domain::time;
@@ -68,7 +69,7 @@ pub async fn create(
         fingerprint: &fingerprint,
         stale_after: state.config.request_timeout * 2,
     };
-    let draft = Draft::new(&merchant.name, adapter.as_ref(), &new);
+    let draft = Draft::new(&merchant.name, adapter.as_ref(), &new, state.clock.now());
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))
     } else {
@@ -196,16 +197,36 @@ pub(super) struct Draft {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub expires_at: chrono::DateTime<chrono::Utc>,
     pub methods: Vec<&'static str>,
+    /// The merchant's `followUp`, or the plan Cowry made when it gave none.
+    pub follow_up: serde_json::Value,
+    /// When the plan's first message is due (its `followup` job's run time).
+    pub first_follow_up: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Draft {
-    fn new(merchant_name: &str, adapter: &dyn PaymentProvider, new: &NewCollection) -> Draft {
-        let created_at = time::now();
+    /// `now` is business time (`clock`): what the expiry and the follow-up plan count from.
+    fn new(
+        merchant_name: &str,
+        adapter: &dyn PaymentProvider,
+        new: &NewCollection,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Draft {
+        let created_at = crate::domain::time::truncate(now);
+        let expires_at = created_at + TimeDelta::minutes(new.expires_in.into());
+        let follow_up = new
+            .follow_up
+            .clone()
+            .unwrap_or_else(|| default_follow_up(new, created_at, expires_at));
+        let first_follow_up = followup::Plan::read(Some(&follow_up))
+            .touch(1, created_at, expires_at, None)
+            .map(|t| t.at);
         Draft {
             id: new_id("pay"),
             merchant_name: merchant_name.to_owned(),
             created_at,
-            expires_at: created_at + TimeDelta::minutes(new.expires_in.into()),
+            expires_at,
+            follow_up,
+            first_follow_up,
             methods: if new.payable_enabled {
                 adapter.offered_methods(&new.methods, new.amount)
             } else {
@@ -232,6 +253,25 @@ impl Draft {
     pub fn payable(&self, new: &NewCollection, options: &[PaymentOption]) -> serde_json::Value {
         json!({"enabled": new.payable_enabled, "methods": self.methods, "options": options})
     }
+}
+
+/// Cowry's plan for a collection whose merchant gave no `followUp` (`domain::followup::default_plan`).
+/// At creation it knows the customer's zone (from the phone) and the channels every contact has (SMS,
+/// email); opt-outs are honoured at each send, and WhatsApp needs an opt-in the contact gives later.
+fn default_follow_up(
+    new: &NewCollection,
+    created_at: chrono::DateTime<chrono::Utc>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    let steps = followup::default_plan(&followup::Situation {
+        created_at,
+        expires_at,
+        zone: crate::domain::phone::zone_of(new.contact.phone.country_code())
+            .unwrap_or(chrono_tz::Africa::Lagos),
+        reachable: vec!["sms", "email"],
+        pays_promptly: false,
+    });
+    followup::planned_json(&steps)
 }
 
 /// Writes the collection, its contact and its event (one statement) with the options it offers.
@@ -262,10 +302,11 @@ pub(super) async fn write(
         expires_in: new.expires_in,
         expires_at,
         payable: &payable,
-        follow_up: new.follow_up.as_ref(),
+        follow_up: Some(&draft.follow_up),
         metadata: new.metadata.as_ref(),
         created_at,
         event_id: &event_id,
+        first_follow_up: draft.first_follow_up,
         new_contact_id: &new_id("contact"),
         first_name: &new.contact.first_name,
         last_name: &new.contact.last_name,
@@ -284,7 +325,7 @@ pub(super) async fn write(
         expires_in: new.expires_in,
         expires_at,
         payable: sqlx::types::Json(payable.clone()),
-        follow_up: new.follow_up.clone().map(sqlx::types::Json),
+        follow_up: Some(sqlx::types::Json(draft.follow_up.clone())),
         metadata: new.metadata.clone().map(sqlx::types::Json),
         created_at,
         updated_at: created_at,

@@ -89,6 +89,10 @@ pub enum EventType {
     CollectRolledBack,
     #[serde(rename = "collect.flagged")]
     CollectFlagged,
+    #[serde(rename = "followup.sent")]
+    FollowupSent,
+    #[serde(rename = "followup.failed")]
+    FollowupFailed,
     #[serde(rename = "webhook_endpoint.disabled")]
     WebhookEndpointDisabled,
     #[serde(rename = "ping")]

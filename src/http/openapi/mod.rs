@@ -47,6 +47,8 @@ pub fn router() -> Router<AppState> {
         super::webhook_endpoints::rotate_secret, super::webhook_endpoints::test,
         super::webhook_endpoints::deliveries, super::webhook_endpoints::retry,
         super::webhook_endpoints::replay, super::admin::failing_endpoints,
+        super::followups::messages, super::followups::opt_out, super::followups::opt_in,
+        super::channels::list, super::channels::fetch, super::channels::put, super::channels::remove,
     ),
     components(schemas(
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
@@ -62,6 +64,7 @@ pub fn router() -> Router<AppState> {
         CreateRequest, CollectionAnswer, ScheduledCollectionRequest, DebitRequest, scheduled::ScheduleRequest, scheduled::EntryRequest,
         crate::http::scheduled::view::ScheduledView, crate::http::scheduled::view::MandateView,
         crate::http::scheduled::debit::DebitView, super::collections::view::ListItem,
+        super::followups::MessageView, super::followups::OptOutView, super::channels::ChannelView,
         CollectRequest, super::collect::view::CollectView, super::collect::view::CollectList, super::collect::view::CollectEventView,
     )),
     modifiers(&Security, &CommonAnswers),

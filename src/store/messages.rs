@@ -1,0 +1,320 @@
+//! Follow-up messages (`messages`), the opt-outs honoured before each is sent (`contact_opt_outs`), and
+//! the collection facts a follow-up is written from.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+/// What a follow-up touch is planned and written from, read with the collection locked.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FollowUpContext {
+    pub merchant_name: String,
+    pub mode: String,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub follow_up: Option<Json<Value>>,
+    pub metadata: Option<Json<Value>>,
+    pub payable: Json<Value>,
+    pub contact_id: String,
+    pub first_name: String,
+    pub phone: String,
+    pub email: String,
+    pub whatsapp_opt_in: Option<Json<Value>>,
+    /// The channels this contact opted out of.
+    pub opted_out: Vec<String>,
+}
+
+/// Locks the collection (so a payment landing now waits for this touch to be written, or this touch
+/// sees it) and reads what the touch needs.
+pub async fn context_for_update(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    collection_id: &str,
+) -> Result<Option<FollowUpContext>, sqlx::Error> {
+    sqlx::query_as(
+        "select m.name as merchant_name, m.mode, c.status, c.amount_minor, c.currency, c.created_at,
+                c.expires_at, c.follow_up, c.metadata, c.payable, ct.id as contact_id, ct.first_name,
+                ct.phone, ct.email, ct.whatsapp_opt_in,
+                array(select o.channel from contact_opt_outs o
+                      where o.merchant_id = c.merchant_id and o.contact_id = c.contact_id) as opted_out
+         from collections c
+         join merchants m on m.id = c.merchant_id
+         join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id
+         where c.merchant_id = $1 and c.id = $2 and c.type = 'integrated'
+         for update of c",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Touches (distinct planned sends) in `[from, to)`: of this collection, and to this contact from any
+/// of the merchant's collections. Skipped rows (never sendable) do not count.
+pub async fn touches_between(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    collection_id: &str,
+    contact_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(distinct seq) filter (where collection_id = $2),
+                count(distinct (collection_id, seq))
+         from messages
+         where merchant_id = $1 and contact_id = $3 and planned_at >= $4 and planned_at < $5
+           and status <> 'skipped'",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .bind(contact_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(db)
+    .await
+}
+
+pub struct NewMessage<'a> {
+    pub merchant_id: &'a str,
+    pub id: &'a str,
+    pub collection_id: &'a str,
+    pub contact_id: &'a str,
+    pub seq: i32,
+    pub channel: &'a str,
+    pub tone: &'a str,
+    pub status: &'a str,
+    pub recipient: &'a str,
+    pub subject: Option<&'a str>,
+    pub body: &'a str,
+    pub html: Option<&'a str>,
+    pub template: Option<&'a Value>,
+    pub reason: Option<&'a str>,
+    pub planned_at: DateTime<Utc>,
+}
+
+/// Writes a message; false when this touch already has one on this channel (a repeated run).
+pub async fn insert(db: impl PgExecutor<'_>, m: &NewMessage<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into messages (merchant_id, id, collection_id, contact_id, seq, channel, tone, status,
+                               recipient, subject, body, html, template, reason, planned_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         on conflict (merchant_id, collection_id, seq, channel) do nothing",
+    )
+    .bind(m.merchant_id)
+    .bind(m.id)
+    .bind(m.collection_id)
+    .bind(m.contact_id)
+    .bind(m.seq)
+    .bind(m.channel)
+    .bind(m.tone)
+    .bind(m.status)
+    .bind(m.recipient)
+    .bind(m.subject)
+    .bind(m.body)
+    .bind(m.html)
+    .bind(m.template.map(Json))
+    .bind(m.reason)
+    .bind(m.planned_at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A message about to be sent, with what decides whether it still may be.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub status: String,
+    pub channel: String,
+    pub collection_id: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub html: Option<String>,
+    pub template: Option<Json<Value>>,
+    pub attempts: i32,
+    pub mode: String,
+    pub collection_status: String,
+    pub opted_out: bool,
+}
+
+/// Locks the message and reads it with its collection's state and the contact's opt-out for its
+/// channel — all in the transaction that marks it `sending`.
+pub async fn claim(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "select msg.status, msg.channel, msg.collection_id, msg.recipient, msg.subject, msg.body,
+                msg.html, msg.template, msg.attempts, m.mode, c.status as collection_status,
+                exists (select 1 from contact_opt_outs o
+                        where o.merchant_id = msg.merchant_id and o.contact_id = msg.contact_id
+                          and o.channel = msg.channel) as opted_out
+         from messages msg
+         join collections c on c.merchant_id = msg.merchant_id and c.id = msg.collection_id
+         join merchants m on m.id = msg.merchant_id
+         where msg.merchant_id = $1 and msg.id = $2
+         for update of msg, c",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Moves a message on; `sent_at` is set when it becomes `sent`.
+pub async fn set_status(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update messages
+         set status = $3, reason = $4, updated_at = now(),
+             attempts = attempts + case when $3 = 'sending' then 1 else 0 end
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_sent(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    provider_message_id: Option<&str>,
+    parts: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update messages
+         set status = 'sent', provider_message_id = $3, parts = $4, reason = null, sent_at = now(),
+             updated_at = now()
+         where merchant_id = $1 and id = $2 and status = 'sending'",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(provider_message_id)
+    .bind(parts)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: String,
+    pub seq: i32,
+    pub channel: String,
+    pub tone: String,
+    pub status: String,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub template: Option<Json<Value>>,
+    pub parts: Option<i32>,
+    pub reason: Option<String>,
+    pub attempts: i32,
+    pub planned_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A collection's messages, in the order they were planned.
+pub async fn list(
+    pool: &PgPool,
+    merchant_id: &str,
+    collection_id: &str,
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, seq, channel, tone, status, recipient, subject, body, template, parts, reason,
+                attempts, planned_at, sent_at, delivered_at
+         from messages where merchant_id = $1 and collection_id = $2
+         order by seq, channel",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Records an opt-out (the first one stands); false when there was one already.
+pub async fn opt_out(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    contact_id: &str,
+    channel: &str,
+    source: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into contact_opt_outs (merchant_id, contact_id, channel, source)
+         values ($1, $2, $3, $4) on conflict do nothing",
+    )
+    .bind(merchant_id)
+    .bind(contact_id)
+    .bind(channel)
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn collection_exists(
+    pool: &PgPool,
+    merchant_id: &str,
+    collection_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from collections where merchant_id = $1 and id = $2)",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Records the contact's WhatsApp opt-in (`{source, at}`); false when there is no such contact.
+pub async fn set_whatsapp_opt_in(
+    pool: &PgPool,
+    merchant_id: &str,
+    contact_id: &str,
+    opt_in: &Value,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update contacts set whatsapp_opt_in = $3, updated_at = now() where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(contact_id)
+    .bind(Json(opt_in))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The channels a contact opted out of; `None` when there is no such contact.
+pub async fn opt_outs(
+    pool: &PgPool,
+    merchant_id: &str,
+    contact_id: &str,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select array(select o.channel from contact_opt_outs o
+                      where o.merchant_id = c.merchant_id and o.contact_id = c.id order by o.channel)
+         from contacts c where c.merchant_id = $1 and c.id = $2",
+    )
+    .bind(merchant_id)
+    .bind(contact_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,558 @@
+//! Follow-ups end to end: the business clock walks a collection's plan, the worker writes and sends
+//! each touch, and the channels' emulators (and a real SMTP server) show what arrived.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::Africa::Lagos;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{eventually, example, spawn_with, TestApp};
+use crate::scheduled_clock::worker_pass;
+
+/// When the collection was created (business time runs on from where the test set it).
+fn created_at(body: &Value) -> DateTime<Utc> {
+    body["data"]["createdAt"].as_str().unwrap().parse().unwrap()
+}
+
+fn lagos(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Lagos
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn merchant_id(app: &TestApp) -> String {
+    sqlx::query_scalar("select merchant_id from api_keys where id = $1")
+        .bind(&app.key_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// What the emulators received for this merchant: (WhatsApp, SMS).
+async fn received(app: &TestApp, merchant: &str) -> (Vec<Value>, Vec<Value>) {
+    let get = |path: String| {
+        let client = app.client.clone();
+        async move {
+            let body: Value = client.get(path).send().await.unwrap().json().await.unwrap();
+            body["messages"].as_array().unwrap().clone()
+        }
+    };
+    let whatsapp = get(app.url(&format!(
+        "/_emulator/whatsapp/_messages?phone_number_id=emu-{merchant}"
+    )))
+    .await;
+    let sms = get(app.url(&format!(
+        "/_emulator/africastalking/_messages?username={merchant}"
+    )))
+    .await;
+    (whatsapp, sms)
+}
+
+async fn messages(app: &TestApp, id: &str) -> Vec<Value> {
+    let (status, body) = app.get(&format!("/collections/{id}/messages")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+/// Moves the clock, lets the worker take what is due, and waits until no message is queued or sending.
+async fn at(app: &TestApp, when: DateTime<Utc>) {
+    app.clock.set(when);
+    worker_pass(app).await;
+    eventually("every due message to be sent", || async {
+        let open = app
+            .count("select count(*) from messages where status in ('queued', 'sending')")
+            .await;
+        // Neither due by business time nor running.
+        let due: i64 = sqlx::query_scalar(
+            "select count(*) from jobs where kind in ('followup', 'message') and status = 'queued'
+               and (run_at <= $1 or locked_until > now())",
+        )
+        .bind(when)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (open == 0 && due == 0).then_some(())
+    })
+    .await;
+}
+
+async fn opt_in_whatsapp(app: &TestApp, contact: &str) {
+    let (status, body) = app
+        .post_json(
+            &format!("/contacts/{contact}/opt-in"),
+            &json!({"channel": "whatsapp", "source": "checkout checkbox", "at": "2026-01-05T09:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documents_example_sends_whatsapp_and_sms_every_ten_minutes_until_the_daily_cap() {
+    // The emulated checkout waits for a customer who never pays.
+    let app = spawn_with(&[("COWRY_EMULATOR_AUTOSETTLE", "false")]).await;
+    let merchant = merchant_id(&app).await;
+    let created = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(created);
+    let (status, body) = app.create(&example()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created = created_at(&body);
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    let contact = body["data"]["contact"]["id"].as_str().unwrap().to_owned();
+    opt_in_whatsapp(&app, &contact).await;
+
+    // One second before startAfter (20 minutes): nothing.
+    at(&app, created + Duration::minutes(20) - Duration::seconds(1)).await;
+    assert_eq!(received(&app, &merchant).await, (vec![], vec![]));
+
+    // Minutes 20, 30, … 70: six touches, each on WhatsApp and SMS, in the gentle tone.
+    for (n, minute) in [20, 30, 40, 50, 60, 70].into_iter().enumerate() {
+        at(&app, created + Duration::minutes(minute)).await;
+        let (whatsapp, sms) = received(&app, &merchant).await;
+        assert_eq!(
+            (whatsapp.len(), sms.len()),
+            (n + 1, n + 1),
+            "minute {minute}"
+        );
+    }
+    let (whatsapp, sms) = received(&app, &merchant).await;
+    assert_eq!(whatsapp[0]["template"], "cowry_reminder_gentle");
+    assert_eq!(whatsapp[0]["to"], "2348012345678");
+    assert_eq!(whatsapp[0]["parameters"][1], "NGN 45,000.00");
+    assert_eq!(sms[0]["to"], "+2348012345678");
+    let text = sms[0]["message"].as_str().unwrap();
+    assert!(
+        text.contains("NGN 45,000.00") && text.contains("Test merchant"),
+        "{text}"
+    );
+    assert!(text.chars().count() <= 160, "one GSM-7 part: {text}");
+    assert_eq!(sms[0]["parts"], 1);
+
+    // The daily cap (six touches a local day): minute 80 sends nothing; the next morning goes on.
+    at(&app, created + Duration::minutes(80)).await;
+    assert_eq!(received(&app, &merchant).await.1.len(), 6);
+    let run_at: DateTime<Utc> =
+        sqlx::query_scalar("select run_at from jobs where kind = 'followup'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(run_at, lagos(2027, 3, 2, 8, 0), "held for the next morning");
+    // Quiet hours: 23:00 sends nothing either.
+    at(&app, lagos(2027, 3, 1, 23, 0)).await;
+    assert_eq!(received(&app, &merchant).await.1.len(), 6);
+    at(&app, lagos(2027, 3, 2, 8, 0)).await;
+    assert_eq!(received(&app, &merchant).await.1.len(), 7);
+
+    let listed = messages(&app, &id).await;
+    assert_eq!(listed.len(), 14);
+    assert!(
+        listed
+            .iter()
+            .all(|m| m["status"] == "sent" && m["tone"] == "gentle"),
+        "{listed:?}"
+    );
+    assert_eq!(listed[0]["channel"], "sms");
+    assert_eq!(listed[1]["channel"], "whatsapp");
+    assert_eq!(listed[1]["template"]["name"], "cowry_reminder_gentle");
+
+    // Each send is an event the merchant receives.
+    let sent = app
+        .count("select count(*) from collection_events where type = 'followup.sent'")
+        .await;
+    assert_eq!(sent, 14);
+
+    // Cancelled: nothing more, and the plan's job is gone.
+    let (status, _) = app.post(&format!("/collections/{id}/cancel")).await;
+    assert_eq!(status, StatusCode::OK);
+    at(&app, lagos(2027, 3, 2, 8, 10)).await;
+    assert_eq!(received(&app, &merchant).await.1.len(), 7);
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'followup'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_whatsapp_opt_in_or_after_an_opt_out_a_channel_is_skipped_and_said_so() {
+    let app = spawn_with(&[("COWRY_EMULATOR_AUTOSETTLE", "false")]).await;
+    let merchant = merchant_id(&app).await;
+    let created = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(created);
+    let (_, body) = app.create(&example()).await;
+    let created = created_at(&body);
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    let contact = body["data"]["contact"]["id"].as_str().unwrap().to_owned();
+
+    at(&app, created + Duration::minutes(20)).await;
+    let (whatsapp, sms) = received(&app, &merchant).await;
+    assert_eq!((whatsapp.len(), sms.len()), (0, 1));
+    let listed = messages(&app, &id).await;
+    let skipped = listed.iter().find(|m| m["channel"] == "whatsapp").unwrap();
+    assert_eq!(skipped["status"], "skipped");
+    assert!(
+        skipped["reason"].as_str().unwrap().contains("opt-in"),
+        "{skipped}"
+    );
+
+    // The merchant records the customer's STOP for SMS: the next touch sends nothing on SMS.
+    let (status, body) = app
+        .post_json(
+            &format!("/contacts/{contact}/opt-out"),
+            &json!({"channels": ["sms"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["optedOut"], json!(["sms"]));
+    at(&app, created + Duration::minutes(30)).await;
+    assert_eq!(received(&app, &merchant).await.1.len(), 1);
+    let listed = messages(&app, &id).await;
+    assert!(listed
+        .iter()
+        .any(|m| m["touch"] == 2 && m["channel"] == "sms" && m["status"] == "skipped"));
+
+    // Bad input names the field and changes nothing.
+    let (status, body) = app
+        .post_json(
+            &format!("/contacts/{contact}/opt-out"),
+            &json!({"channels": ["fax"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = app
+        .post_json(
+            "/contacts/contact_nobody/opt-out",
+            &json!({"channels": ["sms"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_landing_while_a_message_is_queued_sends_nothing() {
+    let extra = [("COWRY_WORKERS", "false")];
+    let app = spawn_with(&extra).await;
+    let merchant = merchant_id(&app).await;
+    let mut state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
+    state.providers.set_self_base(app.base.clone());
+    state.clock = app.clock.clone();
+    let created = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(created);
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["followUp"]["channels"] = json!(["sms"]);
+    let (_, created_body) = app.create(&body).await;
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+
+    app.clock.set(created + Duration::minutes(20));
+    run_one(&app, &state, "followup").await;
+    let listed = messages(&app, &id).await;
+    assert_eq!(listed[0]["status"], "queued");
+    // The payment lands before the send is claimed.
+    sqlx::query("update collections set status = 'completed', completed_at = now() where id = $1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    run_one(&app, &state, "message").await;
+    assert_eq!(received(&app, &merchant).await.1.len(), 0);
+    let listed = messages(&app, &id).await;
+    assert_eq!(listed[0]["status"], "cancelled");
+    assert!(listed[0]["reason"].as_str().unwrap().contains("completed"));
+    // And the plan ends at its next touch.
+    app.clock.set(created + Duration::minutes(30));
+    run_one(&app, &state, "followup").await;
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'followup'")
+            .await,
+        0
+    );
+    assert_eq!(app.count("select count(*) from messages").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_failed_is_retried_and_a_refused_one_fails_with_an_event() {
+    let extra = [("COWRY_WORKERS", "false")];
+    let app = spawn_with(&extra).await;
+    let merchant = merchant_id(&app).await;
+    let mut state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
+    state.providers.set_self_base(app.base.clone());
+    state.clock = app.clock.clone();
+    let created = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(created);
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["followUp"]["channels"] = json!(["sms"]);
+    // The SMS gateway's own trouble (magic ending 0500), then a blacklisted number (0406).
+    body["contact"]["phone"] = json!("+2348030000500");
+    let (_, one) = app.create(&body).await;
+    body["reference"] = json!("second");
+    body["contact"]["phone"] = json!("+2348030000406");
+    body["contact"]["email"] = json!("second@example.com");
+    let (_, two) = app.create(&body).await;
+    let created = created_at(&two);
+    app.clock.set(created + Duration::minutes(20));
+    run_one(&app, &state, "followup").await;
+    run_one(&app, &state, "followup").await;
+
+    let job = take(&app, "message").await;
+    let run = cowry::jobs::kinds::find("message").unwrap().run;
+    let mut outcomes = vec![format!("{:?}", run(state.clone(), job.clone()).await)];
+    cowry::store::jobs::finish(&app.pool, job.id, "test")
+        .await
+        .unwrap();
+    let job = take(&app, "message").await;
+    outcomes.push(format!("{:?}", run(state.clone(), job.clone()).await));
+    assert!(
+        outcomes.iter().any(|o| o.starts_with("RetryAt")),
+        "{outcomes:?}"
+    );
+    assert!(outcomes.iter().any(|o| o == "Done"), "{outcomes:?}");
+
+    let first = messages(&app, one["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(first[0]["status"], "queued", "retried later");
+    assert!(first[0]["reason"].as_str().unwrap().contains("500"));
+    assert_eq!(first[0]["attempts"], 1);
+    let second = messages(&app, two["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(second[0]["status"], "failed");
+    assert!(second[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("UserInBlacklist"));
+    assert_eq!(
+        app.count("select count(*) from collection_events where type = 'followup.failed'")
+            .await,
+        1
+    );
+    assert_eq!(received(&app, &merchant).await.1.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_follow_up_arrives_at_a_real_smtp_server_with_both_parts_and_the_link() {
+    let sink = SmtpSink::start();
+    let url = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = spawn_with(&[
+        ("COWRY_SMTP_URL", &url),
+        ("COWRY_SMTP_FROM", "Acme Pay <pay@acme.example>"),
+    ])
+    .await;
+    let created = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(created);
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["followUp"] = json!({"enabled": true, "startAfter": 5, "cadence": "daily",
+                              "channels": ["email"], "tone": "urgent"});
+    let (_, created_body) = app.create(&body).await;
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    let link = created_body["data"]["payable"]["options"][0]["link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    at(&app, created + Duration::minutes(5)).await;
+
+    let mail = sink.next();
+    assert_eq!(mail["rcpt_tos"], json!(["amina.lawal@example.com"]));
+    assert_eq!(mail["from"], "Acme Pay <pay@acme.example>");
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    let subject = mail["subject"].as_str().unwrap();
+    assert!(
+        subject.contains("NGN 45,000.00") && subject.contains("Test merchant"),
+        "{subject}"
+    );
+    let parts = mail["parts"].as_array().unwrap();
+    let part = |kind: &str| {
+        parts
+            .iter()
+            .find(|p| p["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} part: {parts:?}"))["text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(part("text/plain").contains(&link), "{}", part("text/plain"));
+    assert!(part("text/html").contains(&link.replace('&', "&amp;")));
+    let listed = messages(&app, &id).await;
+    assert_eq!(listed[0]["status"], "sent");
+    assert_eq!(listed[0]["subject"], subject);
+}
+
+/// Takes the next due job of `kind` as a worker would.
+async fn take(app: &TestApp, kind: &str) -> cowry::store::jobs::Job {
+    sqlx::query_as(
+        "update jobs set locked_by = 'test', locked_until = now() + interval '1 minute',
+                         attempts = attempts + 1
+         where id = (select id from jobs where kind = $1 and status = 'queued'
+                       and (locked_until is null or locked_until < now())
+                     order by run_at, id limit 1)
+         returning id, kind, key, merchant_id, payload, attempts",
+    )
+    .bind(kind)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("no {kind} job queued: {e}"))
+}
+
+async fn run_one(app: &TestApp, state: &cowry::AppState, kind: &str) {
+    let job = take(app, kind).await;
+    let run = cowry::jobs::kinds::find(kind).unwrap().run;
+    let outcome = run(state.clone(), job.clone()).await;
+    assert!(
+        matches!(outcome, cowry::jobs::queue::Outcome::Done),
+        "{kind}: {outcome:?}"
+    );
+    cowry::store::jobs::finish(&app.pool, job.id, "test")
+        .await
+        .unwrap();
+}
+
+/// `tests/channels/smtp_sink.py`: aiosmtpd on a free port, one JSON line per message received.
+struct SmtpSink {
+    port: u16,
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/channels/smtp_sink.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the SMTP sink");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let ready = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the SMTP sink starts");
+        assert_eq!(ready, "ready");
+        SmtpSink { port, child, lines }
+    }
+
+    fn next(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a message reaches the SMTP server");
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchants_own_channel_settings_are_used_and_their_secrets_never_shown() {
+    let app = spawn_with(&[("COWRY_EMULATOR_AUTOSETTLE", "false")]).await;
+    let (status, body) = app.get("/channels").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sources: Vec<(&str, &str)> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["channel"].as_str().unwrap(),
+                c["source"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("whatsapp", "emulator"),
+            ("sms", "emulator"),
+            ("email", "none")
+        ]
+    );
+
+    // The merchant's own Africa's Talking account (here: the emulator under its own username).
+    let settings = json!({"username": "acme-ng", "apiKey": "atsk_secret_key_123", "senderId": "ACME",
+                          "baseUrl": app.url("/_emulator/africastalking")});
+    let response = app
+        .authed(reqwest::Method::PUT, "/channels/sms")
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::common::read(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["source"], "merchant");
+    assert_eq!(body["data"]["hasCredentials"], true);
+    assert!(!body.to_string().contains("atsk_secret_key_123"));
+    let stored: Vec<u8> = sqlx::query_scalar("select credentials from merchant_channels")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&stored).contains("atsk_secret"),
+        "sealed at rest"
+    );
+
+    let created = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(created);
+    let mut collection = example();
+    collection["followUp"]["channels"] = json!(["sms"]);
+    let (_, body) = app.create(&collection).await;
+    let created = created_at(&body);
+    at(&app, created + Duration::minutes(20)).await;
+    let sent: Value = app
+        .client
+        .get(app.url("/_emulator/africastalking/_messages?username=acme-ng"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["messages"][0]["from"], "ACME");
+    assert_eq!(sent["messages"][0]["apiKey"], "atsk_secret_key_123");
+
+    // Bad settings name every field; removing them goes back to the emulator.
+    let response = app
+        .authed(reqwest::Method::PUT, "/channels/whatsapp")
+        .json(&json!({"templates": {"gentle": "Not A Name"}}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = crate::common::read(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields =
+        crate::common::assert_error(&body, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(fields, ["phoneNumberId", "accessToken", "templates.gentle"]);
+    let response = app
+        .authed(reqwest::Method::DELETE, "/channels/sms")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (_, body) = app.get("/channels/sms").await;
+    assert_eq!(body["data"]["source"], "emulator");
+    let (status, _) = app.get("/channels/fax").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
