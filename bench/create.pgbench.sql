@@ -1,5 +1,5 @@
 -- The statement the server runs for POST /collections (INSERT_SQL in src/store/collections.rs), with
--- the pgbench expressions of create.pgbench.params.json in place of its 20 parameters; the unit test
+-- the pgbench expressions of create.pgbench.params.json in place of its 21 parameters; the unit test
 -- `pgbench_script_runs_the_server_sql` keeps the two in step. Run with -M prepared (as the server does)
 -- and -D merchant=<merchant id>.
 \set n random(1, 1000000000)
@@ -23,17 +23,22 @@ with found as (
         from contacts c where c.merchant_id = :merchant and c.id = (select id from found)
     ), created as (
         insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
-                                 provider, expires_in, expires_at, payable, follow_up, metadata,
+                                 provider, expires_in, expires_at, due_at, payable, follow_up, metadata,
                                  created_at, updated_at)
-        select :merchant, ('pay_' || left(md5(:n || 'p' || :r), 26)), 'integrated', ('PSK_' || :n || '_' || :r), 4500000, 'NGN', 'pending', contact.id, 'paystack', 1440, (now() + interval '1440 minutes'),
+        select :merchant, ('pay_' || left(md5(:n || 'p' || :r), 26)), 'integrated', ('PSK_' || :n || '_' || :r), 4500000, 'NGN', 'pending', contact.id, 'paystack', 1440, (now() + interval '1440 minutes'), (now() + interval '1080 minutes'),
                '{"enabled": true,"methods": ["payment_link","virtual_account"],"options": [{"method": "payment_link","link": "http\u003a//127.0.0.1\u003a8080/pay/PSK_txn","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"},{"method": "virtual_account","bankName": "Cowry Sandbox Bank","accountNumber": "8256696249","accountName": "Amina Lawal","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"}]}'::json, '{"enabled": true,"startAfter": 20,"cadence": "every_10m","channels": ["whatsapp","sms"],"tone": "gentle"}'::json, '[{"name": "Standard Membership","description": "January plan renewal","quantity": 1}]'::json, now(), now()
         from contact
         returning id
     ), event as (
         insert into collection_events (merchant_id, id, collection_id, type, created_at)
         select :merchant, ('evt_' || left(md5(:n || 'e' || :r), 26)), id, 'collection.created', now() from created
-    ), followup as (
+    ), timers as (
+        -- Its deadline (overdue, then expired, on time) and its follow-up plan's first touch.
         insert into jobs (kind, key, merchant_id, payload, run_at)
+        select 'deadline', :merchant || '/' || id, :merchant,
+               jsonb_build_object('merchantId', :merchant::text, 'collectionId', id), (now() + interval '1080 minutes')
+        from created
+        union all
         select 'followup', :merchant || '/' || id, :merchant,
                jsonb_build_object('merchantId', :merchant::text, 'collectionId', id, 'seq', 1), (now() + interval '20 minutes')
         from created where (now() + interval '20 minutes')::timestamptz is not null

@@ -83,6 +83,7 @@ pub mod event {
     pub const CREATED: &str = "collection.created";
     pub const CANCELLED: &str = "collection.cancelled";
     pub const EXPIRED: &str = "collection.expired";
+    pub const OVERDUE: &str = "collection.overdue";
     /// The provider confirmed the payment; the collection is paid.
     pub const COMPLETED: &str = "collection.completed";
     pub const MANDATE_CONSENTED: &str = "mandate.consented";

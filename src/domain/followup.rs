@@ -61,10 +61,12 @@ pub fn next_send(
     let first = created_at + Duration::minutes(start_after_minutes.max(0));
     let next = match last {
         None => first,
-        // Counted from the plan's start, so a late send does not push every later one back.
+        // Counted from the plan's start, so a late send does not push every later one back; but at
+        // least half a cadence after the last one (a touch held to 08:00 is not followed seconds later).
         Some(last) if last < first => first,
         Some(last) => {
-            let steps = (last - first).num_seconds() / every.num_seconds().max(1) + 1;
+            let anchor = last + every / 2;
+            let steps = (anchor - first).num_seconds() / every.num_seconds().max(1) + 1;
             first + every * steps as i32
         }
     };
@@ -471,6 +473,12 @@ mod tests {
             "60 minutes is the expiry"
         );
         assert_eq!(next_send(created, expires, 90, every, None), None);
+        // Held off the grid (to 08:00, say), the next comes at least half a cadence later.
+        let held = first + Duration::minutes(9) + Duration::seconds(59);
+        assert_eq!(
+            next_send(created, expires, 20, every, Some(held)),
+            Some(created + Duration::minutes(40))
+        );
         assert_eq!(cadence("daily"), Some(Duration::days(1)));
         assert_eq!(cadence("hourly"), None);
     }

@@ -38,6 +38,9 @@ pub struct NewCollection {
     pub provider: Option<String>,
     /// Stored and echoed as the merchant sent it (with defaults filled in); acted on by follow-up work.
     pub follow_up: Option<Value>,
+    /// When an unpaid collection becomes `overdue` (an RFC 3339 time with its offset); `None`: three
+    /// quarters of the way from creation to expiry.
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Whether a create body asks for a scheduled (Mona-style) collection rather than an integrated one.
@@ -80,6 +83,23 @@ pub fn parse(body: &Value) -> Result<NewCollection, Vec<FieldError>> {
     let (payable_enabled, methods) = parse_payable(body, &mut errors);
     let provider = v::string(body, "provider", "", 64, false, &mut errors);
     let follow_up = parse_follow_up(body, &mut errors);
+    let due_at = match v::get(body, "dueAt") {
+        None => None,
+        Some(Value::String(text)) => match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(at) => Some(at.with_timezone(&chrono::Utc)),
+            Err(_) => {
+                errors.add(
+                    "dueAt",
+                    "must be an RFC 3339 time with its offset, e.g. 2026-11-28T18:00:00+01:00",
+                );
+                None
+            }
+        },
+        Some(_) => {
+            errors.add("dueAt", "must be an RFC 3339 time string");
+            None
+        }
+    };
 
     errors.finish(|| NewCollection {
         reference: reference.unwrap_or_default(),
@@ -91,6 +111,7 @@ pub fn parse(body: &Value) -> Result<NewCollection, Vec<FieldError>> {
         methods,
         provider,
         follow_up,
+        due_at,
     })
 }
 

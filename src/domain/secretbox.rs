@@ -19,6 +19,9 @@ const KEY_ID_LEN: usize = 4;
 struct Key {
     id: [u8; KEY_ID_LEN],
     cipher: Aes256Gcm,
+    /// A second key derived from this one (SHA-256 over a label and the key), for `derive`: the AES key
+    /// itself is never used for anything but AES-GCM.
+    derivation: [u8; 32],
 }
 
 impl Key {
@@ -28,7 +31,16 @@ impl Key {
         let digest = Sha256::digest(&bytes);
         let mut id = [0u8; KEY_ID_LEN];
         id.copy_from_slice(&digest[..KEY_ID_LEN]);
-        Ok(Key { id, cipher })
+        let derivation = Sha256::new()
+            .chain_update(b"cowry derivation key\0")
+            .chain_update(&bytes)
+            .finalize()
+            .into();
+        Ok(Key {
+            id,
+            cipher,
+            derivation,
+        })
     }
 
     fn decrypt(&self, nonce_and_ciphertext: &[u8], associated: &[u8]) -> Option<Vec<u8>> {
@@ -94,6 +106,17 @@ impl SecretBox {
             self.old.push(Key::from_hex(key)?);
         }
         Ok(self)
+    }
+
+    /// A secret for `label` derived from the current key (HMAC-SHA256 under a key derived from it): the
+    /// same label gives the same secret while the key stays, and nothing about the key. Rotating the
+    /// key changes every derived secret.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.current.derivation)
+            .expect("HMAC takes any key length");
+        mac.update(label);
+        mac.finalize().into_bytes().into()
     }
 
     /// The current key's id (hex), safe to show: it names the key without revealing it.

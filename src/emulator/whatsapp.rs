@@ -7,6 +7,11 @@
 //! `GET /_messages?phone_number_id=…` (tests read it). Magic recipients (last four digits): `0403` →
 //! 400, code 131026 (message undeliverable); `0429` → 429, code 130429 (rate limit hit); `0500` → 500,
 //! code 1 (unknown error); any other number is accepted.
+//!
+//! `POST /_webhook {phone_number_id, url, verify_token, app_secret}` is the app dashboard's webhook
+//! setting: the URL is verified with Meta's GET handshake first. Each accepted message is then reported
+//! there, signed with `X-Hub-Signature-256`: `sent`, then `delivered` — or `failed` (131026) for
+//! numbers ending `0404`. `POST /_reply {phone_number_id, from, text}` is the customer texting back.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,13 +27,180 @@ use serde_json::{json, Value};
 struct Emulator {
     /// phone-number id → messages sent, oldest first.
     sent: Arc<Mutex<super::Capped<String, Vec<Value>>>>,
+    /// phone-number id → its app's webhook (URL and app secret), once verified.
+    webhooks: Arc<Mutex<super::Capped<String, Webhook>>>,
+    client: reqwest::Client,
+}
+
+#[derive(Clone)]
+struct Webhook {
+    url: String,
+    app_secret: String,
 }
 
 pub fn router() -> Router {
     Router::new()
         .route("/{version}/{phone_number_id}/messages", post(send))
         .route("/_messages", get(messages))
+        .route("/_webhook", post(set_webhook))
+        .route("/_reply", post(reply))
         .with_state(Emulator::default())
+}
+
+#[derive(Deserialize)]
+struct WebhookSettings {
+    phone_number_id: String,
+    url: String,
+    verify_token: String,
+    app_secret: String,
+}
+
+/// The app dashboard's "Webhooks → Callback URL": Meta first verifies the URL with a GET
+/// (`hub.mode=subscribe`, `hub.verify_token`, `hub.challenge`) and keeps it only if the challenge comes
+/// back.
+async fn set_webhook(
+    State(emulator): State<Emulator>,
+    Json(set): Json<WebhookSettings>,
+) -> Response {
+    let challenge = uuid::Uuid::new_v4().simple().to_string();
+    let verified = emulator
+        .client
+        .get(&set.url)
+        .query(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", set.verify_token.as_str()),
+            ("hub.challenge", challenge.as_str()),
+        ])
+        .send()
+        .await;
+    let echoed = match verified {
+        Ok(answer) if answer.status().is_success() => answer.text().await.unwrap_or_default(),
+        Ok(answer) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                2200,
+                "OAuthException",
+                &format!(
+                    "Callback verification failed: the URL answered {}",
+                    answer.status()
+                ),
+            )
+        }
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                2200,
+                "OAuthException",
+                &e.to_string(),
+            )
+        }
+    };
+    if echoed != challenge {
+        return error(
+            StatusCode::BAD_REQUEST,
+            2200,
+            "OAuthException",
+            "Callback verification failed: the response did not match the challenge",
+        );
+    }
+    emulator.webhooks.lock().expect("webhooks").insert(
+        set.phone_number_id,
+        Webhook {
+            url: set.url,
+            app_secret: set.app_secret,
+        },
+    );
+    Json(json!({"success": true})).into_response()
+}
+
+/// Posts one webhook (`whatsapp_business_account`, one change of `value`) signed with
+/// `X-Hub-Signature-256`; the receiver's status.
+async fn post_webhook(
+    client: &reqwest::Client,
+    hook: &Webhook,
+    phone_number_id: &str,
+    value: Value,
+) -> Option<u16> {
+    use hmac::{Hmac, Mac};
+    let mut value = value;
+    value["messaging_product"] = json!("whatsapp");
+    value["metadata"] =
+        json!({"display_phone_number": "15550100000", "phone_number_id": phone_number_id});
+    let body = json!({"object": "whatsapp_business_account",
+                      "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}]})
+    .to_string();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(hook.app_secret.as_bytes()).ok()?;
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    client
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .ok()
+        .map(|a| a.status().as_u16())
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    phone_number_id: String,
+    from: String,
+    text: String,
+}
+
+/// A customer's text to the business number, sent to its webhook.
+async fn reply(State(emulator): State<Emulator>, Json(reply): Json<Reply>) -> Response {
+    let hook = emulator
+        .webhooks
+        .lock()
+        .expect("webhooks")
+        .get(&reply.phone_number_id)
+        .cloned();
+    let Some(hook) = hook else {
+        return (StatusCode::CONFLICT, "no webhook set for this number").into_response();
+    };
+    let from = reply.from.trim_start_matches('+').to_owned();
+    let value = json!({
+        "contacts": [{"profile": {"name": "Customer"}, "wa_id": from}],
+        "messages": [{"from": from, "id": format!("wamid.IN{}", uuid::Uuid::new_v4().simple()),
+                      "timestamp": chrono::Utc::now().timestamp().to_string(),
+                      "type": "text", "text": {"body": reply.text}}],
+    });
+    match post_webhook(&emulator.client, &hook, &reply.phone_number_id, value).await {
+        Some(status) => Json(json!({"callbackStatus": status})).into_response(),
+        None => (StatusCode::BAD_GATEWAY, "the webhook could not be reached").into_response(),
+    }
+}
+
+/// After an accepted send: `sent`, then `delivered` — or `failed` (131026) for numbers ending `0404`.
+fn report_statuses(emulator: &Emulator, phone_number_id: String, wamid: String, to: String) {
+    let hook = emulator
+        .webhooks
+        .lock()
+        .expect("webhooks")
+        .get(&phone_number_id)
+        .cloned();
+    let Some(hook) = hook else { return };
+    let client = emulator.client.clone();
+    tokio::spawn(async move {
+        let status = |status: &str| {
+            json!({"statuses": [{"id": wamid, "status": status, "recipient_id": to,
+                                 "timestamp": chrono::Utc::now().timestamp().to_string()}]})
+        };
+        post_webhook(&client, &hook, &phone_number_id, status("sent")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let last = if to.ends_with("0404") {
+            let mut failed = status("failed");
+            failed["statuses"][0]["errors"] =
+                json!([{"code": 131026, "title": "Message undeliverable"}]);
+            failed
+        } else {
+            status("delivered")
+        };
+        post_webhook(&client, &hook, &phone_number_id, last).await;
+    });
 }
 
 fn error(status: StatusCode, code: i64, kind: &str, message: &str) -> Response {
@@ -143,8 +315,14 @@ async fn send(
         .sent
         .lock()
         .expect("ledger")
-        .get_or_insert_with(phone_number_id, Vec::new)
+        .get_or_insert_with(phone_number_id.clone(), Vec::new)
         .push(record);
+    report_statuses(
+        &emulator,
+        phone_number_id,
+        wamid.clone(),
+        to.trim_start_matches('+').to_owned(),
+    );
     Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": to, "wa_id": to.trim_start_matches('+')}],

@@ -42,12 +42,48 @@ pub struct ChannelView {
     pub settings: Value,
     /// Whether credentials are stored (they are never returned).
     pub has_credentials: bool,
+    /// Where the channel should send delivery reports and replies (set them in its dashboard):
+    /// SMS `{deliveryReports, incomingMessages, optOut}`; WhatsApp `{webhookUrl, verifyToken}` (and
+    /// for the emulated channel, `appSecret`: the emulator signs its webhooks with it).
+    #[schema(value_type = Option<Object>)]
+    pub callbacks: Option<Value>,
     #[serde(serialize_with = "time::serialize_opt")]
     #[schema(value_type = Option<String>)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-fn view(state: &AppState, mode: &str, channel: &str, row: Option<ChannelRow>) -> ChannelView {
+fn callbacks(state: &AppState, merchant_id: &str, channel: &str, emulated: bool) -> Option<Value> {
+    let token = crate::notify::registry::callback_token(state, merchant_id, channel)?;
+    let base = format!(
+        "{}/callbacks/{channel}/{merchant_id}/{token}",
+        state.config.public_url.trim_end_matches('/')
+    );
+    match channel {
+        "sms" => Some(serde_json::json!({
+            "deliveryReports": format!("{base}/delivery"),
+            "incomingMessages": format!("{base}/incoming"),
+            "optOut": format!("{base}/opt-out"),
+        })),
+        "whatsapp" => {
+            let mut found = serde_json::json!({"webhookUrl": base, "verifyToken": token});
+            if emulated {
+                found["appSecret"] = Value::String(token);
+            }
+            Some(found)
+        }
+        _ => None,
+    }
+}
+
+fn view(
+    state: &AppState,
+    merchant_id: &str,
+    mode: &str,
+    channel: &str,
+    row: Option<ChannelRow>,
+) -> ChannelView {
+    let emulated = row.is_none() && mode == "test";
+    let callbacks = callbacks(state, merchant_id, channel, emulated);
     match row {
         Some(row) => ChannelView {
             channel: row.channel,
@@ -55,6 +91,7 @@ fn view(state: &AppState, mode: &str, channel: &str, row: Option<ChannelRow>) ->
             base_url: row.base_url,
             settings: row.settings.0,
             has_credentials: row.credentials.is_some(),
+            callbacks,
             updated_at: Some(row.updated_at),
         },
         None => {
@@ -69,6 +106,7 @@ fn view(state: &AppState, mode: &str, channel: &str, row: Option<ChannelRow>) ->
                 base_url: None,
                 settings: Value::Object(Default::default()),
                 has_credentials: false,
+                callbacks,
                 updated_at: None,
             }
         }
@@ -99,7 +137,7 @@ pub async fn list(
                 .iter()
                 .position(|r| r.channel == *channel)
                 .map(|i| rows.remove(i));
-            view(&state, &merchant.mode, channel, row)
+            view(&state, &merchant.merchant_id, &merchant.mode, channel, row)
         })
         .collect();
     Ok(Json(Envelope::new(
@@ -123,7 +161,7 @@ pub async fn fetch(
     let row = store::get(&state.pool, &merchant.merchant_id, channel).await?;
     Ok(Json(Envelope::new(
         "Channel retrieved successfully",
-        view(&state, &merchant.mode, channel, row),
+        view(&state, &merchant.merchant_id, &merchant.mode, channel, row),
     )))
 }
 
@@ -182,7 +220,13 @@ pub async fn put(
     tracing::info!(channel, "follow-up channel set");
     Ok(Json(Envelope::new(
         "Channel saved successfully",
-        view(&state, &merchant.mode, channel, Some(row)),
+        view(
+            &state,
+            &merchant.merchant_id,
+            &merchant.mode,
+            channel,
+            Some(row),
+        ),
     )))
 }
 

@@ -5,6 +5,7 @@ pub mod admin_attempts;
 pub mod admin_jobs;
 pub mod api_keys;
 pub mod auth_cache;
+pub mod channel_callbacks;
 pub mod channels;
 pub mod collect;
 pub mod collections;
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .merge(providers::router())
         .merge(followups::router())
         .merge(channels::router())
+        .merge(channel_callbacks::router())
         .merge(admin::router())
         .merge(admin_attempts::router())
         .merge(admin_jobs::router())

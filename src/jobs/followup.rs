@@ -66,7 +66,7 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
     let plan = Plan::read(c.follow_up.as_ref().map(|j| &j.0));
     let last = p["last"].as_str().and_then(|t| t.parse().ok());
     let touch = plan.touch(seq, c.created_at, c.expires_at, last);
-    let (Some(touch), true) = (touch, open && now < c.expires_at) else {
+    let (Some(mut touch), true) = (touch, open && now < c.expires_at) else {
         jobs::remove(&mut *tx, job.id).await?;
         tx.commit().await?;
         return Ok(Outcome::Done);
@@ -99,6 +99,10 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
         }
         tx.commit().await?;
         return Ok(Outcome::Done);
+    }
+    if c.status == "overdue" {
+        // Past its due time, every plan speaks in the overdue tone.
+        touch.tone = "urgent".to_owned();
     }
     for channel in &touch.channels {
         write_message(

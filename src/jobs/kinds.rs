@@ -5,7 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::queue::Outcome;
-use super::{activation, consent, debit, deliver, followup, message, reconcile, refund, webhook};
+use super::{
+    activation, consent, deadline, debit, deliver, followup, message, reconcile, refund, webhook,
+};
 use crate::store::jobs::Job;
 use crate::AppState;
 
@@ -54,6 +56,11 @@ pub const KINDS: &[Kind] = &[
         name: refund::KIND,
         max_attempts: 15,
         run: |state, job| Box::pin(async move { refund::run(&state, &job).await }),
+    },
+    Kind {
+        name: deadline::KIND,
+        max_attempts: 25,
+        run: |state, job| Box::pin(async move { deadline::run(&state, &job).await }),
     },
     Kind {
         name: followup::KIND,

@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod consent;
+pub mod deadline;
 pub mod debit;
 pub mod deliver;
 pub mod expiry;

@@ -55,3 +55,48 @@ pub fn transport_error(e: &reqwest::Error) -> SendError {
         SendError::Unknown(text)
     }
 }
+
+/// Whether a customer's reply asks to stop messages: the usual keywords, alone, in any case.
+pub fn is_stop_word(text: &str) -> bool {
+    let word: String = text
+        .trim()
+        .trim_matches(|c: char| c.is_ascii_punctuation())
+        .to_ascii_uppercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    matches!(
+        word.as_str(),
+        "STOP"
+            | "STOPALL"
+            | "STOP ALL"
+            | "UNSUBSCRIBE"
+            | "CANCEL"
+            | "END"
+            | "QUIT"
+            | "OPTOUT"
+            | "OPT OUT"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_stop_word;
+
+    #[test]
+    fn stop_words_are_recognised_alone_in_any_case() {
+        for text in [
+            "STOP",
+            "stop",
+            " Stop. ",
+            "unsubscribe",
+            "opt out",
+            "STOP ALL",
+        ] {
+            assert!(is_stop_word(text), "{text}");
+        }
+        for text in ["don't stop", "stopped", "", "please call me"] {
+            assert!(!is_stop_word(text), "{text}");
+        }
+    }
+}

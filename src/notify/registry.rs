@@ -103,6 +103,41 @@ pub async fn open(
     })
 }
 
+/// The secret in a channel's callback URLs (and the WhatsApp webhook's verify token), derived from the
+/// server's key for this merchant and channel; `None` without a key. Rotating the key changes it: set
+/// the new URLs at the provider then.
+pub fn callback_token(state: &AppState, merchant_id: &str, channel: &str) -> Option<String> {
+    let key = state.config.encryption_key.as_ref()?;
+    let derived = key.derive(format!("channel callback/{merchant_id}/{channel}").as_bytes());
+    Some(hex::encode(&derived[..20]))
+}
+
+/// The app secret WhatsApp signs webhooks with: the merchant's `appSecret`, or for the emulated
+/// channel of a test merchant, its callback token (register the emulator's webhook with it).
+pub async fn whatsapp_app_secret(
+    state: &AppState,
+    merchant_id: &str,
+    mode: &str,
+) -> ApiResult<Option<String>> {
+    let row = crate::store::channels::get(&state.pool, merchant_id, "whatsapp").await?;
+    let Some(row) = row else {
+        return Ok((mode == "test")
+            .then(|| callback_token(state, merchant_id, "whatsapp"))
+            .flatten());
+    };
+    let Some(sealed) = row.credentials else {
+        return Ok(None);
+    };
+    let Some(key) = state.config.encryption_key.as_ref() else {
+        return Ok(None);
+    };
+    let plain = key
+        .open(&sealed, associated(merchant_id, "whatsapp").as_bytes())
+        .map_err(ApiError::internal)?;
+    let credentials: Value = serde_json::from_slice(&plain).map_err(ApiError::internal)?;
+    Ok(credentials["appSecret"].as_str().map(str::to_owned))
+}
+
 /// What a sealed channel credential is bound to.
 pub fn associated(merchant_id: &str, channel: &str) -> String {
     format!("{merchant_id}/channel/{channel}")

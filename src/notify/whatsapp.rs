@@ -110,9 +110,122 @@ impl Channel for WhatsApp {
     }
 }
 
+/// What a webhook from WhatsApp reports: a message's delivery, or the customer's reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// `delivered` (or `read`) → `Some(true)`; `failed` → `Some(false)` with the error; `sent` → `None`.
+    Status {
+        id: String,
+        delivered: Option<bool>,
+        reason: Option<String>,
+    },
+    /// A text (or a quick-reply button) from the customer; `from` in E.164.
+    Reply { from: String, text: String },
+}
+
+/// Reads a `whatsapp_business_account` webhook (`entry[].changes[].value.{statuses, messages}`).
+pub fn read_webhook(body: &Value) -> Vec<Inbound> {
+    let mut found = Vec::new();
+    let changes = body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["changes"].as_array().into_iter().flatten());
+    for change in changes {
+        let value = &change["value"];
+        for status in value["statuses"].as_array().into_iter().flatten() {
+            let Some(id) = status["id"].as_str() else {
+                continue;
+            };
+            let delivered = match status["status"].as_str() {
+                Some("delivered" | "read") => Some(true),
+                Some("failed") => Some(false),
+                _ => None,
+            };
+            let reason = status["errors"][0]["title"]
+                .as_str()
+                .or(status["errors"][0]["message"].as_str())
+                .map(|t| format!("{t} (code {})", status["errors"][0]["code"]));
+            found.push(Inbound::Status {
+                id: id.to_owned(),
+                delivered,
+                reason,
+            });
+        }
+        for message in value["messages"].as_array().into_iter().flatten() {
+            let Some(from) = message["from"].as_str() else {
+                continue;
+            };
+            let text = message["text"]["body"]
+                .as_str()
+                .or(message["button"]["text"].as_str())
+                .or(message["interactive"]["button_reply"]["title"].as_str())
+                .unwrap_or_default();
+            found.push(Inbound::Reply {
+                from: format!("+{}", from.trim_start_matches('+')),
+                text: text.to_owned(),
+            });
+        }
+    }
+    found
+}
+
+/// Whether `X-Hub-Signature-256` (`sha256=<hex HMAC-SHA256 of the raw body under the app secret>`)
+/// is right, compared in constant time.
+pub fn signature_ok(app_secret: &str, body: &[u8], header: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(given) = header
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+    else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(app_secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&given).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_reports_statuses_and_replies_and_is_signed() {
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+            "field": "messages",
+            "value": {"messaging_product": "whatsapp",
+                      "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106"},
+                      "statuses": [{"id": "wamid.A", "status": "delivered", "timestamp": "1", "recipient_id": "2348012345678"},
+                                   {"id": "wamid.B", "status": "failed", "errors": [{"code": 131026, "title": "Message undeliverable"}]}],
+                      "messages": [{"from": "2348012345678", "id": "wamid.C", "type": "text", "text": {"body": "STOP"}}]}}]}]});
+        let found = read_webhook(&body);
+        assert_eq!(found.len(), 3);
+        assert_eq!(
+            found[1],
+            Inbound::Status {
+                id: "wamid.B".into(),
+                delivered: Some(false),
+                reason: Some("Message undeliverable (code 131026)".into())
+            }
+        );
+        assert_eq!(
+            found[2],
+            Inbound::Reply {
+                from: "+2348012345678".into(),
+                text: "STOP".into()
+            }
+        );
+        use hmac::{Hmac, Mac};
+        let raw = body.to_string();
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(b"app-secret").unwrap();
+        mac.update(raw.as_bytes());
+        let header = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(signature_ok("app-secret", raw.as_bytes(), &header));
+        assert!(!signature_ok("other", raw.as_bytes(), &header));
+        assert!(!signature_ok("app-secret", raw.as_bytes(), "sha1=00"));
+    }
 
     #[test]
     fn a_template_message_names_its_template_language_and_body_parameters() {

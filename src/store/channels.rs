@@ -74,3 +74,14 @@ pub async fn delete(pool: &PgPool, merchant_id: &str, channel: &str) -> Result<b
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The merchant's mode (`test` or `live`); `None` when there is no such merchant.
+pub async fn merchant_mode(
+    pool: &PgPool,
+    merchant_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select mode from merchants where id = $1")
+        .bind(merchant_id)
+        .fetch_optional(pool)
+        .await
+}

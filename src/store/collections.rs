@@ -20,6 +20,7 @@ pub struct CollectionRow {
     pub provider: String,
     pub expires_in: i32,
     pub expires_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
     pub payable: Json<Value>,
     pub follow_up: Option<Json<Value>>,
     pub metadata: Option<Json<Value>>,
@@ -43,7 +44,7 @@ pub struct ContactRow {
 /// The columns of [`CollectionRow`]; `c` is the collection, `ct` its contact.
 const SELECT: &str = r#"
     select c.id, c.type, c.reference, c.amount_minor, c.currency, c.status, c.provider, c.expires_in,
-           c.expires_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at, c.completed_at,
+           c.expires_at, c.due_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at, c.completed_at,
            ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
            coalesce((select json_agg(json_build_object(
                         'id', e.id, 'type', e.type,
@@ -71,6 +72,8 @@ pub struct NewCollectionRow<'a> {
     pub event_id: &'a str,
     /// The follow-up plan's first touch: its `followup` job is written with the collection.
     pub first_follow_up: Option<DateTime<Utc>>,
+    /// When it becomes overdue: its `deadline` job is written with the collection.
+    pub due_at: DateTime<Utc>,
     pub new_contact_id: &'a str,
     pub first_name: &'a str,
     pub last_name: &'a str,
@@ -99,17 +102,22 @@ pub const INSERT_SQL: &str = "with found as (
         from contacts c where c.merchant_id = $1 and c.id = (select id from found)
     ), created as (
         insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
-                                 provider, expires_in, expires_at, payable, follow_up, metadata,
+                                 provider, expires_in, expires_at, due_at, payable, follow_up, metadata,
                                  created_at, updated_at)
-        select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14,
+        select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14, $21,
                $15::json, $16::json, $17::json, $7, $7
         from contact
         returning id
     ), event as (
         insert into collection_events (merchant_id, id, collection_id, type, created_at)
         select $1, $18, id, $19, $7 from created
-    ), followup as (
+    ), timers as (
+        -- Its deadline (overdue, then expired, on time) and its follow-up plan's first touch.
         insert into jobs (kind, key, merchant_id, payload, run_at)
+        select 'deadline', $1 || '/' || id, $1,
+               jsonb_build_object('merchantId', $1::text, 'collectionId', id), $21
+        from created
+        union all
         select 'followup', $1 || '/' || id, $1,
                jsonb_build_object('merchantId', $1::text, 'collectionId', id, 'seq', 1), $20
         from created where $20::timestamptz is not null
@@ -147,6 +155,7 @@ pub async fn insert(
         .bind(new.event_id)
         .bind(event::CREATED)
         .bind(new.first_follow_up)
+        .bind(new.due_at)
         .fetch_one(db)
         .await
 }
@@ -247,8 +256,8 @@ pub async fn cancel(
              insert into collection_events (merchant_id, id, collection_id, type, created_at)
              select $1, $3, id, $5, $4 from changed
          ), stop_follow_ups as (
-             -- Its follow-up plan ends with it (a running touch sees the new status under the lock).
-             delete from jobs where kind = 'followup' and key in (select $1 || '/' || id from changed)
+             -- Its follow-up plan and deadline end with it (a running job sees the new status under the lock).
+             delete from jobs where kind in ('followup', 'deadline') and key in (select $1 || '/' || id from changed)
                and status = 'queued' and (locked_until is null or locked_until < now())
          )
          select (select status from collections where merchant_id = $1 and id = $2),
@@ -286,8 +295,8 @@ pub async fn complete(
              insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
              select $1, $3, id, $4, $5, now() from changed
          ), stop_follow_ups as (
-             -- Its follow-up plan ends with it (a running touch sees the new status under the lock).
-             delete from jobs where kind = 'followup' and key in (select $1 || '/' || id from changed)
+             -- Its follow-up plan and deadline end with it (a running job sees the new status under the lock).
+             delete from jobs where kind in ('followup', 'deadline') and key in (select $1 || '/' || id from changed)
                and status = 'queued' and (locked_until is null or locked_until < now())
          )
          select exists (select 1 from changed)",
@@ -336,6 +345,93 @@ pub async fn add_event(
     Ok(())
 }
 
+/// What the `deadline` job found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deadline {
+    /// Pending past its due time: now `overdue`, with its event.
+    Overdue,
+    /// Open past its expiry: now `expired`, with its event.
+    Expired,
+    /// Open and not yet due (the job ran early): nothing changed.
+    NotYet,
+    /// Already final (or gone): nothing to do.
+    Closed,
+}
+
+/// Moves one collection on by the clock, under its row lock: `pending` past `due_at` → `overdue`;
+/// open past `expires_at` → `expired` (its follow-up plan ends with it). Each move writes its event.
+pub async fn pass_deadline(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Deadline, sqlx::Error> {
+    let row: Option<(String, Option<DateTime<Utc>>, DateTime<Utc>)> = sqlx::query_as(
+        "select status, due_at, expires_at from collections
+         where merchant_id = $1 and id = $2 and type = 'integrated' for update",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((status, due_at, expires_at)) = row else {
+        return Ok(Deadline::Closed);
+    };
+    let (next, kind, found) = match status.as_str() {
+        "pending" | "overdue" if now >= expires_at => {
+            ("expired", event::EXPIRED, Deadline::Expired)
+        }
+        "pending" if due_at.is_some_and(|due| now >= due) => {
+            ("overdue", event::OVERDUE, Deadline::Overdue)
+        }
+        "pending" | "overdue" => return Ok(Deadline::NotYet),
+        _ => return Ok(Deadline::Closed),
+    };
+    sqlx::query(
+        "with changed as (
+             update collections set status = $3, updated_at = $4
+             where merchant_id = $1 and id = $2
+             returning id
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, created_at)
+             select $1, $5, id, $6, $4 from changed
+         ), stop_follow_ups as (
+             delete from jobs where $3 = 'expired' and kind = 'followup' and key = $1 || '/' || $2
+               and status = 'queued' and (locked_until is null or locked_until < now())
+         )
+         select 1",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(next)
+    .bind(now)
+    .bind(crate::domain::ids::new_id("evt"))
+    .bind(kind)
+    .execute(&mut *conn)
+    .await?;
+    Ok(found)
+}
+
+/// The next time the `deadline` job should look at an open collection: its due time while pending and
+/// not yet due, else its expiry.
+pub async fn next_deadline(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select case when status = 'pending' and due_at is not null and due_at > $3
+                     then least(due_at, expires_at) else expires_at end
+         from collections where merchant_id = $1 and id = $2 and status in ('pending', 'overdue')",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
 /// Expires open collections whose `expires_at` has passed (at most `batch`), each with a
 /// `collection.expired` event. Safe to run from several processes: rows are claimed with SKIP LOCKED and
 /// the status is re-checked by the update. Returns the (merchant, collection) pairs that expired.
@@ -360,7 +456,7 @@ pub async fn expire_due(
              select merchant_id, 'evt_' || left(replace(gen_random_uuid()::text, '-', ''), 26), id, $3, $1
              from expired
          ), stop_follow_ups as (
-             delete from jobs where kind = 'followup'
+             delete from jobs where kind in ('followup', 'deadline')
                and key in (select merchant_id || '/' || id from expired)
                and status = 'queued' and (locked_until is null or locked_until < now())
          )
@@ -472,7 +568,7 @@ mod tests {
             serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
         let mut expected = INSERT_SQL.to_owned();
         // Highest first, so $1 does not eat the front of $10..$19.
-        for n in (1..=20).rev() {
+        for n in (1..=21).rev() {
             let value = params[n.to_string()]
                 .as_str()
                 .expect("a pgbench expression per parameter");

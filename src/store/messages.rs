@@ -318,3 +318,55 @@ pub async fn opt_outs(
     .fetch_optional(pool)
     .await
 }
+
+/// A channel's delivery report for one of the merchant's messages: `delivered` or `undelivered` (a
+/// report, not proof; it never touches money). A report for a message already delivered or for an
+/// unknown id changes nothing. Returns whether a message moved.
+pub async fn record_delivery(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    channel: &str,
+    provider_message_id: &str,
+    delivered: bool,
+    reason: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update messages
+         set status = case when $4 then 'delivered' else 'undelivered' end,
+             delivered_at = case when $4 then now() else delivered_at end,
+             reason = case when $4 then reason else coalesce($5, reason) end, updated_at = now()
+         where merchant_id = $1 and channel = $2 and provider_message_id = $3
+           and status in ('sent', 'unknown', 'undelivered')",
+    )
+    .bind(merchant_id)
+    .bind(channel)
+    .bind(provider_message_id)
+    .bind(delivered)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Records an opt-out for the contact with this phone (E.164); false when the merchant has no such
+/// contact or it had opted out already.
+pub async fn opt_out_by_phone(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    phone: &str,
+    channel: &str,
+    source: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into contact_opt_outs (merchant_id, contact_id, channel, source)
+         select merchant_id, id, $3, $4 from contacts where merchant_id = $1 and phone = $2
+         on conflict do nothing",
+    )
+    .bind(merchant_id)
+    .bind(phone)
+    .bind(channel)
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

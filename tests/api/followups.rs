@@ -556,3 +556,243 @@ async fn a_merchants_own_channel_settings_are_used_and_their_secrets_never_shown
     let (status, _) = app.get("/channels/fax").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_turns_overdue_and_expires_on_time_and_its_follow_ups_escalate_then_stop() {
+    let app = spawn_with(&[]).await;
+    let merchant = merchant_id(&app).await;
+    let start = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(start);
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["expiresIn"] = json!(60);
+    body["followUp"]["channels"] = json!(["sms"]);
+    body["dueAt"] = json!("2027-03-01T10:35:00+01:00");
+    let (status, created_body) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created_body}");
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created_body["data"]["dueAt"], "2027-03-01T09:35:00.000Z");
+    let status_of = || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        body["data"]["status"].as_str().unwrap().to_owned()
+    };
+
+    at(&app, created + Duration::minutes(20)).await;
+    at(&app, created + Duration::minutes(30)).await;
+    assert_eq!(status_of().await, "pending");
+    at(&app, lagos(2027, 3, 1, 10, 35)).await;
+    assert_eq!(
+        status_of().await,
+        "overdue",
+        "moved by its own job, on time"
+    );
+    let (_, events) = app.get(&format!("/collections/{id}/events")).await;
+    assert!(events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "collection.overdue"));
+    // Touches at 20 and 30 were gentle; the one at 40, past the due time, is urgent.
+    at(&app, created + Duration::minutes(40)).await;
+    let tones: Vec<String> = messages(&app, &id)
+        .await
+        .iter()
+        .map(|m| m["tone"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tones, ["gentle", "gentle", "urgent"]);
+    assert!(received(&app, &merchant).await.1[2]["message"]
+        .as_str()
+        .unwrap()
+        .contains("URGENT"));
+
+    at(&app, created + Duration::minutes(60)).await;
+    assert_eq!(status_of().await, "expired");
+    assert_eq!(
+        app.count("select count(*) from jobs where kind in ('followup', 'deadline')")
+            .await,
+        0
+    );
+    at(&app, created + Duration::minutes(70)).await;
+    assert_eq!(
+        received(&app, &merchant).await.1.len(),
+        3,
+        "nothing after expiry"
+    );
+
+    // Without dueAt: three quarters of the way to expiry. A dueAt past the expiry names the field.
+    body["reference"] = json!("second");
+    body.as_object_mut().unwrap().remove("dueAt");
+    let (_, second) = app.create(&body).await;
+    let created: DateTime<Utc> = created_at(&second);
+    let due: DateTime<Utc> = second["data"]["dueAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(due - created, Duration::minutes(45));
+    body["reference"] = json!("third");
+    body["dueAt"] = json!("2030-01-01T00:00:00Z");
+    let (status, refused) = app.create(&body).await;
+    let fields = crate::common::assert_error(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(fields, ["dueAt"], "{status}");
+}
+
+/// Sets the test merchant's callbacks at both emulators, as a merchant would in each dashboard, from
+/// what `GET /channels` says.
+async fn register_callbacks(app: &TestApp, merchant: &str) {
+    let (_, channels) = app.get("/channels").await;
+    // The tests' public URL is a name; the emulators reach this server at its loopback address.
+    let find = |name: &str| {
+        let callbacks = channels["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel"] == name)
+            .unwrap()["callbacks"]
+            .to_string()
+            .replace("http://cowry.test", &app.base);
+        serde_json::from_str::<Value>(&callbacks).unwrap()
+    };
+    let (sms, whatsapp) = (find("sms"), find("whatsapp"));
+    let answer = app
+        .client
+        .post(app.url("/_emulator/africastalking/_callbacks"))
+        .json(
+            &json!({"username": merchant, "deliveryReports": sms["deliveryReports"],
+                      "incomingMessages": sms["incomingMessages"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    // Meta verifies the URL first: a wrong verify token is refused by Cowry, so the emulator keeps none.
+    let refused = app
+        .client
+        .post(app.url("/_emulator/whatsapp/_webhook"))
+        .json(
+            &json!({"phone_number_id": format!("emu-{merchant}"), "url": whatsapp["webhookUrl"],
+                      "verify_token": "guessed", "app_secret": whatsapp["appSecret"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let answer = app
+        .client
+        .post(app.url("/_emulator/whatsapp/_webhook"))
+        .json(&json!({"phone_number_id": format!("emu-{merchant}"), "url": whatsapp["webhookUrl"],
+                      "verify_token": whatsapp["verifyToken"], "app_secret": whatsapp["appSecret"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK, "{:?}", answer.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_reports_mark_messages_and_a_stop_reply_ends_that_channel() {
+    let app = spawn_with(&[("COWRY_EMULATOR_AUTOSETTLE", "false")]).await;
+    let merchant = merchant_id(&app).await;
+    register_callbacks(&app, &merchant).await;
+    app.clock.set(lagos(2027, 3, 1, 10, 0));
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    let (_, first) = app.create(&body).await;
+    let created = created_at(&first);
+    let id = first["data"]["id"].as_str().unwrap().to_owned();
+    opt_in_whatsapp(&app, first["data"]["contact"]["id"].as_str().unwrap()).await;
+    // A second customer whose phone is off (AbsentSubscriber on SMS, undeliverable on WhatsApp).
+    body["reference"] = json!("absent");
+    body["contact"]["phone"] = json!("+2348030000404");
+    body["contact"]["email"] = json!("absent@example.com");
+    let (_, absent) = app.create(&body).await;
+    let absent_id = absent["data"]["id"].as_str().unwrap().to_owned();
+    opt_in_whatsapp(&app, absent["data"]["contact"]["id"].as_str().unwrap()).await;
+
+    at(&app, created + Duration::minutes(20)).await;
+    eventually("the channels' delivery reports", || async {
+        let delivered = messages(&app, &id).await;
+        let failed = messages(&app, &absent_id).await;
+        (delivered.iter().all(|m| m["status"] == "delivered")
+            && failed.iter().all(|m| m["status"] == "undelivered"))
+        .then_some(())
+    })
+    .await;
+    let failed = messages(&app, &absent_id).await;
+    let reasons: Vec<&str> = failed
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("AbsentSubscriber")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("131026")), "{reasons:?}");
+    assert!(messages(&app, &id).await[0]["deliveredAt"].is_string());
+
+    // The customer texts STOP to the SMS number, then to WhatsApp.
+    let answer: Value = app
+        .client
+        .post(app.url("/_emulator/africastalking/_reply"))
+        .json(&json!({"username": merchant, "from": "+2348012345678", "text": "Stop"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["callbackStatus"], 200);
+    at(&app, created + Duration::minutes(30)).await;
+    let (whatsapp, sms) = received(&app, &merchant).await;
+    let to_first = |list: &[Value], to: &str| list.iter().filter(|m| m["to"] == to).count();
+    assert_eq!(to_first(&sms, "+2348012345678"), 1, "no SMS after STOP");
+    assert_eq!(to_first(&whatsapp, "2348012345678"), 2, "WhatsApp goes on");
+    let answer: Value = app
+        .client
+        .post(app.url("/_emulator/whatsapp/_reply"))
+        .json(&json!({"phone_number_id": format!("emu-{merchant}"), "from": "2348012345678", "text": "STOP"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["callbackStatus"], 200);
+    at(&app, created + Duration::minutes(40)).await;
+    let (whatsapp, _) = received(&app, &merchant).await;
+    assert_eq!(
+        to_first(&whatsapp, "2348012345678"),
+        2,
+        "no WhatsApp after STOP"
+    );
+    let sources: Vec<String> =
+        sqlx::query_scalar("select source from contact_opt_outs order by source")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sources, ["sms reply", "whatsapp reply"]);
+
+    // An unsigned or wrongly signed WhatsApp webhook, or a wrong token in the URL, changes nothing.
+    let (_, channels) = app.get("/channels/whatsapp").await;
+    let url = channels["data"]["callbacks"]["webhookUrl"]
+        .as_str()
+        .unwrap()
+        .replace("http://cowry.test", &app.base);
+    let forged = app
+        .client
+        .post(&url)
+        .header("x-hub-signature-256", "sha256=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let wrong = app
+        .client
+        .post(url.replace(&url[url.len() - 6..], "000000"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+}

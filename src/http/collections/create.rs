@@ -69,7 +69,7 @@ pub async fn create(
         fingerprint: &fingerprint,
         stale_after: state.config.request_timeout * 2,
     };
-    let draft = Draft::new(&merchant.name, adapter.as_ref(), &new, state.clock.now());
+    let draft = Draft::new(&merchant.name, adapter.as_ref(), &new, state.clock.now())?;
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))
     } else {
@@ -201,6 +201,8 @@ pub(super) struct Draft {
     pub follow_up: serde_json::Value,
     /// When the plan's first message is due (its `followup` job's run time).
     pub first_follow_up: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it becomes overdue unpaid: the merchant's `dueAt`, else three quarters of the way to expiry.
+    pub due_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Draft {
@@ -210,9 +212,22 @@ impl Draft {
         adapter: &dyn PaymentProvider,
         new: &NewCollection,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Draft {
+    ) -> ApiResult<Draft> {
         let created_at = crate::domain::time::truncate(now);
         let expires_at = created_at + TimeDelta::minutes(new.expires_in.into());
+        let due_at = match new.due_at {
+            Some(due) if due <= created_at || due > expires_at => {
+                return Err(ApiError::validation(
+                    "dueAt",
+                    format!(
+                        "must be after now and at or before the expiry ({})",
+                        time::format(&expires_at)
+                    ),
+                ))
+            }
+            Some(due) => crate::domain::time::truncate(due),
+            None => created_at + (expires_at - created_at) * 3 / 4,
+        };
         let follow_up = new
             .follow_up
             .clone()
@@ -220,19 +235,20 @@ impl Draft {
         let first_follow_up = followup::Plan::read(Some(&follow_up))
             .touch(1, created_at, expires_at, None)
             .map(|t| t.at);
-        Draft {
+        Ok(Draft {
             id: new_id("pay"),
             merchant_name: merchant_name.to_owned(),
             created_at,
             expires_at,
             follow_up,
             first_follow_up,
+            due_at,
             methods: if new.payable_enabled {
                 adapter.offered_methods(&new.methods, new.amount)
             } else {
                 new.methods.clone()
             },
-        }
+        })
     }
 
     /// What the provider is asked for.
@@ -307,6 +323,7 @@ pub(super) async fn write(
         created_at,
         event_id: &event_id,
         first_follow_up: draft.first_follow_up,
+        due_at: draft.due_at,
         new_contact_id: &new_id("contact"),
         first_name: &new.contact.first_name,
         last_name: &new.contact.last_name,
@@ -324,6 +341,7 @@ pub(super) async fn write(
         provider: slug.to_owned(),
         expires_in: new.expires_in,
         expires_at,
+        due_at: Some(draft.due_at),
         payable: sqlx::types::Json(payable.clone()),
         follow_up: Some(sqlx::types::Json(draft.follow_up.clone())),
         metadata: new.metadata.clone().map(sqlx::types::Json),

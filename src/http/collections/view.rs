@@ -55,6 +55,11 @@ pub struct CollectionView {
     pub expires_in: i32,
     #[serde(serialize_with = "time::serialize")]
     pub expires_at: DateTime<Utc>,
+    /// When it becomes `overdue` if still unpaid (the merchant's `dueAt`, else three quarters of the
+    /// way to expiry).
+    #[serde(serialize_with = "time::serialize_opt")]
+    #[schema(value_type = Option<String>)]
+    pub due_at: Option<DateTime<Utc>>,
     /// `{"enabled", "methods", "options": [...]}`; each option carries `method`, its details and `expiresAt`.
     #[schema(value_type = Object)]
     pub payable: Value,
@@ -127,6 +132,7 @@ impl From<CollectionRow> for CollectionView {
             provider: row.provider,
             expires_in: row.expires_in,
             expires_at: row.expires_at,
+            due_at: row.due_at,
             payable: row.payable.0,
             follow_up: row.follow_up.map(|j| j.0),
             metadata: row.metadata.map(|j| j.0),

@@ -40,7 +40,12 @@ pub struct CreateCollectionRequest {
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
     provider: Option<String>,
+    /// Without it Cowry plans the follow-ups itself and shows the plan (`followUp.planned: true`).
     follow_up: Option<FollowUpRequest>,
+    /// When the collection becomes `overdue` if unpaid: after now, at or before its expiry. Default:
+    /// three quarters of the way from creation to expiry.
+    #[schema(value_type = Option<String>, format = DateTime, example = "2026-11-28T18:00:00+01:00")]
+    due_at: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
