@@ -105,3 +105,47 @@ async fn the_official_python_library_talks_to_the_emulator_unchanged() {
     assert_eq!(recorded[0]["apiKey"], "atsk_python_key");
     assert_eq!(recorded[0]["bulkSMSMode"], "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_whatsapp_client_sends_a_template_to_the_emulator_unchanged() {
+    let app = spawn_with(&[]).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/channels/wa_send.py");
+    let base = app.url("/_emulator/whatsapp");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args([
+                base.as_str(),
+                "106540352242922",
+                "EAAG_test_token",
+                "2348012345678",
+            ])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "pywa failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("pywa's answer is JSON");
+    let id = answer["id"].as_str().unwrap();
+    assert!(id.starts_with("wamid."), "{answer}");
+    let recorded: Value = app
+        .client
+        .get(app.url("/_emulator/whatsapp/_messages?phone_number_id=106540352242922"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = &recorded["messages"][0];
+    assert_eq!(message["id"], id);
+    assert_eq!(message["template"], "cowry_reminder_professional");
+    assert_eq!(message["language"], "en");
+    assert_eq!(message["token"], "EAAG_test_token");
+    assert_eq!(message["parameters"][1], "NGN 5,000.00");
+}
