@@ -69,6 +69,9 @@ pub struct Config {
     pub smtp_url: Option<Secret>,
     /// Its from-address (`COWRY_SMTP_FROM`).
     pub smtp_from: String,
+    /// How long a process reuses what a merchant's follow-up history says works
+    /// (`COWRY_LEARNING_REFRESH_SECS`, default 600; 0 reads it on every plan).
+    pub learning_refresh: Duration,
     /// Run the job queue (reconciliation and webhook processing) in this process.
     pub workers: bool,
     /// How often an idle worker looks for due jobs.
@@ -291,7 +294,21 @@ impl Config {
                 "expected an address, e.g. Acme <pay@acme.example>",
             ));
         }
+        let learning_refresh = match get("COWRY_LEARNING_REFRESH_SECS") {
+            None => Duration::from_secs(600),
+            Some(text) => match text.parse::<u64>() {
+                Ok(secs) if secs <= 86_400 => Duration::from_secs(secs),
+                _ => {
+                    return Err(bad(
+                        "COWRY_LEARNING_REFRESH_SECS",
+                        &text,
+                        "expected whole seconds from 0 to 86400",
+                    ))
+                }
+            },
+        };
         Ok(Config {
+            learning_refresh,
             smtp_url: smtp_url.map(Secret::new),
             smtp_from,
             extra_root_certs,

@@ -40,6 +40,8 @@ pub struct AppState {
     pub metric_gauges: Arc<metrics::GaugeCache>,
     /// Business time (see `clock`): the wall clock unless a test moved it.
     pub clock: clock::Clock,
+    /// What each merchant's follow-up history says works, cached (`http::collections::learned`).
+    pub learned: http::collections::learned::Learned,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             limiters: Default::default(),
             metric_gauges: Default::default(),
             clock: Default::default(),
+            learned: Default::default(),
         }
     }
 }

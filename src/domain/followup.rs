@@ -85,6 +85,9 @@ pub struct Situation {
     pub reachable: Vec<&'static str>,
     /// They paid this merchant promptly before.
     pub pays_promptly: bool,
+    /// What this merchant's history says works (`domain::learning`); the default when there is not
+    /// enough of it.
+    pub learned: super::learning::Preference,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +108,15 @@ const CHANNEL_ORDER: [&str; 3] = ["whatsapp", "sms", "email"];
 
 /// The default strategy's steps, oldest first (empty when the customer cannot be reached).
 pub fn default_plan(s: &Situation) -> Vec<Step> {
-    let Some(channel) = CHANNEL_ORDER.into_iter().find(|c| s.reachable.contains(c)) else {
+    let learned_channel = s
+        .learned
+        .channel
+        .as_deref()
+        .and_then(|c| CHANNEL_ORDER.into_iter().find(|known| *known == c))
+        .filter(|c| s.reachable.contains(c));
+    let Some(channel) =
+        learned_channel.or_else(|| CHANNEL_ORDER.into_iter().find(|c| s.reachable.contains(c)))
+    else {
         return Vec::new();
     };
     let window = s.expires_at - s.created_at;
@@ -145,9 +156,17 @@ pub fn default_plan(s: &Situation) -> Vec<Step> {
     };
     let mut planned: Vec<(DateTime<Utc>, &'static str, String)> = Vec::new();
     for ((when, rule), tone) in touches.drain(..).zip(tones) {
-        if tone == "gentle" && s.pays_promptly {
+        if tone == "gentle" && (s.pays_promptly || s.learned.skip_gentle) {
             continue;
         }
+        let (when, rule) = match in_learned_band(when, s) {
+            Some(moved) => (
+                moved,
+                format!("{rule}; moved to the hours that worked best"),
+            ),
+            None => (when, rule.to_owned()),
+        };
+        let rule = rule.as_str();
         let Some((when, moved)) = outside_quiet_hours(when, s) else {
             continue;
         };
@@ -210,6 +229,26 @@ pub fn default_plan(s: &Situation) -> Vec<Step> {
     }
     steps.truncate(MAX_MESSAGES);
     steps
+}
+
+/// The start of the learned hour band on `at`'s local day, when `at` is outside it and that time is
+/// after creation and well before expiry.
+fn in_learned_band(at: DateTime<Utc>, s: &Situation) -> Option<DateTime<Utc>> {
+    let start = s.learned.band_start?;
+    let (_, from, to) = super::learning::BANDS
+        .iter()
+        .find(|(_, from, _)| *from == start)?;
+    let local = at.with_timezone(&s.zone);
+    if (*from..*to).contains(&local.hour()) {
+        return None;
+    }
+    let moved = super::schedule::resolve(
+        s.zone,
+        local
+            .date_naive()
+            .and_time(NaiveTime::from_hms_opt(*from, 0, 0)?),
+    )?;
+    (moved > s.created_at && moved < s.expires_at - Duration::minutes(15)).then_some(moved)
 }
 
 /// `at`, or the next 08:00 local when `at` is in quiet hours, or 20:45 the evening before when that
@@ -367,10 +406,11 @@ impl Plan {
 }
 
 /// The default strategy's plan as a collection's `followUp` shows it.
-pub fn planned_json(steps: &[Step]) -> serde_json::Value {
+pub fn planned_json(steps: &[Step], learned: &[String]) -> serde_json::Value {
     serde_json::json!({
         "enabled": !steps.is_empty(),
         "planned": true,
+        "learned": learned,
         "steps": steps.iter().map(|s| serde_json::json!({
             "at": super::time::format(&s.at),
             "channel": s.channel,
@@ -443,6 +483,7 @@ mod tests {
             zone: Lagos,
             reachable: vec!["sms", "email"],
             pays_promptly: false,
+            learned: Default::default(),
         }
     }
 
@@ -623,7 +664,7 @@ mod tests {
         assert_eq!(Plan::read(None).touch(1, created, expires, None), None);
 
         let steps = default_plan(&situation(created, expires));
-        let planned = Plan::read(Some(&planned_json(&steps)));
+        let planned = Plan::read(Some(&planned_json(&steps, &[])));
         let Plan::Steps(touches) = &planned else {
             panic!("{planned:?}")
         };
@@ -644,6 +685,34 @@ mod tests {
             planned.touch(2, created, expires, Some(late)).unwrap().at,
             late
         );
+    }
+
+    #[test]
+    fn what_a_merchant_learned_changes_the_channel_the_opening_and_the_hours() {
+        let created = lagos(2027, 3, 1, 9, 0);
+        let mut s = situation(created, created + Duration::days(3));
+        s.reachable = vec!["sms", "email"];
+        s.learned = crate::domain::learning::Preference {
+            channel: Some("email".into()),
+            skip_gentle: true,
+            band_start: Some(17),
+            why: vec!["email worked best".into()],
+        };
+        let steps = default_plan(&s);
+        assert!(steps.iter().all(|st| st.channel == "email"), "{steps:?}");
+        assert!(steps.iter().all(|st| st.tone != "gentle"), "{steps:?}");
+        // Each touch moves to the evening of its day — but the last, whose evening is after expiry.
+        let (last, rest) = steps.split_last().unwrap();
+        for step in rest {
+            let hour = step.at.with_timezone(&Lagos).hour();
+            assert!((17..21).contains(&hour), "{step:?}");
+        }
+        assert!(last.at < created + Duration::days(3));
+        // A learned channel the customer cannot be reached on is not used.
+        s.learned.channel = Some("whatsapp".into());
+        assert!(default_plan(&s)
+            .iter()
+            .all(|st| st.channel == "sms" || st.channel == "email"));
     }
 
     #[test]

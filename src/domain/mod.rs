@@ -9,6 +9,7 @@ pub mod followup;
 pub mod ids;
 pub mod integrated;
 pub mod json_keys;
+pub mod learning;
 pub mod money;
 pub mod network;
 pub mod nuban;

@@ -370,3 +370,40 @@ pub async fn opt_out_by_phone(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// One sent message for learning: its channel, tone, when it went, to whom, and whether the
+/// collection was paid within `window_hours` after it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Trial {
+    pub channel: String,
+    pub tone: String,
+    pub sent_at: DateTime<Utc>,
+    pub phone: String,
+    pub paid: bool,
+}
+
+/// The merchant's latest sent follow-ups (of the last 90 days, at most `limit`), as trials.
+pub async fn trials(
+    pool: &PgPool,
+    merchant_id: &str,
+    window_hours: i64,
+    limit: i64,
+) -> Result<Vec<Trial>, sqlx::Error> {
+    sqlx::query_as(
+        "select m.channel, m.tone, m.sent_at, ct.phone,
+                coalesce(c.completed_at > m.sent_at
+                         and c.completed_at <= m.sent_at + make_interval(hours => $2::int), false) as paid
+         from messages m
+         join collections c on c.merchant_id = m.merchant_id and c.id = m.collection_id
+         join contacts ct on ct.merchant_id = m.merchant_id and ct.id = m.contact_id
+         where m.merchant_id = $1 and m.status in ('sent', 'delivered') and m.sent_at is not null
+           and m.sent_at > now() - interval '90 days'
+         order by m.sent_at desc
+         limit $3",
+    )
+    .bind(merchant_id)
+    .bind(window_hours as i32)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

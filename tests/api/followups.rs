@@ -796,3 +796,72 @@ async fn delivery_reports_mark_messages_and_a_stop_reply_ends_that_channel() {
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_plan_prefers_what_was_followed_by_payment_for_this_merchant() {
+    // Read what was learned afresh on every create (the default is every ten minutes).
+    let app = spawn_with(&[("COWRY_LEARNING_REFRESH_SECS", "0")]).await;
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body.as_object_mut().unwrap().remove("followUp");
+    // History: 40 collections, each reminded by SMS (never paid within a day) and by email in the
+    // evening (paid an hour later).
+    for n in 0..40 {
+        body["reference"] = json!(format!("history-{n}"));
+        let (status, created) = app.create(&body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    sqlx::query(
+        "insert into messages (merchant_id, id, collection_id, contact_id, seq, channel, tone, status,
+                               recipient, body, planned_at, sent_at)
+         select c.merchant_id, 'msg_' || c.id || ch, c.id, c.contact_id, 1, ch, 'professional', 'sent',
+                'x', 'x', at, at
+         from collections c,
+              lateral (values ('sms', timestamptz '2026-05-30 07:00+00'),
+                              ('email', timestamptz '2026-06-01 17:30+00')) as v(ch, at)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update collections set status = 'completed', completed_at = '2026-06-01 18:30+00'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // Recent enough to count (the last 90 days).
+    sqlx::query(
+        "update messages set sent_at = sent_at + (now() - timestamptz '2026-06-02 00:00+00')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("update collections set completed_at = completed_at + (now() - timestamptz '2026-06-02 00:00+00')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let mut learned_plans = 0;
+    for n in 0..10 {
+        body["reference"] = json!(format!("new-{n}"));
+        let (_, created) = app.create(&body).await;
+        let plan = &created["data"]["followUp"];
+        let steps = plan["steps"].as_array().unwrap();
+        let learned = plan["learned"].as_array().unwrap();
+        if learned.is_empty() {
+            // An exploring plan: the defaults (SMS first).
+            assert_eq!(steps[0]["channel"], "sms", "{plan}");
+            continue;
+        }
+        learned_plans += 1;
+        assert!(steps.iter().all(|s| s["channel"] == "email"), "{plan}");
+        assert!(
+            learned[0].as_str().unwrap().contains("email worked best"),
+            "{plan}"
+        );
+    }
+    assert!(
+        learned_plans >= 5,
+        "most plans use what was learned: {learned_plans}"
+    );
+}

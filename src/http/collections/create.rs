@@ -69,7 +69,27 @@ pub async fn create(
         fingerprint: &fingerprint,
         stale_after: state.config.request_timeout * 2,
     };
-    let draft = Draft::new(&merchant.name, adapter.as_ref(), &new, state.clock.now())?;
+    // Cowry plans the follow-ups when the merchant did not: from what worked for this merchant before.
+    let arms = match new.follow_up {
+        Some(_) => Default::default(),
+        None => {
+            state
+                .learned
+                .arms(
+                    &state.pool,
+                    &merchant.merchant_id,
+                    state.config.learning_refresh,
+                )
+                .await?
+        }
+    };
+    let draft = Draft::new(
+        &merchant.name,
+        adapter.as_ref(),
+        &new,
+        state.clock.now(),
+        &arms,
+    )?;
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))
     } else {
@@ -212,7 +232,9 @@ impl Draft {
         adapter: &dyn PaymentProvider,
         new: &NewCollection,
         now: chrono::DateTime<chrono::Utc>,
+        arms: &[crate::domain::learning::Arm],
     ) -> ApiResult<Draft> {
+        let id = new_id("pay");
         let created_at = crate::domain::time::truncate(now);
         let expires_at = created_at + TimeDelta::minutes(new.expires_in.into());
         let due_at = match new.due_at {
@@ -231,12 +253,12 @@ impl Draft {
         let follow_up = new
             .follow_up
             .clone()
-            .unwrap_or_else(|| default_follow_up(new, created_at, expires_at));
+            .unwrap_or_else(|| default_follow_up(new, &id, arms, created_at, expires_at));
         let first_follow_up = followup::Plan::read(Some(&follow_up))
             .touch(1, created_at, expires_at, None)
             .map(|t| t.at);
         Ok(Draft {
-            id: new_id("pay"),
+            id,
             merchant_name: merchant_name.to_owned(),
             created_at,
             expires_at,
@@ -276,18 +298,24 @@ impl Draft {
 /// email); opt-outs are honoured at each send, and WhatsApp needs an opt-in the contact gives later.
 fn default_follow_up(
     new: &NewCollection,
+    id: &str,
+    arms: &[crate::domain::learning::Arm],
     created_at: chrono::DateTime<chrono::Utc>,
     expires_at: chrono::DateTime<chrono::Utc>,
 ) -> serde_json::Value {
+    let reachable = ["sms", "email"];
+    let learned =
+        crate::domain::learning::prefer(arms, &reachable, crate::domain::learning::explores(id));
     let steps = followup::default_plan(&followup::Situation {
         created_at,
         expires_at,
         zone: crate::domain::phone::zone_of(new.contact.phone.country_code())
             .unwrap_or(chrono_tz::Africa::Lagos),
-        reachable: vec!["sms", "email"],
+        reachable: reachable.to_vec(),
         pays_promptly: false,
+        learned: learned.clone(),
     });
-    followup::planned_json(&steps)
+    followup::planned_json(&steps, &learned.why)
 }
 
 /// Writes the collection, its contact and its event (one statement) with the options it offers.

@@ -2,6 +2,7 @@
 
 mod claimed;
 pub mod create;
+pub mod learned;
 pub mod view;
 
 pub use create::create;
