@@ -66,7 +66,7 @@ pub struct Preference {
 /// Whether the plan for this collection explores (ignores what was learned).
 pub fn explores(collection_id: &str) -> bool {
     let sum: u32 = collection_id.bytes().map(u32::from).sum();
-    sum % EXPLORE_ONE_IN == 0
+    sum.is_multiple_of(EXPLORE_ONE_IN)
 }
 
 /// The best option along one dimension (`key` picks it from an arm), if one has enough trials.

@@ -14,9 +14,12 @@ use crate::store::messages;
 /// The latest sends considered.
 const TRIALS: i64 = 5000;
 
+/// A merchant's arms and when they were read.
+type Read = (Instant, Arc<Vec<Arm>>);
+
 #[derive(Clone, Default)]
 pub struct Learned {
-    by_merchant: Arc<Mutex<HashMap<String, (Instant, Arc<Vec<Arm>>)>>>,
+    by_merchant: Arc<Mutex<HashMap<String, Read>>>,
 }
 
 impl Learned {
