@@ -76,6 +76,10 @@ pub fn zone_of(country_code: u16) -> Option<chrono_tz::Tz> {
         20 => Africa::Cairo,
         212 => Africa::Casablanca,
         44 => chrono_tz::Europe::London,
+        1 => chrono_tz::America::New_York,
+        91 => chrono_tz::Asia::Kolkata,
+        86 => chrono_tz::Asia::Shanghai,
+        61 => chrono_tz::Australia::Sydney,
         _ => return None,
     })
 }
@@ -88,7 +92,8 @@ mod tests {
     fn a_calling_code_gives_the_customers_zone() {
         assert_eq!(zone_of(234), Some(chrono_tz::Africa::Lagos));
         assert_eq!(zone_of(254), Some(chrono_tz::Africa::Nairobi));
-        assert_eq!(zone_of(1), None);
+        assert_eq!(zone_of(61), Some(chrono_tz::Australia::Sydney));
+        assert_eq!(zone_of(7), None);
     }
 
     #[test]

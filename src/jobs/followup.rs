@@ -56,6 +56,8 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
     if now < due {
         return Ok(Outcome::RetryAt(due, None));
     }
+    // Read before the transaction: a job holding a connection must not wait on the pool for another.
+    let channels = registry::Channels::load(state, merchant_id).await?;
     let mut tx = state.pool.begin().await?;
     let Some(c) = messages::context_for_update(&mut tx, merchant_id, collection_id).await? else {
         jobs::remove(&mut *tx, job.id).await?;
@@ -106,6 +108,7 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
     }
     for channel in &touch.channels {
         write_message(
+            &channels,
             state,
             &mut tx,
             merchant_id,
@@ -136,6 +139,7 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
 /// Writes one channel's message of a touch (queued with its send job, or skipped with the reason).
 #[allow(clippy::too_many_arguments)]
 async fn write_message(
+    channels: &registry::Channels,
     state: &AppState,
     tx: &mut sqlx::PgConnection,
     merchant_id: &str,
@@ -147,7 +151,7 @@ async fn write_message(
     zone: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<(), crate::error::ApiError> {
-    let opened = registry::open(state, merchant_id, &c.mode, channel).await?;
+    let opened = channels.open(state, channel)?;
     let skipped: Option<String> = if c.opted_out.iter().any(|o| o == channel) {
         Some(format!("the customer opted out of {channel}"))
     } else if channel == "whatsapp" && c.whatsapp_opt_in.is_none() {

@@ -36,6 +36,43 @@ pub async fn open(
     channel: &str,
 ) -> ApiResult<Result<Opened, Closed>> {
     let row = crate::store::channels::get(&state.pool, merchant_id, channel).await?;
+    build(state, merchant_id, mode, channel, row)
+}
+
+/// A merchant's channel settings, read once (one query) and opened without further I/O: for work
+/// that must not wait on the pool while it holds a transaction.
+pub struct Channels {
+    pub merchant_id: String,
+    pub mode: String,
+    rows: Vec<crate::store::channels::ChannelRow>,
+}
+
+impl Channels {
+    pub async fn load(state: &AppState, merchant_id: &str) -> ApiResult<Channels> {
+        let mode = crate::store::channels::merchant_mode(&state.pool, merchant_id)
+            .await?
+            .unwrap_or_else(|| "live".to_owned());
+        let rows = crate::store::channels::list(&state.pool, merchant_id).await?;
+        Ok(Channels {
+            merchant_id: merchant_id.to_owned(),
+            mode,
+            rows,
+        })
+    }
+
+    pub fn open(&self, state: &AppState, channel: &str) -> ApiResult<Result<Opened, Closed>> {
+        let row = self.rows.iter().find(|r| r.channel == channel).cloned();
+        build(state, &self.merchant_id, &self.mode, channel, row)
+    }
+}
+
+fn build(
+    state: &AppState,
+    merchant_id: &str,
+    mode: &str,
+    channel: &str,
+    row: Option<crate::store::channels::ChannelRow>,
+) -> ApiResult<Result<Opened, Closed>> {
     let Some(row) = row else {
         return Ok(default(state, merchant_id, mode, channel));
     };

@@ -865,3 +865,38 @@ async fn the_default_plan_prefers_what_was_followed_by_payment_for_this_merchant
         "most plans use what was learned: {learned_plans}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_touches_due_at_once_are_each_sent_once_even_with_a_small_pool() {
+    // 32 job slots and 3 connections: a touch that waited on the pool while holding a transaction
+    // would stall every other.
+    let app = spawn_with(&[("COWRY_DB_MAX_CONNECTIONS", "3")]).await;
+    let merchant = merchant_id(&app).await;
+    app.clock.set(lagos(2027, 3, 1, 10, 0));
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["followUp"] = json!({"enabled": true, "startAfter": 1, "cadence": "daily",
+                              "channels": ["sms"], "tone": "professional"});
+    let mut created = lagos(2027, 3, 1, 10, 0);
+    for n in 0..40 {
+        body["reference"] = json!(format!("many-{n}"));
+        body["contact"]["phone"] = json!(format!("+234803{:06}1", n));
+        body["contact"]["email"] = json!(format!("many{n}@example.com"));
+        let (status, answer) = app.create(&body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        created = created_at(&answer);
+    }
+    // All 40 fall due together.
+    at(&app, created + Duration::minutes(1)).await;
+    let sms = received(&app, &merchant).await.1;
+    assert_eq!(sms.len(), 40);
+    let mut recipients: Vec<&str> = sms.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 40, "each once");
+    assert_eq!(
+        app.count("select count(*) from messages where status = 'sent'")
+            .await,
+        40
+    );
+}
