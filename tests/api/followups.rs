@@ -868,8 +868,7 @@ async fn the_default_plan_prefers_what_was_followed_by_payment_for_this_merchant
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_touches_due_at_once_are_each_sent_once_even_with_a_small_pool() {
-    // 32 job slots and 3 connections: a touch that waited on the pool while holding a transaction
-    // would stall every other.
+    // 32 job slots sharing 3 connections, 40 touches due at once.
     let app = spawn_with(&[("COWRY_DB_MAX_CONNECTIONS", "3")]).await;
     let merchant = merchant_id(&app).await;
     app.clock.set(lagos(2027, 3, 1, 10, 0));
