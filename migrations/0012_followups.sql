@@ -18,14 +18,17 @@ create table merchant_channels (
 );
 
 -- One message on one channel. A follow-up "touch" (`seq`) is one row per channel; the unique key makes
--- planning a touch twice (a job run again after a crash) write nothing new.
+-- planning a touch twice (a job run again after a crash) write nothing new. A scheduled collection's
+-- notice before a debit is a message too (tone `notice`, `seq` the debit's due minute since the epoch);
+-- such a collection may have no contact.
 create table messages (
     merchant_id         text not null references merchants (id),
     id                  text not null,
     collection_id       text not null,
-    contact_id          text not null,
+    contact_id          text,
     seq                 int not null,
     channel             text not null check (channel in ('whatsapp', 'sms', 'email')),
+    -- gentle, professional, urgent; notice (before a scheduled debit)
     tone                text not null,
     -- queued → sending → sent → delivered | undelivered; queued → cancelled (the collection closed or
     -- the customer opted out first); sending → failed (refused, or retries ran out) | unknown (the

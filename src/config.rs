@@ -83,6 +83,8 @@ pub struct Config {
     /// When a scheduled debit that failed softly (insufficient funds, bank unavailable) is tried again:
     /// one try per delay, then the installment is `failed`.
     pub debit_retry_schedule: Vec<Duration>,
+    /// How long before each `MONA` debit the customer is told of it (`COWRY_DEBIT_NOTICE_LEAD`).
+    pub debit_notice_lead: Duration,
     /// Waits before each retry of the bank's activation charge of an approved direct-debit mandate that
     /// is still not active (`PUT /customer/{id}/directdebit-activation-charge`); then Cowry stops asking.
     pub activation_retry_schedule: Vec<Duration>,
@@ -447,6 +449,16 @@ impl Config {
                         "COWRY_RECONCILE_SCHEDULE",
                         &text,
                         "expected comma-separated delays like 30s,1m,1h (ms, s, m, h)",
+                    )
+                })?
+            },
+            debit_notice_lead: {
+                let text = get("COWRY_DEBIT_NOTICE_LEAD").unwrap_or_else(|| "24h".to_owned());
+                crate::domain::time::parse_duration(&text).ok_or_else(|| {
+                    bad(
+                        "COWRY_DEBIT_NOTICE_LEAD",
+                        &text,
+                        "expected one delay like 24h or 3d (ms, s, m, h, d)",
                     )
                 })?
             },

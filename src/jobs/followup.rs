@@ -180,7 +180,7 @@ async fn write_message(
             merchant_id,
             id: &id,
             collection_id,
-            contact_id: &c.contact_id,
+            contact_id: Some(&c.contact_id),
             seq: seq as i32,
             channel,
             tone: &touch.tone,

@@ -6,7 +6,8 @@ use std::pin::Pin;
 
 use super::queue::Outcome;
 use super::{
-    activation, consent, deadline, debit, deliver, followup, message, reconcile, refund, webhook,
+    activation, consent, deadline, debit, deliver, followup, message, notice, reconcile, refund,
+    webhook,
 };
 use crate::store::jobs::Job;
 use crate::AppState;
@@ -61,6 +62,11 @@ pub const KINDS: &[Kind] = &[
         name: deadline::KIND,
         max_attempts: 25,
         run: |state, job| Box::pin(async move { deadline::run(&state, &job).await }),
+    },
+    Kind {
+        name: notice::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { notice::run(&state, &job).await }),
     },
     Kind {
         name: followup::KIND,

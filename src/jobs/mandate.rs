@@ -184,7 +184,8 @@ pub async fn revoke(
     Ok(moved)
 }
 
-/// Writes the next installments (keeping `AHEAD` open), each with its `debit` job due at its date, and
+/// Writes the next installments (keeping `AHEAD` open), each with its `debit` job due at its date and
+/// its `debit_notice` job (the customer is told before), and
 /// completes the collection when nothing is left to collect. `paid` is the installment just paid.
 pub async fn extend(
     conn: &mut PgConnection,
@@ -205,6 +206,7 @@ pub async fn extend(
     };
     for due_at in &added {
         super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
+        super::notice::schedule(&mut *conn, merchant_id, id, *due_at).await?;
     }
     let (last, open, upcoming, paid_all) = store::planned(conn, merchant_id, id).await?;
     store::set_progress(&mut *conn, merchant_id, id, upcoming, paid.is_some()).await?;

@@ -69,8 +69,10 @@ async fn send(state: &AppState, job: &Job) -> Result<Outcome, crate::error::ApiE
         )),
         _ => return Ok(Outcome::Done),
     };
-    let open = crate::domain::collection::Status::parse(&m.collection_status)
-        .is_some_and(|s| !s.is_terminal());
+    // An integrated collection still payable, or a scheduled one still debiting (its notices).
+    let open = m.collection_status == "ACTIVE"
+        || crate::domain::collection::Status::parse(&m.collection_status)
+            .is_some_and(|s| !s.is_terminal());
     let stop = stop
         .or_else(|| {
             (!open).then(|| {

@@ -12,6 +12,7 @@ pub mod followup;
 pub mod kinds;
 pub mod mandate;
 pub mod message;
+pub mod notice;
 pub mod queue;
 pub mod reconcile;
 pub mod refund;

@@ -6,6 +6,7 @@
 pub mod africastalking;
 pub mod channel;
 pub mod email;
+pub mod notice;
 pub mod registry;
 pub mod reminder;
 pub mod sms;

@@ -53,6 +53,51 @@ pub async fn context_for_update(
     .await
 }
 
+/// What a notice before a scheduled debit is written from, read with the collection locked.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NoticeContext {
+    pub merchant_name: String,
+    pub mode: String,
+    pub status: String,
+    pub reference: String,
+    pub currency: String,
+    pub time_zone: String,
+    pub amount_minor: i64,
+    pub installment_status: String,
+    pub contact_id: Option<String>,
+    pub first_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub opted_out: Vec<String>,
+}
+
+pub async fn notice_context_for_update(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    collection_id: &str,
+    due_at: DateTime<Utc>,
+) -> Result<Option<NoticeContext>, sqlx::Error> {
+    sqlx::query_as(
+        "select m.name as merchant_name, m.mode, c.status, c.reference, c.currency, md.time_zone,
+                i.amount_minor, i.status as installment_status, c.contact_id, ct.first_name, ct.phone,
+                coalesce(md.customer_email, ct.email) as email,
+                array(select o.channel from contact_opt_outs o
+                      where o.merchant_id = c.merchant_id and o.contact_id = c.contact_id) as opted_out
+         from collections c
+         join merchants m on m.id = c.merchant_id
+         join mandates md on md.merchant_id = c.merchant_id and md.collection_id = c.id
+         join installments i on i.merchant_id = c.merchant_id and i.collection_id = c.id and i.due_at = $3
+         left join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id
+         where c.merchant_id = $1 and c.id = $2
+         for update of c",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .bind(due_at)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Touches (distinct planned sends) in `[from, to)`: of this collection, and to this contact from any
 /// of the merchant's collections. Skipped rows (never sendable) do not count.
 pub async fn touches_between(
@@ -68,7 +113,7 @@ pub async fn touches_between(
                 count(distinct (collection_id, seq))
          from messages
          where merchant_id = $1 and contact_id = $3 and planned_at >= $4 and planned_at < $5
-           and status <> 'skipped'",
+           and status <> 'skipped' and tone <> 'notice'",
     )
     .bind(merchant_id)
     .bind(collection_id)
@@ -83,7 +128,7 @@ pub struct NewMessage<'a> {
     pub merchant_id: &'a str,
     pub id: &'a str,
     pub collection_id: &'a str,
-    pub contact_id: &'a str,
+    pub contact_id: Option<&'a str>,
     pub seq: i32,
     pub channel: &'a str,
     pub tone: &'a str,
@@ -397,6 +442,7 @@ pub async fn trials(
          join collections c on c.merchant_id = m.merchant_id and c.id = m.collection_id
          join contacts ct on ct.merchant_id = m.merchant_id and ct.id = m.contact_id
          where m.merchant_id = $1 and m.status in ('sent', 'delivered') and m.sent_at is not null
+           and m.tone <> 'notice'
            and m.sent_at > now() - interval '90 days'
          order by m.sent_at desc
          limit $3",

@@ -84,7 +84,39 @@ async fn a_monthly_schedule_walked_by_the_clock_debits_each_installment_at_its_l
         dates.map(|d| d.format("%H").to_string()),
         ["09", "09", "08"]
     );
+    let notices = || async {
+        sqlx::query_scalar::<_, String>(
+            "select body from messages where tone = 'notice' and channel = 'sms' and status = 'sent'
+             order by seq",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
     for (paid, at) in dates.iter().enumerate() {
+        // The customer is told a day before each debit (COWRY_DEBIT_NOTICE_LEAD), not earlier.
+        app.clock
+            .set(*at - chrono::TimeDelta::hours(24) - chrono::TimeDelta::seconds(1));
+        worker_pass(&app).await;
+        assert_eq!(notices().await.len(), paid, "told early");
+        app.clock.set(*at - chrono::TimeDelta::hours(24));
+        let told = eventually("the notice before the debit", || async {
+            let told = notices().await;
+            (told.len() == paid + 1).then_some(told)
+        })
+        .await;
+        let local = at
+            .with_timezone(&London)
+            .format("%-d %b, %H:%M")
+            .to_string();
+        assert!(
+            told[paid].contains("NGN 100.00")
+                && told[paid].contains(&local)
+                && told[paid].contains("rent-q1"),
+            "{}",
+            told[paid]
+        );
+
         app.clock.set(*at - chrono::TimeDelta::seconds(1));
         worker_pass(&app).await;
         assert_eq!(debits(&app, &id).await.len(), paid, "debited early");
