@@ -141,7 +141,7 @@ async fn write(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
         )
         .await?;
         if written && skipped.is_none() {
-            super::message::schedule(&mut *tx, merchant_id, &message_id).await?;
+            super::message::schedule(&mut tx, merchant_id, &message_id).await?;
         }
     }
     jobs::remove(&mut *tx, job.id).await?;
