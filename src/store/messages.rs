@@ -453,3 +453,34 @@ pub async fn trials(
     .fetch_all(pool)
     .await
 }
+
+/// What the merchant knows of a customer (by phone) that the default follow-up plan uses.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct History {
+    pub whatsapp_opt_in: bool,
+    pub opted_out: Vec<String>,
+    /// Paid one of the merchant's collections within the first quarter of its time.
+    pub pays_promptly: bool,
+}
+
+pub async fn history(
+    pool: &PgPool,
+    merchant_id: &str,
+    phone: &str,
+) -> Result<Option<History>, sqlx::Error> {
+    sqlx::query_as(
+        "select ct.whatsapp_opt_in is not null as whatsapp_opt_in,
+                array(select o.channel from contact_opt_outs o
+                      where o.merchant_id = ct.merchant_id and o.contact_id = ct.id) as opted_out,
+                exists (select 1 from collections c
+                        where c.merchant_id = ct.merchant_id and c.contact_id = ct.id
+                          and c.status = 'completed' and c.type = 'integrated'
+                          and c.completed_at <= c.created_at + (c.expires_at - c.created_at) / 4)
+                  as pays_promptly
+         from contacts ct where ct.merchant_id = $1 and ct.phone = $2",
+    )
+    .bind(merchant_id)
+    .bind(phone)
+    .fetch_optional(pool)
+    .await
+}

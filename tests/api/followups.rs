@@ -145,12 +145,12 @@ async fn the_documents_example_sends_whatsapp_and_sms_every_ten_minutes_until_th
 
     let listed = messages(&app, &id).await;
     assert_eq!(listed.len(), 14);
-    assert!(
-        listed
-            .iter()
-            .all(|m| m["status"] == "sent" && m["tone"] == "gentle"),
-        "{listed:?}"
-    );
+    assert!(listed.iter().all(|m| m["status"] == "sent"), "{listed:?}");
+    // The first day in the merchant's tone; the next morning is past the due time (three quarters of
+    // the way to expiry, 04:00), so the collection is overdue and the touch urgent.
+    let tones: Vec<&str> = listed.iter().map(|m| m["tone"].as_str().unwrap()).collect();
+    assert_eq!(tones[..12], ["gentle"; 12]);
+    assert_eq!(tones[12..], ["urgent", "urgent"]);
     assert_eq!(listed[0]["channel"], "sms");
     assert_eq!(listed[1]["channel"], "whatsapp");
     assert_eq!(listed[1]["template"]["name"], "cowry_reminder_gentle");
@@ -897,5 +897,43 @@ async fn many_touches_due_at_once_are_each_sent_once_even_with_a_small_pool() {
         app.count("select count(*) from messages where status = 'sent'")
             .await,
         40
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_plan_knows_the_customer_opted_in_opted_out_and_paid_promptly_before() {
+    let app = spawn_with(&[]).await;
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body.as_object_mut().unwrap().remove("followUp");
+    body["expiresIn"] = json!(4320);
+    let (_, first) = app.create(&body).await;
+    let plan = &first["data"]["followUp"];
+    assert_eq!(plan["steps"][0]["channel"], "sms", "{plan}");
+    assert_eq!(plan["steps"][0]["tone"], "gentle", "{plan}");
+    let contact = first["data"]["contact"]["id"].as_str().unwrap().to_owned();
+
+    // They paid it within its first quarter, opted in to WhatsApp and out of email.
+    sqlx::query("update collections set status = 'completed', completed_at = created_at + interval '1 hour'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    opt_in_whatsapp(&app, &contact).await;
+    let (status, _) = app
+        .post_json(
+            &format!("/contacts/{contact}/opt-out"),
+            &json!({"channels": ["email"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    body["reference"] = json!("second");
+    let (_, second) = app.create(&body).await;
+    let plan = &second["data"]["followUp"];
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["channel"] == "whatsapp"), "{plan}");
+    assert!(
+        steps.iter().all(|s| s["tone"] != "gentle"),
+        "no gentle nudge for a prompt payer: {plan}"
     );
 }

@@ -70,25 +70,32 @@ pub async fn create(
         stale_after: state.config.request_timeout * 2,
     };
     // Cowry plans the follow-ups when the merchant did not: from what worked for this merchant before.
-    let arms = match new.follow_up {
-        Some(_) => Default::default(),
-        None => {
-            state
+    let known = match new.follow_up {
+        Some(_) => Known::default(),
+        None => Known {
+            arms: state
                 .learned
                 .arms(
                     &state.pool,
                     &merchant.merchant_id,
                     state.config.learning_refresh,
                 )
-                .await?
-        }
+                .await?,
+            history: crate::store::messages::history(
+                &state.pool,
+                &merchant.merchant_id,
+                new.contact.phone.e164(),
+            )
+            .await?
+            .unwrap_or_default(),
+        },
     };
     let draft = Draft::new(
         &merchant.name,
         adapter.as_ref(),
         &new,
         state.clock.now(),
-        &arms,
+        &known,
     )?;
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))
@@ -232,7 +239,7 @@ impl Draft {
         adapter: &dyn PaymentProvider,
         new: &NewCollection,
         now: chrono::DateTime<chrono::Utc>,
-        arms: &[crate::domain::learning::Arm],
+        known: &Known,
     ) -> ApiResult<Draft> {
         let id = new_id("pay");
         let created_at = crate::domain::time::truncate(now);
@@ -253,7 +260,7 @@ impl Draft {
         let follow_up = new
             .follow_up
             .clone()
-            .unwrap_or_else(|| default_follow_up(new, &id, arms, created_at, expires_at));
+            .unwrap_or_else(|| default_follow_up(new, &id, known, created_at, expires_at));
         let first_follow_up = followup::Plan::read(Some(&follow_up))
             .touch(1, created_at, expires_at, None)
             .map(|t| t.at);
@@ -293,26 +300,42 @@ impl Draft {
     }
 }
 
+/// What the default plan is made from besides the collection: the merchant's history of what worked,
+/// and this customer's with the merchant.
+#[derive(Default)]
+pub(super) struct Known {
+    pub arms: std::sync::Arc<Vec<crate::domain::learning::Arm>>,
+    pub history: crate::store::messages::History,
+}
+
 /// Cowry's plan for a collection whose merchant gave no `followUp` (`domain::followup::default_plan`).
-/// At creation it knows the customer's zone (from the phone) and the channels every contact has (SMS,
-/// email); opt-outs are honoured at each send, and WhatsApp needs an opt-in the contact gives later.
+/// It knows the customer's zone (from the phone), the channels they can be reached on (WhatsApp only
+/// with a recorded opt-in; none they opted out of) and whether they paid this merchant promptly before.
 fn default_follow_up(
     new: &NewCollection,
     id: &str,
-    arms: &[crate::domain::learning::Arm],
+    known: &Known,
     created_at: chrono::DateTime<chrono::Utc>,
     expires_at: chrono::DateTime<chrono::Utc>,
 ) -> serde_json::Value {
-    let reachable = ["sms", "email"];
-    let learned =
-        crate::domain::learning::prefer(arms, &reachable, crate::domain::learning::explores(id));
+    let history = &known.history;
+    let reachable: Vec<&'static str> = ["whatsapp", "sms", "email"]
+        .into_iter()
+        .filter(|c| *c != "whatsapp" || history.whatsapp_opt_in)
+        .filter(|c| !history.opted_out.iter().any(|o| o == c))
+        .collect();
+    let learned = crate::domain::learning::prefer(
+        &known.arms,
+        &reachable,
+        crate::domain::learning::explores(id),
+    );
     let steps = followup::default_plan(&followup::Situation {
         created_at,
         expires_at,
         zone: crate::domain::phone::zone_of(new.contact.phone.country_code())
             .unwrap_or(chrono_tz::Africa::Lagos),
-        reachable: reachable.to_vec(),
-        pays_promptly: false,
+        reachable,
+        pays_promptly: history.pays_promptly,
         learned: learned.clone(),
     });
     followup::planned_json(&steps, &learned.why)
