@@ -10,8 +10,9 @@
 //!
 //! `POST /_webhook {phone_number_id, url, verify_token, app_secret}` is the app dashboard's webhook
 //! setting: the URL is verified with Meta's GET handshake first. Each accepted message is then reported
-//! there, signed with `X-Hub-Signature-256`: `sent`, then `delivered` — or `failed` (131026) for
-//! numbers ending `0404`. `POST /_reply {phone_number_id, from, text}` is the customer texting back.
+//! there, signed with `X-Hub-Signature-256`: `sent`, then `delivered` (late, after 5 s, for numbers
+//! ending `0777`) — or `failed` (131026) for numbers ending `0404`. `POST /_reply {phone_number_id,
+//! from, text}` is the customer texting back.
 
 use std::sync::{Arc, Mutex};
 
@@ -174,7 +175,8 @@ async fn reply(State(emulator): State<Emulator>, Json(reply): Json<Reply>) -> Re
     }
 }
 
-/// After an accepted send: `sent`, then `delivered` — or `failed` (131026) for numbers ending `0404`.
+/// After an accepted send: `sent`, then `delivered` (5 s later for numbers ending `0777`) — or `failed`
+/// (131026) for numbers ending `0404`.
 fn report_statuses(emulator: &Emulator, phone_number_id: String, wamid: String, to: String) {
     let hook = emulator
         .webhooks
@@ -190,7 +192,9 @@ fn report_statuses(emulator: &Emulator, phone_number_id: String, wamid: String, 
                                  "timestamp": chrono::Utc::now().timestamp().to_string()}]})
         };
         post_webhook(&client, &hook, &phone_number_id, status("sent")).await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Numbers ending 0777 are delivered late.
+        let delay = if to.ends_with("0777") { 5000 } else { 50 };
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         let last = if to.ends_with("0404") {
             let mut failed = status("failed");
             failed["statuses"][0]["errors"] =
