@@ -57,6 +57,9 @@ async fn send(state: &AppState, job: &Job) -> Result<Outcome, crate::error::ApiE
     else {
         return Ok(Outcome::GiveUp("payload names no message".to_owned()));
     };
+    // Read before the claim: a database error after the claim would leave the message `sending`, and
+    // a message found `sending` is never sent again.
+    let channels = registry::Channels::load(state, merchant_id).await?;
     let mut tx = state.pool.begin().await?;
     let Some(m) = messages::claim(&mut tx, merchant_id, message_id).await? else {
         return Ok(Outcome::Done);
@@ -95,10 +98,11 @@ async fn send(state: &AppState, job: &Job) -> Result<Outcome, crate::error::ApiE
         tx.commit().await?;
         return Ok(Outcome::Done);
     }
+    let opened = channels.open(state, &m.channel)?;
     messages::set_status(&mut *tx, merchant_id, message_id, "sending", None).await?;
     tx.commit().await?;
 
-    let result = match registry::open(state, merchant_id, &m.mode, &m.channel).await? {
+    let result = match opened {
         Ok(opened) => opened.channel.send(&outgoing(&m)).await,
         Err(Closed::NotConfigured) => Err(SendError::Refused(format!(
             "{} is no longer configured",

@@ -29,16 +29,6 @@ pub enum Closed {
     Broken(String),
 }
 
-pub async fn open(
-    state: &AppState,
-    merchant_id: &str,
-    mode: &str,
-    channel: &str,
-) -> ApiResult<Result<Opened, Closed>> {
-    let row = crate::store::channels::get(&state.pool, merchant_id, channel).await?;
-    build(state, merchant_id, mode, channel, row)
-}
-
 /// A merchant's channel settings, read once (one query) and opened without further I/O: for work
 /// that must not wait on the pool while it holds a transaction.
 pub struct Channels {

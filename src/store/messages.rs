@@ -182,7 +182,6 @@ pub struct Claimed {
     pub html: Option<String>,
     pub template: Option<Json<Value>>,
     pub attempts: i32,
-    pub mode: String,
     pub collection_status: String,
     pub opted_out: bool,
 }
@@ -196,13 +195,12 @@ pub async fn claim(
 ) -> Result<Option<Claimed>, sqlx::Error> {
     sqlx::query_as(
         "select msg.status, msg.channel, msg.collection_id, msg.recipient, msg.subject, msg.body,
-                msg.html, msg.template, msg.attempts, m.mode, c.status as collection_status,
+                msg.html, msg.template, msg.attempts, c.status as collection_status,
                 exists (select 1 from contact_opt_outs o
                         where o.merchant_id = msg.merchant_id and o.contact_id = msg.contact_id
                           and o.channel = msg.channel) as opted_out
          from messages msg
          join collections c on c.merchant_id = msg.merchant_id and c.id = msg.collection_id
-         join merchants m on m.id = msg.merchant_id
          where msg.merchant_id = $1 and msg.id = $2
          for update of msg, c",
     )
