@@ -71,8 +71,13 @@ create table contact_opt_outs (
     foreign key (merchant_id, contact_id) references contacts (merchant_id, id)
 );
 
--- WhatsApp business-initiated messages need the customer's recorded opt-in: {source, at}.
-alter table contacts add column whatsapp_opt_in jsonb;
+-- WhatsApp business-initiated messages need the customer's recorded opt-in: {source, at}. The channel
+-- the customer prefers and their language (BCP 47) are the merchant's to set.
+alter table contacts
+    add column whatsapp_opt_in   jsonb,
+    add column preferred_channel text check (preferred_channel in ('whatsapp', 'sms', 'email')),
+    add column language          text;
+create index contacts_list on contacts (merchant_id, created_at desc, id desc);
 
 -- When an unpaid collection becomes overdue (the merchant's `dueAt`, else three quarters of the way to
 -- its expiry).

@@ -196,6 +196,14 @@ impl From<sqlx::Error> for ApiError {
                     message: "a collection with this reference already exists".to_owned(),
                 };
             }
+            if db.constraint() == Some("contacts_merchant_id_phone_key") {
+                return ApiError::Conflict {
+                    code: "duplicate_phone",
+                    message:
+                        "another of your contacts has this phone (a phone is a contact's identity)"
+                            .to_owned(),
+                };
+            }
         }
         if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) {
             tracing::error!(error = %e, "database unavailable");

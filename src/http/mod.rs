@@ -9,6 +9,7 @@ pub mod channel_callbacks;
 pub mod channels;
 pub mod collect;
 pub mod collections;
+pub mod contacts;
 pub mod events;
 pub mod extract;
 pub mod followups;
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .merge(webhook_endpoints::router())
         .merge(providers::router())
         .merge(followups::router())
+        .merge(contacts::router())
         .merge(channels::router())
         .merge(channel_callbacks::router())
         .merge(admin::router())

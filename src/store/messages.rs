@@ -456,6 +456,8 @@ pub async fn trials(
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct History {
     pub whatsapp_opt_in: bool,
+    /// The channel the merchant says the customer prefers.
+    pub preferred_channel: Option<String>,
     pub opted_out: Vec<String>,
     /// Paid one of the merchant's collections within the first quarter of its time.
     pub pays_promptly: bool,
@@ -467,7 +469,7 @@ pub async fn history(
     phone: &str,
 ) -> Result<Option<History>, sqlx::Error> {
     sqlx::query_as(
-        "select ct.whatsapp_opt_in is not null as whatsapp_opt_in,
+        "select ct.whatsapp_opt_in is not null as whatsapp_opt_in, ct.preferred_channel,
                 array(select o.channel from contact_opt_outs o
                       where o.merchant_id = ct.merchant_id and o.contact_id = ct.id) as opted_out,
                 exists (select 1 from collections c

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod check;
 pub mod collections;
 pub mod collects;
+pub mod contacts;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;

@@ -79,3 +79,124 @@ async fn phones_are_stored_in_e164() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["data"]["contact"]["phone"], "+2348010000001");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_listed_searched_shown_with_their_history_and_changed() {
+    let app = spawn().await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let (status, body) = app.create(&body_n(n)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["data"]["contact"]["id"].as_str().unwrap().to_owned());
+    }
+    // Newest first, in cursor pages.
+    let (status, page) = app.get("/contacts?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["data"][0]["id"], ids[2].as_str());
+    let cursor = page["pagination"]["nextCursor"].as_str().unwrap();
+    let (_, next) = app.get(&format!("/contacts?limit=2&cursor={cursor}")).await;
+    assert_eq!(next["data"][0]["id"], ids[0].as_str());
+    assert_eq!(next["pagination"]["hasMore"], false);
+
+    // Search by phone (any format), email (any case) and part of the name.
+    let (_, first) = app.get(&format!("/contacts/{}", ids[0])).await;
+    let contact = &first["data"];
+    let phone = contact["phone"].as_str().unwrap().to_owned();
+    let spaced = format!("{} {}", &phone[..4], &phone[4..]).replace('+', "%2B");
+    let (_, by_phone) = app.get(&format!("/contacts?phone={spaced}")).await;
+    assert_eq!(by_phone["data"][0]["id"], ids[0].as_str(), "{by_phone}");
+    let email = contact["email"].as_str().unwrap().to_uppercase();
+    let (_, by_email) = app.get(&format!("/contacts?email={email}")).await;
+    assert_eq!(by_email["data"].as_array().unwrap().len(), 1);
+    let (_, by_name) = app.get("/contacts?name=%25").await;
+    assert_eq!(
+        by_name["data"].as_array().unwrap().len(),
+        0,
+        "a % is a character, not a wildcard"
+    );
+    let first_name = contact["firstName"].as_str().unwrap().to_lowercase();
+    let (_, by_name) = app.get(&format!("/contacts?name={first_name}")).await;
+    assert!(!by_name["data"].as_array().unwrap().is_empty());
+
+    // Its history: the collection it was made by.
+    assert_eq!(contact["collections"].as_array().unwrap().len(), 1);
+    assert_eq!(contact["collections"][0]["type"], "integrated");
+    assert_eq!(contact["collects"], json!([]));
+
+    // Changes: names, preferred channel, language; a phone another contact holds is a 409.
+    let response = app
+        .authed(reqwest::Method::PATCH, &format!("/contacts/{}", ids[0]))
+        .json(&json!({"firstName": "Ngozi", "preferredChannel": "email", "language": "yo"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, changed) = crate::common::read(response).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["data"]["firstName"], "Ngozi");
+    assert_eq!(changed["data"]["preferredChannel"], "email");
+    assert_eq!(changed["data"]["language"], "yo");
+    let (_, other) = app.get(&format!("/contacts/{}", ids[1])).await;
+    let taken = other["data"]["phone"].as_str().unwrap();
+    let response = app
+        .authed(reqwest::Method::PATCH, &format!("/contacts/{}", ids[0]))
+        .json(&json!({"phone": taken}))
+        .send()
+        .await
+        .unwrap();
+    let (status, refused) = crate::common::read(response).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "duplicate_phone");
+    let response = app
+        .authed(reqwest::Method::PATCH, &format!("/contacts/{}", ids[0]))
+        .json(&json!({"email": "nope", "preferredChannel": "fax", "id": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, refused) = crate::common::read(response).await;
+    let fields = crate::common::assert_error(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields, ["id", "email", "preferredChannel"]);
+
+    // The preferred channel leads the next default plan.
+    let mut body = body_n(1);
+    body["reference"] = json!("after-preference");
+    body.as_object_mut().unwrap().remove("followUp");
+    let (_, again) = app.create(&body).await;
+    let steps = again["data"]["followUp"]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["channel"] == "email"), "{steps:?}");
+
+    // Another merchant's contact is a 404, everywhere.
+    let other_key = app.other_merchant_key().await;
+    let response = app
+        .client
+        .get(app.url(&format!("/contacts/{}", ids[0])))
+        .header("x-api-key", &other_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = app
+        .client
+        .patch(app.url(&format!("/contacts/{}", ids[0])))
+        .header("x-api-key", &other_key)
+        .json(&json!({"firstName": "X"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, theirs) = crate::common::read(
+        app.client
+            .get(app.url("/contacts"))
+            .header("x-api-key", &other_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(theirs["data"], json!([]));
+}

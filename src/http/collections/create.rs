@@ -324,11 +324,22 @@ fn default_follow_up(
         .filter(|c| *c != "whatsapp" || history.whatsapp_opt_in)
         .filter(|c| !history.opted_out.iter().any(|o| o == c))
         .collect();
-    let learned = crate::domain::learning::prefer(
+    let mut learned = crate::domain::learning::prefer(
         &known.arms,
         &reachable,
         crate::domain::learning::explores(id),
     );
+    // The customer's own preference, where it can reach them, comes before what worked for others.
+    if let Some(preferred) = history
+        .preferred_channel
+        .as_deref()
+        .filter(|c| reachable.contains(c))
+    {
+        learned.channel = Some(preferred.to_owned());
+        learned
+            .why
+            .insert(0, format!("the customer prefers {preferred}"));
+    }
     let steps = followup::default_plan(&followup::Situation {
         created_at,
         expires_at,

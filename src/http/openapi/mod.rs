@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         super::webhook_endpoints::replay, super::admin::failing_endpoints,
         super::followups::messages, super::followups::opt_out, super::followups::opt_in,
         super::channels::list, super::channels::fetch, super::channels::put, super::channels::remove,
+        super::contacts::list, super::contacts::fetch, super::contacts::update,
     ),
     components(schemas(
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         crate::http::scheduled::view::ScheduledView, crate::http::scheduled::view::MandateView,
         crate::http::scheduled::debit::DebitView, super::collections::view::ListItem,
         super::followups::MessageView, super::followups::OptOutView, super::channels::ChannelView,
+        super::contacts::ContactDetails, super::contacts::HistoryItem, super::contacts::ContactList,
         CollectRequest, super::collect::view::CollectView, super::collect::view::CollectList, super::collect::view::CollectEventView,
     )),
     modifiers(&Security, &CommonAnswers),
