@@ -20,7 +20,7 @@ use crate::domain::currency::Currency;
 use crate::domain::followup::{self, Plan, Touch};
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
-use crate::notify::registry::{self, Closed};
+use crate::notify::registry;
 use crate::notify::reminder::{self, BankTransfer, Reminder, Tone};
 use crate::store::jobs::{self, Job};
 use crate::store::messages::{self, FollowUpContext, NewMessage};
@@ -157,11 +157,7 @@ async fn write_message(
     } else if channel == "whatsapp" && c.whatsapp_opt_in.is_none() {
         Some("the customer has no recorded WhatsApp opt-in".to_owned())
     } else {
-        match &opened {
-            Ok(_) => None,
-            Err(Closed::NotConfigured) => Some(format!("{channel} is not configured")),
-            Err(Closed::Broken(why)) => Some(format!("{channel} settings cannot be used: {why}")),
-        }
+        opened.as_ref().err().map(|closed| closed.reason(channel))
     };
     let settings = opened
         .as_ref()

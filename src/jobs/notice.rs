@@ -15,7 +15,7 @@ use crate::domain::currency::Currency;
 use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::notify::notice::{self, Notice};
-use crate::notify::registry::{self, Closed};
+use crate::notify::registry;
 use crate::store::jobs::{self, Job};
 use crate::store::messages::{self, NewMessage};
 use crate::AppState;
@@ -100,13 +100,10 @@ async fn write(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
         let skipped = if c.opted_out.iter().any(|o| o == channel) {
             Some(format!("the customer opted out of {channel}"))
         } else {
-            match channels.open(state, channel)? {
-                Ok(_) => None,
-                Err(Closed::NotConfigured) => Some(format!("{channel} is not configured")),
-                Err(Closed::Broken(why)) => {
-                    Some(format!("{channel} settings cannot be used: {why}"))
-                }
-            }
+            channels
+                .open(state, channel)?
+                .err()
+                .map(|closed| closed.reason(channel))
         };
         let (subject, body, html) = if channel == "email" {
             let email = notice::email(&facts);

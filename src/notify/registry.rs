@@ -29,6 +29,16 @@ pub enum Closed {
     Broken(String),
 }
 
+impl Closed {
+    /// Why a message on `channel` is skipped, in words for the merchant.
+    pub fn reason(&self, channel: &str) -> String {
+        match self {
+            Closed::NotConfigured => format!("{channel} is not configured"),
+            Closed::Broken(why) => format!("{channel} settings cannot be used: {why}"),
+        }
+    }
+}
+
 /// A merchant's channel settings, read once (one query) and opened without further I/O: for work
 /// that must not wait on the pool while it holds a transaction.
 pub struct Channels {

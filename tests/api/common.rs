@@ -461,3 +461,33 @@ where
     }
     panic!("gave up waiting for {what}");
 }
+
+/// Takes the next due job of `kind` as a worker would (for tests whose server runs no workers).
+pub async fn take(app: &TestApp, kind: &str) -> cowry::store::jobs::Job {
+    sqlx::query_as(
+        "update jobs set locked_by = 'test', locked_until = now() + interval '1 minute',
+                         attempts = attempts + 1
+         where id = (select id from jobs where kind = $1 and status = 'queued'
+                       and (locked_until is null or locked_until < now())
+                     order by run_at, id limit 1)
+         returning id, kind, key, merchant_id, payload, attempts",
+    )
+    .bind(kind)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("no {kind} job queued: {e}"))
+}
+
+/// Runs one due job of `kind` with `state`, as a worker would, and expects it done.
+pub async fn run_one(app: &TestApp, state: &cowry::AppState, kind: &str) {
+    let job = take(app, kind).await;
+    let run = cowry::jobs::kinds::find(kind).unwrap().run;
+    let outcome = run(state.clone(), job.clone()).await;
+    assert!(
+        matches!(outcome, cowry::jobs::queue::Outcome::Done),
+        "{kind}: {outcome:?}"
+    );
+    cowry::store::jobs::finish(&app.pool, job.id, "test")
+        .await
+        .unwrap();
+}

@@ -6,7 +6,7 @@ use chrono_tz::Africa::Lagos;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{eventually, example, spawn_with, TestApp};
+use crate::common::{eventually, example, run_one, spawn_with, take, TestApp};
 use crate::scheduled_clock::worker_pass;
 
 /// When the collection was created (business time runs on from where the test set it).
@@ -230,14 +230,7 @@ async fn without_whatsapp_opt_in_or_after_an_opt_out_a_channel_is_skipped_and_sa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_landing_while_a_message_is_queued_sends_nothing() {
-    let extra = [("COWRY_WORKERS", "false")];
-    let app = spawn_with(&extra).await;
-    let merchant = merchant_id(&app).await;
-    let mut state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
-    state.providers.set_self_base(app.base.clone());
-    state.clock = app.clock.clone();
-    let created = lagos(2027, 3, 1, 10, 0);
-    app.clock.set(created);
+    let (app, state, merchant) = without_workers().await;
     let mut body = example();
     body["provider"] = json!("sandbox");
     body["followUp"]["channels"] = json!(["sms"]);
@@ -273,14 +266,7 @@ async fn a_payment_landing_while_a_message_is_queued_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_that_failed_is_retried_and_a_refused_one_fails_with_an_event() {
-    let extra = [("COWRY_WORKERS", "false")];
-    let app = spawn_with(&extra).await;
-    let merchant = merchant_id(&app).await;
-    let mut state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
-    state.providers.set_self_base(app.base.clone());
-    state.clock = app.clock.clone();
-    let created = lagos(2027, 3, 1, 10, 0);
-    app.clock.set(created);
+    let (app, state, merchant) = without_workers().await;
     let mut body = example();
     body["provider"] = json!("sandbox");
     body["followUp"]["channels"] = json!(["sms"]);
@@ -378,33 +364,17 @@ async fn an_email_follow_up_arrives_at_a_real_smtp_server_with_both_parts_and_th
     assert_eq!(listed[0]["subject"], subject);
 }
 
-/// Takes the next due job of `kind` as a worker would.
-async fn take(app: &TestApp, kind: &str) -> cowry::store::jobs::Job {
-    sqlx::query_as(
-        "update jobs set locked_by = 'test', locked_until = now() + interval '1 minute',
-                         attempts = attempts + 1
-         where id = (select id from jobs where kind = $1 and status = 'queued'
-                       and (locked_until is null or locked_until < now())
-                     order by run_at, id limit 1)
-         returning id, kind, key, merchant_id, payload, attempts",
-    )
-    .bind(kind)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap_or_else(|e| panic!("no {kind} job queued: {e}"))
-}
-
-async fn run_one(app: &TestApp, state: &cowry::AppState, kind: &str) {
-    let job = take(app, kind).await;
-    let run = cowry::jobs::kinds::find(kind).unwrap().run;
-    let outcome = run(state.clone(), job.clone()).await;
-    assert!(
-        matches!(outcome, cowry::jobs::queue::Outcome::Done),
-        "{kind}: {outcome:?}"
-    );
-    cowry::store::jobs::finish(&app.pool, job.id, "test")
-        .await
-        .unwrap();
+/// A server without workers (the test runs each job itself, in the order that matters), a state of
+/// its own on the server's clock, and the merchant's id; business time is 10:00 in Lagos.
+async fn without_workers() -> (TestApp, cowry::AppState, String) {
+    let extra = [("COWRY_WORKERS", "false")];
+    let app = spawn_with(&extra).await;
+    let merchant = merchant_id(&app).await;
+    let mut state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
+    state.providers.set_self_base(app.base.clone());
+    state.clock = app.clock.clone();
+    app.clock.set(lagos(2027, 3, 1, 10, 0));
+    (app, state, merchant)
 }
 
 /// `tests/channels/smtp_sink.py`: aiosmtpd on a free port, one JSON line per message received.

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{eventually, spawn_with, TestApp};
+use crate::common::{eventually, run_one, spawn_with, TestApp};
 use crate::scheduled::{
     authorization_code, charges, debitable_now, event_types, no_redirects, secret,
 };
@@ -310,29 +310,6 @@ async fn an_approved_mandate_the_bank_did_not_activate_is_retried_after_a_day() 
             .await,
         0
     );
-}
-
-/// Runs one due job of `kind` with `state`, as a worker would (the server under test runs none).
-async fn run_one(app: &TestApp, state: &cowry::AppState, kind: &str) {
-    let job: cowry::store::jobs::Job = sqlx::query_as(
-        "update jobs set locked_by = 'test', locked_until = now() + interval '1 minute',
-                         attempts = attempts + 1
-         where id = (select id from jobs where kind = $1 and status = 'queued' order by run_at limit 1)
-         returning id, kind, key, merchant_id, payload, attempts",
-    )
-    .bind(kind)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap_or_else(|e| panic!("no {kind} job queued: {e}"));
-    let run = cowry::jobs::kinds::find(kind).unwrap().run;
-    let outcome = run(state.clone(), job.clone()).await;
-    assert!(
-        matches!(outcome, cowry::jobs::queue::Outcome::Done),
-        "{kind}: {outcome:?}"
-    );
-    cowry::store::jobs::finish(&app.pool, job.id, "test")
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
