@@ -136,7 +136,7 @@ fn not_found() -> ApiError {
 #[utoipa::path(get, path = "/contacts", tag = "contacts",
     params(
         ("phone" = Option<String>, Query, description = "Exactly this phone (any format that parses to the E.164 number)"),
-        ("email" = Option<String>, Query, description = "Exactly this email, case-insensitively"),
+        ("email" = Option<String>, Query, max_length = 320, description = "Exactly this email, case-insensitively"),
         ("name" = Option<String>, Query, max_length = 100, description = "Part of \"first last\", case-insensitively"),
         ("createdFrom" = Option<String>, Query), ("createdTo" = Option<String>, Query),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100),
@@ -161,14 +161,15 @@ pub async fn list(
     });
     let email = listing::text(&query, "email");
     let name = listing::text(&query, "name");
-    for (key, value) in [("email", &email), ("name", &name)] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.len() > 320 || v.chars().any(char::is_control))
+    // The raw values: what the schema's limits speak of.
+    for (key, max) in [("email", 320), ("name", 100)] {
+        if query
+            .get(key)
+            .is_some_and(|v| v.chars().count() > max || v.chars().any(char::is_control))
         {
             errors.add(
                 key,
-                "must be at most 320 characters, without control characters",
+                format!("must be at most {max} characters, without control characters"),
             );
         }
     }
