@@ -907,3 +907,39 @@ async fn the_default_plan_knows_the_customer_opted_in_opted_out_and_paid_promptl
         "no gentle nudge for a prompt payer: {plan}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_interrupted_by_a_crash_is_never_repeated() {
+    let (app, state, merchant) = without_workers().await;
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["followUp"]["channels"] = json!(["sms"]);
+    let (_, created_body) = app.create(&body).await;
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    app.clock.set(created + Duration::minutes(20));
+    run_one(&app, &state, "followup").await;
+    // A worker claimed the send (the message is `sending`) and died before it recorded the outcome:
+    // its lease ran out and the job is taken again.
+    sqlx::query("update messages set status = 'sending', attempts = 1")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    run_one(&app, &state, "message").await;
+    let listed = messages(&app, &id).await;
+    assert_eq!(listed[0]["status"], "unknown");
+    assert!(listed[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not sent again"));
+    assert_eq!(
+        received(&app, &merchant).await.1.len(),
+        0,
+        "never sent twice"
+    );
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'message'")
+            .await,
+        0
+    );
+}
