@@ -231,15 +231,7 @@ async fn without_whatsapp_opt_in_or_after_an_opt_out_a_channel_is_skipped_and_sa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_landing_while_a_message_is_queued_sends_nothing() {
     let (app, state, merchant) = without_workers().await;
-    let mut body = example();
-    body["provider"] = json!("sandbox");
-    body["followUp"]["channels"] = json!(["sms"]);
-    let (_, created_body) = app.create(&body).await;
-    let created = created_at(&created_body);
-    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
-
-    app.clock.set(created + Duration::minutes(20));
-    run_one(&app, &state, "followup").await;
+    let (id, created) = first_sms_touch_written(&app, &state).await;
     let listed = messages(&app, &id).await;
     assert_eq!(listed[0]["status"], "queued");
     // The payment lands before the send is claimed.
@@ -362,6 +354,24 @@ async fn an_email_follow_up_arrives_at_a_real_smtp_server_with_both_parts_and_th
     let listed = messages(&app, &id).await;
     assert_eq!(listed[0]["status"], "sent");
     assert_eq!(listed[0]["subject"], subject);
+}
+
+/// Creates the document's example on the sandbox with SMS follow-ups, moves the clock to its first touch
+/// (minute 20) and runs the touch: its message is queued, not yet sent. Returns the collection's id and
+/// when it was created.
+async fn first_sms_touch_written(
+    app: &TestApp,
+    state: &cowry::AppState,
+) -> (String, DateTime<Utc>) {
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["followUp"]["channels"] = json!(["sms"]);
+    let (_, created_body) = app.create(&body).await;
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    app.clock.set(created + Duration::minutes(20));
+    run_one(app, state, "followup").await;
+    (id, created)
 }
 
 /// A server without workers (the test runs each job itself, in the order that matters), a state of
@@ -911,14 +921,7 @@ async fn the_default_plan_knows_the_customer_opted_in_opted_out_and_paid_promptl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_interrupted_by_a_crash_is_never_repeated() {
     let (app, state, merchant) = without_workers().await;
-    let mut body = example();
-    body["provider"] = json!("sandbox");
-    body["followUp"]["channels"] = json!(["sms"]);
-    let (_, created_body) = app.create(&body).await;
-    let created = created_at(&created_body);
-    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
-    app.clock.set(created + Duration::minutes(20));
-    run_one(&app, &state, "followup").await;
+    let (id, _) = first_sms_touch_written(&app, &state).await;
     // A worker claimed the send (the message is `sending`) and died before it recorded the outcome:
     // its lease ran out and the job is taken again.
     sqlx::query("update messages set status = 'sending', attempts = 1")
