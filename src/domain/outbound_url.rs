@@ -8,7 +8,9 @@ pub fn check(url: &str, live: bool) -> Result<reqwest::Url, &'static str> {
     let parsed = reqwest::Url::parse(url).map_err(|_| "must be an http:// or https:// URL")?;
     if !matches!(parsed.scheme(), "http" | "https")
         || parsed.host_str().is_none()
-        || url.contains(char::is_whitespace)
+        // What the documented pattern's `\s` means (ECMAScript: Unicode white space and U+FEFF, which
+        // URL parsing would silently drop from a host).
+        || url.contains(|c: char| c.is_whitespace() || c == '\u{feff}')
     {
         return Err("must be an http:// or https:// URL");
     }
@@ -33,6 +35,7 @@ mod tests {
         assert!(check("ftp://example.com", false).is_err());
         assert!(check("https://user:pw@example.com", false).is_err());
         assert!(check("https://example.com/a b", false).is_err());
+        assert!(check("https://exa\u{feff}mple.com", false).is_err());
         assert!(check("not a url", false).is_err());
     }
 }
