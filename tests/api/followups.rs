@@ -809,14 +809,14 @@ async fn the_default_plan_prefers_what_was_followed_by_payment_for_this_merchant
     .execute(&app.pool)
     .await
     .unwrap();
-    // Recent enough to count (the last 90 days).
+    // Recent enough to count (the last 90 days), moved by whole days so each keeps its local hour.
     sqlx::query(
-        "update messages set sent_at = sent_at + (now() - timestamptz '2026-06-02 00:00+00')",
+        "update messages set sent_at = sent_at + (date_trunc('day', now()) - timestamptz '2026-06-02 00:00+00')",
     )
     .execute(&app.pool)
     .await
     .unwrap();
-    sqlx::query("update collections set completed_at = completed_at + (now() - timestamptz '2026-06-02 00:00+00')")
+    sqlx::query("update collections set completed_at = completed_at + (date_trunc('day', now()) - timestamptz '2026-06-02 00:00+00')")
         .execute(&app.pool)
         .await
         .unwrap();
