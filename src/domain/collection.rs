@@ -100,6 +100,8 @@ pub mod event {
     /// The customer consented after the collection had ended: recorded, never acted on.
     pub const MANDATE_CONSENT_AFTER_CLOSE: &str = "mandate.consent_after_close";
     pub const PAYMENT_FAILED: &str = "payment.failed";
+    /// Part of the amount arrived (a short transfer): the collection stays open for the rest.
+    pub const PAYMENT_PARTIAL: &str = "payment.partial";
     /// The provider reported a payment Cowry will not accept as paid (wrong amount or currency).
     pub const PAYMENT_FLAGGED: &str = "payment.flagged";
     pub const PAYMENT_REVERSED: &str = "payment.reversed";

@@ -26,8 +26,12 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ),
     ("payment.failed", "A payment attempt on a collection failed"),
     (
+        "payment.partial",
+        "A transfer paid part of a collection; it stays open for the rest (data: amountPaid, amountRemaining)",
+    ),
+    (
         "payment.flagged",
-        "The provider reported a payment Cowry will not accept as paid (wrong amount or currency)",
+        "The provider reported a payment Cowry will not accept as paid (wrong amount or currency), or a transfer paid more than was owed",
     ),
     (
         "payment.reversed",

@@ -115,7 +115,7 @@ pub fn parse(body: &Value) -> Result<NewCollection, Vec<FieldError>> {
     })
 }
 
-fn parse_amount(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<Money> {
+pub fn parse_amount(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<Money> {
     let amount = v::required_object(body, "amount", "", errors)?;
     let currency = match v::get(amount, "currency") {
         None => {

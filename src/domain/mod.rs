@@ -21,4 +21,5 @@ pub mod scheduled;
 pub mod secretbox;
 pub mod settlement;
 pub mod time;
+pub mod transfer;
 pub mod validate;

@@ -125,19 +125,34 @@ fn parse_credentials(
             credentials.insert((*field).to_owned(), Value::String(value));
         }
     }
-    // Optional settings: an Airtel app set to require signed payment requests.
-    let optional: &[&str] = if kind == "airtel_money" {
-        &["signPayments"]
-    } else {
-        &[]
+    // Optional settings: an Airtel app set to require signed payment requests; the bank a Paystack
+    // integration opens dedicated accounts at (a Paystack bank slug such as `wema-bank`).
+    let optional: &[&str] = match kind {
+        "airtel_money" => &["signPayments"],
+        "paystack" => &["preferredBank"],
+        _ => &[],
     };
     for name in optional {
-        match given.get(*name) {
-            None => {}
-            Some(Value::Bool(on)) => {
+        match (*name, given.get(*name)) {
+            (_, None) => {}
+            ("signPayments", Some(Value::Bool(on))) => {
                 credentials.insert((*name).to_owned(), Value::Bool(*on));
             }
-            Some(_) => errors.add(format!("credentials.{name}"), "must be true or false"),
+            ("signPayments", Some(_)) => {
+                errors.add(format!("credentials.{name}"), "must be true or false")
+            }
+            (_, Some(Value::String(slug)))
+                if (1..=40).contains(&slug.len())
+                    && slug
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+            {
+                credentials.insert((*name).to_owned(), Value::String(slug.clone()));
+            }
+            (_, Some(_)) => errors.add(
+                format!("credentials.{name}"),
+                "must be a Paystack bank slug (lower-case letters, digits and -), e.g. wema-bank",
+            ),
         }
     }
     for extra in given

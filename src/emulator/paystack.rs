@@ -55,10 +55,13 @@ struct Ledger {
     mandate_pages: super::Capped<String, (String, String)>,
     /// (secret, authorization code) → charges made on it (for tests counting debits)
     charges: super::Capped<(String, String), u64>,
+    /// dedicated account number → (secret, customer) it pays into
+    dedicated: super::Capped<String, (String, Customer)>,
 }
 
 mod mandates;
 mod refunds;
+mod transfers;
 
 /// Cards paid with such an email cannot be charged again.
 fn reusable(email: &str) -> bool {
@@ -82,6 +85,8 @@ struct Tx {
     created_at: String,
     authorization_code: Option<String>,
     callback_url: Option<String>,
+    /// A transfer into a dedicated account: the account and its customer.
+    receiver: Option<(String, Customer)>,
 }
 
 #[derive(Clone)]
@@ -137,6 +142,8 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/authorize/{access_code}/{action}", post(mandates::act))
         .route("/_authorizations/{code}/{action}", post(mandates::operate))
         .route("/_charges/{code}", get(mandates::charges))
+        .route("/_transfers", post(transfers::transfer))
+        .route("/bank/{account_number}", get(transfers::page).post(transfers::send))
         .route("/checkout/{access_code}", get(checkout_page))
         .route("/checkout/{access_code}/{action}", post(checkout_action))
         .fallback(|| async {
@@ -254,6 +261,14 @@ fn customer_json(tx: &Tx) -> Value {
 
 /// `GET /transaction/verify/{reference}` data (`VerifyResponse`).
 fn verify_json(tx: &Tx) -> Value {
+    let mut data = transaction_json(tx);
+    if let Some((account_number, customer)) = &tx.receiver {
+        transfers::describe(&mut data, account_number, customer);
+    }
+    data
+}
+
+fn transaction_json(tx: &Tx) -> Value {
     json!({
         "id": tx.id, "domain": "test", "status": tx.status, "reference": tx.reference, "receipt_number": null,
         "amount": tx.amount, "message": null, "gateway_response": tx.gateway_response, "paid_at": tx.paid_at,
@@ -509,6 +524,7 @@ async fn initialize(
         created_at: now(),
         authorization_code: None,
         callback_url: body["callback_url"].as_str().map(str::to_owned),
+        receiver: None,
     };
     if let Err(response) = emulator.open(&secret, tx) {
         return *response;
@@ -610,6 +626,7 @@ async fn charge(
         created_at: now(),
         authorization_code: None,
         callback_url: None,
+        receiver: None,
     };
     let tx = match emulator.open(&secret, tx) {
         Ok(tx) => tx,
@@ -672,6 +689,7 @@ async fn charge_authorization(
         created_at: now(),
         authorization_code: Some(code.to_owned()),
         callback_url: None,
+        receiver: None,
     };
     if let Err(response) = emulator.open(&secret, tx) {
         return *response;
@@ -809,6 +827,13 @@ async fn dedicated_account(
     let serial = format!("{:09}", hash % 1_000_000_000);
     let account_number = crate::domain::nuban::account_number("999", &serial).unwrap_or_default();
     let bank = body["preferred_bank"].as_str().unwrap_or("test-bank");
+    drop(ledger);
+    emulator
+        .state
+        .lock()
+        .expect("ledger")
+        .dedicated
+        .insert(account_number.clone(), (secret.clone(), customer.clone()));
     answer(
         StatusCode::OK,
         json!({"status": true, "message": "NUBAN successfully created", "data": {

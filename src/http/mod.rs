@@ -17,8 +17,10 @@ pub mod health;
 pub mod idempotent;
 pub mod listing;
 pub mod openapi;
+pub mod pay;
 pub mod providers;
 pub mod rate_limit;
+pub mod sandbox;
 pub mod scheduled;
 pub mod webhook_endpoints;
 pub mod webhooks;
@@ -57,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .merge(contacts::router())
         .merge(channels::router())
         .merge(channel_callbacks::router())
+        .merge(sandbox::router())
         .merge(admin::router())
         .merge(admin_attempts::router())
         .merge(admin_jobs::router())

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use crate::domain::ids::new_id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Rate;
-use crate::jobs::{reconcile, webhook};
+use crate::jobs::{reconcile, transfer, webhook};
 use crate::providers::{paystack, registry::paystack_secret, Account};
 use crate::store::attempts::{self, AttemptRow};
 use crate::store::webhooks::{self, NewReceipt};
@@ -293,6 +293,11 @@ impl Received<'_> {
         };
         let attempt = attempts::by_reference(&self.state.pool, "paystack", &reference).await?;
         let Some(attempt) = attempt else {
+            // A transfer into a dedicated account names Paystack's own reference: its receiving
+            // account number says whose it is.
+            if let Some(transfer) = paystack::parse_transfer(self.body) {
+                return self.paystack_transfer(&transfer, signature).await;
+            }
             return self
                 .reject(
                     "paystack",
@@ -321,6 +326,41 @@ impl Received<'_> {
                 .await;
         }
         self.paystack_verified(Some(&attempt)).await
+    }
+
+    /// A transfer at the older URL: the accounts that keep its receiving account number are tried in
+    /// turn; the one whose key verifies the signature takes it, as if it had come to that account's URL.
+    async fn paystack_transfer(
+        &self,
+        transfer: &paystack::Transfer,
+        signature: &str,
+    ) -> ApiResult<(StatusCode, Json<Value>)> {
+        let owners =
+            crate::store::virtual_accounts::owners(&self.state.pool, &transfer.account_number)
+                .await?;
+        for (merchant_id, slug) in owners {
+            let Some(account) =
+                crate::providers::accounts::open(self.state, &merchant_id, &slug).await?
+            else {
+                continue;
+            };
+            if paystack_secret(&account)
+                .is_some_and(|secret| paystack::verify_signature(secret, self.body, signature))
+            {
+                let at_account = Received {
+                    account: Some(&account),
+                    headers: self.headers.clone(),
+                    ..*self
+                };
+                return at_account.paystack_for_account(&account, signature).await;
+            }
+        }
+        self.reject(
+            "paystack",
+            None,
+            "no account Cowry keeps has this receiving account number with a key that verifies",
+        )
+        .await
     }
 
     /// At the account's own URL: the account's key checks the signature before anything in the body is
@@ -370,12 +410,18 @@ impl Received<'_> {
         } else {
             format!("{scope}:{event}:{transaction}")
         };
+        // Money paid into a dedicated account names no Cowry payment: it is matched by a job.
+        let transfer = match (attempt, self.account) {
+            (None, Some(account)) => paystack::parse_transfer(self.body).map(|_| account),
+            _ => None,
+        };
         let mut tx = self.state.pool.begin().await?;
         let settled = match attempt {
             Some(attempt) => webhook::repeats_settled(&mut tx, attempt, self.body).await?,
             None => false,
         };
         let outcome = match (attempt, settled) {
+            (None, _) if transfer.is_some() => None,
             (None, _) => Some("verified; names no Cowry payment, recorded only"),
             (Some(_), true) => Some(webhook::REPEATS_SETTLED),
             (Some(_), false) => None,
@@ -390,7 +436,18 @@ impl Received<'_> {
                 outcome,
             )
             .await?;
-        if first && settled {
+        if let (true, Some(account)) = (first, transfer) {
+            let payload = transfer::payload(&id, &account.merchant_id, &account.slug);
+            jobs::enqueue(
+                &mut *tx,
+                transfer::KIND,
+                &id,
+                Some(&account.merchant_id),
+                &payload,
+                chrono::Utc::now(),
+            )
+            .await?;
+        } else if first && settled {
             webhooks::processed(&mut *tx, &id, webhook::REPEATS_SETTLED).await?;
         } else if let (true, Some(attempt)) = (first, attempt) {
             let payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use super::queue::Outcome;
 use super::{
     activation, consent, deadline, debit, deliver, followup, message, notice, reconcile, refund,
-    webhook,
+    remainder, transfer, webhook,
 };
 use crate::store::jobs::Job;
 use crate::AppState;
@@ -79,6 +79,16 @@ pub const KINDS: &[Kind] = &[
         name: message::KIND,
         max_attempts: 10,
         run: |state, job| Box::pin(async move { message::run(&state, &job).await }),
+    },
+    Kind {
+        name: transfer::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { transfer::run(&state, &job).await }),
+    },
+    Kind {
+        name: remainder::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { remainder::run(&state, &job).await }),
     },
 ];
 

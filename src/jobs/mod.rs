@@ -16,8 +16,10 @@ pub mod notice;
 pub mod queue;
 pub mod reconcile;
 pub mod refund;
+pub mod remainder;
 pub mod retention;
 pub mod settle;
+pub mod transfer;
 pub mod webhook;
 
 use tokio::task::JoinHandle;

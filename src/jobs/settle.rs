@@ -187,9 +187,24 @@ async fn follow(
         let event_kind = match to {
             AttemptState::Succeeded => {
                 let event_id = new_id("evt");
+                let owed =
+                    crate::store::virtual_accounts::owed(&mut *conn, merchant_id, collection)
+                        .await?;
                 let moved =
                     collections::complete(&mut *conn, merchant_id, collection, &event_id, data)
                         .await?;
+                if moved {
+                    let paid = attempt.amount_minor.unwrap_or_default();
+                    collections::add_paid(&mut *conn, merchant_id, collection, paid).await?;
+                    // A checkout for the whole amount paid after a short transfer: finance sees the
+                    // excess, as with a transfer that paid too much.
+                    let excess = owed.map(|owed| paid - owed).filter(|e| *e > 0);
+                    let currency = attempt.currency.as_deref().and_then(|c| Currency::parse(c.trim()));
+                    if let (Some(excess), Some(currency)) = (excess, currency) {
+                        let excess = Money::from_minor(excess, currency);
+                        flag_excess(conn, merchant_id, collection, excess, data).await?;
+                    }
+                }
                 (!moved).then_some(event::PAYMENT_AFTER_CLOSE)
             }
             AttemptState::Failed => Some(event::PAYMENT_FAILED),
@@ -221,6 +236,34 @@ async fn follow(
         }
     }
     publish_owner(conn, attempt).await
+}
+
+/// `payment.flagged` on a collection paid `excess` more than it owed (a transfer, or a checkout for the
+/// whole amount after a short transfer): finance refunds it or keeps it as the customer's credit.
+pub async fn flag_excess(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    collection: &str,
+    excess: Money,
+    data: &serde_json::Value,
+) -> Result<String, sqlx::Error> {
+    let why = format!(
+        "paid {} more than was owed; refund it or keep it as the customer's credit",
+        excess.display()
+    );
+    let mut flagged = data.clone();
+    flagged["reason"] = json!(why);
+    flagged["excess"] = json!(excess.major_string());
+    collections::add_event(
+        &mut *conn,
+        merchant_id,
+        collection,
+        &new_id("evt"),
+        event::PAYMENT_FLAGGED,
+        &flagged,
+    )
+    .await?;
+    Ok(why)
 }
 
 /// Publishes the events just written on the attempt's owner (collection or collect).

@@ -214,7 +214,7 @@ impl super::PaymentProvider for MobileMoneyRail {
                 Ok(super::Offered {
                     options,
                     unconfirmed,
-                    unused: Vec::new(),
+                    ..super::Offered::default()
                 })
             }
         }

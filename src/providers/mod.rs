@@ -35,6 +35,20 @@ pub struct OptionsRequest<'a> {
     pub email: &'a str,
     pub phone: &'a str,
     pub expires_at: DateTime<Utc>,
+    /// The customer's dedicated account at this provider account, made for an earlier collection:
+    /// reused, never made again.
+    pub dedicated: Option<&'a DedicatedAccount>,
+    /// The collection's hosted payment page (`{COWRY_PUBLIC_URL}/pay/{token}`).
+    pub pay_url: &'a str,
+}
+
+/// A customer's dedicated virtual account (Paystack keeps one per customer).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DedicatedAccount {
+    pub customer_code: Option<String>,
+    pub bank_name: String,
+    pub account_number: String,
+    pub account_name: String,
 }
 
 /// One way for the customer to pay, as shown in `data.payable.options`.
@@ -241,6 +255,8 @@ pub struct Offered {
     pub unconfirmed: Vec<String>,
     /// Planned references never sent (unused spares).
     pub unused: Vec<String>,
+    /// A dedicated account made by this call, for the caller to keep for the customer's next collection.
+    pub dedicated: Option<DedicatedAccount>,
 }
 
 impl From<Vec<PaymentOption>> for Offered {

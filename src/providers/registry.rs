@@ -59,6 +59,7 @@ impl Registry {
         emulator_callback_url: Option<&str>,
         policy: HttpPolicy,
         allow_private_networks: bool,
+        sandbox_serials: crate::store::virtual_accounts::SandboxSerials,
     ) -> Registry {
         let guard = super::guard::Guard::new(allow_private_networks);
         guard.trust(public_url);
@@ -66,7 +67,7 @@ impl Registry {
             guard.trust(url);
         }
         Registry {
-            sandbox: Arc::new(Sandbox::new(public_url)),
+            sandbox: Arc::new(Sandbox::new(sandbox_serials)),
             public_url: public_url.into(),
             emulator_callback_url: emulator_callback_url.map(Into::into),
             http: ProviderHttp::guarded(policy, guard.clone()),
@@ -233,6 +234,11 @@ impl Registry {
                     .to_owned(),
             ),
             self.http.clone(),
+        )
+        .with_preferred_bank(
+            account
+                .credential("preferredBank")
+                .unwrap_or(paystack::default_preferred_bank(&account.mode)),
         ))
     }
 

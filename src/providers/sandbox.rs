@@ -1,8 +1,6 @@
 //! The built-in `sandbox` provider: deterministic payment options computed from the collection itself,
 //! with no outside call, so test mode and the README walk-through work on any machine.
 
-use sha2::{Digest, Sha256};
-
 use super::{Capabilities, OptionsRequest, PaymentOption, PaymentProvider, ProviderError};
 use crate::domain::collection::METHODS;
 use crate::domain::nuban;
@@ -22,22 +20,27 @@ pub const CAPABILITIES: super::Capabilities = super::Capabilities {
 };
 
 pub struct Sandbox {
-    public_url: String,
+    serials: crate::store::virtual_accounts::SandboxSerials,
 }
 
 impl Sandbox {
-    pub fn new(public_url: &str) -> Sandbox {
-        Sandbox {
-            public_url: public_url.trim_end_matches('/').to_owned(),
-        }
+    pub fn new(serials: crate::store::virtual_accounts::SandboxSerials) -> Sandbox {
+        Sandbox { serials }
     }
 
-    /// The same reference always gets the same account: a 9-digit serial from a hash of it, plus the
-    /// NUBAN check digit.
-    fn account_number(reference: &str) -> String {
-        let digest = Sha256::digest(reference.as_bytes());
-        let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % 1_000_000_000;
-        nuban::account_number(BANK_CODE, &format!("{n:09}")).expect("9 digits and a 3-digit code")
+    /// A new account number at the sandbox bank: a 9-digit serial no other collection has had (of any
+    /// merchant), plus the NUBAN check digit, so a transfer into it is credited to one collection only.
+    async fn account_number(&self) -> Result<String, ProviderError> {
+        let serial = self
+            .serials
+            .next()
+            .await
+            .map_err(|e| ProviderError::Unavailable {
+                provider: "sandbox",
+                message: format!("no account number could be allocated: {e}"),
+            })?;
+        Ok(nuban::account_number(BANK_CODE, &format!("{serial:09}"))
+            .expect("9 digits and a 3-digit code"))
     }
 }
 
@@ -57,13 +60,23 @@ impl PaymentProvider for Sandbox {
         _plan: &[super::PlannedCall],
     ) -> Result<super::Offered, ProviderError> {
         let expires_at = request.expires_at;
-        let link = format!("{}/pay/{}", self.public_url, request.reference);
+        // The link is Cowry's own hosted page, where test mode offers Pay and Decline.
+        let link = request.pay_url.to_owned();
         let account_name = format!("{} {}", request.first_name, request.last_name);
         let amount = format!(
             "{} {}",
             request.amount.currency().code(),
             request.amount.major_string()
         );
+        let account_number = if request
+            .methods
+            .iter()
+            .any(|m| matches!(*m, "virtual_account" | "bank_transfer"))
+        {
+            self.account_number().await?
+        } else {
+            String::new()
+        };
         let options = request
             .methods
             .iter()
@@ -71,7 +84,7 @@ impl PaymentProvider for Sandbox {
                 "payment_link" => Ok(PaymentOption::PaymentLink { link: link.clone(), expires_at }),
                 "virtual_account" => Ok(PaymentOption::VirtualAccount {
                     bank_name: BANK_NAME.to_owned(),
-                    account_number: Self::account_number(request.reference),
+                    account_number: account_number.clone(),
                     account_name: account_name.clone(),
                     expires_at,
                 }),
@@ -86,7 +99,7 @@ impl PaymentProvider for Sandbox {
                 "card" => Ok(PaymentOption::Card { link: format!("{link}?channel=card"), expires_at }),
                 "bank_transfer" => Ok(PaymentOption::BankTransfer {
                     bank_name: Some(BANK_NAME.to_owned()),
-                    account_number: Some(Self::account_number(request.reference)),
+                    account_number: Some(account_number.clone()),
                     account_name: Some(account_name.clone()),
                     link: None,
                     instructions: format!("Transfer exactly {amount} to the account above before it expires."),
@@ -116,36 +129,46 @@ mod tests {
             email: "amina@example.com",
             phone: "+2348012345678",
             expires_at: Utc.with_ymd_and_hms(2025, 11, 14, 17, 46, 7).unwrap(),
+            dedicated: None,
+            pay_url: "http://localhost:8080/pay/pt_token",
         }
     }
 
+    fn sandbox() -> Sandbox {
+        Sandbox::new(crate::store::virtual_accounts::SandboxSerials::in_memory())
+    }
+
     #[tokio::test]
-    async fn options_are_deterministic_and_valid() {
-        let sandbox = Sandbox::new("http://localhost:8080/");
+    async fn options_point_at_the_hosted_page_and_a_fresh_account() {
+        let sandbox = sandbox();
+        let methods = ["payment_link", "virtual_account", "bank_transfer"];
         let options = sandbox
-            .payment_options(&request(&["payment_link", "virtual_account"]), &[])
+            .payment_options(&request(&methods), &[])
             .await
             .unwrap()
             .options;
         let again = sandbox
-            .payment_options(&request(&["payment_link", "virtual_account"]), &[])
+            .payment_options(&request(&methods), &[])
             .await
             .unwrap()
             .options;
-        assert_eq!(options, again);
         let json = serde_json::to_value(&options).unwrap();
         assert_eq!(json[0]["method"], "payment_link");
-        assert_eq!(json[0]["link"], "http://localhost:8080/pay/PSK_txn_8a7f34");
+        assert_eq!(json[0]["link"], "http://localhost:8080/pay/pt_token");
         assert_eq!(json[1]["method"], "virtual_account");
         assert_eq!(json[1]["accountName"], "Amina Lawal");
         assert_eq!(json[1]["expiresAt"], "2025-11-14T17:46:07.000Z");
         let account = json[1]["accountNumber"].as_str().unwrap();
         assert!(nuban::is_valid(BANK_CODE, account), "{account}");
+        // One number per collection (its transfer option shows the same), never given out twice.
+        assert_eq!(json[2]["accountNumber"], account);
+        let second = serde_json::to_value(&again).unwrap();
+        assert_ne!(second[1]["accountNumber"], account);
     }
 
     #[tokio::test]
     async fn every_method_yields_an_option() {
-        let options = Sandbox::new("http://x")
+        let options = sandbox()
             .payment_options(&request(&METHODS), &[])
             .await
             .unwrap()

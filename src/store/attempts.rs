@@ -40,6 +40,42 @@ pub async fn insert_created(
     Ok(())
 }
 
+/// A payment the provider reported first (a transfer into a virtual account): recorded already settled,
+/// once per provider reference. `false` when that reference was recorded before (a repeat).
+pub async fn insert_reported(
+    db: impl PgExecutor<'_>,
+    attempt: &NewAttempt<'_>,
+    merchant_id: &str,
+    collection_id: Option<&str>,
+    status: &str,
+    response: &Value,
+    error: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let inserted: Option<String> = sqlx::query_scalar(
+        "insert into provider_attempts (merchant_id, id, collection_id, provider, kind, operation,
+                                        provider_reference, status, amount_minor, currency, response, error,
+                                        amount_confirmed)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, true)
+         on conflict (merchant_id, kind, provider_reference) do nothing
+         returning id",
+    )
+    .bind(merchant_id)
+    .bind(attempt.id)
+    .bind(collection_id)
+    .bind(attempt.provider)
+    .bind(attempt.kind)
+    .bind(attempt.operation)
+    .bind(attempt.provider_reference)
+    .bind(status)
+    .bind(attempt.amount_minor)
+    .bind(attempt.currency)
+    .bind(sqlx::types::Json(response))
+    .bind(error)
+    .fetch_optional(db)
+    .await?;
+    Ok(inserted.is_some())
+}
+
 /// Moves attempts on from `created` after the provider answered (or did not): their new status, the
 /// collection they now belong to, and what was learned. An attempt a poll or callback already moved on
 /// keeps its state.

@@ -15,6 +15,8 @@ pub struct CollectionRow {
     pub kind: String,
     pub reference: String,
     pub amount_minor: i64,
+    /// Paid towards it so far: short transfers, and the payment that completed it.
+    pub amount_paid_minor: i64,
     pub currency: String,
     pub status: String,
     pub provider: String,
@@ -43,7 +45,7 @@ pub struct ContactRow {
 
 /// The columns of [`CollectionRow`]; `c` is the collection, `ct` its contact.
 const SELECT: &str = r#"
-    select c.id, c.type, c.reference, c.amount_minor, c.currency, c.status, c.provider, c.expires_in,
+    select c.id, c.type, c.reference, c.amount_minor, c.amount_paid_minor, c.currency, c.status, c.provider, c.expires_in,
            c.expires_at, c.due_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at, c.completed_at,
            ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
            coalesce((select json_agg(json_build_object(
@@ -74,6 +76,8 @@ pub struct NewCollectionRow<'a> {
     pub first_follow_up: Option<DateTime<Utc>>,
     /// When it becomes overdue: its `deadline` job is written with the collection.
     pub due_at: DateTime<Utc>,
+    /// The hosted payment page's token (`/pay/{token}`).
+    pub pay_token: &'a str,
     pub new_contact_id: &'a str,
     pub first_name: &'a str,
     pub last_name: &'a str,
@@ -103,9 +107,12 @@ pub const INSERT_SQL: &str = "with found as (
     ), created as (
         insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
                                  provider, expires_in, expires_at, due_at, payable, follow_up, metadata,
-                                 created_at, updated_at)
+                                 created_at, updated_at, pay_token, virtual_account)
         select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14, $21,
-               $15::json, $16::json, $17::json, $7, $7
+               $15::json, $16::json, $17::json, $7, $7, $22,
+               -- the account number it offers, so a transfer into it finds the collection
+               (select o->>'accountNumber' from json_array_elements($15::json->'options') o
+                where o->>'method' = 'virtual_account' limit 1)
         from contact
         returning id
     ), event as (
@@ -156,6 +163,7 @@ pub async fn insert(
         .bind(event::CREATED)
         .bind(new.first_follow_up)
         .bind(new.due_at)
+        .bind(new.pay_token)
         .fetch_one(db)
         .await
 }
@@ -320,6 +328,25 @@ pub async fn expires_at(
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// Adds a payment to what the collection has been paid.
+pub async fn add_paid(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    collection_id: &str,
+    amount_minor: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update collections set amount_paid_minor = amount_paid_minor + $3, updated_at = now()
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .bind(amount_minor)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Records an event on a collection without moving it (a payment failed, was flagged, came late).
@@ -512,8 +539,14 @@ pub async fn set_payable(
     id: &str,
     payable: &Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update collections set payable = $3::json where merchant_id = $1 and id = $2")
-        .bind(merchant_id)
+    sqlx::query(
+        "update collections set payable = $3::json,
+             virtual_account = coalesce(
+                 (select o->>'accountNumber' from json_array_elements($3::json->'options') o
+                  where o->>'method' = 'virtual_account' limit 1), virtual_account)
+         where merchant_id = $1 and id = $2",
+    )
+    .bind(merchant_id)
         .bind(id)
         .bind(payable.to_string())
         .execute(db)
@@ -568,7 +601,7 @@ mod tests {
             serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
         let mut expected = INSERT_SQL.to_owned();
         // Highest first, so $1 does not eat the front of $10..$19.
-        for n in (1..=21).rev() {
+        for n in (1..=22).rev() {
             let value = params[n.to_string()]
                 .as_str()
                 .expect("a pgbench expression per parameter");

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod providers;
 pub mod retention;
 pub mod scheduled;
+pub mod virtual_accounts;
 pub mod webhook_endpoints;
 pub mod webhooks;
 

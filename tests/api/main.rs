@@ -39,4 +39,5 @@ mod scheduled_consent;
 mod scheduled_workers;
 mod security;
 mod tls;
+mod transfers;
 mod webhooks;

@@ -216,6 +216,17 @@ async fn record(
     };
     let payable = draft.payable(new, &offered.options);
     store::set_payable(&mut *tx, merchant_id, &draft.id, &payable).await?;
+    if let Some(account) = &offered.dedicated {
+        // Kept for the customer's next collection: Paystack keeps one dedicated account per customer.
+        crate::store::virtual_accounts::save(
+            &mut *tx,
+            merchant_id,
+            &planned.slug,
+            &new.contact.email,
+            account,
+        )
+        .await?;
+    }
     let unused: Vec<String> = offered.unused.iter().filter_map(id_of).collect();
     let unconfirmed: Vec<String> = offered.unconfirmed.iter().filter_map(id_of).collect();
     let sent: Vec<String> = ids

@@ -90,13 +90,19 @@ pub async fn create(
             .unwrap_or_default(),
         },
     };
-    let draft = Draft::new(
+    let mut draft = Draft::new(
         &merchant.name,
+        &state.config.public_url,
         adapter.as_ref(),
         &new,
         state.clock.now(),
         &known,
     )?;
+    if new.payable_enabled && draft.methods.contains(&"virtual_account") {
+        draft.dedicated =
+            crate::store::virtual_accounts::for_email(&state.pool, merchant_id, &slug, &new.contact.email)
+                .await?;
+    }
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))
     } else {
@@ -230,12 +236,18 @@ pub(super) struct Draft {
     pub first_follow_up: Option<chrono::DateTime<chrono::Utc>>,
     /// When it becomes overdue unpaid: the merchant's `dueAt`, else three quarters of the way to expiry.
     pub due_at: chrono::DateTime<chrono::Utc>,
+    /// The hosted payment page: its token and its URL.
+    pub pay_token: String,
+    pub pay_url: String,
+    /// The customer's dedicated account at the chosen provider account, when one was made before.
+    pub dedicated: Option<crate::providers::DedicatedAccount>,
 }
 
 impl Draft {
     /// `now` is business time (`clock`): what the expiry and the follow-up plan count from.
     fn new(
         merchant_name: &str,
+        public_url: &str,
         adapter: &dyn PaymentProvider,
         new: &NewCollection,
         now: chrono::DateTime<chrono::Utc>,
@@ -264,8 +276,12 @@ impl Draft {
         let first_follow_up = followup::Plan::read(Some(&follow_up))
             .touch(1, created_at, expires_at, None)
             .map(|t| t.at);
+        let pay_token = crate::http::pay::new_token();
         Ok(Draft {
             id,
+            pay_url: crate::http::pay::url(public_url, &pay_token),
+            pay_token,
+            dedicated: None,
             merchant_name: merchant_name.to_owned(),
             created_at,
             expires_at,
@@ -292,11 +308,19 @@ impl Draft {
             email: &new.contact.email,
             phone: new.contact.phone.e164(),
             expires_at: self.expires_at,
+            dedicated: self.dedicated.as_ref(),
+            pay_url: &self.pay_url,
         }
     }
 
+    /// `payable` as stored and shown: the document's fields, and (when the customer can pay) `payUrl`,
+    /// the hosted page that shows every option.
     pub fn payable(&self, new: &NewCollection, options: &[PaymentOption]) -> serde_json::Value {
-        json!({"enabled": new.payable_enabled, "methods": self.methods, "options": options})
+        if new.payable_enabled {
+            json!({"enabled": true, "methods": self.methods, "options": options, "payUrl": self.pay_url})
+        } else {
+            json!({"enabled": false, "methods": self.methods, "options": options})
+        }
     }
 }
 
@@ -386,6 +410,7 @@ pub(super) async fn write(
         event_id: &event_id,
         first_follow_up: draft.first_follow_up,
         due_at: draft.due_at,
+        pay_token: &draft.pay_token,
         new_contact_id: &new_id("contact"),
         first_name: &new.contact.first_name,
         last_name: &new.contact.last_name,
@@ -398,6 +423,7 @@ pub(super) async fn write(
         kind: "integrated".to_owned(),
         reference: new.reference.clone(),
         amount_minor: new.amount.minor(),
+        amount_paid_minor: 0,
         currency: row.currency.to_owned(),
         status: Status::Pending.as_str().to_owned(),
         provider: slug.to_owned(),

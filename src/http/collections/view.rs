@@ -45,6 +45,12 @@ pub struct CollectionView {
     #[schema(example = "PSK_txn_8a7f34")]
     pub reference: String,
     pub amount: AmountView,
+    /// Once anything was paid (a short transfer, or the payment that completed it): what has been paid, and
+    /// what is still owed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_paid: Option<AmountView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_remaining: Option<AmountView>,
     /// pending, overdue, completed, cancelled or expired.
     #[schema(example = "pending")]
     pub status: String,
@@ -116,8 +122,12 @@ impl AmountView {
 
 impl From<CollectionRow> for CollectionView {
     fn from(row: CollectionRow) -> CollectionView {
+        let paid = row.amount_paid_minor;
         CollectionView {
             amount: AmountView::new(row.amount_minor, &row.currency),
+            amount_paid: (paid > 0).then(|| AmountView::new(paid, &row.currency)),
+            amount_remaining: (paid > 0)
+                .then(|| AmountView::new((row.amount_minor - paid).max(0), &row.currency)),
             id: row.id,
             kind: row.kind,
             contact: ContactView {

@@ -65,6 +65,8 @@ pub enum EventType {
     CollectionOverdue,
     #[serde(rename = "payment.failed")]
     PaymentFailed,
+    #[serde(rename = "payment.partial")]
+    PaymentPartial,
     #[serde(rename = "payment.flagged")]
     PaymentFlagged,
     #[serde(rename = "payment.reversed")]

@@ -21,6 +21,7 @@ pub use requests::{
     AttemptStatus, CollectRequest, CollectStatus, CollectionStatus, CollectionType,
     CreateCollectionRequest, CreateMerchantRequest, DeliveryStatus, EndpointChange,
     EndpointRequest, JobStatus, MetadataRequest, RateLimitRequest, ReplayRequest, RollKeyRequest,
+    SandboxTransferRequest,
 };
 pub use scheduled::{CollectionAnswer, CreateRequest, DebitRequest, ScheduledCollectionRequest};
 
@@ -50,10 +51,11 @@ pub fn router() -> Router<AppState> {
         super::followups::messages, super::followups::opt_out, super::followups::opt_in,
         super::channels::list, super::channels::fetch, super::channels::put, super::channels::remove,
         super::contacts::list, super::contacts::fetch, super::contacts::update,
+        super::sandbox::send,
     ),
     components(schemas(
         CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
-        CreateCollectionRequest, crate::error::ErrorBody, crate::error::ErrorDetail,
+        CreateCollectionRequest, SandboxTransferRequest, crate::error::ErrorBody, crate::error::ErrorDetail,
         crate::domain::validate::FieldError, super::admin::CreatedMerchantView, CreateMerchantRequest, RollKeyRequest, RateLimitRequest, ProviderRequest,
         CollectionStatus, CollectionType, CollectStatus, AttemptStatus, JobStatus, super::providers::ProviderView,
         crate::providers::Capabilities, crate::providers::AmountUnit,

@@ -380,3 +380,14 @@ pub enum DeliveryStatus {
     Delivered,
     Failed,
 }
+
+/// `POST /sandbox/transfers` body (test mode): money sent into a sandbox virtual account.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SandboxTransferRequest {
+    /// The collection's sandbox `virtual_account` number.
+    #[schema(example = "9990000013", pattern = "^[0-9]{10}$")]
+    account_number: String,
+    amount: AmountRequest,
+}

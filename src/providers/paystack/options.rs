@@ -14,11 +14,9 @@ use crate::providers::{
 
 const INITIALIZE: &str = "initialize";
 const DEDICATED_ACCOUNT: &str = "dedicated_account";
-/// The bank Paystack's dedicated accounts are opened at in test mode.
-const PREFERRED_BANK: &str = "test-bank";
 
 /// A Paystack-safe reference (letters, digits and `-`): `cwr-` and 26 random base-36 characters.
-fn new_reference() -> String {
+pub fn new_reference() -> String {
     format!(
         "cwr-{}",
         random_chars(26, b"0123456789abcdefghijklmnopqrstuvwxyz").collect::<String>()
@@ -61,7 +59,8 @@ impl PaymentProvider for Paystack {
                 });
             }
         }
-        if request.methods.contains(&"virtual_account") {
+        // A customer keeps one dedicated account: made once, then reused.
+        if request.methods.contains(&"virtual_account") && request.dedicated.is_none() {
             plan.push(PlannedCall {
                 operation: DEDICATED_ACCOUNT,
                 provider_reference: new_reference(),
@@ -142,19 +141,20 @@ impl PaymentProvider for Paystack {
             }
             None => None,
         };
-        let account = match planned(DEDICATED_ACCOUNT) {
+        let made = match planned(DEDICATED_ACCOUNT) {
             Some(_) => Some(
                 self.dedicated_account(
                     request.email,
                     request.first_name,
                     request.last_name,
                     request.phone,
-                    PREFERRED_BANK,
+                    self.preferred_bank(),
                 )
                 .await?,
             ),
             None => None,
         };
+        let account = made.as_ref().or(request.dedicated);
         let expires_at = request.expires_at;
         let link = || {
             checkout
@@ -162,11 +162,6 @@ impl PaymentProvider for Paystack {
                 .map(|c| c.authorization_url.clone())
                 .unwrap_or_default()
         };
-        let amount = format!(
-            "{} {}",
-            request.amount.currency().code(),
-            request.amount.major_string()
-        );
         let options = request
             .methods
             .iter()
@@ -184,17 +179,15 @@ impl PaymentProvider for Paystack {
                     account_number: None,
                     account_name: None,
                     link: Some(link()),
-                    instructions: format!(
-                        "Open the link and choose Pay with Transfer to send exactly {amount}."
-                    ),
+                    instructions: transfer_instructions(request.amount),
                     expires_at,
                 }),
                 "mobile_money" => Some(PaymentOption::MobileMoney {
-                    instructions: format!("Open the link and choose Mobile Money to pay {amount}."),
+                    instructions: mobile_money_instructions(request.amount),
                     link: Some(link()),
                     expires_at,
                 }),
-                "virtual_account" => account.as_ref().map(|a| PaymentOption::VirtualAccount {
+                "virtual_account" => account.map(|a| PaymentOption::VirtualAccount {
                     bank_name: a.bank_name.clone(),
                     account_number: a.account_number.clone(),
                     account_name: a.account_name.clone(),
@@ -207,6 +200,47 @@ impl PaymentProvider for Paystack {
             options,
             unconfirmed,
             unused,
+            dedicated: made,
         })
+    }
+}
+
+fn amount_text(amount: Money) -> String {
+    format!("{} {}", amount.currency().code(), amount.major_string())
+}
+
+fn transfer_instructions(amount: Money) -> String {
+    format!(
+        "Open the link and choose Pay with Transfer to send exactly {}.",
+        amount_text(amount)
+    )
+}
+
+fn mobile_money_instructions(amount: Money) -> String {
+    format!(
+        "Open the link and choose Mobile Money to pay {}.",
+        amount_text(amount)
+    )
+}
+
+/// Points a collection's checkout options (`payable.options`) at a new checkout for `amount` (what is
+/// still owed after a short transfer); the virtual account stays as it was.
+pub fn relink(options: &mut serde_json::Value, link: &str, amount: Money) {
+    let Some(options) = options.as_array_mut() else {
+        return;
+    };
+    for option in options {
+        match option["method"].as_str() {
+            Some("payment_link" | "card") => option["link"] = link.into(),
+            Some("bank_transfer") => {
+                option["link"] = link.into();
+                option["instructions"] = transfer_instructions(amount).into();
+            }
+            Some("mobile_money") => {
+                option["link"] = link.into();
+                option["instructions"] = mobile_money_instructions(amount).into();
+            }
+            _ => {}
+        }
     }
 }

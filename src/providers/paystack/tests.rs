@@ -215,3 +215,51 @@ fn references_follow_paystacks_alphabet() {
     assert!(!is_valid_reference("a/b"));
     assert!(!is_valid_reference(""));
 }
+
+/// Paystack's sample `charge.success` for a transfer into a dedicated account (its dedicated virtual
+/// accounts guide, "Handling webhooks").
+#[test]
+fn a_transfer_into_a_dedicated_account_is_read_from_the_documented_sample() {
+    let body = json!({
+      "event": "charge.success",
+      "data": {
+        "id": 1504248187, "domain": "test", "status": "success", "reference": "1641029429584yxvfjb0a56r0kgt",
+        "amount": 10000, "message": null, "gateway_response": "Approved",
+        "paid_at": "2022-01-01T09:30:29.000Z", "created_at": "2022-01-01T09:30:29.000Z",
+        "channel": "dedicated_nuban", "currency": "NGN", "ip_address": null,
+        "metadata": {"receiver_account_number": "1234567890", "receiver_bank": "Test Bank"},
+        "fees_breakdown": null, "log": null, "fees": 10000, "fees_split": null,
+        "authorization": {
+          "authorization_code": "AUTH_ids4wgzvqm", "bin": "008XXX", "last4": "X553", "exp_month": "12",
+          "exp_year": "2021", "channel": "dedicated_nuban", "card_type": "transfer", "bank": null,
+          "country_code": "NG", "brand": "Managed Account", "reusable": false, "signature": null,
+          "account_name": null, "sender_country": "NG", "sender_bank": "Zenith Bank",
+          "sender_bank_account_number": "XXXXXX0000", "receiver_bank_account_number": "1234567890",
+          "receiver_bank": "Test Bank"
+        },
+        "customer": {"id": 74216453, "first_name": "Amina", "last_name": "Lawal",
+                     "email": "amina@example.com", "customer_code": "CUS_jtpauoz9hhrj9ba",
+                     "phone": "+2348012345678", "metadata": {}, "risk_action": "default",
+                     "international_format_phone": "+2348012345678"},
+        "plan": null, "subaccount": {}, "split": {}, "order_id": null, "paidAt": "2022-01-01T09:30:29.000Z",
+        "requested_amount": 10000, "pos_transaction_data": null,
+        "source": {"type": "resolvedAccount", "source": "banktransfer", "entry_point": "handleBankTransfer", "identifier": null}
+      }
+    })
+    .to_string();
+    assert_eq!(
+        parse_transfer(body.as_bytes()),
+        Some(Transfer {
+            reference: "1641029429584yxvfjb0a56r0kgt".into(),
+            amount: ngn(10_000),
+            account_number: "1234567890".into(),
+            customer: Some("CUS_jtpauoz9hhrj9ba".into()),
+            sender_bank: Some("Zenith Bank".into()),
+        })
+    );
+    // The same money by card is not a transfer; nor is a transfer that did not succeed.
+    let card = body.replace("\"channel\":\"dedicated_nuban\",\"currency\"", "\"channel\":\"card\",\"currency\"");
+    assert_eq!(parse_transfer(card.as_bytes()), None);
+    let failed = body.replace("\"status\":\"success\"", "\"status\":\"failed\"");
+    assert_eq!(parse_transfer(failed.as_bytes()), None);
+}
