@@ -34,3 +34,23 @@ create sequence sandbox_account_serials increment by 1000 minvalue 1 maxvalue 99
 -- cannot be derived from the merchant's reference.
 alter table collections add column pay_token text;
 create unique index collections_pay_token on collections (pay_token) where pay_token is not null;
+
+-- A mobile-money collect belongs to the contact with its payer's phone (found or created), so a
+-- customer's whole history is in one place.
+alter table mobile_money_collects add column contact_id text;
+create index mobile_money_collects_by_contact on mobile_money_collects (merchant_id, contact_id, created_at desc)
+    where contact_id is not null;
+
+-- A contact's identity at a provider that keeps customers of its own (Dollr's party and CUSTOMER
+-- counterparty): made once per provider account, then reused for every collection.
+create table provider_parties (
+    merchant_id     text not null references merchants (id),
+    -- the merchant's provider account (slug)
+    provider        text not null,
+    contact_id      text not null,
+    party_id        text not null,
+    counterparty_id text not null,
+    created_at      timestamptz not null default now(),
+    primary key (merchant_id, provider, contact_id),
+    foreign key (merchant_id, contact_id) references contacts (merchant_id, id)
+);

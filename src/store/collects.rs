@@ -72,19 +72,28 @@ pub async fn list(
     .await
 }
 
-/// Writes a new collect and its `collect.created` event (one statement).
+/// Writes a new collect and its `collect.created` event (one statement). The collect belongs to the
+/// contact with the payer's phone, found or created (`new_contact_id`; no name or email yet), so a
+/// customer's collections and collects are one history.
 pub async fn insert(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     row: &CollectRow,
     event_id: &str,
+    new_contact_id: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "with collect as (
+        "with contact as (
+             insert into contacts (merchant_id, id, first_name, last_name, phone, email, created_at, updated_at)
+             values ($1, $18, '', '', $4, '', $15, $15)
+             on conflict (merchant_id, phone) do update set updated_at = contacts.updated_at
+             returning id
+         ), collect as (
              insert into mobile_money_collects (merchant_id, id, external_id, payer, amount_minor, currency,
                  network, provider, status, message, payer_message, payee_note, payer_name, balance_id,
-                 created_at, updated_at, completed_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)
+                 created_at, updated_at, completed_at, contact_id)
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, contact.id
+             from contact
              returning id
          )
          insert into collect_events (merchant_id, id, collect_id, type, data, created_at)
@@ -107,6 +116,7 @@ pub async fn insert(
     .bind(row.created_at)
     .bind(row.completed_at)
     .bind(event_id)
+    .bind(new_contact_id)
     .execute(db)
     .await?;
     Ok(())

@@ -95,7 +95,8 @@ pub struct HistoryLine {
     pub created_at: DateTime<Utc>,
 }
 
-/// The contact's latest collections (`limit`), and its latest mobile-money collects by its phone.
+/// The contact's latest collections (`limit`), and its latest mobile-money collects (older collects,
+/// made before collects had contacts, by its phone).
 pub async fn history(
     pool: &PgPool,
     merchant_id: &str,
@@ -116,12 +117,14 @@ pub async fn history(
     let collects = sqlx::query_as(
         "select id, 'collect' as kind, external_id as reference, amount_minor, currency::text as currency,
                 status, created_at
-         from mobile_money_collects where merchant_id = $1 and payer = $2
+         from mobile_money_collects
+         where merchant_id = $1 and (contact_id = $4 or (contact_id is null and payer = $2))
          order by created_at desc, id desc limit $3",
     )
     .bind(merchant_id)
     .bind(phone)
     .bind(limit)
+    .bind(contact_id)
     .fetch_all(pool)
     .await?;
     Ok((collections, collects))

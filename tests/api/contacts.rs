@@ -200,3 +200,46 @@ async fn contacts_are_listed_searched_shown_with_their_history_and_changed() {
     .await;
     assert_eq!(theirs["data"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collect_finds_or_makes_the_contact_by_phone_so_the_history_is_one() {
+    let app = spawn().await;
+    let collect = |phone: &str, external: &str| {
+        let mut body: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/collect_example.json")).unwrap();
+        body["phone"] = json!(phone);
+        body["externalId"] = json!(external);
+        body
+    };
+    // A payer Cowry has never seen becomes a contact (no name or email yet).
+    let (status, created) = app
+        .post_json("/collections/collect", &collect("+256706859041", "c-1"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, found) = app.get("/contacts?phone=%2B256706859041").await;
+    let contact = &found["data"][0];
+    assert_eq!(contact["phone"], "+256706859041", "{found}");
+    let id = contact["id"].as_str().unwrap().to_owned();
+    // A collection for the same phone joins that contact, and both are in its history.
+    let mut body = body_n(1);
+    body["contact"]["phone"] = json!("+256706859041");
+    body["amount"] = json!({"value": 500, "currency": "UGX"});
+    body["provider"] = json!("sandbox");
+    let (status, collection) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{collection}");
+    assert_eq!(collection["data"]["contact"]["id"], id.as_str());
+    let (_, details) = app.get(&format!("/contacts/{id}")).await;
+    assert_eq!(details["data"]["collections"].as_array().unwrap().len(), 1);
+    assert_eq!(details["data"]["collects"][0]["reference"], "c-1", "{details}");
+    // The history follows the contact, not the number: a new phone keeps its old collects.
+    let response = app
+        .authed(reqwest::Method::PATCH, &format!("/contacts/{id}"))
+        .json(&json!({"phone": "+256706859042"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, details) = app.get(&format!("/contacts/{id}")).await;
+    assert_eq!(details["data"]["collects"].as_array().unwrap().len(), 1);
+    assert_eq!(app.count("select count(*) from contacts").await, 1);
+}

@@ -65,7 +65,7 @@ async fn at(app: &TestApp, when: DateTime<Utc>) {
             .await;
         // Neither due by business time nor running.
         let due: i64 = sqlx::query_scalar(
-            "select count(*) from jobs where kind in ('followup', 'message') and status = 'queued'
+            "select count(*) from jobs where kind in ('followup', 'message', 'deadline') and status = 'queued'
                and (run_at <= $1 or locked_until > now())",
         )
         .bind(when)

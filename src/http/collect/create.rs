@@ -163,7 +163,7 @@ async fn claim(
         completed_at: None,
     };
     let mut tx = state.pool.begin().await?;
-    collects::insert(&mut *tx, merchant_id, &row, &new_id("evt"))
+    collects::insert(&mut *tx, merchant_id, &row, &new_id("evt"), &new_id("contact"))
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db)
