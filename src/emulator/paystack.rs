@@ -143,7 +143,10 @@ pub fn router(config: EmulatorConfig) -> Router {
         .route("/_authorizations/{code}/{action}", post(mandates::operate))
         .route("/_charges/{code}", get(mandates::charges))
         .route("/_transfers", post(transfers::transfer))
-        .route("/bank/{account_number}", get(transfers::page).post(transfers::send))
+        .route(
+            "/bank/{account_number}",
+            get(transfers::page).post(transfers::send),
+        )
         .route("/checkout/{access_code}", get(checkout_page))
         .route("/checkout/{access_code}/{action}", post(checkout_action))
         .fallback(|| async {

@@ -36,14 +36,8 @@ pub async fn send(
     let Some(object) = body.value.as_object() else {
         return Err(ApiError::validation("body", "must be a JSON object"));
     };
-    let account_number = crate::domain::validate::string(
-        object,
-        "accountNumber",
-        "",
-        10,
-        true,
-        &mut errors,
-    );
+    let account_number =
+        crate::domain::validate::string(object, "accountNumber", "", 10, true, &mut errors);
     if account_number
         .as_deref()
         .is_some_and(|n| n.len() != 10 || !n.bytes().all(|b| b.is_ascii_digit()))
@@ -57,8 +51,7 @@ pub async fn send(
     let (account_number, amount) = errors
         .finish(|| (account_number.unwrap_or_default(), amount.expect("checked")))
         .map_err(ApiError::Validation)?;
-    let owner =
-        crate::store::virtual_accounts::sandbox_owner(&state.pool, &account_number).await?;
+    let owner = crate::store::virtual_accounts::sandbox_owner(&state.pool, &account_number).await?;
     let Some(merchant_id) = owner else {
         return Err(ApiError::NotFound(
             "no test-mode sandbox account has this number".to_owned(),

@@ -112,16 +112,32 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
     };
     let (Some(collection), Some(owed)) = (collection, owed) else {
         let why = "not sent: the collection closed first";
-        attempts::settle(&state.pool, merchant_id, &ids, "failed", None, None, Some(why))
-            .await
-            .map_err(db)?;
+        attempts::settle(
+            &state.pool,
+            merchant_id,
+            &ids,
+            "failed",
+            None,
+            None,
+            Some(why),
+        )
+        .await
+        .map_err(db)?;
         return Ok(Outcome::Done);
     };
     if Some(owed) != attempt.amount_minor {
         let why = "not sent: another payment changed what is owed";
-        attempts::settle(&state.pool, merchant_id, &ids, "failed", None, None, Some(why))
-            .await
-            .map_err(db)?;
+        attempts::settle(
+            &state.pool,
+            merchant_id,
+            &ids,
+            "failed",
+            None,
+            None,
+            Some(why),
+        )
+        .await
+        .map_err(db)?;
         return Ok(Outcome::Done);
     }
     let account = crate::providers::accounts::open(state, merchant_id, &attempt.provider)
@@ -131,9 +147,17 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
         Some(Ok(paystack)) => paystack,
         _ => {
             let why = "not sent: the Paystack account was removed";
-            attempts::settle(&state.pool, merchant_id, &ids, "failed", None, None, Some(why))
-                .await
-                .map_err(db)?;
+            attempts::settle(
+                &state.pool,
+                merchant_id,
+                &ids,
+                "failed",
+                None,
+                None,
+                Some(why),
+            )
+            .await
+            .map_err(db)?;
             return Ok(Outcome::Done);
         }
     };
@@ -154,7 +178,11 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
     match answer {
         Ok(checkout) => {
             let mut payable = collection.payable.0.clone();
-            options::relink(&mut payable["options"], &checkout.authorization_url, remaining);
+            options::relink(
+                &mut payable["options"],
+                &checkout.authorization_url,
+                remaining,
+            );
             collections::set_payable(&mut *tx, merchant_id, &collection.id, &payable)
                 .await
                 .map_err(db)?;
@@ -162,20 +190,40 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
             attempts::settle(&mut *tx, merchant_id, &ids, "pending", None, options, None)
                 .await
                 .map_err(db)?;
-            poll(&mut tx, state, merchant_id, &attempt.id).await.map_err(db)?;
+            poll(&mut tx, state, merchant_id, &attempt.id)
+                .await
+                .map_err(db)?;
         }
         Err(e) if e.created_nothing() => {
             let why = e.to_string();
-            attempts::settle(&mut *tx, merchant_id, &ids, "failed", None, None, Some(&why))
-                .await
-                .map_err(db)?;
+            attempts::settle(
+                &mut *tx,
+                merchant_id,
+                &ids,
+                "failed",
+                None,
+                None,
+                Some(&why),
+            )
+            .await
+            .map_err(db)?;
         }
         Err(e) => {
             let why = format!("the provider's answer was lost ({e}); polled until it is known");
-            attempts::settle(&mut *tx, merchant_id, &ids, "unknown", None, None, Some(&why))
+            attempts::settle(
+                &mut *tx,
+                merchant_id,
+                &ids,
+                "unknown",
+                None,
+                None,
+                Some(&why),
+            )
+            .await
+            .map_err(db)?;
+            poll(&mut tx, state, merchant_id, &attempt.id)
                 .await
                 .map_err(db)?;
-            poll(&mut tx, state, merchant_id, &attempt.id).await.map_err(db)?;
         }
     }
     tx.commit().await.map_err(db)?;

@@ -199,7 +199,10 @@ async fn follow(
                     // A checkout for the whole amount paid after a short transfer: finance sees the
                     // excess, as with a transfer that paid too much.
                     let excess = owed.map(|owed| paid - owed).filter(|e| *e > 0);
-                    let currency = attempt.currency.as_deref().and_then(|c| Currency::parse(c.trim()));
+                    let currency = attempt
+                        .currency
+                        .as_deref()
+                        .and_then(|c| Currency::parse(c.trim()));
                     if let (Some(excess), Some(currency)) = (excess, currency) {
                         let excess = Money::from_minor(excess, currency);
                         flag_excess(conn, merchant_id, collection, excess, data).await?;

@@ -547,10 +547,10 @@ pub async fn set_payable(
          where merchant_id = $1 and id = $2",
     )
     .bind(merchant_id)
-        .bind(id)
-        .bind(payable.to_string())
-        .execute(db)
-        .await?;
+    .bind(id)
+    .bind(payable.to_string())
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -700,3 +700,69 @@ pub fn push_outcome(calls: &Value) -> &str {
         .and_then(|c| c["outcome"].as_str())
         .unwrap_or_else(|| panic!("no push recorded: {calls}"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_push_on_a_collection_can_be_sent_again_within_the_caps() {
+    let app = spawn_with(&FAST).await;
+    let mut body = crate::common::body_n(1);
+    body["amount"] = json!({"value": 25000, "currency": "UGX"});
+    // …0001: the MoMo emulator fails every payment from this payer (not enough funds).
+    body["contact"]["phone"] = json!("+256772120001");
+    body["payable"] = json!({"enabled": true, "methods": ["mobile_money"]});
+    body["provider"] = json!("mtn_momo");
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let failures = |n: i64| {
+        let app = &app;
+        async move {
+            eventually("the push to fail", || async {
+                let failed = app
+                    .count("select count(*) from provider_attempts where status = 'failed'")
+                    .await;
+                (failed == n).then_some(())
+            })
+            .await
+        }
+    };
+    failures(1).await;
+    let prompt = format!("/collections/{id}/prompt");
+    for n in 2..=3 {
+        let (status, sent) = app.post(&prompt).await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        assert_eq!(sent["data"]["status"], "pending");
+        assert_eq!(sent["data"]["network"], "MTN_UG");
+        assert_eq!(
+            sent["data"]["amount"],
+            json!({"value": 25000, "currency": "UGX"})
+        );
+        // While it waits for the customer, no second prompt.
+        let (status, refused) = app.post(&prompt).await;
+        if status != StatusCode::CREATED {
+            assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+            assert_eq!(refused["error"]["code"], "prompt_pending");
+        }
+        failures(n).await;
+    }
+    // The first push and two prompts this hour: a third prompt waits for the next hour.
+    let (status, limited) = app.post(&prompt).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{limited}");
+    // Each was a new attempt on the same collection, and each failure an event on it.
+    assert_eq!(
+        app.count("select count(*) from provider_attempts where operation = 'request_to_pay'")
+            .await,
+        3
+    );
+    let (_, events) = app.get(&format!("/collections/{id}/events")).await;
+    let failed = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "payment.failed")
+        .count();
+    assert_eq!(failed, 3, "{events}");
+    // A closed collection has nothing to prompt for.
+    app.post(&format!("/collections/{id}/cancel")).await;
+    let (status, closed) = app.post(&prompt).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{closed}");
+}

@@ -230,7 +230,10 @@ async fn a_collect_finds_or_makes_the_contact_by_phone_so_the_history_is_one() {
     assert_eq!(collection["data"]["contact"]["id"], id.as_str());
     let (_, details) = app.get(&format!("/contacts/{id}")).await;
     assert_eq!(details["data"]["collections"].as_array().unwrap().len(), 1);
-    assert_eq!(details["data"]["collects"][0]["reference"], "c-1", "{details}");
+    assert_eq!(
+        details["data"]["collects"][0]["reference"], "c-1",
+        "{details}"
+    );
     // The history follows the contact, not the number: a new phone keeps its old collects.
     let response = app
         .authed(reqwest::Method::PATCH, &format!("/contacts/{id}"))

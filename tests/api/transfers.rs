@@ -117,7 +117,10 @@ async fn transfers_into_a_dedicated_account_pay_by_the_documented_rule() {
     assert!(event_types(&app, &first_id)
         .await
         .contains(&"payment.partial".to_owned()));
-    let old_link = option(&first, "payment_link")["link"].as_str().unwrap().to_owned();
+    let old_link = option(&first, "payment_link")["link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let relinked = eventually("a checkout for the rest", || async {
         let now = collection(&app, &first_id).await;
         let link = option(&now, "payment_link")["link"].as_str()?.to_owned();
@@ -167,8 +170,14 @@ async fn transfers_into_a_dedicated_account_pay_by_the_documented_rule() {
         (now["status"] == "completed").then_some(now)
     })
     .await;
-    assert_eq!(done["amountPaid"], json!({"value": 45000, "currency": "NGN"}));
-    assert_eq!(done["amountRemaining"], json!({"value": 0, "currency": "NGN"}));
+    assert_eq!(
+        done["amountPaid"],
+        json!({"value": 45000, "currency": "NGN"})
+    );
+    assert_eq!(
+        done["amountRemaining"],
+        json!({"value": 0, "currency": "NGN"})
+    );
 
     // More than is owed: completed, and finance is told the excess.
     body["reference"] = json!("PSK_txn_third");
@@ -180,10 +189,7 @@ async fn transfers_into_a_dedicated_account_pay_by_the_documented_rule() {
     let paid = collection(&app, &third_id).await;
     assert_eq!(paid["status"], "completed");
     let events = event_types(&app, &third_id).await;
-    assert!(
-        events.contains(&"payment.flagged".to_owned()),
-        "{events:?}"
-    );
+    assert!(events.contains(&"payment.flagged".to_owned()), "{events:?}");
     let flagged: Value = sqlx::query_scalar(
         "select data from collection_events where collection_id = $1 and type = 'payment.flagged'",
     )
@@ -199,9 +205,7 @@ async fn transfers_into_a_dedicated_account_pay_by_the_documented_rule() {
     assert!(event_types(&app, &third_id)
         .await
         .contains(&"payment.received_after_close".to_owned()));
-    let (status, held) = app
-        .admin_get("/admin/attempts?status=flagged")
-        .await;
+    let (status, held) = app.admin_get("/admin/attempts?status=flagged").await;
     assert_eq!(status, StatusCode::OK, "{held}");
     assert_eq!(held["data"].as_array().unwrap().len(), 1, "{held}");
 }
@@ -330,12 +334,11 @@ async fn sandbox_accounts_and_links_are_unique_across_merchants_and_take_transfe
     let id = mine["id"].as_str().unwrap();
     assert_eq!(collection(&app, id).await["status"], "completed");
     // Theirs, with the same reference, is untouched.
-    let theirs_now: String =
-        sqlx::query_scalar("select status from collections where id = $1")
-            .bind(theirs["id"].as_str().unwrap())
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let theirs_now: String = sqlx::query_scalar("select status from collections where id = $1")
+        .bind(theirs["id"].as_str().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(theirs_now, "pending");
     // A number no sandbox collection was given, and a bad body.
     let (status, answer) = send("9990000000".to_owned(), json!(1)).await;

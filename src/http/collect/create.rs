@@ -163,16 +163,22 @@ async fn claim(
         completed_at: None,
     };
     let mut tx = state.pool.begin().await?;
-    collects::insert(&mut *tx, merchant_id, &row, &new_id("evt"), &new_id("contact"))
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db)
-                if db.constraint() == Some("mobile_money_collects_external_id_key") =>
-            {
-                super::duplicate_external_id()
-            }
-            _ => e.into(),
-        })?;
+    collects::insert(
+        &mut *tx,
+        merchant_id,
+        &row,
+        &new_id("evt"),
+        &new_id("contact"),
+    )
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(db)
+            if db.constraint() == Some("mobile_money_collects_external_id_key") =>
+        {
+            super::duplicate_external_id()
+        }
+        _ => e.into(),
+    })?;
     let attempt = NewAttempt {
         id: &attempt_id,
         provider: &account.slug,

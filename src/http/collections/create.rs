@@ -99,9 +99,13 @@ pub async fn create(
         &known,
     )?;
     if new.payable_enabled && draft.methods.contains(&"virtual_account") {
-        draft.dedicated =
-            crate::store::virtual_accounts::for_email(&state.pool, merchant_id, &slug, &new.contact.email)
-                .await?;
+        draft.dedicated = crate::store::virtual_accounts::for_email(
+            &state.pool,
+            merchant_id,
+            &slug,
+            &new.contact.email,
+        )
+        .await?;
     }
     let plan = if new.payable_enabled {
         adapter.plan(&draft.request(&new))

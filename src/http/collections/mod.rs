@@ -3,6 +3,7 @@
 mod claimed;
 pub mod create;
 pub mod learned;
+pub mod prompt;
 pub mod view;
 
 pub use create::create;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{id}/cancel", post(cancel))
         .route("/collections/{id}/events", get(events))
         .route("/collections/{id}/debit", post(debit))
+        .route("/collections/{id}/prompt", post(prompt::prompt))
 }
 
 fn not_found() -> ApiError {

@@ -51,10 +51,10 @@ pub fn router() -> Router<AppState> {
         super::followups::messages, super::followups::opt_out, super::followups::opt_in,
         super::channels::list, super::channels::fetch, super::channels::put, super::channels::remove,
         super::contacts::list, super::contacts::fetch, super::contacts::update,
-        super::sandbox::send,
+        super::sandbox::send, super::collections::prompt::prompt,
     ),
     components(schemas(
-        CollectionView, ContactView, AmountView, EventView, ListEnvelope, Pagination,
+        CollectionView, ContactView, AmountView, super::collections::prompt::PromptView, EventView, ListEnvelope, Pagination,
         CreateCollectionRequest, SandboxTransferRequest, crate::error::ErrorBody, crate::error::ErrorDetail,
         crate::domain::validate::FieldError, super::admin::CreatedMerchantView, CreateMerchantRequest, RollKeyRequest, RateLimitRequest, ProviderRequest,
         CollectionStatus, CollectionType, CollectStatus, AttemptStatus, JobStatus, super::providers::ProviderView,

@@ -258,7 +258,10 @@ fn a_transfer_into_a_dedicated_account_is_read_from_the_documented_sample() {
         })
     );
     // The same money by card is not a transfer; nor is a transfer that did not succeed.
-    let card = body.replace("\"channel\":\"dedicated_nuban\",\"currency\"", "\"channel\":\"card\",\"currency\"");
+    let card = body.replace(
+        "\"channel\":\"dedicated_nuban\",\"currency\"",
+        "\"channel\":\"card\",\"currency\"",
+    );
     assert_eq!(parse_transfer(card.as_bytes()), None);
     let failed = body.replace("\"status\":\"success\"", "\"status\":\"failed\"");
     assert_eq!(parse_transfer(failed.as_bytes()), None);
