@@ -14,6 +14,7 @@ pub mod money;
 pub mod network;
 pub mod nuban;
 pub mod outbound_url;
+pub mod pay_page;
 pub mod phone;
 pub mod provider_account;
 pub mod schedule;

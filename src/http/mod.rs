@@ -60,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .merge(channels::router())
         .merge(channel_callbacks::router())
         .merge(sandbox::router())
+        .merge(pay::router())
         .merge(admin::router())
         .merge(admin_attempts::router())
         .merge(admin_jobs::router())
@@ -175,12 +176,13 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 /// Responses made outside Cowry's handlers (timeouts, framework rejections) get the one error shape too.
 async fn error_shape(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    // JSON errors are already in shape; a customer's page answers its errors as a page.
+    let shaped_already = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || shaped_already {
         return response;
     }
     let error = match status {

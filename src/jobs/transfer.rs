@@ -137,9 +137,7 @@ pub async fn credit(
     if !first {
         return Ok("Nothing: this transfer was recorded before".to_owned());
     }
-    let data = json!({"attempt": attempt_id, "provider": incoming.provider, "source": "transfer",
-                      "reference": incoming.reference, "amount": amount.major_string(),
-                      "currency": currency});
+    let data = payment_data(&attempt_id, incoming);
     let outcome = match matched {
         Match::Unmatched => return Ok(held.unwrap_or_default().to_owned()),
         Match::AfterClose(id) => {
@@ -166,6 +164,73 @@ pub async fn credit(
         }
     };
     Ok(outcome)
+}
+
+fn payment_data(attempt_id: &str, incoming: &Incoming<'_>) -> Value {
+    json!({"attempt": attempt_id, "provider": incoming.provider, "source": "transfer",
+           "reference": incoming.reference, "amount": incoming.amount.major_string(),
+           "currency": incoming.amount.currency().code()})
+}
+
+/// A payment of exactly what one open collection owes, made on its own page (the sandbox's Pay):
+/// recorded as a succeeded `checkout` attempt under `reference`, and the collection completes. `None`
+/// when the collection is no longer open.
+pub async fn pay_owed(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    provider: &str,
+    reference: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let owed: Option<(i64, String)> = sqlx::query_as(
+        "select amount_minor - amount_paid_minor, currency::text from collections
+         where merchant_id = $1 and id = $2 and status in ('pending', 'overdue') for update",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(currency) = owed
+        .as_ref()
+        .and_then(|(_, c)| crate::domain::currency::Currency::parse(c.trim()))
+    else {
+        return Ok(None);
+    };
+    let owed = owed.map_or(0, |(minor, _)| minor);
+    let incoming = Incoming {
+        provider,
+        kind: provider,
+        reference,
+        amount: Money::from_minor(owed, currency),
+        account_number: "",
+        detail: json!({"channel": "checkout"}),
+    };
+    let attempt_id = new_id("att");
+    let attempt = NewAttempt {
+        id: &attempt_id,
+        provider,
+        kind: provider,
+        operation: "checkout",
+        provider_reference: reference,
+        amount_minor: owed,
+        currency: currency.code(),
+    };
+    attempts::insert_reported(
+        &mut *conn,
+        &attempt,
+        merchant_id,
+        Some(id),
+        "succeeded",
+        &incoming.detail,
+        None,
+    )
+    .await?;
+    let mut data = payment_data(&attempt_id, &incoming);
+    data["source"] = json!("checkout");
+    collections::add_paid(&mut *conn, merchant_id, id, owed).await?;
+    pay(conn, merchant_id, id, &incoming, owed, &data)
+        .await
+        .map(Some)
 }
 
 /// What the money does to the open collection that owed `remaining` before it.

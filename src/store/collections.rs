@@ -168,6 +168,37 @@ pub async fn insert(
         .await
 }
 
+/// Who a hosted page's token belongs to: (merchant id, merchant name, merchant mode, collection id).
+pub async fn by_pay_token(
+    pool: &PgPool,
+    token: &str,
+) -> Result<Option<(String, String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select c.merchant_id, m.name, m.mode, c.id from collections c
+         join merchants m on m.id = c.merchant_id where c.pay_token = $1",
+    )
+    .bind(token)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The payment that completed a collection, for its receipt: (provider kind, provider reference, when).
+pub async fn paid_by(
+    pool: &PgPool,
+    merchant_id: &str,
+    id: &str,
+) -> Result<Option<(String, String, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select kind, provider_reference, updated_at from provider_attempts
+         where merchant_id = $1 and collection_id = $2 and status = 'succeeded'
+         order by updated_at desc limit 1",
+    )
+    .bind(merchant_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn reference_taken(
     pool: &PgPool,
     merchant_id: &str,

@@ -31,7 +31,9 @@ fn press(url: &str, button: &str, screenshot: &std::path::Path) -> Value {
 /// Runs one of `tests/browser/*.mjs` with `args` and the screenshot path; returns its JSON.
 fn run_script(script: &str, args: &[&str], screenshot: &std::path::Path) -> Value {
     let dir = browser_dir();
-    if !dir.join("node_modules/playwright-core").exists() {
+    if !dir.join("node_modules/playwright-core").exists()
+        || !dir.join("node_modules/axe-core").exists()
+    {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -279,4 +281,135 @@ async fn a_customer_consents_with_a_card_in_a_real_browser() {
         .unwrap()
         .contains("Authorized (card)"));
     assert_eq!(data["consentRail"], "card");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_pays_on_the_hosted_page_in_a_real_browser() {
+    let app = spawn_with(&BY_A_PERSON).await;
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["payable"]["methods"] = json!(["payment_link", "virtual_account", "mobile_money"]);
+    let (status, first) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    body["reference"] = json!("PSK_txn_second");
+    let (_, second) = app.create(&body).await;
+    let page_of =
+        |created: &Value| reachable(&app, created["data"]["payable"]["payUrl"].as_str().unwrap());
+    let (first_url, second_url) = (page_of(&first), page_of(&second));
+    // The sandbox's payment link is the hosted page itself.
+    assert_eq!(
+        reachable(
+            &app,
+            first["data"]["payable"]["options"][0]["link"]
+                .as_str()
+                .unwrap()
+        ),
+        first_url
+    );
+    let account = first["data"]["payable"]["options"][1]["accountNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Served with a strict policy, and nothing of the customer's in full.
+    let page = reqwest::get(&first_url).await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let html = page.text().await.unwrap();
+    for hidden in [
+        "+2348012345678",
+        "amina.lawal@example.com",
+        "merchant_id",
+        "pay_",
+    ] {
+        assert!(!html.contains(hidden), "{hidden} is on the page");
+    }
+    for shown in [
+        "NGN 45,000.00",
+        "January plan renewal",
+        "+234 ••• ••• 5678",
+        "a•••@example.com",
+        "Cowry Sandbox Bank",
+        &account,
+        "Send me the prompt",
+        "<svg",
+    ] {
+        assert!(html.contains(shown), "{shown} is not on the page");
+    }
+
+    let prefix = std::env::temp_dir().join(format!("cowry-pay-{}", uuid::Uuid::new_v4().simple()));
+    let seen = run_script(
+        "pay.mjs",
+        &[
+            &first_url,
+            &app.url("/sandbox/transfers"),
+            &account,
+            "45000",
+            &second_url,
+        ],
+        &prefix,
+    );
+    let serious: Vec<&Value> = seen["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(serious.is_empty(), "accessibility: {serious:?}");
+    assert_eq!(seen["overflows"], false, "the page fits a 360 px screen");
+    for script in seen["scripts"].as_array().unwrap() {
+        assert!(script.as_str().unwrap().starts_with(&app.base), "{script}");
+    }
+    // Paid from the bank, and the open page said so by itself.
+    assert_eq!(seen["transfer"], 201);
+    assert_eq!(seen["live"], "Paid");
+    assert_eq!(seen["navigations"], 1, "no reload");
+    assert_eq!(seen["receiptShown"], true);
+    // The test-mode Pay button, then the receipt.
+    assert_eq!(seen["afterPay"], "Paid");
+    let receipt = seen["receipt"].as_str().unwrap();
+    for shown in [
+        "Test merchant",
+        "NGN 45,000.00",
+        "PSK_txn_second",
+        "sbx_",
+        "Cowry sandbox",
+    ] {
+        assert!(
+            receipt.contains(shown),
+            "{shown} not on the receipt: {receipt}"
+        );
+    }
+    for width in [360, 1280] {
+        let png = std::fs::read(format!("{}-{width}.png", prefix.display())).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 5_000,
+            "a real screenshot"
+        );
+    }
+    for created in [&first, &second] {
+        let id = created["data"]["id"].as_str().unwrap();
+        assert_eq!(collection(&app, id).await["status"], "completed");
+    }
+    // The link lives on for the receipt, then dies.
+    sqlx::query("update collections set completed_at = now() - interval '8 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        reqwest::get(&first_url).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let guessed = format!("{}/pay/PSK_txn_8a7f34", app.base);
+    assert_eq!(
+        reqwest::get(&guessed).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 }

@@ -1,8 +1,30 @@
-//! The hosted payment page, `/pay/{token}`: what a customer opens to pay a collection (see `page`).
-//! Each collection has an unguessable token of its own, so the page's URL cannot be derived from the
-//! merchant's reference.
+//! The hosted payment page, `/pay/{token}`: what a customer opens to pay a collection (see `page`),
+//! and what its buttons do (`actions`). Each collection has an unguessable token of its own, so the
+//! page's URL cannot be derived from the merchant's reference.
+
+pub mod actions;
+pub mod page;
+
+use axum::routing::{get, post};
+use axum::Router;
 
 use crate::domain::ids::random_chars;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/pay/{token}", get(page::page))
+        .route("/pay/{token}/status", get(page::status))
+        .route("/pay/{token}/receipt", get(page::receipt))
+        .route("/pay/{token}/prompt", post(actions::prompt))
+        .route("/pay/{token}/sandbox/{action}", post(actions::sandbox))
+        .route("/assets/pay.js", get(page::script))
+        // Browsers ask every page's origin for one; the pages have none (and no error for its absence).
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
+}
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
