@@ -41,16 +41,16 @@ alter table mobile_money_collects add column contact_id text;
 create index mobile_money_collects_by_contact on mobile_money_collects (merchant_id, contact_id, created_at desc)
     where contact_id is not null;
 
--- A contact's identity at a provider that keeps customers of its own (Dollr's party and CUSTOMER
--- counterparty): made once per provider account, then reused for every collection.
+-- A customer's identity at a provider that keeps customers of its own (Dollr's party and CUSTOMER
+-- counterparty), per provider account and phone (a contact's identity): made once, then reused for
+-- every collection and collect.
 create table provider_parties (
     merchant_id     text not null references merchants (id),
     -- the merchant's provider account (slug)
     provider        text not null,
-    contact_id      text not null,
+    phone           text not null,
     party_id        text not null,
     counterparty_id text not null,
     created_at      timestamptz not null default now(),
-    primary key (merchant_id, provider, contact_id),
-    foreign key (merchant_id, contact_id) references contacts (merchant_id, id)
+    primary key (merchant_id, provider, phone)
 );

@@ -59,7 +59,7 @@ impl AppState {
                 ..Default::default()
             },
             config.allow_private_networks,
-            store::virtual_accounts::SandboxSerials::new(pool.clone()),
+            pool.clone(),
         );
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         AppState {

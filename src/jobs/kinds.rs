@@ -6,8 +6,8 @@ use std::pin::Pin;
 
 use super::queue::Outcome;
 use super::{
-    activation, consent, deadline, debit, deliver, followup, message, notice, reconcile, refund,
-    remainder, transfer, webhook,
+    activation, consent, deadline, debit, deliver, followup, message, notice, receipt, reconcile,
+    refund, remainder, transfer, webhook,
 };
 use crate::store::jobs::Job;
 use crate::AppState;
@@ -84,6 +84,11 @@ pub const KINDS: &[Kind] = &[
         name: transfer::KIND,
         max_attempts: 10,
         run: |state, job| Box::pin(async move { transfer::run(&state, &job).await }),
+    },
+    Kind {
+        name: receipt::KIND,
+        max_attempts: 10,
+        run: |state, job| Box::pin(async move { receipt::run(&state, &job).await }),
     },
     Kind {
         name: remainder::KIND,

@@ -14,6 +14,7 @@ pub mod mandate;
 pub mod message;
 pub mod notice;
 pub mod queue;
+pub mod receipt;
 pub mod reconcile;
 pub mod refund;
 pub mod remainder;

@@ -165,6 +165,10 @@ async fn follow(
     data: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     let merchant_id = attempt.merchant_id.as_str();
+    if attempt.kind == crate::providers::dollr::NAME && to == AttemptState::Succeeded {
+        // Dollr's receipt is there once the invoice is paid: fetched and kept with the payment.
+        super::receipt::schedule(&mut *conn, attempt).await?;
+    }
     if attempt.operation == "authorize_card" {
         // A card rail's verification charge: never kept (refunded once paid); the consent check reads
         // the authorization it left, or sends the customer back after a decline.

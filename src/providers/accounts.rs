@@ -84,6 +84,10 @@ pub fn emulator_credentials(kind: &str) -> Option<Value> {
             "clientSecret": chars(32, BASE62),
         })),
         "mona" => Some(json!({"apiKey": format!("mona_test_{}", chars(32, BASE62))})),
+        "dollr" => Some(json!({
+            "clientId": uuid::Uuid::new_v4().to_string(),
+            "clientSecret": chars(32, BASE62),
+        })),
         _ => None,
     }
 }

@@ -5,6 +5,7 @@
 //! sends no webhooks); after an ambiguous answer the status decides: PROCESSING or COMPLETED is never
 //! executed again. Payouts follow the same pattern.
 
+pub mod collect;
 pub mod wire;
 
 use std::time::{Duration, Instant};
@@ -24,9 +25,12 @@ use crate::domain::phone::Phone;
 
 pub const NAME: &str = "dollr";
 pub const LIVE_BASE_URL: &str = "https://api.heydollr.app";
-/// Invoice/checkout collections over mobile money and payouts; no webhooks (status is polled).
+/// Invoice/checkout collections over mobile money and payouts; no webhooks (status is polled). As the
+/// provider of an integrated collection: `mobile_money` (a push at creation) and `payment_link` (Dollr
+/// has no hosted checkout: the link is Cowry's hosted page, whose "send me the prompt" runs the same
+/// invoice → session → execution), in the mobile-money markets Cowry knows.
 pub const CAPABILITIES: super::Capabilities = super::Capabilities {
-    methods: &[],
+    methods: &["payment_link", "mobile_money"],
     currencies: &[],
     countries: &[],
     mandates: false,

@@ -13,6 +13,8 @@ use crate::domain::settlement::{PaymentStatus, Report};
 pub enum MobileMoney {
     Mtn(MtnMomo),
     Airtel(AirtelMoney),
+    /// Dollr's invoice → session → execution, for the payer's mobile-money network.
+    Dollr(Box<super::dollr::collect::DollrCollect>),
 }
 
 /// One push payment. `reference` is stored before the call (a UUID: MTN's `X-Reference-Id`, Airtel's
@@ -24,6 +26,8 @@ pub struct Push<'a> {
     pub payer: &'a Phone,
     pub payer_message: &'a str,
     pub payee_note: &'a str,
+    /// The payer's name, where known (Dollr's party is made with it).
+    pub payer_name: Option<&'a str>,
     /// Where MTN sends its result; Airtel's callback URL is set in its portal instead.
     pub callback_url: &'a str,
 }
@@ -51,6 +55,7 @@ impl MobileMoney {
                     .collect(push.reference, push.external_id, push.amount, push.payer)
                     .await
             }
+            MobileMoney::Dollr(dollr) => dollr.request(push).await,
         }
     }
 
@@ -72,6 +77,7 @@ impl MobileMoney {
                     amount: None,
                 })
             }
+            MobileMoney::Dollr(dollr) => dollr.status(reference).await,
         }
     }
 
@@ -79,7 +85,7 @@ impl MobileMoney {
     /// (only an "is active" check), so MTN payers' names stay unknown.
     pub async fn payer_name(&self, payer: &Phone) -> Option<String> {
         match self {
-            MobileMoney::Mtn(_) => None,
+            MobileMoney::Mtn(_) | MobileMoney::Dollr(_) => None,
             MobileMoney::Airtel(airtel) => match airtel.account_holder_name(payer).await {
                 Ok(name) => name,
                 Err(e) => {
@@ -88,6 +94,15 @@ impl MobileMoney {
                 }
             },
         }
+    }
+}
+
+/// The operation a push is recorded as, per rail.
+pub fn push_operation(kind: &str) -> &'static str {
+    match kind {
+        "airtel_money" => "collect",
+        "dollr" => "execute_collection",
+        _ => "request_to_pay",
     }
 }
 
@@ -124,11 +139,7 @@ impl super::PaymentProvider for MobileMoneyRail {
             return Vec::new();
         }
         vec![super::PlannedCall {
-            operation: if self.kind == "airtel_money" {
-                "collect"
-            } else {
-                "request_to_pay"
-            },
+            operation: push_operation(self.kind),
             provider_reference: Uuid::new_v4().to_string(),
             is_payment: true,
             spare: false,
@@ -140,8 +151,17 @@ impl super::PaymentProvider for MobileMoneyRail {
         request: &super::OptionsRequest<'_>,
         plan: &[super::PlannedCall],
     ) -> Result<super::Offered, ProviderError> {
+        // The hosted page is the link: its prompt pushes through this account.
+        let link =
+            request
+                .methods
+                .contains(&"payment_link")
+                .then(|| super::PaymentOption::PaymentLink {
+                    link: request.pay_url.to_owned(),
+                    expires_at: request.expires_at,
+                });
         let Some(call) = plan.first() else {
-            return Ok(super::Offered::default());
+            return Ok(link.map(|l| vec![l]).unwrap_or_default().into());
         };
         let payer = Phone::parse(request.phone).map_err(|why| ProviderError::Rejected {
             provider: self.kind,
@@ -149,10 +169,11 @@ impl super::PaymentProvider for MobileMoneyRail {
         })?;
         let network = crate::domain::network::Network::detect(&payer);
         let market = network.as_ref().and_then(|n| n.market);
+        // Dollr reaches every network Cowry knows (its own prediction picks the gateway).
         let reachable = network
             .as_ref()
             .and_then(|n| n.family)
-            .is_some_and(|family| family.kind() == self.kind);
+            .is_some_and(|family| family.kind() == self.kind || self.kind == "dollr");
         let currency = request.amount.currency().code();
         let (Some(network), Some(market), true) = (&network, market, reachable) else {
             return Err(ProviderError::Rejected {
@@ -177,6 +198,7 @@ impl super::PaymentProvider for MobileMoneyRail {
         let callback_url = self
             .registry
             .callback_url(&self.account, &call.provider_reference);
+        let name = format!("{} {}", request.first_name, request.last_name);
         let status = adapter
             .request(&Push {
                 reference: &call.provider_reference,
@@ -185,6 +207,7 @@ impl super::PaymentProvider for MobileMoneyRail {
                 payer: &payer,
                 payer_message: &format!("Payment {}", request.reference),
                 payee_note: request.reference,
+                payer_name: Some(&name),
                 callback_url: &callback_url,
             })
             .await;
@@ -200,7 +223,8 @@ impl super::PaymentProvider for MobileMoneyRail {
                     Err(ProviderError::DuplicateReference { .. }) | Ok(_) => Vec::new(),
                     Err(_) => vec![call.provider_reference.clone()],
                 };
-                let options = vec![super::PaymentOption::MobileMoney {
+                let mut options: Vec<super::PaymentOption> = link.into_iter().collect();
+                options.push(super::PaymentOption::MobileMoney {
                     instructions: format!(
                         "Approve the payment prompt sent to {} ({}) to pay {} {}.",
                         payer.e164(),
@@ -210,7 +234,7 @@ impl super::PaymentProvider for MobileMoneyRail {
                     ),
                     link: None,
                     expires_at: request.expires_at,
-                }];
+                });
                 Ok(super::Offered {
                     options,
                     unconfirmed,

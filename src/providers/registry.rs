@@ -48,6 +48,8 @@ pub struct Registry {
     tokens: super::tokens::TokenCache,
     /// Where provider calls may go (`providers::guard`).
     guard: super::guard::Guard,
+    /// For the rails that keep what a provider made once (Dollr's parties).
+    pool: sqlx::PgPool,
 }
 
 impl Registry {
@@ -59,7 +61,7 @@ impl Registry {
         emulator_callback_url: Option<&str>,
         policy: HttpPolicy,
         allow_private_networks: bool,
-        sandbox_serials: crate::store::virtual_accounts::SandboxSerials,
+        pool: sqlx::PgPool,
     ) -> Registry {
         let guard = super::guard::Guard::new(allow_private_networks);
         guard.trust(public_url);
@@ -67,7 +69,10 @@ impl Registry {
             guard.trust(url);
         }
         Registry {
-            sandbox: Arc::new(Sandbox::new(sandbox_serials)),
+            sandbox: Arc::new(Sandbox::new(
+                crate::store::virtual_accounts::SandboxSerials::new(pool.clone()),
+            )),
+            pool,
             public_url: public_url.into(),
             emulator_callback_url: emulator_callback_url.map(Into::into),
             http: ProviderHttp::guarded(policy, guard.clone()),
@@ -187,6 +192,15 @@ impl Registry {
                     token,
                 )))
             }
+            "dollr" => Ok(MobileMoney::Dollr(Box::new(
+                super::dollr::collect::DollrCollect {
+                    dollr: self.dollr(account)?,
+                    pool: self.pool.clone(),
+                    merchant_id: account.merchant_id.clone(),
+                    slug: account.slug.clone(),
+                    market,
+                },
+            ))),
             other => Err(ProviderError::Unsupported {
                 provider: "cowry",
                 what: format!("mobile-money collect through a {other} account"),
@@ -209,6 +223,16 @@ impl Registry {
                     status: verified.status,
                     amount: Some(verified.amount),
                 })
+            }
+            "dollr" => {
+                // Dollr's status needs no market; the rail is built for any.
+                let market = market
+                    .or_else(|| Market::for_country("UG"))
+                    .ok_or_else(|| ProviderError::Unsupported {
+                        provider: "cowry",
+                        what: "a market".to_owned(),
+                    })?;
+                self.mobile_money(account, market)?.status(reference).await
             }
             "mtn_momo" | "airtel_money" => {
                 let market = market.ok_or_else(|| ProviderError::Unsupported {
@@ -242,6 +266,22 @@ impl Registry {
         ))
     }
 
+    pub fn dollr(&self, account: &Account) -> Result<super::dollr::Dollr, ProviderError> {
+        let base_url = self.base_url(account, super::dollr::LIVE_BASE_URL)?;
+        let id = account
+            .credential("clientId")
+            .ok_or_else(|| missing_credential(account, "clientId"))?;
+        let secret = account
+            .credential("clientSecret")
+            .ok_or_else(|| missing_credential(account, "clientSecret"))?;
+        Ok(super::dollr::Dollr::new(
+            &base_url,
+            id,
+            Secret::new(secret.to_owned()),
+            self.http.clone(),
+        ))
+    }
+
     pub fn mona(&self, account: &Account) -> Result<super::mona::Mona, ProviderError> {
         let base_url = self.base_url(account, super::mona::LIVE_BASE_URL)?;
         let key = account
@@ -269,11 +309,11 @@ impl Registry {
         match account.kind.as_str() {
             "sandbox" => Ok(self.sandbox.clone()),
             "paystack" => Ok(Arc::new(self.paystack(account)?)),
-            "mtn_momo" | "airtel_money" => {
-                let (kind, capabilities) = if account.kind == "mtn_momo" {
-                    ("mtn_momo", mtn_momo::CAPABILITIES)
-                } else {
-                    ("airtel_money", airtel_money::CAPABILITIES)
+            "mtn_momo" | "airtel_money" | "dollr" => {
+                let (kind, capabilities) = match account.kind.as_str() {
+                    "mtn_momo" => ("mtn_momo", mtn_momo::CAPABILITIES),
+                    "airtel_money" => ("airtel_money", airtel_money::CAPABILITIES),
+                    _ => ("dollr", super::dollr::CAPABILITIES),
                 };
                 Ok(Arc::new(MobileMoneyRail {
                     registry: self.clone(),

@@ -90,7 +90,7 @@ pub async fn settle(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update provider_attempts
-         set status = $3, collection_id = coalesce($4, collection_id), response = coalesce($5, response),
+         set status = $3, collection_id = coalesce($4, collection_id), response = coalesce(response, $5),
              error = $6, updated_at = now()
          where merchant_id = $1 and id = any($2) and status = 'created'",
     )
@@ -377,6 +377,28 @@ pub async fn discard_unsent(
     )
     .bind(merchant_id)
     .bind(ids)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Merges what a provider named along the way (Dollr's invoice and session ids) into the attempt's
+/// recorded answer, found by its reference.
+pub async fn note_response(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    kind: &str,
+    provider_reference: &str,
+    noted: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update provider_attempts set response = coalesce(response, '{}'::jsonb) || $4, updated_at = now()
+         where merchant_id = $1 and kind = $2 and provider_reference = $3",
+    )
+    .bind(merchant_id)
+    .bind(kind)
+    .bind(provider_reference)
+    .bind(sqlx::types::Json(noted))
     .execute(db)
     .await?;
     Ok(())

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod merchants;
 pub mod messages;
+pub mod parties;
 pub mod providers;
 pub mod retention;
 pub mod scheduled;

@@ -198,3 +198,108 @@ async fn bad_credentials_are_refused() {
         "{result:?}"
     );
 }
+
+/// Dollr as a rail: an integrated collection and a collect routed to the merchant's Dollr account,
+/// completed by polling (Dollr sends no webhooks), receipts kept, parties made once per phone.
+mod rail {
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+
+    use crate::collect::FAST;
+    use crate::common::{eventually, spawn_with, TestApp};
+
+    async fn status_of(app: &TestApp, path: &str) -> String {
+        app.get(path).await.1["data"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn receipts(app: &TestApp) -> Vec<Value> {
+        sqlx::query_scalar(
+            "select response->'receipt' from provider_attempts
+             where kind = 'dollr' and response ? 'receipt' order by created_at",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn collections_and_collects_through_dollr_complete_by_polling_with_receipts() {
+        let app = spawn_with(&FAST).await;
+        let mut body = crate::common::body_n(1);
+        body["amount"] = json!({"value": 25000, "currency": "UGX"});
+        body["contact"]["phone"] = json!("+256772123456");
+        body["payable"] = json!({"enabled": true, "methods": ["payment_link", "mobile_money"]});
+        body["provider"] = json!("dollr");
+        let (status, created) = app.create(&body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let data = &created["data"];
+        // Dollr has no hosted checkout: the link is Cowry's page; the push went out at creation.
+        assert_eq!(
+            data["payable"]["options"][0]["link"],
+            data["payable"]["payUrl"]
+        );
+        assert_eq!(data["payable"]["options"][1]["method"], "mobile_money");
+        let id = data["id"].as_str().unwrap().to_owned();
+        eventually("the Dollr collection to complete by polling", || async {
+            (status_of(&app, &format!("/collections/{id}")).await == "completed").then_some(())
+        })
+        .await;
+        let (reference, ids): (String, Value) = sqlx::query_as(
+            "select provider_reference, response from provider_attempts
+             where kind = 'dollr' and operation = 'execute_collection' and collection_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert!(uuid::Uuid::parse_str(&reference).is_ok(), "{reference}");
+        assert!(
+            ids["invoiceId"].is_string() && ids["sessionId"].is_string(),
+            "{ids}"
+        );
+        let kept = eventually("the receipt", || async {
+            receipts(&app).await.into_iter().next()
+        })
+        .await;
+        assert_eq!(kept["status"], "PAID", "{kept}");
+
+        // A payment-link-only collection is paid through its page's prompt, through Dollr again; the
+        // customer's party is the one made before.
+        body["reference"] = json!("dollr-link");
+        body["payable"]["methods"] = json!(["payment_link"]);
+        let (status, created) = app.create(&body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["data"]["id"].as_str().unwrap().to_owned();
+        let (status, sent) = app.post(&format!("/collections/{id}/prompt")).await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        eventually("the prompted collection to complete", || async {
+            (status_of(&app, &format!("/collections/{id}")).await == "completed").then_some(())
+        })
+        .await;
+
+        // A collect routed to Dollr when the merchant asks for it.
+        let (status, collect) = app
+            .post_json(
+                "/collections/collect",
+                &json!({"phone": "+256772123456", "amount": 500, "externalId": "dollr-collect",
+                        "provider": "dollr"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{collect}");
+        let collect_id = collect["payload"]["id"].as_str().unwrap().to_owned();
+        let settled = crate::collect::settled(&app, &collect_id).await;
+        assert_eq!(settled["status"], "SUCCESS", "{settled}");
+        eventually("three receipts", || async {
+            (receipts(&app).await.len() == 3).then_some(())
+        })
+        .await;
+        assert_eq!(
+            app.count("select count(*) from provider_parties").await,
+            1,
+            "one party per phone, reused"
+        );
+    }
+}

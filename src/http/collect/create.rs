@@ -21,7 +21,6 @@ use serde_json::json;
 use super::view::{CollectEnvelope, CollectView};
 use crate::domain::collect::{self, NewCollect};
 use crate::domain::ids::new_id;
-use crate::domain::network::Family;
 use crate::domain::settlement::{PaymentStatus, Report};
 use crate::domain::time;
 use crate::error::{ApiError, ApiResult};
@@ -137,10 +136,7 @@ async fn claim(
     let merchant_id = account.merchant_id.as_str();
     let reference = uuid::Uuid::new_v4().to_string();
     let attempt_id = new_id("att");
-    let operation = match new.network.family {
-        Some(Family::Airtel) => "collect",
-        _ => "request_to_pay",
-    };
+    let operation = crate::providers::mobile_money::push_operation(&account.kind);
     let currency = new.amount.currency().code();
     let created_at = time::now();
     let row = CollectRow {
@@ -230,6 +226,7 @@ async fn push_and_record(
             payer: &new.payer,
             payer_message: new.payer_message.as_deref().unwrap_or("Payment request"),
             payee_note: new.payee_note.as_deref().unwrap_or(""),
+            payer_name: payer_name.as_deref(),
             callback_url: &callback_url,
         })
         .await;

@@ -68,6 +68,8 @@ pub(super) async fn choose_account(
                     format!("{slug} is not in your providers list"),
                 ))
             }
+            // Dollr reaches the payer through its own gateways, whichever network they are on.
+            Some("dollr") => slug.clone(),
             Some(other) if other != kind => {
                 return Err(ApiError::validation(
                     "provider",

@@ -77,6 +77,7 @@ pub async fn prompt(
 /// The collection a prompt is for, read under its row lock.
 struct Owing {
     phone: String,
+    name: String,
     reference: String,
     owed: Money,
 }
@@ -112,8 +113,13 @@ pub async fn send(state: &AppState, merchant_id: &str, id: &str) -> ApiResult<Pr
             ),
         ));
     }
-    let kind = family.kind();
     let accounts = crate::store::providers::list(&state.pool, merchant_id).await?;
+    // A Dollr collection pushes through its Dollr account; any other through the merchant's account on
+    // the phone's network (the collection's own first).
+    let own_dollr = accounts
+        .iter()
+        .any(|a| a.kind == "dollr" && a.slug == collection.provider);
+    let kind = if own_dollr { "dollr" } else { family.kind() };
     let slug = accounts
         .iter()
         .filter(|a| a.kind == kind)
@@ -139,11 +145,7 @@ pub async fn send(state: &AppState, merchant_id: &str, id: &str) -> ApiResult<Pr
     // Claim, under the collection's lock: checks and the attempt in one transaction.
     let attempt_id = new_id("att");
     let reference = uuid::Uuid::new_v4().to_string();
-    let operation = if kind == "airtel_money" {
-        "collect"
-    } else {
-        "request_to_pay"
-    };
+    let operation = crate::providers::mobile_money::push_operation(kind);
     let mut tx = state.pool.begin().await?;
     let owing = lock_owing(&mut tx, merchant_id, id, currency).await?;
     let recent = recent_prompts(&mut tx, merchant_id, id, &owing.phone).await?;
@@ -191,6 +193,7 @@ pub async fn send(state: &AppState, merchant_id: &str, id: &str) -> ApiResult<Pr
             payer: &phone,
             payer_message: &format!("Payment {}", owing.reference),
             payee_note: &owing.reference,
+            payer_name: Some(&owing.name),
             callback_url: &callback_url,
         })
         .await;
@@ -266,8 +269,8 @@ async fn lock_owing(
     id: &str,
     currency: crate::domain::currency::Currency,
 ) -> ApiResult<Owing> {
-    let row: Option<(String, String, String, i64)> = sqlx::query_as(
-        "select c.status, ct.phone, c.reference, c.amount_minor - c.amount_paid_minor
+    let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+        "select c.status, ct.phone, trim(ct.first_name || ' ' || ct.last_name), c.reference, c.amount_minor - c.amount_paid_minor
          from collections c join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id
          where c.merchant_id = $1 and c.id = $2 and c.type = 'integrated'
          for update of c",
@@ -276,7 +279,7 @@ async fn lock_owing(
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((status, phone, reference, owed)) = row else {
+    let Some((status, phone, name, reference, owed)) = row else {
         return Err(super::not_found());
     };
     if !matches!(status.as_str(), "pending" | "overdue") || owed <= 0 {
@@ -287,6 +290,7 @@ async fn lock_owing(
     }
     Ok(Owing {
         phone,
+        name,
         reference,
         owed: Money::from_minor(owed, currency),
     })
@@ -313,7 +317,8 @@ async fn recent_prompts(
          from provider_attempts a
          join collections c on c.merchant_id = a.merchant_id and c.id = a.collection_id
          join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id
-         where a.merchant_id = $1 and a.operation in ('request_to_pay', 'collect') and ct.phone = $3",
+         where a.merchant_id = $1 and a.operation in ('request_to_pay', 'collect', 'execute_collection')
+           and ct.phone = $3",
     )
     .bind(merchant_id)
     .bind(id)
