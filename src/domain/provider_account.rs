@@ -277,4 +277,19 @@ mod tests {
             ["baseUrl"]
         );
     }
+
+    #[test]
+    fn a_paystack_account_names_the_bank_its_dedicated_accounts_open_at() {
+        let body = |bank: Value| {
+            json!({"slug": "ps", "kind": "paystack", "mode": "live",
+                   "credentials": {"secretKey": "sk_live_abc", "preferredBank": bank}})
+        };
+        let parsed = parse(&body(json!("wema-bank")), "live").unwrap();
+        assert_eq!(
+            parsed.credentials.unwrap()["preferredBank"],
+            json!("wema-bank")
+        );
+        assert_eq!(fields(body(json!("Wema Bank"))), ["credentials.preferredBank"]);
+        assert_eq!(fields(body(json!(true))), ["credentials.preferredBank"]);
+    }
 }

@@ -199,8 +199,24 @@ async fn transfers_into_a_dedicated_account_pay_by_the_documented_rule() {
     .unwrap();
     assert_eq!(flagged["excess"], "5000", "{flagged}");
 
-    // Both closed: the money is recorded against the newest and held for review.
-    transfer(&app, &number, 100_000).await;
+    // Both closed: the money is recorded against the newest and held for review. This time the
+    // customer uses the bank page (the emulator's form does what the test call does).
+    let page = format!("/_emulator/paystack/bank/{number}");
+    let shown = app.client.get(app.url(&page)).send().await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert!(shown.text().await.unwrap().contains(&number));
+    let sent = app
+        .client
+        .post(app.url(&page))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("amount=1000.00")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sent.contains("Sent NGN 1,000.00"), "{sent}");
     settled(&app, 4).await;
     assert!(event_types(&app, &third_id)
         .await
