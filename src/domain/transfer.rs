@@ -40,7 +40,7 @@ pub fn choose(candidates: &[Candidate], currency: &str, amount_minor: i64) -> Ma
     if let Some(oldest) = open().next() {
         return Match::Pays(oldest.id.clone());
     }
-    match same_currency().last() {
+    match same_currency().next_back() {
         Some(closed) => Match::AfterClose(closed.id.clone()),
         None => Match::Unmatched,
     }
