@@ -289,7 +289,10 @@ mod tests {
             parsed.credentials.unwrap()["preferredBank"],
             json!("wema-bank")
         );
-        assert_eq!(fields(body(json!("Wema Bank"))), ["credentials.preferredBank"]);
+        assert_eq!(
+            fields(body(json!("Wema Bank"))),
+            ["credentials.preferredBank"]
+        );
         assert_eq!(fields(body(json!(true))), ["credentials.preferredBank"]);
     }
 }

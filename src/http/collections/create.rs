@@ -98,7 +98,11 @@ pub async fn create(
         state.clock.now(),
         &known,
     )?;
-    if new.payable_enabled && draft.methods.contains(&"virtual_account") {
+    // Only Paystack keeps a dedicated account per customer (the sandbox makes one per collection).
+    if new.payable_enabled
+        && adapter.kind() == crate::providers::paystack::NAME
+        && draft.methods.contains(&"virtual_account")
+    {
         draft.dedicated = crate::store::virtual_accounts::for_email(
             &state.pool,
             merchant_id,
