@@ -1,5 +1,5 @@
 -- The statement the server runs for POST /collections (INSERT_SQL in src/store/collections.rs), with
--- the pgbench expressions of create.pgbench.params.json in place of its 22 parameters; the unit test
+-- the pgbench expressions of create.pgbench.params.json in place of its 23 parameters; the unit test
 -- `pgbench_script_runs_the_server_sql` keeps the two in step. Run with -M prepared (as the server does)
 -- and -D merchant=<merchant id>.
 \set n random(1, 1000000000)
@@ -26,10 +26,7 @@ with found as (
                                  provider, expires_in, expires_at, due_at, payable, follow_up, metadata,
                                  created_at, updated_at, pay_token, virtual_account)
         select :merchant, ('pay_' || left(md5(:n || 'p' || :r), 26)), 'integrated', ('PSK_' || :n || '_' || :r), 4500000, 'NGN', 'pending', contact.id, 'paystack', 1440, (now() + interval '1440 minutes'), (now() + interval '1080 minutes'),
-               '{"enabled": true,"methods": ["payment_link","virtual_account"],"options": [{"method": "payment_link","link": "http\u003a//127.0.0.1\u003a8080/pay/PSK_txn","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"},{"method": "virtual_account","bankName": "Cowry Sandbox Bank","accountNumber": "8256696249","accountName": "Amina Lawal","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"}]}'::json, '{"enabled": true,"startAfter": 20,"cadence": "every_10m","channels": ["whatsapp","sms"],"tone": "gentle"}'::json, '[{"name": "Standard Membership","description": "January plan renewal","quantity": 1}]'::json, now(), now(), ('pt_' || left(md5(:n || 't' || :r), 22)),
-               -- the account number it offers, so a transfer into it finds the collection
-               (select o->>'accountNumber' from json_array_elements('{"enabled": true,"methods": ["payment_link","virtual_account"],"options": [{"method": "payment_link","link": "http\u003a//127.0.0.1\u003a8080/pay/PSK_txn","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"},{"method": "virtual_account","bankName": "Cowry Sandbox Bank","accountNumber": "8256696249","accountName": "Amina Lawal","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"}]}'::json->'options') o
-                where o->>'method' = 'virtual_account' limit 1)
+               '{"enabled": true,"methods": ["payment_link","virtual_account"],"options": [{"method": "payment_link","link": "http\u003a//127.0.0.1\u003a8080/pay/PSK_txn","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"},{"method": "virtual_account","bankName": "Cowry Sandbox Bank","accountNumber": "8256696249","accountName": "Amina Lawal","expiresAt": "2025-11-14T17\u003a46\u003a07.000Z"}]}'::json, '{"enabled": true,"startAfter": 20,"cadence": "every_10m","channels": ["whatsapp","sms"],"tone": "gentle"}'::json, '[{"name": "Standard Membership","description": "January plan renewal","quantity": 1}]'::json, now(), now(), ('pt_' || left(md5(:n || 't' || :r), 22)), '9990000013'
         from contact
         returning id
     ), event as (

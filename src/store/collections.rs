@@ -78,6 +78,8 @@ pub struct NewCollectionRow<'a> {
     pub due_at: DateTime<Utc>,
     /// The hosted payment page's token (`/pay/{token}`).
     pub pay_token: &'a str,
+    /// The account number it offers for transfers, so a transfer into it finds the collection.
+    pub virtual_account: Option<&'a str>,
     pub new_contact_id: &'a str,
     pub first_name: &'a str,
     pub last_name: &'a str,
@@ -109,10 +111,7 @@ pub const INSERT_SQL: &str = "with found as (
                                  provider, expires_in, expires_at, due_at, payable, follow_up, metadata,
                                  created_at, updated_at, pay_token, virtual_account)
         select $1, $8, 'integrated', $9, $10, $11, 'pending', contact.id, $12, $13, $14, $21,
-               $15::json, $16::json, $17::json, $7, $7, $22,
-               -- the account number it offers, so a transfer into it finds the collection
-               (select o->>'accountNumber' from json_array_elements($15::json->'options') o
-                where o->>'method' = 'virtual_account' limit 1)
+               $15::json, $16::json, $17::json, $7, $7, $22, $23
         from contact
         returning id
     ), event as (
@@ -164,6 +163,7 @@ pub async fn insert(
         .bind(new.first_follow_up)
         .bind(new.due_at)
         .bind(new.pay_token)
+        .bind(new.virtual_account)
         .fetch_one(db)
         .await
 }
@@ -632,7 +632,7 @@ mod tests {
             serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
         let mut expected = INSERT_SQL.to_owned();
         // Highest first, so $1 does not eat the front of $10..$19.
-        for n in (1..=22).rev() {
+        for n in (1..=23).rev() {
             let value = params[n.to_string()]
                 .as_str()
                 .expect("a pgbench expression per parameter");

@@ -419,6 +419,10 @@ pub(super) async fn write(
         first_follow_up: draft.first_follow_up,
         due_at: draft.due_at,
         pay_token: &draft.pay_token,
+        virtual_account: options.iter().find_map(|o| match o {
+            PaymentOption::VirtualAccount { account_number, .. } => Some(account_number.as_str()),
+            _ => None,
+        }),
         new_contact_id: &new_id("contact"),
         first_name: &new.contact.first_name,
         last_name: &new.contact.last_name,
