@@ -310,15 +310,17 @@ async fn recent_prompts(
     id: &str,
     phone: &str,
 ) -> Result<Recent, sqlx::Error> {
+    // From the phone's contact through its collections (`collections_by_contact`) to their attempts
+    // (`provider_attempts_by_collection`): never every attempt of the merchant.
     let (open, this_collection, this_phone): (i64, i64, i64) = sqlx::query_as(
         "select count(*) filter (where a.collection_id = $2 and a.status in ('created', 'pending', 'unknown')),
                 count(*) filter (where a.collection_id = $2 and a.created_at > now() - interval '1 hour'),
                 count(*) filter (where a.created_at > now() - interval '1 hour')
-         from provider_attempts a
-         join collections c on c.merchant_id = a.merchant_id and c.id = a.collection_id
-         join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id
-         where a.merchant_id = $1 and a.operation in ('request_to_pay', 'collect', 'execute_collection')
-           and ct.phone = $3",
+         from contacts ct
+         join collections c on c.merchant_id = ct.merchant_id and c.contact_id = ct.id
+         join provider_attempts a on a.merchant_id = c.merchant_id and a.collection_id = c.id
+         where ct.merchant_id = $1 and ct.phone = $3
+           and a.operation in ('request_to_pay', 'collect', 'execute_collection')",
     )
     .bind(merchant_id)
     .bind(id)
