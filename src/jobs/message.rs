@@ -115,9 +115,10 @@ async fn send(state: &AppState, job: &Job) -> Result<Outcome, crate::error::ApiE
     let outcome = match result {
         Ok(sent) => {
             messages::mark_sent(
-                &mut *tx,
+                &mut tx,
                 merchant_id,
                 message_id,
+                &m.channel,
                 sent.provider_message_id.as_deref(),
                 sent.parts,
             )

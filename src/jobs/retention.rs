@@ -27,12 +27,13 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
 /// One pass over every kind of record, in bounded batches.
 pub async fn sweep(state: &AppState) {
     let keep = &state.config.retention;
-    let kinds: [(&Kept, std::time::Duration); 5] = [
+    let kinds: [(&Kept, std::time::Duration); 6] = [
         (&retention::IDEMPOTENCY_KEYS, keep.idempotency_keys),
         (&retention::RECEIPTS, keep.receipts),
         (&retention::REJECTED_RECEIPTS, keep.rejected_receipts),
         (&retention::FAILED_JOBS, keep.failed_jobs),
         (&retention::DELIVERIES, keep.deliveries),
+        (&retention::EARLY_REPORTS, keep.receipts),
     ];
     for (kept, age) in kinds {
         let cutoff = time::now() - TimeDelta::from_std(age).unwrap_or(TimeDelta::days(36_500));

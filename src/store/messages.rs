@@ -234,12 +234,16 @@ pub async fn set_status(
 }
 
 pub async fn mark_sent(
-    db: impl PgExecutor<'_>,
+    conn: &mut sqlx::PgConnection,
     merchant_id: &str,
     id: &str,
+    channel: &str,
     provider_message_id: Option<&str>,
     parts: Option<i32>,
 ) -> Result<(), sqlx::Error> {
+    if let Some(provider_id) = provider_message_id {
+        report_lock(&mut *conn, merchant_id, channel, provider_id).await?;
+    }
     sqlx::query(
         "update messages
          set status = 'sent', provider_message_id = $3, parts = $4, reason = null, sent_at = now(),
@@ -250,8 +254,30 @@ pub async fn mark_sent(
     .bind(id)
     .bind(provider_message_id)
     .bind(parts)
-    .execute(db)
+    .execute(&mut *conn)
     .await?;
+    if let Some(provider_id) = provider_message_id {
+        // A report that arrived before this send was recorded is applied now.
+        sqlx::query(
+            "with early as (
+                 delete from early_delivery_reports
+                 where merchant_id = $1 and channel = $3 and provider_message_id = $4
+                 returning delivered, reason
+             )
+             update messages m
+             set status = case when e.delivered then 'delivered' else 'undelivered' end,
+                 delivered_at = case when e.delivered then now() else m.delivered_at end,
+                 reason = case when e.delivered then m.reason else e.reason end, updated_at = now()
+             from early e
+             where m.merchant_id = $1 and m.id = $2 and m.status = 'sent'",
+        )
+        .bind(merchant_id)
+        .bind(id)
+        .bind(channel)
+        .bind(provider_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -363,16 +389,21 @@ pub async fn opt_outs(
 }
 
 /// A channel's delivery report for one of the merchant's messages: `delivered` or `undelivered` (a
-/// report, not proof; it never touches money). A report for a message already delivered or for an
-/// unknown id changes nothing. Returns whether a message moved.
+/// report, not proof; it never touches money). A report for a message already delivered changes
+/// nothing. One for an id no message has yet is kept (`early_delivery_reports`) and applied when the
+/// send is recorded ([`mark_sent`]): the report can win the race with Cowry's own commit. Both take the
+/// same advisory lock first, so a report is either applied here or kept for the send, never lost.
+/// Returns whether a message moved.
 pub async fn record_delivery(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     merchant_id: &str,
     channel: &str,
     provider_message_id: &str,
     delivered: bool,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    report_lock(&mut tx, merchant_id, channel, provider_message_id).await?;
     let done = sqlx::query(
         "update messages
          set status = case when $4 then 'delivered' else 'undelivered' end,
@@ -386,9 +417,45 @@ pub async fn record_delivery(
     .bind(provider_message_id)
     .bind(delivered)
     .bind(reason)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    if done.rows_affected() == 0 {
+        // No message has this id (yet): kept for the send, unless one has it and is past reports.
+        sqlx::query(
+            "insert into early_delivery_reports (merchant_id, channel, provider_message_id, delivered, reason)
+             select $1, $2, $3, $4, $5
+             where not exists (select 1 from messages
+                               where merchant_id = $1 and channel = $2 and provider_message_id = $3)
+             on conflict (merchant_id, channel, provider_message_id)
+             do update set delivered = excluded.delivered, reason = excluded.reason,
+                           received_at = excluded.received_at",
+        )
+        .bind(merchant_id)
+        .bind(channel)
+        .bind(provider_message_id)
+        .bind(delivered)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Serialises a report and the recording of the send it reports on (per merchant, channel and id).
+async fn report_lock(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: &str,
+    channel: &str,
+    provider_message_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!(
+            "report/{merchant_id}/{channel}/{provider_message_id}"
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records an opt-out for the contact with this phone (E.164); false when the merchant has no such

@@ -52,6 +52,15 @@ pub const DELIVERIES: Kept = Kept {
               limit $2 for update skip locked)",
 };
 
+/// Delivery reports that arrived before their send was recorded and were never claimed by one (a report
+/// for a message of another system, say): kept as long as verified receipts.
+pub const EARLY_REPORTS: Kept = Kept {
+    name: "early_delivery_reports",
+    sql: "delete from early_delivery_reports where ctid in (
+              select ctid from early_delivery_reports where received_at < $1
+              limit $2 for update skip locked)",
+};
+
 /// Deletes up to `batch` records of `kept` older than `cutoff`; returns how many went.
 pub async fn delete_older_than(
     pool: &PgPool,

@@ -946,3 +946,58 @@ async fn a_send_interrupted_by_a_crash_is_never_repeated() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_report_that_beats_the_recorded_send_is_applied_when_the_send_is_recorded() {
+    let (app, state, merchant) = without_workers().await;
+    let (id, _) = first_sms_touch_written(&app, &state).await;
+    let message: String =
+        sqlx::query_scalar("select id from messages where collection_id = $1 and channel = 'sms'")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // The send is under way (claimed), the channel answered ATXid_early, and its delivery report
+    // reaches Cowry before Cowry has recorded that answer.
+    sqlx::query("update messages set status = 'sending' where id = $1")
+        .bind(&message)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let moved = cowry::store::messages::record_delivery(
+        &app.pool,
+        &merchant,
+        "sms",
+        "ATXid_early",
+        true,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(!moved, "no message has that id yet");
+    let mut conn = app.pool.acquire().await.unwrap();
+    cowry::store::messages::mark_sent(
+        &mut conn,
+        &merchant,
+        &message,
+        "sms",
+        Some("ATXid_early"),
+        Some(1),
+    )
+    .await
+    .unwrap();
+    let (status, delivered_at): (String, Option<DateTime<Utc>>) =
+        sqlx::query_as("select status, delivered_at from messages where id = $1")
+            .bind(&message)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "delivered");
+    assert!(delivered_at.is_some());
+    assert_eq!(
+        app.count("select count(*) from early_delivery_reports")
+            .await,
+        0,
+        "the kept report was used up"
+    );
+}
