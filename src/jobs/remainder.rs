@@ -111,34 +111,22 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
         None => None,
     };
     let (Some(collection), Some(owed)) = (collection, owed) else {
-        let why = "not sent: the collection closed first";
-        attempts::settle(
-            &state.pool,
+        return not_sent(
+            state,
             merchant_id,
             &ids,
-            "failed",
-            None,
-            None,
-            Some(why),
+            "not sent: the collection closed first",
         )
-        .await
-        .map_err(db)?;
-        return Ok(Outcome::Done);
+        .await;
     };
     if Some(owed) != attempt.amount_minor {
-        let why = "not sent: another payment changed what is owed";
-        attempts::settle(
-            &state.pool,
+        return not_sent(
+            state,
             merchant_id,
             &ids,
-            "failed",
-            None,
-            None,
-            Some(why),
+            "not sent: another payment changed what is owed",
         )
-        .await
-        .map_err(db)?;
-        return Ok(Outcome::Done);
+        .await;
     }
     let account = crate::providers::accounts::open(state, merchant_id, &attempt.provider)
         .await
@@ -146,19 +134,13 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
     let paystack = match account.map(|a| state.providers.paystack(&a)) {
         Some(Ok(paystack)) => paystack,
         _ => {
-            let why = "not sent: the Paystack account was removed";
-            attempts::settle(
-                &state.pool,
+            return not_sent(
+                state,
                 merchant_id,
                 &ids,
-                "failed",
-                None,
-                None,
-                Some(why),
+                "not sent: the Paystack account was removed",
             )
-            .await
-            .map_err(db)?;
-            return Ok(Outcome::Done);
+            .await;
         }
     };
     let currency = crate::domain::currency::Currency::parse(collection.currency.trim())
@@ -227,6 +209,27 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
         }
     }
     tx.commit().await.map_err(db)?;
+    Ok(Outcome::Done)
+}
+
+/// The checkout is not asked for: its planned attempt ends `failed`, saying why.
+async fn not_sent(
+    state: &AppState,
+    merchant_id: &str,
+    ids: &[String],
+    why: &str,
+) -> Result<Outcome, String> {
+    attempts::settle(
+        &state.pool,
+        merchant_id,
+        ids,
+        "failed",
+        None,
+        None,
+        Some(why),
+    )
+    .await
+    .map_err(|e| format!("database: {e}"))?;
     Ok(Outcome::Done)
 }
 
