@@ -26,6 +26,9 @@ run() {
     COWRY_RATE_LIMIT_PER_SECOND=0 "$binary" serve >"$OUT/ab-server.log" 2>&1 &
   local server=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+  # Warm up and analyze, as bench/run.sh does (plans cached on empty tables otherwise linger).
+  KEY=$KEY RUN="warm_${label}_$(date +%s%N)" wrk -t2 -c32 -d3s -s bench/create.lua "http://127.0.0.1:$PORT" >/dev/null 2>&1
+  psql "$PG/cowry_ab" -qc analyze -qc checkpoint
   KEY=$KEY RUN="ab_${label}_$(date +%s%N)" wrk -t2 -c32 -d"${DURATION}s" -s bench/create.lua \
     "http://127.0.0.1:$PORT" >"$OUT/ab-$label.txt" 2>&1
   kill "$server"; wait "$server" 2>/dev/null || true

@@ -28,6 +28,9 @@ pgbench -n -f "$SHARED/reference-create.pgbench.sql" -c 32 -j 2 -T "$DURATION" "
 yard=$(tps "$OUT/yardstick.txt")
 echo "   ${yard} tps"
 
+# Each phase starts from a checkpoint, so none pays for the dirty pages of the one before (on a slow disk
+# a checkpoint running under the HTTP phase cost it half its rate).
+psql "$PG/postgres" -qc checkpoint
 echo "== server on a fresh database"
 psql "$PG/postgres" -qc 'drop database if exists cowry_bench'
 # The per-key rate limit is turned off: the benchmark measures throughput, not the limiter.
@@ -37,6 +40,11 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 merchant=$(psql "$PG/cowry_bench" -Atc "select merchant_id from api_keys limit 1")
+# Warm up, then analyze: a database that has been running has statistics. Plans cached while every table
+# was empty (the server's prepared statements and PostgreSQL's own foreign-key checks) can pick an index
+# that reads every row of the merchant; `analyze` makes the server's connections plan again.
+KEY=$KEY RUN="warm_$(date +%s)" wrk -t2 -c32 -d5s -s bench/create.lua "http://127.0.0.1:$PORT" >/dev/null 2>&1
+psql "$PG/cowry_bench" -qc analyze -qc checkpoint
 
 export KEY
 printf '\n%-28s %10s %9s %9s %8s\n' "HTTP POST /collections" "req/s" "p50 ms" "p99 ms" "errors"
@@ -58,6 +66,7 @@ printf '%-28s %10s %9s %9s\n' "fixed ~${half}/s (16 conn)" "$(field "$OUT/wrk-ra
   "$(field "$OUT/wrk-rate.txt" p50_ms)" "$(field "$OUT/wrk-rate.txt" p99_ms)"
 
 # The raw-SQL baseline runs after HTTP, on the same (by then non-empty) tables.
+psql "$PG/postgres" -qc checkpoint
 echo "== own SQL: pgbench, bench/create.pgbench.sql (-M prepared), 32 clients, ${DURATION}s"
 pgbench -n -M prepared -D merchant="$merchant" -f bench/create.pgbench.sql -c 32 -j 2 -T "$DURATION" \
   "$PG/cowry_bench" >"$OUT/own-sql.txt" 2>&1
@@ -69,4 +78,4 @@ echo
 echo "collections written: $rows"
 awk -v h="$at32" -v o="$own" -v y="$yard" 'BEGIN {
   printf "ratio 1, HTTP(32) / own SQL via pgbench:   %.2f  (target >= 0.8)\n", h / o
-  printf "ratio 2, HTTP(32) / shared yardstick:      %.2f  (target >= 1.2)\n", h / y }'
+  printf "ratio 2, HTTP(32) / shared yardstick:      %.2f  (target >= 1.5)\n", h / y }'

@@ -45,6 +45,9 @@ pub struct Config {
     pub log_level: String,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    /// How many group-committed create statements may run at once (`COWRY_CREATE_WRITERS`; see
+    /// `store::group_commit`): fewer make larger batches, more make shorter waits; 0 turns it off.
+    pub create_writers: usize,
     /// How often the expiry sweep looks for collections past `expires_at`.
     pub expiry_sweep_interval: Duration,
     /// How long a process trusts an API key it has looked up (0: always ask the database).
@@ -324,6 +327,10 @@ impl Config {
             log_level,
             request_timeout: Duration::from_secs(number("COWRY_REQUEST_TIMEOUT_SECS", 30, 3600)?),
             db_max_connections: number("COWRY_DB_MAX_CONNECTIONS", 20, 1000)? as u32,
+            create_writers: match get("COWRY_CREATE_WRITERS").as_deref() {
+                Some("0") => 0,
+                _ => number("COWRY_CREATE_WRITERS", 8, 64)? as usize,
+            },
             expiry_sweep_interval: Duration::from_secs(number(
                 "COWRY_EXPIRY_SWEEP_SECS",
                 30,

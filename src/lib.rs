@@ -42,6 +42,8 @@ pub struct AppState {
     pub clock: clock::Clock,
     /// What each merchant's follow-up history says works, cached (`http::collections::learned`).
     pub learned: http::collections::learned::Learned,
+    /// Concurrent unkeyed creates, written together (`store::group_commit`).
+    pub group_commit: Arc<store::group_commit::GroupCommit>,
 }
 
 impl AppState {
@@ -62,7 +64,10 @@ impl AppState {
             pool.clone(),
         );
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
+        let group_commit =
+            store::group_commit::GroupCommit::new(pool.clone(), config.create_writers);
         AppState {
+            group_commit: Arc::new(group_commit),
             pool,
             config: Arc::new(config),
             providers,

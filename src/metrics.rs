@@ -20,6 +20,8 @@ pub struct Metrics {
     pub settlements: IntCounterVec,
     pub jobs: IntCounterVec,
     pub webhook_deliveries: IntCounterVec,
+    /// Rows per group-committed create statement (`store::group_commit`).
+    pub create_batch_rows: prometheus::Histogram,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -92,6 +94,19 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Jobs run, by kind and outcome (done, retry, gave_up)",
             &["kind", "outcome"],
         ),
+        create_batch_rows: {
+            let buckets = exponential_buckets(1.0, 2.0, 7).expect("valid buckets");
+            let opts = HistogramOpts::new(
+                "cowry_create_batch_rows",
+                "Creates written per group-committed statement",
+            );
+            let histogram =
+                prometheus::Histogram::with_opts(opts.buckets(buckets)).expect("valid metric");
+            registry
+                .register(Box::new(histogram.clone()))
+                .expect("unique metric");
+            histogram
+        },
         registry,
     }
 });

@@ -198,7 +198,7 @@ pub fn stored_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Res
     json_response(status, body, replayed)
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
+pub fn json_response(status: StatusCode, body: Vec<u8>, replayed: bool) -> Response {
     let mut response = (status, [("content-type", "application/json")], body).into_response();
     if replayed {
         response

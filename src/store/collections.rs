@@ -57,55 +57,71 @@ const SELECT: &str = r#"
     from collections c
     join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id"#;
 
-/// Everything one create writes, generated before the statement runs.
-pub struct NewCollectionRow<'a> {
-    pub merchant_id: &'a str,
-    pub id: &'a str,
-    pub reference: &'a str,
+/// Everything one create writes, generated before the statement runs. Owned, so that it can be handed to
+/// the group-commit writer (`store::group_commit`).
+#[derive(Debug, Clone)]
+pub struct NewCollectionRow {
+    pub merchant_id: String,
+    pub id: String,
+    pub reference: String,
     pub amount_minor: i64,
-    pub currency: &'a str,
-    pub provider: &'a str,
+    pub currency: String,
+    pub provider: String,
     pub expires_in: i32,
     pub expires_at: DateTime<Utc>,
-    pub payable: &'a Value,
-    pub follow_up: Option<&'a Value>,
-    pub metadata: Option<&'a Value>,
+    /// JSON text: a `Json<_>` parameter travels as jsonb, which would reorder the merchant's keys.
+    pub payable: String,
+    pub follow_up: Option<String>,
+    pub metadata: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub event_id: &'a str,
+    pub event_id: String,
     /// The follow-up plan's first touch: its `followup` job is written with the collection.
     pub first_follow_up: Option<DateTime<Utc>>,
     /// When it becomes overdue: its `deadline` job is written with the collection.
     pub due_at: DateTime<Utc>,
     /// The hosted payment page's token (`/pay/{token}`).
-    pub pay_token: &'a str,
+    pub pay_token: String,
     /// The account number it offers for transfers, so a transfer into it finds the collection.
-    pub virtual_account: Option<&'a str>,
-    pub new_contact_id: &'a str,
-    pub first_name: &'a str,
-    pub last_name: &'a str,
-    pub phone: &'a str,
-    pub email: &'a str,
+    pub virtual_account: Option<String>,
+    pub new_contact_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub email: String,
+    /// Published with the collection (its `collection.created` event stamped and delivered in the same
+    /// statement), or `None`: published later, once provider calls confirmed it (`events::publish_snapshot`).
+    pub published: Option<Published>,
+}
+
+/// What the statement needs to publish the `collection.created` event itself.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The collection as `GET` shows it; its `contact` is replaced by the contact the statement finds or makes.
+    pub snapshot: Value,
+    /// The delivery payload (`domain::events::payload`) without `sequence` and `data`, which the statement
+    /// fills in from the stored event.
+    pub envelope: Value,
 }
 
 /// The one statement behind `POST /collections`. `bench/create.pgbench.sql` runs the same statement
 /// (a unit test below keeps the two in step), so the benchmark can compare HTTP with raw SQL.
 pub const INSERT_SQL: &str = "with found as (
-        -- Two lookups each served by its own index whatever the statistics say (an OR of the two made
-        -- the cached generic plan scan every contact of the merchant on a young database).
-        select coalesce(
-            (select id from contacts where merchant_id = $1 and phone = $2),
-            (select id from contacts where merchant_id = $1 and lower(email) = lower($3)
-             order by created_at, id limit 1)) as id
+        -- By phone, else by email (the oldest): each a look-up on its own index, and no join to contacts, so
+        -- that no cached generic plan planned on a young database can scan every contact.
+        (select id, first_name, last_name, phone, email from contacts where merchant_id = $1 and phone = $2)
+        union all
+        (select id, first_name, last_name, phone, email from contacts
+         where merchant_id = $1 and lower(email) = lower($3) order by created_at, id limit 1)
+        limit 1
     ), inserted as (
         insert into contacts (merchant_id, id, first_name, last_name, phone, email, created_at, updated_at)
-        select $1, $4, $5, $6, $2, $3, $7, $7 where (select id from found) is null
+        select $1, $4, $5, $6, $2, $3, $7, $7 where not exists (select 1 from found)
         on conflict (merchant_id, phone) do update set updated_at = contacts.updated_at
         returning id, first_name, last_name, phone, email
     ), contact as (
         select * from inserted
         union all
-        select c.id, c.first_name, c.last_name, c.phone, c.email
-        from contacts c where c.merchant_id = $1 and c.id = (select id from found)
+        select * from found
     ), created as (
         insert into collections (merchant_id, id, type, reference, amount_minor, currency, status, contact_id,
                                  provider, expires_in, expires_at, due_at, payable, follow_up, metadata,
@@ -115,8 +131,21 @@ pub const INSERT_SQL: &str = "with found as (
         from contact
         returning id
     ), event as (
-        insert into collection_events (merchant_id, id, collection_id, type, created_at)
-        select $1, $18, id, $19, $7 from created
+        insert into collection_events (merchant_id, id, collection_id, type, created_at, snapshot)
+        select $1, $18, id, $19, $7,
+               jsonb_set($24::jsonb, '{contact}', (select jsonb_build_object('id', c.id, 'firstName', c.first_name,
+                   'lastName', c.last_name, 'phone', c.phone, 'email', c.email) from contact c))
+        from created
+        returning id, type, stream_seq, snapshot
+    ), deliveries as (
+        -- Published now: one delivery (and its job) per enabled endpoint that wants the event.
+        insert into webhook_deliveries (id, merchant_id, endpoint_id, event_id, event_type, payload, next_attempt_at)
+        select 'whd_' || replace(gen_random_uuid()::text, '-', ''), $1, ep.id, e.id, e.type,
+               $25::jsonb || jsonb_build_object('sequence', e.stream_seq, 'data', e.snapshot), now()
+        from event e join webhook_endpoints ep
+          on ep.merchant_id = $1 and ep.enabled and (ep.events is null or e.type = any(ep.events))
+        where e.snapshot is not null
+        returning id
     ), timers as (
         -- Its deadline (overdue, then expired, on time) and its follow-up plan's first touch.
         insert into jobs (kind, key, merchant_id, payload, run_at)
@@ -127,43 +156,46 @@ pub const INSERT_SQL: &str = "with found as (
         select 'followup', $1 || '/' || id, $1,
                jsonb_build_object('merchantId', $1::text, 'collectionId', id, 'seq', 1), $20
         from created where $20::timestamptz is not null
+        union all
+        select 'deliver', id, $1, '{}'::jsonb, now() from deliveries
     )
     select id as contact_id, first_name, last_name, phone, email from contact";
 
-/// Finds or creates the contact, inserts the collection, its `collection.created` event and its
-/// follow-up job (when it has a plan), in one
-/// statement (one round trip, atomic on its own). The contact is found by phone, else by email
+/// Finds or creates the contact, inserts the collection, its `collection.created` event (published, with
+/// its webhook deliveries and their jobs, when `published` is given), its deadline job and its follow-up
+/// job (when it has a plan), in one statement (one round trip, atomic on its own). The contact is found by phone, else by email
 /// (case-insensitive), else created; `on conflict` on (merchant, phone) makes two simultaneous creates
 /// for the same new phone share one contact. Returns the contact the collection belongs to.
 pub async fn insert(
     db: impl PgExecutor<'_>,
-    new: &NewCollectionRow<'_>,
+    new: &NewCollectionRow,
 ) -> Result<ContactRow, sqlx::Error> {
     sqlx::query_as(INSERT_SQL)
-        .bind(new.merchant_id)
-        .bind(new.phone)
-        .bind(new.email)
-        .bind(new.new_contact_id)
-        .bind(new.first_name)
-        .bind(new.last_name)
+        .bind(&new.merchant_id)
+        .bind(&new.phone)
+        .bind(&new.email)
+        .bind(&new.new_contact_id)
+        .bind(&new.first_name)
+        .bind(&new.last_name)
         .bind(new.created_at)
-        .bind(new.id)
-        .bind(new.reference)
+        .bind(&new.id)
+        .bind(&new.reference)
         .bind(new.amount_minor)
-        .bind(new.currency)
-        .bind(new.provider)
+        .bind(&new.currency)
+        .bind(&new.provider)
         .bind(new.expires_in)
         .bind(new.expires_at)
-        // As JSON text: a `Json<_>` parameter travels as jsonb, which would reorder the merchant's keys.
-        .bind(new.payable.to_string())
-        .bind(new.follow_up.map(Value::to_string))
-        .bind(new.metadata.map(Value::to_string))
-        .bind(new.event_id)
+        .bind(&new.payable)
+        .bind(&new.follow_up)
+        .bind(&new.metadata)
+        .bind(&new.event_id)
         .bind(event::CREATED)
         .bind(new.first_follow_up)
         .bind(new.due_at)
-        .bind(new.pay_token)
-        .bind(new.virtual_account)
+        .bind(&new.pay_token)
+        .bind(&new.virtual_account)
+        .bind(new.published.as_ref().map(|p| Json(&p.snapshot)))
+        .bind(new.published.as_ref().map(|p| Json(&p.envelope)))
         .fetch_one(db)
         .await
 }
@@ -632,7 +664,7 @@ mod tests {
             serde_json::from_str(include_str!("../../bench/create.pgbench.params.json")).unwrap();
         let mut expected = INSERT_SQL.to_owned();
         // Highest first, so $1 does not eat the front of $10..$19.
-        for n in (1..=23).rev() {
+        for n in (1..=25).rev() {
             let value = params[n.to_string()]
                 .as_str()
                 .expect("a pgbench expression per parameter");

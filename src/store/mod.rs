@@ -9,6 +9,7 @@ pub mod collections;
 pub mod collects;
 pub mod contacts;
 pub mod events;
+pub mod group_commit;
 pub mod idempotency;
 pub mod jobs;
 pub mod merchants;

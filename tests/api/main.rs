@@ -19,6 +19,7 @@ mod errors;
 mod fault_proxy;
 mod faults;
 mod followups;
+mod group_commit;
 mod idempotency;
 mod lifecycle;
 mod list;

@@ -137,7 +137,9 @@ async fn claim(state: &AppState, keyed: &Keyed<'_>, planned: &Planned) -> ApiRes
         })
         .collect();
     let mut tx = state.pool.begin().await?;
-    super::create::write(&mut tx, merchant_id, slug, new, draft, Vec::new()).await?;
+    let later = super::create::Publish::Later;
+    let writer = super::create::Writer::Conn(&mut tx);
+    super::create::write(writer, merchant_id, slug, new, draft, Vec::new(), later).await?;
     attempts::insert_created(&mut *tx, merchant_id, &rows).await?;
     attempts::attach_collection(&mut *tx, merchant_id, ids, Some(&draft.id)).await?;
     let first = in_(time::schedule_delay(&state.config.reconcile_schedule, 0));

@@ -121,38 +121,33 @@ pub async fn create(
         let planned = super::claimed::Planned::new(slug, adapter, new, draft, plan);
         return super::claimed::create(&state, keyed, planned, deadline).await;
     }
-    idempotent::run(
-        &state.pool,
-        keyed,
-        async || {
-            let offered = if new.payable_enabled {
-                adapter
-                    .payment_options(&draft.request(&new), &[])
-                    .await
-                    .map_err(provider_error)?
-                    .options
-            } else {
-                Vec::new()
-            };
-            Ok(offered)
-        },
-        async |conn, options| {
-            let row = write(conn, merchant_id, &slug, &new, &draft, options).await?;
-            let id = row.id.clone();
-            let view = CollectionView::from(row);
-            let snapshot = serde_json::to_value(&view).expect("views serialise");
-            crate::events::publish_snapshot(
-                conn,
-                merchant_id,
-                crate::events::Table::Collection,
-                &id,
-                &snapshot,
-            )
-            .await?;
-            let body = Envelope::new("Collection created successfully", view).to_bytes();
-            Ok((StatusCode::CREATED, body))
-        },
-    )
+    let offer = async || {
+        if !new.payable_enabled {
+            return Ok(Vec::new());
+        }
+        let offered = adapter.payment_options(&draft.request(&new), &[]).await;
+        Ok(offered.map_err(provider_error)?.options)
+    };
+    let live = merchant.mode == "live";
+    let created = |row: CollectionRow| {
+        let view = CollectionView::from(row);
+        let body = Envelope::new("Collection created successfully", view).to_bytes();
+        (StatusCode::CREATED, body)
+    };
+    if keyed.key.is_none() {
+        // One statement, atomic on its own: written with other requests' creates, one commit for all.
+        let options = offer().await?;
+        let writer = Writer::Grouped(&state.group_commit);
+        let publish = Publish::Now { live };
+        let row = write(writer, merchant_id, &slug, &new, &draft, options, publish).await?;
+        let (status, body) = created(row);
+        return Ok(idempotent::json_response(status, body, false));
+    }
+    idempotent::run(&state.pool, keyed, offer, async |conn, options| {
+        let (writer, publish) = (Writer::Conn(conn), Publish::Now { live });
+        let row = write(writer, merchant_id, &slug, &new, &draft, options, publish).await?;
+        Ok(created(row))
+    })
     .await
 }
 
@@ -384,14 +379,31 @@ fn default_follow_up(
     followup::planned_json(&steps, &learned.why)
 }
 
+/// Whether `write` publishes the `collection.created` event itself.
+pub(super) enum Publish {
+    /// In the same statement (`live`: the merchant's mode, for the payload's `livemode`).
+    Now { live: bool },
+    /// Not yet: provider calls follow, and the event is published once they confirmed the collection.
+    Later,
+}
+
+/// Where `write` sends its one statement.
+pub(super) enum Writer<'a> {
+    /// On this connection: in the caller's transaction, or alone as its own.
+    Conn(&'a mut sqlx::PgConnection),
+    /// Through the group-commit writer: with other requests' creates, one statement and one commit.
+    Grouped(&'a crate::store::group_commit::GroupCommit),
+}
+
 /// Writes the collection, its contact and its event (one statement) with the options it offers.
 pub(super) async fn write(
-    conn: &mut sqlx::PgConnection,
+    writer: Writer<'_>,
     merchant_id: &str,
     slug: &str,
     new: &NewCollection,
     draft: &Draft,
     options: Vec<PaymentOption>,
+    publish: Publish,
 ) -> ApiResult<CollectionRow> {
     let Draft {
         id,
@@ -402,57 +414,86 @@ pub(super) async fn write(
     let (created_at, expires_at) = (*created_at, *expires_at);
     let payable = draft.payable(new, &options);
     let event_id = new_id("evt");
-    let row = NewCollectionRow {
-        merchant_id,
-        id,
-        reference: &new.reference,
-        amount_minor: new.amount.minor(),
-        currency: new.amount.currency().code(),
-        provider: slug,
-        expires_in: new.expires_in,
-        expires_at,
-        payable: &payable,
-        follow_up: Some(&draft.follow_up),
-        metadata: new.metadata.as_ref(),
-        created_at,
-        event_id: &event_id,
-        first_follow_up: draft.first_follow_up,
-        due_at: draft.due_at,
-        pay_token: &draft.pay_token,
-        virtual_account: options.iter().find_map(|o| match o {
-            PaymentOption::VirtualAccount { account_number, .. } => Some(account_number.as_str()),
-            _ => None,
-        }),
-        new_contact_id: &new_id("contact"),
-        first_name: &new.contact.first_name,
-        last_name: &new.contact.last_name,
-        phone: new.contact.phone.e164(),
-        email: &new.contact.email,
-    };
-    let contact = store::insert(&mut *conn, &row).await?;
-    Ok(CollectionRow {
+    let new_contact_id = new_id("contact");
+    let mut collection = CollectionRow {
         id: id.clone(),
         kind: "integrated".to_owned(),
         reference: new.reference.clone(),
         amount_minor: new.amount.minor(),
         amount_paid_minor: 0,
-        currency: row.currency.to_owned(),
+        currency: new.amount.currency().code().to_owned(),
         status: Status::Pending.as_str().to_owned(),
         provider: slug.to_owned(),
         expires_in: new.expires_in,
         expires_at,
         due_at: Some(draft.due_at),
-        payable: sqlx::types::Json(payable.clone()),
+        payable: sqlx::types::Json(payable),
         follow_up: Some(sqlx::types::Json(draft.follow_up.clone())),
         metadata: new.metadata.clone().map(sqlx::types::Json),
         created_at,
         updated_at: created_at,
         completed_at: None,
-        contact,
+        // As it will be when the contact is new; the statement answers with the one it found or made.
+        contact: store::ContactRow {
+            contact_id: new_contact_id.clone(),
+            first_name: new.contact.first_name.clone(),
+            last_name: new.contact.last_name.clone(),
+            phone: new.contact.phone.e164().to_owned(),
+            email: new.contact.email.clone(),
+        },
         events: sqlx::types::Json(vec![json!({
             "id": event_id, "type": event::CREATED, "timestamp": time::format(&created_at)
         })]),
-    })
+    };
+    let published = match publish {
+        Publish::Now { live } => Some((
+            serde_json::to_value(CollectionView::from(collection.clone()))
+                .expect("views serialise"),
+            crate::domain::events::payload(
+                &event_id,
+                event::CREATED,
+                live,
+                &time::format(&created_at),
+                0,
+                &serde_json::Value::Null,
+            ),
+        )),
+        Publish::Later => None,
+    };
+    let row = NewCollectionRow {
+        merchant_id: merchant_id.to_owned(),
+        id: id.clone(),
+        reference: new.reference.clone(),
+        amount_minor: new.amount.minor(),
+        currency: collection.currency.clone(),
+        provider: slug.to_owned(),
+        expires_in: new.expires_in,
+        expires_at,
+        payable: collection.payable.0.to_string(),
+        follow_up: Some(draft.follow_up.to_string()),
+        metadata: new.metadata.as_ref().map(serde_json::Value::to_string),
+        created_at,
+        event_id,
+        first_follow_up: draft.first_follow_up,
+        due_at: draft.due_at,
+        pay_token: draft.pay_token.clone(),
+        virtual_account: options.iter().find_map(|o| match o {
+            PaymentOption::VirtualAccount { account_number, .. } => Some(account_number.clone()),
+            _ => None,
+        }),
+        new_contact_id,
+        first_name: new.contact.first_name.clone(),
+        last_name: new.contact.last_name.clone(),
+        phone: new.contact.phone.e164().to_owned(),
+        email: new.contact.email.clone(),
+        published: published.map(|(snapshot, envelope)| store::Published { snapshot, envelope }),
+    };
+    let contact = match writer {
+        Writer::Conn(conn) => store::insert(conn, &row).await?,
+        Writer::Grouped(group) => group.insert(row).await?,
+    };
+    collection.contact = contact;
+    Ok(collection)
 }
 
 /// What the merchant sees: the provider's own rejection of their data is a 422 naming the provider;

@@ -1,0 +1,228 @@
+//! Group commit of creates (`store::group_commit`): many rows in one statement behave as each alone would,
+//! and a batch that fails leaves nothing and falls back to each row alone, with its own error.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::{assert_error, body_n, spawn, TestApp};
+use cowry::store::collections::{NewCollectionRow, Published};
+use cowry::store::group_commit;
+
+/// A row as the create handler makes it, for collection `n` of this test's merchant.
+async fn row(app: &TestApp, n: u32, reference: &str, phone: &str) -> NewCollectionRow {
+    let merchant_id: String = sqlx::query_scalar("select merchant_id from api_keys limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let id = format!("pay_group{n:020}");
+    let event_id = format!("evt_group{n:020}");
+    let snapshot = json!({"id": id, "reference": reference,
+                          "contact": {"id": "as made", "phone": phone}});
+    NewCollectionRow {
+        merchant_id,
+        id,
+        reference: reference.to_owned(),
+        amount_minor: 4_500_000,
+        currency: "NGN".to_owned(),
+        provider: "sandbox".to_owned(),
+        expires_in: 60,
+        expires_at: now + chrono::TimeDelta::hours(1),
+        payable: r#"{"enabled": false, "methods": [], "options": []}"#.to_owned(),
+        follow_up: None,
+        metadata: Some(r#"{"order": 1}"#.to_owned()),
+        created_at: now,
+        event_id: event_id.clone(),
+        first_follow_up: Some(now + chrono::TimeDelta::minutes(20)),
+        due_at: now + chrono::TimeDelta::minutes(45),
+        pay_token: format!("pt_group{n:018}"),
+        virtual_account: None,
+        new_contact_id: format!("contact_group{n:016}"),
+        first_name: "Amina".to_owned(),
+        last_name: format!("Lawal {n}"),
+        phone: phone.to_owned(),
+        email: format!("group{n}@example.com"),
+        published: Some(Published {
+            snapshot,
+            envelope: json!({"id": event_id, "type": "collection.created", "livemode": false}),
+        }),
+    }
+}
+
+async fn add_endpoint(app: &TestApp) {
+    let body = json!({"url": "https://merchant.example/hooks"});
+    let (status, created) = app.post_json("/webhook-endpoints", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+}
+
+#[tokio::test]
+async fn one_statement_writes_many_creates_and_rows_sharing_a_new_phone_share_one_contact() {
+    let app = spawn().await;
+    add_endpoint(&app).await;
+    let rows = vec![
+        row(&app, 1, "group_1", "+2348031110001").await,
+        row(&app, 2, "group_2", "+2348031110002").await,
+        row(&app, 3, "group_3", "+2348031110001").await,
+    ];
+    let answered = group_commit::insert_many(&app.pool, &rows).await.unwrap();
+    assert_eq!(answered.len(), 3);
+    let contact_of = |n: i64| &answered.iter().find(|(m, _)| *m == n).unwrap().1;
+    assert_eq!(contact_of(1).contact_id, contact_of(3).contact_id);
+    assert_ne!(contact_of(1).contact_id, contact_of(2).contact_id);
+    // The first row with the phone made the contact, with its own names.
+    assert_eq!(contact_of(3).last_name, "Lawal 1");
+    assert_eq!(app.count("select count(*) from contacts").await, 2);
+    assert_eq!(app.count("select count(*) from collections").await, 3);
+    // Each has its event, published with the contact it got, its timers and its delivery.
+    let snapshots: Vec<(String, Value)> = sqlx::query_as(
+        "select collection_id, snapshot from collection_events order by collection_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(snapshots.len(), 3);
+    for (n, (collection, snapshot)) in snapshots.iter().enumerate() {
+        assert_eq!(collection, &rows[n].id);
+        let contact = contact_of(n as i64 + 1);
+        assert_eq!(snapshot["contact"]["id"], contact.contact_id.as_str());
+        assert_eq!(snapshot["contact"]["lastName"], contact.last_name.as_str());
+    }
+    let jobs = "select count(*) from jobs where kind in ('deadline', 'followup')";
+    assert_eq!(app.count(jobs).await, 6);
+    let deliveries: Vec<(String, Value, i64, String)> = sqlx::query_as(
+        "select d.event_id, d.payload, e.stream_seq, e.collection_id from webhook_deliveries d
+         join collection_events e on e.id = d.event_id order by d.event_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(deliveries.len(), 3);
+    for (event_id, payload, seq, collection) in &deliveries {
+        assert_eq!(payload["id"], event_id.as_str());
+        assert_eq!(payload["sequence"], *seq);
+        assert_eq!(payload["livemode"], false);
+        assert_eq!(payload["data"]["id"], collection.as_str());
+        assert!(payload["data"]["contact"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("contact_group"));
+    }
+    let deliver_jobs = "select count(*) from jobs where kind = 'deliver'";
+    assert_eq!(app.count(deliver_jobs).await, 3);
+}
+
+#[tokio::test]
+async fn a_failing_batch_leaves_nothing_and_each_row_gets_its_own_answer() {
+    let app = spawn().await;
+    let taken = row(&app, 1, "taken", "+2348032220001").await;
+    group_commit::write_batch(&app.pool, std::slice::from_ref(&taken))
+        .await
+        .remove(0)
+        .unwrap();
+    let contacts_before = app.count("select count(*) from contacts").await;
+    let rows = vec![
+        row(&app, 2, "fresh_2", "+2348032220002").await,
+        // A duplicate reference fails the whole statement …
+        row(&app, 3, "taken", "+2348032220003").await,
+        row(&app, 4, "fresh_4", "+2348032220002").await,
+    ];
+    let error = group_commit::insert_many(&app.pool, &rows)
+        .await
+        .unwrap_err();
+    let api: cowry::error::ApiError = error.into();
+    assert!(matches!(
+        api,
+        cowry::error::ApiError::Conflict {
+            code: "duplicate_reference",
+            ..
+        }
+    ));
+    assert_eq!(
+        app.count("select count(*) from contacts").await,
+        contacts_before
+    );
+    assert_eq!(app.count("select count(*) from collections").await, 1);
+    // … and the writer then runs each row alone: two written (sharing their phone's one contact), and
+    // the duplicate refused without leaving its new contact behind.
+    let answers = group_commit::write_batch(&app.pool, &rows).await;
+    assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+    assert_eq!(
+        answers[0].as_ref().unwrap().contact_id,
+        answers[2].as_ref().unwrap().contact_id
+    );
+    let api: cowry::error::ApiError = answers.into_iter().nth(1).unwrap().unwrap_err().into();
+    assert!(matches!(
+        api,
+        cowry::error::ApiError::Conflict {
+            code: "duplicate_reference",
+            ..
+        }
+    ));
+    assert_eq!(app.count("select count(*) from collections").await, 3);
+    assert_eq!(
+        app.count("select count(*) from contacts").await,
+        contacts_before + 1
+    );
+    let phone = "select count(*) from contacts where phone = '+2348032220003'";
+    assert_eq!(app.count(phone).await, 0);
+}
+
+/// Many simultaneous creates without a key go through the group-commit writer: each answered for
+/// itself, the duplicates refused, one contact per phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_creates_each_get_their_own_answer() {
+    let app = Arc::new(spawn().await);
+    add_endpoint(&app).await;
+    let tasks: Vec<_> = (0..60u32)
+        .map(|i| {
+            let app = app.clone();
+            // 40 distinct references, 20 repeats of the first ones; 10 phones among them.
+            let mut body = body_n(i % 40);
+            body["provider"] = json!("sandbox");
+            body["contact"]["phone"] = format!("+2348033330{:03}", i % 10).into();
+            tokio::spawn(async move { (i, app.create(&body).await) })
+        })
+        .collect();
+    let mut created = std::collections::HashMap::new();
+    let mut refused = 0;
+    for task in tasks {
+        let (i, (status, body)) = task.await.unwrap();
+        match status {
+            StatusCode::CREATED => {
+                let reference = body["data"]["reference"].as_str().unwrap().to_owned();
+                assert_eq!(reference, format!("ref_{}", i % 40));
+                let phone = body["data"]["contact"]["phone"].as_str().unwrap();
+                assert_eq!(phone, format!("+2348033330{:03}", i % 10));
+                assert!(
+                    created.insert(reference, body).is_none(),
+                    "a reference created twice"
+                );
+            }
+            StatusCode::CONFLICT => {
+                assert_error(&body, status, "duplicate_reference");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((created.len(), refused), (40, 20));
+    assert_eq!(app.count("select count(*) from collections").await, 40);
+    assert_eq!(app.count("select count(*) from contacts").await, 10);
+    assert_eq!(
+        app.count("select count(*) from webhook_deliveries").await,
+        40
+    );
+    // What each answer showed is what its published event carries.
+    for body in created.values() {
+        let id = body["data"]["id"].as_str().unwrap();
+        let snapshot: Value =
+            sqlx::query_scalar("select snapshot from collection_events where collection_id = $1")
+                .bind(id)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(snapshot, body["data"]);
+    }
+}
