@@ -1,9 +1,11 @@
-"""A merchant endpoint for the delivery benchmark: answers every POST 200 at once (keep-alive),
-counting what it got. Usage: python3 bench/receiver.py PORT"""
+"""A merchant endpoint for the delivery benchmarks: answers every POST 200 at once (keep-alive), counting
+what it got and how many distinct `webhook-id`s; `GET /stats` answers `posts=N distinct=M`.
+Usage: python3 bench/receiver.py PORT"""
 import asyncio
 import sys
 
 count = 0
+ids = set()
 
 
 async def serve(reader, writer):
@@ -11,10 +13,18 @@ async def serve(reader, writer):
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
+            if head.startswith(b"GET /stats"):
+                body = f"posts={count} distinct={len(ids)}\n".encode()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+                continue
             length = 0
             for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
+                lower = line.lower()
+                if lower.startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
+                elif lower.startswith(b"webhook-id:"):
+                    ids.add(line.split(b":", 1)[1].strip())
             if length:
                 await reader.readexactly(length)
             count += 1

@@ -1,0 +1,21 @@
+-- wrk script: GET /collections/{id}, a random id per request from the file IDS (one id per line). KEY (API
+-- key) from the environment.
+local key = os.getenv("KEY")
+local ids = {}
+for line in io.lines(os.getenv("IDS")) do ids[#ids + 1] = line end
+local headers = { ["x-api-key"] = key }
+
+function init(args)
+  math.randomseed(os.time() + (tonumber(tostring({}):sub(8)) or 0))
+end
+
+function request()
+  return wrk.format("GET", "/collections/" .. ids[math.random(#ids)], headers)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("RESULT rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
