@@ -102,8 +102,10 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
         tx.commit().await?;
         return Ok(Outcome::Done);
     }
-    if c.status == "overdue" {
-        // Past its due time, every plan speaks in the overdue tone.
+    // Past its due time, every plan speaks in the overdue tone: by the due time itself, not only the
+    // status, since a deadline job due at the same moment (a worker back after an outage) may not have
+    // run yet.
+    if c.status == "overdue" || c.due_at.is_some_and(|due| now >= due) {
         touch.tone = "urgent".to_owned();
     }
     for channel in &touch.channels {

@@ -16,6 +16,8 @@ pub struct FollowUpContext {
     pub currency: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// When it becomes overdue unpaid (the `deadline` job marks it then).
+    pub due_at: Option<DateTime<Utc>>,
     pub follow_up: Option<Json<Value>>,
     pub metadata: Option<Json<Value>>,
     pub payable: Json<Value>,
@@ -37,7 +39,7 @@ pub async fn context_for_update(
 ) -> Result<Option<FollowUpContext>, sqlx::Error> {
     sqlx::query_as(
         "select m.name as merchant_name, m.mode, c.status, c.amount_minor, c.currency, c.created_at,
-                c.expires_at, c.follow_up, c.metadata, c.payable, ct.id as contact_id, ct.first_name,
+                c.expires_at, c.due_at, c.follow_up, c.metadata, c.payable, ct.id as contact_id, ct.first_name,
                 ct.phone, ct.email, ct.whatsapp_opt_in,
                 array(select o.channel from contact_opt_outs o
                       where o.merchant_id = c.merchant_id and o.contact_id = c.contact_id) as opted_out

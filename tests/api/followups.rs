@@ -669,6 +669,39 @@ async fn register_callbacks(app: &TestApp, merchant: &str) {
     assert_eq!(answer.status(), StatusCode::OK, "{:?}", answer.text().await);
 }
 
+/// A worker back after an outage finds the deadline and a touch due at once and may run the touch first:
+/// past the due time the touch is urgent all the same (the tone follows the due time, not only the status).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_touch_past_the_due_time_is_urgent_even_before_the_deadline_job_ran() {
+    let app = spawn_with(&[]).await;
+    let start = lagos(2027, 3, 1, 10, 0);
+    app.clock.set(start);
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["expiresIn"] = json!(60);
+    body["followUp"]["channels"] = json!(["sms"]);
+    body["dueAt"] = json!("2027-03-01T10:15:00+01:00");
+    let (status, created_body) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created_body}");
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    // The deadline job has not run (as if the worker that would have run it were down).
+    let deadline = "update jobs set run_at = '2028-01-01T00:00:00Z' where kind = 'deadline'";
+    sqlx::query(deadline).execute(&app.pool).await.unwrap();
+    at(&app, created + Duration::minutes(20)).await;
+    let (_, now) = app.get(&format!("/collections/{id}")).await;
+    assert_eq!(
+        now["data"]["status"], "pending",
+        "the deadline job did not run"
+    );
+    let tones: Vec<String> = messages(&app, &id)
+        .await
+        .iter()
+        .map(|m| m["tone"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tones, ["urgent"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_reports_mark_messages_and_a_stop_reply_ends_that_channel() {
     let app = spawn_with(&[("COWRY_EMULATOR_AUTOSETTLE", "false")]).await;
