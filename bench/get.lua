@@ -13,9 +13,4 @@ function request()
   return wrk.format("GET", "/collections/" .. ids[math.random(#ids)], headers)
 end
 
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
+dofile("bench/result.lua")

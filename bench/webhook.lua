@@ -19,9 +19,4 @@ function request()
     { ["Content-Type"] = "application/json", ["x-paystack-signature"] = signed[1] }, signed[2])
 end
 
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.1f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
+dofile("bench/result.lua")

@@ -55,6 +55,22 @@ async fn messages(app: &TestApp, id: &str) -> Vec<Value> {
     body["data"].as_array().unwrap().clone()
 }
 
+/// A sandbox collection made at 10:00 Lagos time on 1 March 2027, expiring in an hour, followed up by SMS,
+/// due at `due`: the request, its create answer, its creation time and its id.
+async fn sms_collection_due_at(app: &TestApp, due: &str) -> (Value, Value, DateTime<Utc>, String) {
+    app.clock.set(lagos(2027, 3, 1, 10, 0));
+    let mut body = example();
+    body["provider"] = json!("sandbox");
+    body["expiresIn"] = json!(60);
+    body["followUp"]["channels"] = json!(["sms"]);
+    body["dueAt"] = json!(due);
+    let (status, created_body) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created_body}");
+    let created = created_at(&created_body);
+    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    (body, created_body, created, id)
+}
+
 /// Moves the clock, lets the worker take what is due, and waits until no message is queued or sending.
 async fn at(app: &TestApp, when: DateTime<Utc>) {
     app.clock.set(when);
@@ -541,17 +557,8 @@ async fn a_merchants_own_channel_settings_are_used_and_their_secrets_never_shown
 async fn a_collection_turns_overdue_and_expires_on_time_and_its_follow_ups_escalate_then_stop() {
     let app = spawn_with(&[]).await;
     let merchant = merchant_id(&app).await;
-    let start = lagos(2027, 3, 1, 10, 0);
-    app.clock.set(start);
-    let mut body = example();
-    body["provider"] = json!("sandbox");
-    body["expiresIn"] = json!(60);
-    body["followUp"]["channels"] = json!(["sms"]);
-    body["dueAt"] = json!("2027-03-01T10:35:00+01:00");
-    let (status, created_body) = app.create(&body).await;
-    assert_eq!(status, StatusCode::CREATED, "{created_body}");
-    let created = created_at(&created_body);
-    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    let (mut body, created_body, created, id) =
+        sms_collection_due_at(&app, "2027-03-01T10:35:00+01:00").await;
     assert_eq!(created_body["data"]["dueAt"], "2027-03-01T09:35:00.000Z");
     let status_of = || async {
         let (_, body) = app.get(&format!("/collections/{id}")).await;
@@ -674,17 +681,7 @@ async fn register_callbacks(app: &TestApp, merchant: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_touch_past_the_due_time_is_urgent_even_before_the_deadline_job_ran() {
     let app = spawn_with(&[]).await;
-    let start = lagos(2027, 3, 1, 10, 0);
-    app.clock.set(start);
-    let mut body = example();
-    body["provider"] = json!("sandbox");
-    body["expiresIn"] = json!(60);
-    body["followUp"]["channels"] = json!(["sms"]);
-    body["dueAt"] = json!("2027-03-01T10:15:00+01:00");
-    let (status, created_body) = app.create(&body).await;
-    assert_eq!(status, StatusCode::CREATED, "{created_body}");
-    let created = created_at(&created_body);
-    let id = created_body["data"]["id"].as_str().unwrap().to_owned();
+    let (_, _, created, id) = sms_collection_due_at(&app, "2027-03-01T10:15:00+01:00").await;
     // The deadline job has not run (as if the worker that would have run it were down).
     let deadline = "update jobs set run_at = '2028-01-01T00:00:00Z' where kind = 'deadline'";
     sqlx::query(deadline).execute(&app.pool).await.unwrap();
