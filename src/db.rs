@@ -42,12 +42,27 @@ pub async fn create_if_missing(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
+
 pub async fn connect(config: &Config) -> Result<PgPool, DbError> {
     let url = config.database_url.expose();
     create_if_missing(url).await?;
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out: a round trip (and a backend wake-up) before every
+        // query of a request. Only a connection idle for a while may have been closed by the server or a
+        // proxy meanwhile, so only those are checked; a busy pool's connections go out as they are.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(url)
         .await
         .map_err(|e| DbError::Unreachable {

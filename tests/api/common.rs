@@ -65,7 +65,10 @@ impl Drop for TestApp {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                pool.close().await;
+                // A connection held by a task of a current-thread test runtime is never given back (that
+                // runtime is blocked in this drop): wait a while, then the forced drop ends it anyway.
+                let closing = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close());
+                let _ = closing.await;
                 if let Ok(mut admin) = PgConnection::connect(&url_for("postgres")).await {
                     let _ = sqlx::query(&format!(
                         "drop database if exists \"{database}\" with (force)"

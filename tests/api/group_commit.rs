@@ -57,7 +57,7 @@ async fn add_endpoint(app: &TestApp) {
     assert_eq!(status, StatusCode::CREATED, "{created}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_statement_writes_many_creates_and_rows_sharing_a_new_phone_share_one_contact() {
     let app = spawn().await;
     add_endpoint(&app).await;
@@ -113,7 +113,7 @@ async fn one_statement_writes_many_creates_and_rows_sharing_a_new_phone_share_on
     assert_eq!(app.count(deliver_jobs).await, 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_batch_leaves_nothing_and_each_row_gets_its_own_answer() {
     let app = spawn().await;
     let taken = row(&app, 1, "taken", "+2348032220001").await;

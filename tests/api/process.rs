@@ -133,3 +133,32 @@ async fn the_cli_creates_a_merchant_whose_key_works() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+/// The server's pool hands busy connections out without a ping (a round trip saved per query), but a
+/// connection idle for a while is checked first: one the server closed meanwhile is replaced, not used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_the_server_closed_while_idle_is_replaced_before_use() {
+    let app = spawn().await;
+    let config = crate::common::test_config(&[
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("COWRY_DB_MAX_CONNECTIONS", "1"),
+    ]);
+    let pool = cowry::db::connect(&config).await.unwrap();
+    let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let terminated: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+        .bind(backend)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(terminated);
+    // Idle past the ping threshold (10 s): the next query gets a live connection.
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let replaced: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .expect("the closed connection was noticed and replaced");
+    assert_ne!(replaced, backend);
+}
