@@ -1,6 +1,7 @@
 //! Cowry: a multi-provider payment collections server. `main` is thin; everything lives here so tests
 //! can start the whole application on port 0 against their own database.
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -35,6 +36,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub providers: providers::Registry,
     pub auth_cache: http::auth_cache::AuthCache,
+    /// Provider accounts with their credentials decrypted, for the webhook path
+    /// (`providers::accounts::cached`).
+    pub accounts: providers::accounts::AccountCache,
     pub limiters: http::rate_limit::Limiters,
     /// `/metrics`' database-backed gauges, read at most once per `COWRY_METRICS_REFRESH_SECS`.
     pub metric_gauges: Arc<metrics::GaugeCache>,
@@ -66,8 +70,10 @@ impl AppState {
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         let group_commit =
             store::group_commit::GroupCommit::new(pool.clone(), config.create_writers);
+        let accounts = providers::accounts::AccountCache::new(config.auth_cache_ttl);
         AppState {
             group_commit: Arc::new(group_commit),
+            accounts,
             pool,
             config: Arc::new(config),
             providers,
@@ -77,6 +83,14 @@ impl AppState {
             clock: Default::default(),
             learned: Default::default(),
         }
+    }
+
+    /// Forgets what this process cached about a merchant (its keys, its provider accounts) after a
+    /// change through this process; other processes see it within `COWRY_AUTH_CACHE_SECS`.
+    pub fn forget_merchant(&self, merchant_id: &str) {
+        self.auth_cache
+            .retain(|merchant| merchant.merchant_id != merchant_id);
+        self.accounts.forget_merchant(merchant_id);
     }
 }
 

@@ -117,7 +117,7 @@ pub async fn revoke_key(
     match store::merchants::revoke_key(&state.pool, &id).await? {
         Some(merchant) => {
             // This process stops accepting the key at once; others within COWRY_AUTH_CACHE_SECS.
-            state.auth_cache.forget_merchant(&merchant);
+            state.forget_merchant(&merchant);
             store::audit::record(
                 &state.pool,
                 Actor::Operator,
@@ -183,7 +183,7 @@ pub async fn set_rate_limit(
     if !store::merchants::set_rate_limit(&state.pool, &id, limit).await? {
         return Err(ApiError::NotFound("no merchant with this id".to_owned()));
     }
-    state.auth_cache.forget_merchant(&id);
+    state.forget_merchant(&id);
     store::audit::record(
         &state.pool,
         Actor::Operator,

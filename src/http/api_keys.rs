@@ -71,7 +71,7 @@ pub async fn roll(
     )
     .await?;
     // This process stops trusting the old key at once when its overlap is zero.
-    state.auth_cache.forget_merchant(&merchant.merchant_id);
+    state.forget_merchant(&merchant.merchant_id);
     crate::store::audit::record(
         &state.pool,
         crate::store::audit::Actor::Merchant {

@@ -133,7 +133,7 @@ pub async fn create(
             code: "provider_exists",
             message: format!("your providers list already has {}", account.slug),
         })?;
-    state.auth_cache.forget_merchant(&merchant.merchant_id);
+    state.forget_merchant(&merchant.merchant_id);
     crate::store::audit::record(
         &state.pool,
         crate::store::audit::Actor::Merchant {
@@ -171,7 +171,7 @@ pub async fn remove(
     }
     match store::delete(&state.pool, &merchant.merchant_id, &slug).await? {
         Removal::Removed => {
-            state.auth_cache.forget_merchant(&merchant.merchant_id);
+            state.forget_merchant(&merchant.merchant_id);
             crate::store::audit::record(
                 &state.pool,
                 crate::store::audit::Actor::Merchant {

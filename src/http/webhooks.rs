@@ -25,10 +25,10 @@ use crate::domain::ids::new_id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Rate;
 use crate::jobs::{reconcile, transfer, webhook};
-use crate::providers::{paystack, registry::paystack_secret, Account};
+use crate::providers::{accounts, paystack, registry::paystack_secret, Account};
 use crate::store::attempts::{self, AttemptRow};
-use crate::store::webhooks::{self, NewReceipt};
-use crate::store::{jobs, sha256};
+use crate::store::sha256;
+use crate::store::webhooks::{self, NewReceipt, Then};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -111,23 +111,13 @@ pub async fn receive_for_account(
     if account_id.len() > 64 {
         return Err(no_account());
     }
-    let Some((merchant_id, slug)) =
-        crate::store::providers::by_id(&state.pool, &account_id).await?
-    else {
-        return Err(no_account());
-    };
-    let account = crate::providers::accounts::open(&state, &merchant_id, &slug)
+    let (account, cached) = accounts::cached_by_id(&state, &account_id)
         .await?
-        .filter(|a| a.kind == provider)
+        .filter(|(a, _)| a.kind == provider)
         .ok_or_else(no_account)?;
+    let at_account = Some((&account, cached));
     dispatch(
-        &state,
-        &provider,
-        Some(&account),
-        &query,
-        client,
-        &headers,
-        &body,
+        &state, &provider, at_account, &query, client, &headers, &body,
     )
     .await
 }
@@ -135,7 +125,8 @@ pub async fn receive_for_account(
 async fn dispatch(
     state: &AppState,
     provider: &str,
-    account: Option<&Account>,
+    // At an account's own URL: the account, and whether it came from the cache.
+    account: Option<(&Account, bool)>,
     query: &std::collections::HashMap<String, String>,
     client: Option<IpAddr>,
     headers: &HeaderMap,
@@ -150,7 +141,8 @@ async fn dispatch(
         .collect();
     let received = Received {
         state,
-        account,
+        account: account.map(|(a, _)| a),
+        account_cached: account.is_some_and(|(_, cached)| cached),
         client,
         headers: Value::Object(kept),
         body,
@@ -200,6 +192,8 @@ struct Received<'a> {
     state: &'a AppState,
     /// The account whose URL the callback came to (`None` at the older `/webhooks/{provider}`).
     account: Option<&'a Account>,
+    /// Whether `account` came from the cache (a key that fails is read again before refusing).
+    account_cached: bool,
     /// Where it came from (for limiting deliveries that fail verification).
     client: Option<IpAddr>,
     headers: Value,
@@ -207,39 +201,43 @@ struct Received<'a> {
 }
 
 impl Received<'_> {
+    /// A receipt of this delivery, recorded only unless the caller says more.
+    fn receipt<'b>(
+        &'b self,
+        id: &'b str,
+        provider: &'b str,
+        attempt: Option<&'b AttemptRow>,
+        verdict: &'b str,
+    ) -> NewReceipt<'b> {
+        NewReceipt {
+            id,
+            provider,
+            merchant_id: attempt
+                .map(|a| a.merchant_id.as_str())
+                .or(self.account.map(|a| a.merchant_id.as_str())),
+            attempt_id: attempt.map(|a| a.id.as_str()),
+            headers: &self.headers,
+            body: self.body,
+            verdict,
+            dedupe_key: None,
+            outcome: None,
+            then: Then::Nothing,
+        }
+    }
+
+    /// Stores a receipt and what it sets going; returns whether it is the first of its key.
     async fn store(
         &self,
-        conn: &mut sqlx::PgConnection,
-        provider: &str,
-        attempt: Option<&AttemptRow>,
-        verdict: &str,
-        dedupe_key: Option<&str>,
-        outcome: Option<&str>,
-    ) -> ApiResult<(String, bool)> {
-        let id = new_id("whr");
-        let first = webhooks::insert(
-            conn,
-            &NewReceipt {
-                id: &id,
-                provider,
-                merchant_id: attempt
-                    .map(|a| a.merchant_id.as_str())
-                    .or(self.account.map(|a| a.merchant_id.as_str())),
-                attempt_id: attempt.map(|a| a.id.as_str()),
-                headers: &self.headers,
-                body: self.body,
-                verdict,
-                dedupe_key,
-                outcome,
-            },
-        )
-        .await?;
-        let counted = if first { verdict } else { "duplicate" };
+        db: impl sqlx::PgExecutor<'_>,
+        receipt: &NewReceipt<'_>,
+    ) -> ApiResult<bool> {
+        let first = webhooks::insert(db, receipt).await?;
+        let counted = if first { receipt.verdict } else { "duplicate" };
         crate::metrics::METRICS
             .webhooks
-            .with_label_values(&[provider, counted])
+            .with_label_values(&[receipt.provider, counted])
             .inc();
-        Ok((id, first))
+        Ok(first)
     }
 
     /// What a delivery's event id is unique within: the account it came to, else the merchant whose
@@ -250,6 +248,12 @@ impl Received<'_> {
             (None, Some(attempt)) => attempt.merchant_id.clone(),
             (None, None) => String::new(),
         }
+    }
+
+    /// Whether `signature` is Paystack's over the body under the account's secret key.
+    fn verifies(&self, account: &Account, signature: &str) -> bool {
+        paystack_secret(account)
+            .is_some_and(|secret| paystack::verify_signature(secret, self.body, signature))
     }
 
     /// Stores a refused delivery and answers 401.
@@ -265,9 +269,12 @@ impl Received<'_> {
                 .limiters
                 .check_address(client, FAILED_VERIFICATIONS)?;
         }
-        let mut conn = self.state.pool.acquire().await?;
-        self.store(&mut conn, provider, attempt, "rejected", None, Some(why))
-            .await?;
+        let id = new_id("whr");
+        let receipt = NewReceipt {
+            outcome: Some(why),
+            ..self.receipt(&id, provider, attempt, "rejected")
+        };
+        self.store(&self.state.pool, &receipt).await?;
         tracing::warn!(provider, reason = why, "callback rejected");
         Err(ApiError::Unauthorized(format!("callback rejected: {why}")))
     }
@@ -306,10 +313,8 @@ impl Received<'_> {
                 )
                 .await;
         };
-        let account =
-            crate::providers::accounts::open(self.state, &attempt.merchant_id, &attempt.provider)
-                .await?;
-        let Some(account) = account else {
+        let (merchant, slug) = (&attempt.merchant_id, &attempt.provider);
+        let Some((account, cached)) = accounts::cached(self.state, merchant, slug).await? else {
             return self
                 .reject(
                     "paystack",
@@ -318,12 +323,18 @@ impl Received<'_> {
                 )
                 .await;
         };
-        if !paystack_secret(&account)
-            .is_some_and(|secret| paystack::verify_signature(secret, self.body, signature))
-        {
-            return self
-                .reject("paystack", Some(&attempt), "bad x-paystack-signature")
-                .await;
+        if !self.verifies(&account, signature) {
+            // A cached key may be one another process has since replaced (the account removed and
+            // added again): the stored one decides.
+            let fresh = match cached {
+                true => accounts::reopen(self.state, merchant, slug).await?,
+                false => None,
+            };
+            if !fresh.is_some_and(|fresh| self.verifies(&fresh, signature)) {
+                return self
+                    .reject("paystack", Some(&attempt), "bad x-paystack-signature")
+                    .await;
+            }
         }
         self.paystack_verified(Some(&attempt)).await
     }
@@ -339,16 +350,13 @@ impl Received<'_> {
             crate::store::virtual_accounts::owners(&self.state.pool, &transfer.account_number)
                 .await?;
         for (merchant_id, slug) in owners {
-            let Some(account) =
-                crate::providers::accounts::open(self.state, &merchant_id, &slug).await?
-            else {
+            let Some(account) = accounts::open(self.state, &merchant_id, &slug).await? else {
                 continue;
             };
-            if paystack_secret(&account)
-                .is_some_and(|secret| paystack::verify_signature(secret, self.body, signature))
-            {
+            if self.verifies(&account, signature) {
                 let at_account = Received {
                     account: Some(&account),
+                    account_cached: false,
                     headers: self.headers.clone(),
                     ..*self
                 };
@@ -371,12 +379,16 @@ impl Received<'_> {
         account: &Account,
         signature: &str,
     ) -> ApiResult<(StatusCode, Json<Value>)> {
-        if !paystack_secret(account)
-            .is_some_and(|secret| paystack::verify_signature(secret, self.body, signature))
-        {
-            return self
-                .reject("paystack", None, "bad x-paystack-signature")
-                .await;
+        if !self.verifies(account, signature) {
+            let fresh = match (self.account_cached, account.id.as_deref()) {
+                (true, Some(id)) => accounts::reopen_by_id(self.state, id).await?,
+                _ => None,
+            };
+            if !fresh.is_some_and(|fresh| self.verifies(&fresh, signature)) {
+                return self
+                    .reject("paystack", None, "bad x-paystack-signature")
+                    .await;
+            }
         }
         let mut reference = json_field(self.body, &["data", "reference"]);
         if reference.is_empty() {
@@ -415,53 +427,42 @@ impl Received<'_> {
             (None, Some(account)) => paystack::parse_transfer(self.body).map(|_| account),
             _ => None,
         };
-        let mut tx = self.state.pool.begin().await?;
-        let settled = match attempt {
-            Some(attempt) => webhook::repeats_settled(&mut tx, attempt, self.body).await?,
-            None => false,
-        };
+        let settled = attempt.is_some_and(|a| webhook::repeats_settled(a, self.body));
         let outcome = match (attempt, settled) {
             (None, _) if transfer.is_some() => None,
             (None, _) => Some("verified; names no Cowry payment, recorded only"),
             (Some(_), true) => Some(webhook::REPEATS_SETTLED),
             (Some(_), false) => None,
         };
-        let (id, first) = self
-            .store(
-                &mut tx,
-                "paystack",
-                attempt,
-                "verified",
-                Some(&dedupe_key),
-                outcome,
-            )
-            .await?;
-        if let (true, Some(account)) = (first, transfer) {
-            let payload = transfer::payload(&id, &account.merchant_id, &account.slug);
-            jobs::enqueue(
-                &mut *tx,
-                transfer::KIND,
-                &id,
-                Some(&account.merchant_id),
-                &payload,
-                chrono::Utc::now(),
-            )
-            .await?;
-        } else if first && settled {
-            webhooks::processed(&mut *tx, &id, webhook::REPEATS_SETTLED).await?;
-        } else if let (true, Some(attempt)) = (first, attempt) {
-            let payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
-            jobs::enqueue(
-                &mut *tx,
-                webhook::KIND,
-                &id,
-                Some(&attempt.merchant_id),
-                &payload,
-                chrono::Utc::now(),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        let id = new_id("whr");
+        let payload;
+        let then = match (attempt, transfer) {
+            (_, Some(account)) => {
+                payload = transfer::payload(&id, &account.merchant_id, &account.slug);
+                Then::Job {
+                    kind: transfer::KIND,
+                    merchant_id: &account.merchant_id,
+                    payload: &payload,
+                }
+            }
+            (Some(_), None) if settled => Then::Processed,
+            (Some(attempt), None) => {
+                payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
+                Then::Job {
+                    kind: webhook::KIND,
+                    merchant_id: &attempt.merchant_id,
+                    payload: &payload,
+                }
+            }
+            (None, None) => Then::Nothing,
+        };
+        let receipt = NewReceipt {
+            dedupe_key: Some(&dedupe_key),
+            outcome,
+            then,
+            ..self.receipt(&id, "paystack", attempt, "verified")
+        };
+        self.store(&self.state.pool, &receipt).await?;
         Ok(acknowledged())
     }
 
@@ -491,16 +492,13 @@ impl Received<'_> {
             Some(_) => "status re-check queued",
             None => "no Cowry transaction has this reference; recorded only",
         };
-        let (_, first) = self
-            .store(
-                &mut tx,
-                provider,
-                attempt.as_ref(),
-                "unsigned",
-                Some(&dedupe_key),
-                Some(outcome),
-            )
-            .await?;
+        let id = new_id("whr");
+        let receipt = NewReceipt {
+            dedupe_key: Some(&dedupe_key),
+            outcome: Some(outcome),
+            ..self.receipt(&id, provider, attempt.as_ref(), "unsigned")
+        };
+        let first = self.store(&mut *tx, &receipt).await?;
         // A hint about a payment already settled changes nothing: no poll is queued for it.
         let open = attempt.as_ref().is_some_and(|a| {
             crate::domain::settlement::AttemptState::parse(&a.status).is_some_and(|s| s.is_open())

@@ -22,33 +22,24 @@ pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_j
 pub const REPEATS_SETTLED: &str = "Nothing: repeats the success Cowry recorded";
 
 /// Whether a verified callback only repeats what the attempt already recorded: a `charge.success` for
-/// the attempt's reference and exact amount when the attempt is `succeeded` (read under a share lock,
-/// so no settlement moves it meanwhile). Settling it would decide nothing, so the receipt is recorded
-/// as processed at once instead of costing a job (the charge's own answer, or a poll, usually settles
-/// a debit before Paystack's webhook arrives).
-pub async fn repeats_settled(
-    conn: &mut sqlx::PgConnection,
-    attempt: &crate::store::attempts::AttemptRow,
-    body: &[u8],
-) -> Result<bool, sqlx::Error> {
+/// the attempt's reference and exact amount when the attempt, as the caller just read it, is
+/// `succeeded`. Settling it would decide nothing, so the receipt is recorded as processed at once instead
+/// of costing a job (the charge's own answer, or a poll, usually settles a debit before Paystack's
+/// webhook arrives). No lock is needed: a succeeded attempt only moves on to `reversed`, and a
+/// `charge.success` acted on after that would change nothing either, so the receipt reads as if it had
+/// come before the reversal, which it did from the attempt's point of view.
+pub fn repeats_settled(attempt: &crate::store::attempts::AttemptRow, body: &[u8]) -> bool {
     let Ok(WebhookEvent::ChargeSuccess { reference, amount }) = paystack::parse_webhook(body)
     else {
-        return Ok(false);
+        return false;
     };
-    if reference != attempt.provider_reference {
-        return Ok(false);
-    }
-    let now: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
-        "select status, amount_minor, currency::text from provider_attempts
-         where merchant_id = $1 and id = $2 for share",
-    )
-    .bind(&attempt.merchant_id)
-    .bind(&attempt.id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(matches!(now, Some((status, Some(minor), Some(currency)))
-        if status == "succeeded" && minor == amount.minor()
-            && currency.trim() == amount.currency().code()))
+    reference == attempt.provider_reference
+        && attempt.status == "succeeded"
+        && attempt.amount_minor == Some(amount.minor())
+        && attempt
+            .currency
+            .as_deref()
+            .is_some_and(|c| c.trim() == amount.currency().code())
 }
 
 pub async fn run(state: &AppState, job: &Job) -> Outcome {

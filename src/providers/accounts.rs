@@ -3,9 +3,12 @@
 //! own on first use, stored encrypted like any credential (nothing about them can be derived from
 //! the merchant's id, so knowing an id does not let anyone sign a callback for its payments).
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 use super::Account;
+use crate::cache::TtlCache;
 use crate::domain::ids::random_chars;
 use crate::domain::secretbox::SecretBox;
 use crate::error::{ApiError, ApiResult};
@@ -59,6 +62,80 @@ pub async fn open(state: &AppState, merchant_id: &str, slug: &str) -> ApiResult<
         base_url: row.base_url,
         credentials,
     }))
+}
+
+/// Accounts as `open` gives them, for provider callbacks: a Paystack delivery is verified with the
+/// account's key, and reading and decrypting it costs a round trip per delivery otherwise. Accounts are
+/// never edited in place (only added and removed), so an entry is stale only when its account was
+/// removed, or removed and added again under the same slug, by another process within the TTL: a
+/// signature that fails against a cached key is checked again against the stored one
+/// (`webhooks::verified_paystack_account`), and a callback for a removed account is stored and then
+/// finds no account in its job, as it would a moment later anyway.
+#[derive(Clone)]
+pub struct AccountCache {
+    by_slug: TtlCache<(String, String), Account>,
+    by_id: TtlCache<String, Account>,
+}
+
+impl AccountCache {
+    pub fn new(ttl: Duration) -> AccountCache {
+        AccountCache {
+            by_slug: TtlCache::new(ttl),
+            by_id: TtlCache::new(ttl),
+        }
+    }
+
+    fn put(&self, account: &Account) {
+        let slug = (account.merchant_id.clone(), account.slug.clone());
+        self.by_slug.put(slug, account.clone());
+        if let Some(id) = &account.id {
+            self.by_id.put(id.clone(), account.clone());
+        }
+    }
+
+    pub fn forget_merchant(&self, merchant_id: &str) {
+        self.by_slug.retain(|a| a.merchant_id != merchant_id);
+        self.by_id.retain(|a| a.merchant_id != merchant_id);
+    }
+}
+
+/// `open` through the cache; the flag says whether the account came from it (and so may be stale).
+pub async fn cached(
+    state: &AppState,
+    merchant_id: &str,
+    slug: &str,
+) -> ApiResult<Option<(Account, bool)>> {
+    let key = (merchant_id.to_owned(), slug.to_owned());
+    if let Some(account) = state.accounts.by_slug.get(&key) {
+        return Ok(Some((account, true)));
+    }
+    Ok(reopen(state, merchant_id, slug).await?.map(|a| (a, false)))
+}
+
+/// `open`, bypassing the cache and refreshing it.
+pub async fn reopen(state: &AppState, merchant_id: &str, slug: &str) -> ApiResult<Option<Account>> {
+    let account = open(state, merchant_id, slug).await?;
+    if let Some(account) = &account {
+        state.accounts.put(account);
+    }
+    Ok(account)
+}
+
+/// The account with this id (`acct_…`, the one in its callback URL), through the cache.
+pub async fn cached_by_id(state: &AppState, id: &str) -> ApiResult<Option<(Account, bool)>> {
+    if let Some(account) = state.accounts.by_id.get(id) {
+        return Ok(Some((account, true)));
+    }
+    Ok(reopen_by_id(state, id).await?.map(|a| (a, false)))
+}
+
+/// The account with this id, bypassing the cache and refreshing it.
+pub async fn reopen_by_id(state: &AppState, id: &str) -> ApiResult<Option<Account>> {
+    let Some((merchant_id, slug)) = crate::store::providers::by_id(&state.pool, id).await? else {
+        return Ok(None);
+    };
+    let account = reopen(state, &merchant_id, &slug).await?;
+    Ok(account.filter(|a| a.id.as_deref() == Some(id)))
 }
 
 fn key<'a>(state: &'a AppState, what: &str) -> ApiResult<&'a SecretBox> {

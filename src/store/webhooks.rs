@@ -13,25 +13,61 @@ pub struct NewReceipt<'a> {
     pub verdict: &'a str,
     pub dedupe_key: Option<&'a str>,
     pub outcome: Option<&'a str>,
+    /// What the first receipt of its key sets going, in the same statement.
+    pub then: Then<'a>,
 }
 
-/// Stores a receipt. With a `dedupe_key`, returns whether it is the first receipt of that key (only the
-/// first is acted on); the check and the insert are one statement, so simultaneous deliveries of one
-/// callback cannot both be first.
+/// What a first receipt sets going (a duplicate sets nothing going).
+pub enum Then<'a> {
+    /// Nothing: it is recorded only, or a caller's own transaction acts on it.
+    Nothing,
+    /// Nothing is left to do: it is stamped processed at once, with its `outcome`.
+    Processed,
+    /// A job that acts on it, keyed by the receipt's id, due now.
+    Job {
+        kind: &'a str,
+        merchant_id: &'a str,
+        payload: &'a Value,
+    },
+}
+
+/// Stores a receipt and what it sets going. With a `dedupe_key`, returns whether it is the first
+/// receipt of that key (only the first is acted on); the check, the insert and the job are one
+/// statement, so simultaneous deliveries of one callback cannot both be first, and a receipt is never
+/// stored without the job that acts on it (nor the job without it).
 pub async fn insert(db: impl PgExecutor<'_>, r: &NewReceipt<'_>) -> Result<bool, sqlx::Error> {
+    let (processed, job) = match &r.then {
+        Then::Nothing => (false, None),
+        Then::Processed => (true, None),
+        Then::Job {
+            kind,
+            merchant_id,
+            payload,
+        } => (
+            false,
+            Some((*kind, *merchant_id, sqlx::types::Json(*payload))),
+        ),
+    };
     sqlx::query_scalar(
         "with first as (
              insert into webhook_dedupe (provider, dedupe_key, receipt_id)
              select $2, $8, $1 where $8::text is not null
              on conflict do nothing
              returning 1
+         ), verdict as (
+             select $8::text is null or exists (select 1 from first) as first
          ), receipt as (
              insert into webhook_receipts (id, provider, merchant_id, attempt_id, headers, body, verdict,
-                                           dedupe_key, duplicate, outcome)
-             values ($1, $2, $3, $4, $5, $6, $7, $8,
-                     $8::text is not null and not exists (select 1 from first), $9)
+                                           dedupe_key, duplicate, outcome, processed_at)
+             select $1, $2, $3, $4, $5, $6, $7, $8, not verdict.first, $9,
+                    case when $10 and verdict.first then now() end
+             from verdict
+         ), job as (
+             insert into jobs (kind, key, merchant_id, payload)
+             select $11, $1, $12, $13 from verdict where verdict.first and $11::text is not null
+             on conflict do nothing
          )
-         select $8::text is null or exists (select 1 from first)",
+         select first from verdict",
     )
     .bind(r.id)
     .bind(r.provider)
@@ -42,6 +78,10 @@ pub async fn insert(db: impl PgExecutor<'_>, r: &NewReceipt<'_>) -> Result<bool,
     .bind(r.verdict)
     .bind(r.dedupe_key)
     .bind(r.outcome)
+    .bind(processed)
+    .bind(job.as_ref().map(|j| j.0))
+    .bind(job.as_ref().map(|j| j.1))
+    .bind(job.as_ref().map(|j| &j.2))
     .fetch_one(db)
     .await
 }

@@ -525,3 +525,79 @@ async fn a_success_repeating_a_recorded_one_is_processed_at_once_and_another_amo
     .await;
     assert_eq!(collection(&app, &id).await["status"], "completed");
 }
+
+/// The key a process remembers for verifying Paystack callbacks may be one another process has since
+/// replaced: a signature that fails against the remembered key is checked against the stored one before
+/// it is refused, at the shared URL and at the account's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_replaced_elsewhere_is_read_again_before_a_signature_is_refused() {
+    let mut config = CALLBACKS_ONLY.to_vec();
+    config.push(("COWRY_AUTH_CACHE_SECS", "300"));
+    let app = spawn_with(&config).await;
+    let (id, reference, old_secret) = pending_paystack_collection(&app, 11).await;
+    let (merchant, account): (String, String) = sqlx::query_as(
+        "select merchant_id, id from merchant_providers where slug = 'paystack'
+          and merchant_id = (select merchant_id from provider_attempts where provider_reference = $1)",
+    )
+    .bind(&reference)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let own_url = format!("/webhooks/paystack/{account}");
+    let post = |path: String, body: Vec<u8>, secret: String| {
+        let request = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "application/json")
+            .header(
+                "x-paystack-signature",
+                cowry::emulator::hmac_sha512_hex(&secret, &body),
+            )
+            .body(body);
+        async move { read(request.send().await.unwrap()).await.0 }
+    };
+    // Both URLs remember the account: verified deliveries that decide nothing (an event Cowry does
+    // not act on).
+    let noted = |n: u64| {
+        serde_json::to_vec(&json!({
+            "event": "customer.identification.success",
+            "data": {"reference": reference, "id": n}
+        }))
+        .unwrap()
+    };
+    let shared_url = "/webhooks/paystack".to_owned();
+    for (n, url) in [(1, &shared_url), (2, &own_url)] {
+        let status = post(url.clone(), noted(n), old_secret.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // Another process stores a new key (as removing and adding the account again would).
+    let new_secret = "sk_test_replaced_0123456789abcdefghijklmnopq".to_owned();
+    let sealed = cowry::domain::secretbox::SecretBox::from_hex(crate::common::ENCRYPTION_KEY)
+        .unwrap()
+        .seal(
+            json!({"secretKey": new_secret}).to_string().as_bytes(),
+            format!("{merchant}/paystack").as_bytes(),
+        );
+    sqlx::query("update merchant_providers set credentials = $2 where id = $1")
+        .bind(&account)
+        .bind(&sealed)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    // The new key verifies at both URLs although each remembered the old one.
+    let status = post(own_url.clone(), noted(3), new_secret.clone()).await;
+    assert_eq!(status, StatusCode::OK, "at the account's own URL");
+    let paid = charge_success(&reference, 45_002);
+    let status = post(shared_url.clone(), paid, new_secret.clone()).await;
+    assert_eq!(status, StatusCode::OK, "at the shared URL");
+    eventually("the collection to complete", || async {
+        (collection(&app, &id).await["status"] == "completed").then_some(())
+    })
+    .await;
+    // Read again, the old key verifies nothing.
+    for (n, url) in [(4, &shared_url), (5, &own_url)] {
+        let status = post(url.clone(), noted(n), old_secret.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
