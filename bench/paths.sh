@@ -49,8 +49,23 @@ drain() {
     sleep 1
   done
 }
+# PROFILE=webhook (or create, get, collect): perf samples the whole machine through that phase; the
+# split of CPU between the server, PostgreSQL and wrk, and the server's hottest symbols, land in
+# bench/out/perf-<phase>.txt.
 load() { # script, connections, output, [url]
+  if [ "${PROFILE:-}.lua" = "$1" ]; then
+    perf record -F 999 -a -o "$OUT/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf=$!
+  fi
   wrk -t2 -c"$2" -d"${DURATION}s" -s "bench/$1" "${4:-http://127.0.0.1:$PORT}" >"$3" 2>&1
+  if [ "${PROFILE:-}.lua" = "$1" ]; then
+    wait "$perf"
+    { perf report -i "$OUT/perf.data" --sort comm --stdio 2>/dev/null
+      perf report -i "$OUT/perf.data" --comms tokio-rt-worker,cowry --sort dso,sym --percent-limit 0.5 \
+        --stdio 2>/dev/null
+      perf report -i "$OUT/perf.data" --comms postgres --sort sym --percent-limit 0.5 --stdio 2>/dev/null
+    } | grep -v "^$" >"$OUT/perf-$PROFILE.txt"
+  fi
 }
 
 psql "$PG/postgres" -qc "drop database if exists $DB"
@@ -81,6 +96,10 @@ while kill -0 "$loading" 2>/dev/null; do
 done
 row "POST /collections" "$OUT/paths-create.txt"
 create=$(field "$OUT/paths-create.txt" rps)
+if [ "${ONLY:-}" = create ]; then
+  echo "server RSS, peak during the create load: $((rss_max / 1024)) MB  (target < 64)"
+  exit 0
+fi
 
 drain
 psql "$PG/$DB" -Atc "select id from collections order by random() limit 20000" >"$OUT/paths-ids.txt"
