@@ -94,6 +94,15 @@ dispatch=$(psql "$db" -Atc "select min(run_at) from jobs where kind = 'debit' an
 counters() { psql "$db" -Atc "select xact_commit, tup_inserted + tup_updated + tup_deleted, tup_fetched
                               from pg_stat_database where datname = current_database()"; }
 before=$(counters)
+# PROFILE=1: perf samples the whole machine for 15 s of the dispatch (bench/out/perf-debits.txt).
+if [ "${PROFILE:-}" = 1 ]; then
+  perf record -F 999 -a -o bench/out/perf.data -- sleep 15 >/dev/null 2>&1
+  { perf report -i bench/out/perf.data --sort comm --stdio 2>/dev/null
+    perf report -i bench/out/perf.data --comms tokio-rt-worker,cowry --sort dso,sym --percent-limit 0.4 \
+      --stdio 2>/dev/null
+    perf report -i bench/out/perf.data --comms postgres --sort sym --percent-limit 0.4 --stdio 2>/dev/null
+  } | grep -v "^$" >bench/out/perf-debits.txt
+fi
 for _ in $(seq 1 600); do
   paid=$(psql "$db" -Atc "select count(*) from installments where status = 'paid'")
   [ "$paid" = "$total" ] && break

@@ -427,7 +427,8 @@ impl Received<'_> {
             (None, Some(account)) => paystack::parse_transfer(self.body).map(|_| account),
             _ => None,
         };
-        let settled = attempt.is_some_and(|a| webhook::repeats_settled(a, self.body));
+        let success = attempt.and_then(|a| Some((a, webhook::success_for(a, self.body)?)));
+        let settled = success.is_some_and(|(a, amount)| webhook::records_success(a, amount));
         let outcome = match (attempt, settled) {
             (None, _) if transfer.is_some() => None,
             (None, _) => Some("verified; names no Cowry payment, recorded only"),
@@ -448,10 +449,22 @@ impl Received<'_> {
             (Some(_), None) if settled => Then::Processed,
             (Some(attempt), None) => {
                 payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
-                Then::Job {
-                    kind: webhook::KIND,
-                    merchant_id: &attempt.merchant_id,
-                    payload: &payload,
+                let job = (webhook::KIND, attempt.merchant_id.as_str(), &payload);
+                match success {
+                    // A success for a payment not yet settled as read: its settlement may be in flight
+                    // (the charge's own answer being recorded), and is waited for in the statement.
+                    Some((_, amount)) => Then::JobUnlessSettled {
+                        job,
+                        attempt_id: &attempt.id,
+                        amount_minor: amount.minor(),
+                        currency: amount.currency().code(),
+                        outcome_if_settled: webhook::REPEATS_SETTLED,
+                    },
+                    None => Then::Job {
+                        kind: job.0,
+                        merchant_id: job.1,
+                        payload: job.2,
+                    },
                 }
             }
             (None, None) => Then::Nothing,

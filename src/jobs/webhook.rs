@@ -21,20 +21,32 @@ pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_j
 /// What a `charge.success` that repeats a recorded success comes to.
 pub const REPEATS_SETTLED: &str = "Nothing: repeats the success Cowry recorded";
 
-/// Whether a verified callback only repeats what the attempt already recorded: a `charge.success` for
-/// the attempt's reference and exact amount when the attempt, as the caller just read it, is
-/// `succeeded`. Settling it would decide nothing, so the receipt is recorded as processed at once instead
-/// of costing a job (the charge's own answer, or a poll, usually settles a debit before Paystack's
-/// webhook arrives). No lock is needed: a succeeded attempt only moves on to `reversed`, and a
-/// `charge.success` acted on after that would change nothing either, so the receipt reads as if it had
-/// come before the reversal, which it did from the attempt's point of view.
-pub fn repeats_settled(attempt: &crate::store::attempts::AttemptRow, body: &[u8]) -> bool {
-    let Ok(WebhookEvent::ChargeSuccess { reference, amount }) = paystack::parse_webhook(body)
-    else {
-        return false;
-    };
-    reference == attempt.provider_reference
-        && attempt.status == "succeeded"
+/// The amount a verified `charge.success` reports for this attempt (naming its own reference), if the
+/// callback is one. A success that only repeats what the attempt recorded decides nothing, so its receipt
+/// is stamped processed at once instead of costing a job (`http::webhooks`).
+pub fn success_for(
+    attempt: &crate::store::attempts::AttemptRow,
+    body: &[u8],
+) -> Option<crate::domain::money::Money> {
+    match paystack::parse_webhook(body) {
+        Ok(WebhookEvent::ChargeSuccess { reference, amount })
+            if reference == attempt.provider_reference =>
+        {
+            Some(amount)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the attempt, as read, already recorded exactly this success. Read without a lock: a
+/// succeeded attempt only moves on to `reversed`, and a `charge.success` acted on after that would change
+/// nothing either, so the receipt reads as if it had come before the reversal, which it did from the
+/// attempt's point of view.
+pub fn records_success(
+    attempt: &crate::store::attempts::AttemptRow,
+    amount: crate::domain::money::Money,
+) -> bool {
+    attempt.status == "succeeded"
         && attempt.amount_minor == Some(amount.minor())
         && attempt
             .currency

@@ -29,6 +29,17 @@ pub enum Then<'a> {
         merchant_id: &'a str,
         payload: &'a Value,
     },
+    /// The job, unless the attempt it names has meanwhile recorded exactly this success: then the
+    /// receipt is stamped processed with `outcome_if_settled` instead. The attempt is read under a share
+    /// lock, so a settlement in flight (the charge's own answer being recorded) is waited for rather than
+    /// raced: a repeat of the answer Cowry is recording costs no job.
+    JobUnlessSettled {
+        job: (&'a str, &'a str, &'a Value),
+        attempt_id: &'a str,
+        amount_minor: i64,
+        currency: &'a str,
+        outcome_if_settled: &'a str,
+    },
 }
 
 /// Stores a receipt and what it sets going. With a `dedupe_key`, returns whether it is the first
@@ -36,35 +47,53 @@ pub enum Then<'a> {
 /// statement, so simultaneous deliveries of one callback cannot both be first, and a receipt is never
 /// stored without the job that acts on it (nor the job without it).
 pub async fn insert(db: impl PgExecutor<'_>, r: &NewReceipt<'_>) -> Result<bool, sqlx::Error> {
-    let (processed, job) = match &r.then {
-        Then::Nothing => (false, None),
-        Then::Processed => (true, None),
+    let (processed, job, settles) = match &r.then {
+        Then::Nothing => (false, None, None),
+        Then::Processed => (true, None, None),
         Then::Job {
             kind,
             merchant_id,
             payload,
+        } => (false, Some((*kind, *merchant_id, *payload)), None),
+        Then::JobUnlessSettled {
+            job,
+            attempt_id,
+            amount_minor,
+            currency,
+            outcome_if_settled,
         } => (
             false,
-            Some((*kind, *merchant_id, sqlx::types::Json(*payload))),
+            Some(*job),
+            Some((*attempt_id, *amount_minor, *currency, *outcome_if_settled)),
         ),
     };
     sqlx::query_scalar(
-        "with first as (
+        "with settled as (
+             -- By primary key alone, so that the share lock waits for a settlement in flight and the
+             -- comparison then sees what it wrote.
+             select status = 'succeeded' and amount_minor = $15 and trim(currency) = $16 as yes
+             from provider_attempts
+             where $14::text is not null and merchant_id = $12 and id = $14
+             for share
+         ), first as (
              insert into webhook_dedupe (provider, dedupe_key, receipt_id)
              select $2, $8, $1 where $8::text is not null
              on conflict do nothing
              returning 1
          ), verdict as (
-             select $8::text is null or exists (select 1 from first) as first
+             select $8::text is null or exists (select 1 from first) as first,
+                    coalesce((select yes from settled), false) as settled
          ), receipt as (
              insert into webhook_receipts (id, provider, merchant_id, attempt_id, headers, body, verdict,
                                            dedupe_key, duplicate, outcome, processed_at)
-             select $1, $2, $3, $4, $5, $6, $7, $8, not verdict.first, $9,
-                    case when $10 and verdict.first then now() end
+             select $1, $2, $3, $4, $5, $6, $7, $8, not verdict.first,
+                    case when verdict.settled then $17 else $9 end,
+                    case when ($10 or verdict.settled) and verdict.first then now() end
              from verdict
          ), job as (
              insert into jobs (kind, key, merchant_id, payload)
-             select $11, $1, $12, $13 from verdict where verdict.first and $11::text is not null
+             select $11, $1, $12, $13 from verdict
+             where verdict.first and not verdict.settled and $11::text is not null
              on conflict do nothing
          )
          select first from verdict",
@@ -79,9 +108,13 @@ pub async fn insert(db: impl PgExecutor<'_>, r: &NewReceipt<'_>) -> Result<bool,
     .bind(r.dedupe_key)
     .bind(r.outcome)
     .bind(processed)
-    .bind(job.as_ref().map(|j| j.0))
-    .bind(job.as_ref().map(|j| j.1))
-    .bind(job.as_ref().map(|j| &j.2))
+    .bind(job.map(|j| j.0))
+    .bind(job.map(|j| j.1))
+    .bind(job.map(|j| sqlx::types::Json(j.2)))
+    .bind(settles.map(|s| s.0))
+    .bind(settles.map(|s| s.1))
+    .bind(settles.map(|s| s.2))
+    .bind(settles.map(|s| s.3))
     .fetch_one(db)
     .await
 }

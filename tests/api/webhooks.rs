@@ -601,3 +601,62 @@ async fn a_key_replaced_elsewhere_is_read_again_before_a_signature_is_refused() 
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
+
+/// A `charge.success` that arrives while Cowry is still recording the charge's own answer (the attempt's
+/// row locked by the settling transaction) waits for it, and then, finding exactly this success recorded,
+/// is stamped processed without a job; had that transaction recorded something else, a job would act.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_arriving_while_its_settlement_is_in_flight_waits_for_it_and_costs_no_job() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    for (n, records) in [(12, "succeeded"), (13, "pending")] {
+        let (_, reference, secret) = pending_paystack_collection(&app, n).await;
+        // The settling transaction, in flight.
+        let mut settling = app.pool.begin().await.unwrap();
+        sqlx::query(
+            "update provider_attempts set status = $2, amount_minor = 45002, currency = 'NGN'
+             where provider_reference = $1",
+        )
+        .bind(&reference)
+        .bind(records)
+        .execute(&mut *settling)
+        .await
+        .unwrap();
+        let paid = charge_success(&reference, 45_002);
+        let signature = cowry::emulator::hmac_sha512_hex(&secret, &paid);
+        let delivery = {
+            let (client, url) = (app.client.clone(), app.url("/webhooks/paystack"));
+            tokio::spawn(async move {
+                let request = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-paystack-signature", signature)
+                    .body(paid);
+                read(request.send().await.unwrap()).await.0
+            })
+        };
+        eventually("the receipt to wait on the attempt's row", || async {
+            let waiting = app
+                .count("select count(*) from pg_locks where not granted and locktype = 'transactionid'")
+                .await;
+            (waiting > 0).then_some(())
+        })
+        .await;
+        settling.commit().await.unwrap();
+        assert_eq!(delivery.await.unwrap(), StatusCode::OK);
+        let (outcome, processed): (Option<String>, bool) = sqlx::query_as(
+            "select outcome, processed_at is not null from webhook_receipts
+             where attempt_id = (select id from provider_attempts where provider_reference = $1)",
+        )
+        .bind(&reference)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        // Stamped at once only when it repeats what the settlement recorded; otherwise its job acts
+        // (and writes its own outcome).
+        let repeat = cowry::jobs::webhook::REPEATS_SETTLED;
+        match records {
+            "succeeded" => assert_eq!((outcome.as_deref(), processed), (Some(repeat), true)),
+            _ => assert_ne!(outcome.as_deref(), Some(repeat)),
+        }
+    }
+}
