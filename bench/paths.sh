@@ -10,7 +10,7 @@
 #   4. POST /collections/collect (bench/collect.lua) against the in-process MoMo emulator.
 # With TWO=1 it then runs a second `cowry serve` on the same database and drives creates at both at once
 # (one webhook endpoint at bench/receiver.py): the rate of the two against one, and that every delivery
-# and job ran once. Not a test: it asserts nothing.   DURATION=15 bash bench/paths.sh
+# and job ran once. BIN=<binary> runs another build (an A/B). Not a test: it asserts nothing.   DURATION=15 bash bench/paths.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,7 @@ OUT=bench/out
 DB=cowry_bench_paths
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
+[ -n "${BIN:-}" ] || cargo build --release --quiet
 
 field() { sed -nE "s/.*RESULT .*$2=([0-9.]+).*/\1/p" "$1"; }
 row() { # label, wrk output
@@ -37,7 +37,7 @@ serve() { # port, log
     COWRY_RATE_LIMIT_PER_SECOND=0 COWRY_EMULATORS=true COWRY_ALLOW_PRIVATE_NETWORKS=true \
     COWRY_EMULATOR_AUTOSETTLE=false COWRY_PUBLIC_URL="http://127.0.0.1:$1" COWRY_RECONCILE_SCHEDULE=1h \
     COWRY_ENCRYPTION_KEY=b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0 \
-    COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} ./target/release/cowry serve >"$2" 2>&1 &
+    COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} "${BIN:-./target/release/cowry}" serve >"$2" 2>&1 &
 }
 ready() { for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return; sleep 0.2; done; }
 api() { curl -fsS "http://127.0.0.1:$PORT$1" -H "x-api-key: $KEY" -H 'content-type: application/json' "${@:2}"; }

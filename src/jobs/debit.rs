@@ -256,7 +256,7 @@ pub async fn charge_and_record(
     let call = json!({"operation": "charge_authorization", "outcome": outcome,
                       "latencyMs": started.elapsed().as_millis() as u64, "at": time::format(&Utc::now())});
     let mut tx = state.pool.begin().await?;
-    attempts::record_call(&mut *tx, merchant_id, attempt_id, &call).await?;
+    let attempt = attempts::record_call_and_lock(&mut tx, merchant_id, attempt_id, &call).await?;
     let report = match charged {
         Ok(verified) => Some(Report {
             status: verified.status,
@@ -285,8 +285,8 @@ pub async fn charge_and_record(
             None
         }
     };
-    if let Some(report) = report {
-        settle::apply(&mut tx, merchant_id, attempt_id, &report, "charge").await?;
+    if let (Some(report), Some(attempt)) = (report, attempt) {
+        settle::apply_to(&mut tx, attempt, &report, "charge").await?;
     }
     tx.commit().await
 }
@@ -420,31 +420,13 @@ pub async fn follow(
     };
     match to {
         AttemptState::Succeeded => {
-            if !store::set_debit_status(&mut *conn, merchant_id, debit_id, "succeeded", None)
+            let event = (new_id("evt"), data(json!({})));
+            let paid = (&event.0[..], event::DEBIT_SUCCEEDED, &event.1);
+            let due_at = debit.installment_due_at;
+            if !store::record_debit_success(&mut *conn, merchant_id, id, debit_id, due_at, paid)
                 .await?
             {
                 return Ok(());
-            }
-            crate::store::collections::add_event(
-                &mut *conn,
-                merchant_id,
-                id,
-                &new_id("evt"),
-                event::DEBIT_SUCCEEDED,
-                &data(json!({})),
-            )
-            .await?;
-            if let Some(due_at) = debit.installment_due_at {
-                store::set_installment(
-                    &mut *conn,
-                    merchant_id,
-                    id,
-                    due_at,
-                    &["processing", "scheduled"],
-                    "paid",
-                    None,
-                )
-                .await?;
             }
             if row.debit_type == "MONA" && row.status == "ACTIVE" {
                 mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now()))).await?

@@ -32,12 +32,23 @@ pub async fn apply(
     let Some(attempt) = attempts::lock(conn, merchant_id, attempt_id).await? else {
         return Ok(None);
     };
+    apply_to(conn, attempt, report, source).await.map(Some)
+}
+
+/// `apply` to an attempt the caller's transaction has already locked (`attempts::record_call_and_lock`).
+pub async fn apply_to(
+    conn: &mut PgConnection,
+    attempt: AttemptRow,
+    report: &Report,
+    source: &str,
+) -> Result<Settled, sqlx::Error> {
+    let merchant_id = attempt.merchant_id.as_str();
     let current = AttemptState::parse(&attempt.status).unwrap_or(AttemptState::Unknown);
     let Some(expected) = expected(&attempt) else {
-        return Ok(Some(Settled {
+        return Ok(Settled {
             decision: Decision::Nothing,
             open: false,
-        }));
+        });
     };
     let decision = decide(current, expected, report);
     let reported = reported(&report.status);
@@ -52,24 +63,17 @@ pub async fn apply(
                 _ => None,
             };
             let from = [current.as_str()];
-            attempts::set_status(
+            let confirmed = (*to == AttemptState::Succeeded).then_some(report.amount.is_some());
+            attempts::settle_status(
                 &mut *conn,
                 merchant_id,
                 &attempt.id,
                 &from,
                 to.as_str(),
                 reason,
+                confirmed,
             )
             .await?;
-            if *to == AttemptState::Succeeded {
-                attempts::set_amount_confirmed(
-                    &mut *conn,
-                    merchant_id,
-                    &attempt.id,
-                    report.amount.is_some(),
-                )
-                .await?;
-            }
             follow(conn, &attempt, *to, reason, &data).await?;
         }
         Decision::Flag(why) => {
@@ -135,10 +139,10 @@ pub async fn apply(
     if current.is_open() && !now.is_open() {
         super::reconcile::unschedule(&mut *conn, merchant_id, &attempt.id).await?;
     }
-    Ok(Some(Settled {
+    Ok(Settled {
         decision,
         open: now.is_open(),
-    }))
+    })
 }
 
 /// The money the attempt asked for.

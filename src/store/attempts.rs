@@ -247,8 +247,23 @@ pub async fn set_status(
     status: &str,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
+    settle_status(db, merchant_id, id, from, status, error, None).await
+}
+
+/// `set_status`, also noting (when given) whether the report that settled the attempt carried the
+/// amount (Airtel's enquiry does not): one write of the row, not two.
+pub async fn settle_status(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    from: &[&str],
+    status: &str,
+    error: Option<&str>,
+    amount_confirmed: Option<bool>,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "update provider_attempts set status = $4, error = coalesce($5, error), updated_at = now()
+        "update provider_attempts set status = $4, error = coalesce($5, error),
+                amount_confirmed = coalesce($6, amount_confirmed), updated_at = now()
          where merchant_id = $1 and id = $2 and status = any($3)",
     )
     .bind(merchant_id)
@@ -256,6 +271,7 @@ pub async fn set_status(
     .bind(from)
     .bind(status)
     .bind(error)
+    .bind(amount_confirmed)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -284,22 +300,26 @@ pub async fn record_call(
     Ok(())
 }
 
-/// Notes whether the provider's report that settled the attempt carried the amount (Airtel's does not).
-pub async fn set_amount_confirmed(
-    db: impl PgExecutor<'_>,
+/// `record_call` that also locks the attempt for the caller's transaction and reads it back (as `lock`
+/// does): a call's answer about to be settled costs one statement, not two.
+pub async fn record_call_and_lock(
+    conn: &mut sqlx::PgConnection,
     merchant_id: &str,
     id: &str,
-    confirmed: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update provider_attempts set amount_confirmed = $3 where merchant_id = $1 and id = $2",
-    )
+    call: &Value,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update provider_attempts
+         set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
+                     || jsonb_build_array($3::jsonb)
+         where merchant_id = $1 and id = $2
+         returning {COLUMNS}"
+    ))
     .bind(merchant_id)
     .bind(id)
-    .bind(confirmed)
-    .execute(db)
-    .await?;
-    Ok(())
+    .bind(sqlx::types::Json(call))
+    .fetch_optional(conn)
+    .await
 }
 
 /// Counts a status check (whatever it found).

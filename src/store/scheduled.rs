@@ -456,6 +456,43 @@ pub async fn set_debit_status(
     Ok(moved.rows_affected() > 0)
 }
 
+/// A debit's success, in one statement: the debit moves to `succeeded` (from pending or unknown), and
+/// only if it moved, its `debit.succeeded` event is written and its installment (if it has one) is
+/// `paid`. Returns whether it moved (a success recorded before changes nothing).
+pub async fn record_debit_success(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    collection_id: &str,
+    debit_id: &str,
+    installment_due_at: Option<DateTime<Utc>>,
+    event: (&str, &str, &Value),
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "with moved as (
+             update debits set status = 'succeeded', updated_at = now()
+             where merchant_id = $1 and id = $3 and status in ('pending', 'unknown')
+             returning 1
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
+             select $1, $5, $2, $6, $7, now() from moved
+         ), installment as (
+             update installments set status = 'paid'
+             where merchant_id = $1 and collection_id = $2 and due_at = $4
+               and status in ('processing', 'scheduled') and exists (select 1 from moved)
+         )
+         select exists (select 1 from moved)",
+    )
+    .bind(merchant_id)
+    .bind(collection_id)
+    .bind(debit_id)
+    .bind(installment_due_at)
+    .bind(event.0)
+    .bind(event.1)
+    .bind(sqlx::types::Json(event.2))
+    .fetch_one(db)
+    .await
+}
+
 /// A status change of the whole collection with its event, from one of `from`; returns whether it
 /// moved. `completed_at` is set for `COMPLETED`.
 pub async fn transition(
