@@ -45,6 +45,8 @@ pub struct Config {
     pub log_level: String,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    /// The job queue's own pool in a `serve` process (`db::worker_pool`); 0 shares the server's.
+    pub worker_db_connections: u32,
     /// How many group-committed create statements may run at once (`COWRY_CREATE_WRITERS`; see
     /// `store::group_commit`): fewer make larger batches, more make shorter waits; 0 turns it off.
     pub create_writers: usize,
@@ -327,6 +329,10 @@ impl Config {
             log_level,
             request_timeout: Duration::from_secs(number("COWRY_REQUEST_TIMEOUT_SECS", 30, 3600)?),
             db_max_connections: number("COWRY_DB_MAX_CONNECTIONS", 20, 1000)? as u32,
+            worker_db_connections: match get("COWRY_WORKER_DB_CONNECTIONS").as_deref() {
+                Some("0") => 0,
+                _ => number("COWRY_WORKER_DB_CONNECTIONS", 10, 1000)? as u32,
+            },
             create_writers: match get("COWRY_CREATE_WRITERS").as_deref() {
                 Some("0") => 0,
                 _ => number("COWRY_CREATE_WRITERS", 8, 64)? as usize,

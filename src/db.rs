@@ -48,8 +48,31 @@ const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 pub async fn connect(config: &Config) -> Result<PgPool, DbError> {
     let url = config.database_url.expose();
     create_if_missing(url).await?;
+    pool_options(config.db_max_connections)
+        .connect(url)
+        .await
+        .map_err(|e| DbError::Unreachable {
+            url: redact_url(url),
+            cause: short_cause(&e),
+        })
+}
+
+/// A pool of its own for the job queue and the sweeps of a `serve` process, on the server pool's
+/// database (`COWRY_WORKER_DB_CONNECTIONS`): a backlog of due jobs, each holding a connection while it
+/// runs, then never makes an API request wait for one. Its sessions are named `cowry-worker` in
+/// `pg_stat_activity`. Connects on first use.
+pub fn worker_pool(server_pool: &PgPool, max_connections: u32) -> PgPool {
+    let options = server_pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .application_name("cowry-worker");
+    pool_options(max_connections).connect_lazy_with(options)
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         // sqlx pings every connection it hands out: a round trip (and a backend wake-up) before every
         // query of a request. Only a connection idle for a while may have been closed by the server or a
@@ -62,12 +85,6 @@ pub async fn connect(config: &Config) -> Result<PgPool, DbError> {
                 }
                 Ok(true)
             })
-        })
-        .connect(url)
-        .await
-        .map_err(|e| DbError::Unreachable {
-            url: redact_url(url),
-            cause: short_cause(&e),
         })
 }
 

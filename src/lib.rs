@@ -140,7 +140,13 @@ impl Application {
     /// stops the workers.
     pub async fn run(self, shutdown: Shutdown) -> std::io::Result<()> {
         let queue = self.state.config.workers;
-        let workers = jobs::spawn(self.state.clone(), shutdown.clone(), queue);
+        let mut worker_state = self.state.clone();
+        let worker_connections = self.state.config.worker_db_connections;
+        if worker_connections > 0 {
+            worker_state.pool = db::worker_pool(&self.state.pool, worker_connections);
+        }
+        let worker_pool = worker_state.pool.clone();
+        let workers = jobs::spawn(worker_state, shutdown.clone(), queue);
         let app = http::app(self.state);
         // The peer's address reaches the handlers (per-address limits on unauthenticated routes).
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -156,6 +162,9 @@ impl Application {
         shutdown.trigger();
         for worker in workers {
             let _ = worker.await;
+        }
+        if worker_connections > 0 {
+            worker_pool.close().await;
         }
         result
     }

@@ -566,3 +566,56 @@ async fn a_cowry_worker_process_settles_what_the_server_wrote() {
     let _ = worker.wait();
     assert_eq!(paid["status"], "SUCCESS");
 }
+
+/// Jobs that hold a database connection while they run (here each waits on a collection a transaction
+/// of the test keeps locked) take the job queue's own pool (`COWRY_WORKER_DB_CONNECTIONS`), never the
+/// API's: with one pool shared, a backlog of them takes every connection and the API's requests fail
+/// after the pool's acquire timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_stuck_holding_connections_leave_the_api_its_own_pool() {
+    let app = spawn_with(&[
+        ("COWRY_WORKER_IDLE_MS", "20"),
+        ("COWRY_WORKER_DB_CONNECTIONS", "2"),
+    ])
+    .await;
+    // More collections, each with its deadline job, than the API's pool (the test's, 20) has connections.
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        let (status, body) = app.create(&crate::common::body_n(n)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut locked = app.pool.begin().await.unwrap();
+    sqlx::query("select id from collections for update")
+        .execute(&mut *locked)
+        .await
+        .unwrap();
+    sqlx::query("update jobs set run_at = now() where kind = 'deadline'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let waiting = "select count(*) from pg_stat_activity
+                   where wait_event_type = 'Lock' and datname = current_database()";
+    eventually(
+        "deadline jobs to wait on the locked collections",
+        || async { (app.count(waiting).await >= 2).then_some(()) },
+    )
+    .await;
+    let worker_waiting = app
+        .count(&format!("{waiting} and application_name = 'cowry-worker'"))
+        .await;
+    assert_eq!(worker_waiting, app.count(waiting).await);
+
+    // Every connection the queue may use is stuck, and the API still answers, reads and writes.
+    let (status, body) = app.create(&crate::common::body_n(99)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = app.get(&format!("/collections/{}", ids[0])).await;
+    assert_eq!(status, StatusCode::OK);
+
+    locked.rollback().await.unwrap();
+    eventually(
+        "the deadline jobs to run once the rows are free",
+        || async { (app.count(waiting).await == 0).then_some(()) },
+    )
+    .await;
+}
