@@ -331,7 +331,7 @@ impl Config {
             db_max_connections: number("COWRY_DB_MAX_CONNECTIONS", 20, 1000)? as u32,
             worker_db_connections: match get("COWRY_WORKER_DB_CONNECTIONS").as_deref() {
                 Some("0") => 0,
-                _ => number("COWRY_WORKER_DB_CONNECTIONS", 10, 1000)? as u32,
+                _ => number("COWRY_WORKER_DB_CONNECTIONS", 16, 1000)? as u32,
             },
             create_writers: match get("COWRY_CREATE_WRITERS").as_deref() {
                 Some("0") => 0,
