@@ -1,6 +1,6 @@
 //! A small per-process cache whose entries expire after a time to live, for look-ups that every request
 //! of a hot path would otherwise repeat (API key → merchant, provider account → its decrypted
-//! credentials). Only what was found is cached, so unknown keys always reach the database and guessing
+//! credentials, a merchant's follow-up learning). Only what was found is cached, so unknown keys always reach the database and guessing
 //! cannot grow it; past its bound it is cleared rather than grown. A TTL of zero turns it off.
 
 use std::borrow::Borrow;

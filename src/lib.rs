@@ -71,6 +71,7 @@ impl AppState {
         let group_commit =
             store::group_commit::GroupCommit::new(pool.clone(), config.create_writers);
         let accounts = providers::accounts::AccountCache::new(config.auth_cache_ttl);
+        let learned = http::collections::learned::Learned::new(config.learning_refresh);
         AppState {
             group_commit: Arc::new(group_commit),
             accounts,
@@ -81,7 +82,7 @@ impl AppState {
             limiters: Default::default(),
             metric_gauges: Default::default(),
             clock: Default::default(),
-            learned: Default::default(),
+            learned,
         }
     }
 

@@ -851,8 +851,10 @@ async fn the_default_plan_prefers_what_was_followed_by_payment_for_this_merchant
         .await
         .unwrap();
 
+    // One plan in five explores (by its random id): 20 plans, of which at least half use what was
+    // learned, fail by chance about once in 1,800 runs (5 of 10 failed about once in 160).
     let mut learned_plans = 0;
-    for n in 0..10 {
+    for n in 0..20 {
         body["reference"] = json!(format!("new-{n}"));
         let (_, created) = app.create(&body).await;
         let plan = &created["data"]["followUp"];
@@ -871,7 +873,7 @@ async fn the_default_plan_prefers_what_was_followed_by_payment_for_this_merchant
         );
     }
     assert!(
-        learned_plans >= 5,
+        learned_plans >= 10,
         "most plans use what was learned: {learned_plans}"
     );
 }

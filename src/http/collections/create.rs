@@ -75,11 +75,7 @@ pub async fn create(
         None => Known {
             arms: state
                 .learned
-                .arms(
-                    &state.pool,
-                    &merchant.merchant_id,
-                    state.config.learning_refresh,
-                )
+                .arms(&state.pool, &merchant.merchant_id)
                 .await?,
             history: crate::store::messages::history(
                 &state.pool,

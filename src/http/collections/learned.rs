@@ -3,43 +3,42 @@
 //! not pay for a query each time, and what is learned changes slowly anyway.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Timelike;
 
+use crate::cache::TtlCache;
 use crate::domain::learning::{self, Arm};
 use crate::store::messages;
 
 /// The latest sends considered.
 const TRIALS: i64 = 5000;
 
-/// A merchant's arms and when they were read.
-type Read = (Instant, Arc<Vec<Arm>>);
-
-#[derive(Clone, Default)]
+/// Each merchant's arms, for `COWRY_LEARNING_REFRESH_SECS` (`cache::TtlCache`; 0 reads them every time).
+#[derive(Clone)]
 pub struct Learned {
-    by_merchant: Arc<Mutex<HashMap<String, Read>>>,
+    by_merchant: TtlCache<String, Arc<Vec<Arm>>>,
 }
 
 impl Learned {
+    pub fn new(refresh: Duration) -> Learned {
+        Learned {
+            by_merchant: TtlCache::new(refresh),
+        }
+    }
+
     pub async fn arms(
         &self,
         pool: &sqlx::PgPool,
         merchant_id: &str,
-        refresh: Duration,
     ) -> Result<Arc<Vec<Arm>>, sqlx::Error> {
-        if let Some((at, arms)) = self.by_merchant.lock().expect("learned").get(merchant_id) {
-            if at.elapsed() < refresh {
-                return Ok(arms.clone());
-            }
+        if let Some(arms) = self.by_merchant.get(merchant_id) {
+            return Ok(arms);
         }
         let trials = messages::trials(pool, merchant_id, learning::WINDOW_HOURS, TRIALS).await?;
         let arms = Arc::new(arms_of(&trials));
-        self.by_merchant
-            .lock()
-            .expect("learned")
-            .insert(merchant_id.to_owned(), (Instant::now(), arms.clone()));
+        self.by_merchant.put(merchant_id.to_owned(), arms.clone());
         Ok(arms)
     }
 }
