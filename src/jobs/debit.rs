@@ -20,7 +20,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::queue::{in_, Outcome};
-use super::{mandate, reconcile, settle};
+use super::{mandate, settle};
 use crate::domain::collection::event;
 use crate::domain::ids::new_id;
 use crate::domain::schedule::month_of;
@@ -100,12 +100,22 @@ pub async fn claim(
     conn: &mut PgConnection,
     ask: &Ask<'_>,
 ) -> Result<Result<Claimed, Refused>, sqlx::Error> {
+    match store::lock_for_debit(conn, ask.merchant_id, ask.collection_id, None).await? {
+        Some(locked) => claim_locked(conn, ask, locked).await,
+        None => Ok(Err(Refused::NotFound)),
+    }
+}
+
+/// Step 1 on a mandate `store::lock_for_debit` has locked.
+pub async fn claim_locked(
+    conn: &mut PgConnection,
+    ask: &Ask<'_>,
+    locked: store::DebitLock,
+) -> Result<Result<Claimed, Refused>, sqlx::Error> {
     let (merchant_id, id) = (ask.merchant_id, ask.collection_id);
-    let Some(row) = store::lock_mandate(conn, merchant_id, id).await? else {
-        return Ok(Err(Refused::NotFound));
-    };
+    let row = &locked.mandate;
     if row.status != "ACTIVE" {
-        return Ok(Err(Refused::NotActive(row.status)));
+        return Ok(Err(Refused::NotActive(row.status.clone())));
     }
     // A merchant's repeated reference is named as such before any limit (an installment's own
     // reference is unique by construction; the unique key holds both).
@@ -123,7 +133,7 @@ pub async fn claim(
             ),
         )));
     }
-    let plan = mandate::plan_of(&row);
+    let plan = mandate::plan_of(row);
     let now = ask.clock.now();
     let month = month_of(plan.zone, now);
     let (spent, last) = store::month_total(conn, merchant_id, id, month).await?;
@@ -182,6 +192,7 @@ pub async fn claim(
             provider_kind: &row.provider_kind,
             provider_reference: &claimed.provider_reference,
             at: now,
+            first_poll_at: in_(ask.first_poll),
         },
     )
     .await;
@@ -194,13 +205,6 @@ pub async fn claim(
         }
         written => written?,
     }
-    reconcile::schedule(
-        &mut *conn,
-        merchant_id,
-        &claimed.attempt_id,
-        in_(ask.first_poll),
-    )
-    .await?;
     Ok(Ok(claimed))
 }
 
@@ -209,12 +213,14 @@ pub fn first_poll(state: &AppState) -> std::time::Duration {
     time::schedule_delay(&state.config.reconcile_schedule, 0)
 }
 
-/// Steps 2 and 3: charge, then record what the answer means (in its own transaction).
+/// Steps 2 and 3: charge, then record what the answer means (in its own transaction). The installment's
+/// `job`, when it is one, ends in that transaction too.
 pub async fn charge_and_record(
     state: &AppState,
     merchant_id: &str,
     collection_id: &str,
     claimed: &Claimed,
+    job: Option<&Job>,
 ) -> Result<(), sqlx::Error> {
     let attempt_id = claimed.attempt_id.as_str();
     let Some(currency) = crate::domain::currency::Currency::parse(&claimed.currency) else {
@@ -288,6 +294,9 @@ pub async fn charge_and_record(
     if let (Some(report), Some(attempt)) = (report, attempt) {
         settle::apply_to(&mut tx, attempt, &report, "charge").await?;
     }
+    if let Some(job) = job {
+        jobs::finish(&mut *tx, job.id, &job.worker).await?;
+    }
     tx.commit().await
 }
 
@@ -311,10 +320,25 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     ) else {
         return Ok(Outcome::GiveUp("payload names no installment".to_owned()));
     };
-    let Some(installment) = store::installment(&state.pool, merchant_id, id, due_at).await? else {
+    // The installment is read under the mandate's lock, in the statement that takes it.
+    let mut tx = state.pool.begin().await?;
+    let locked = store::lock_for_debit(&mut tx, merchant_id, id, Some(due_at)).await?;
+    let installment = locked.as_ref().and_then(|l| {
+        Some((
+            l.installment_status.clone()?,
+            l.installment_tries?,
+            l.installment_amount?,
+        ))
+    });
+    let (Some(locked), Some((status, tries, amount))) = (locked, installment) else {
         return Ok(Outcome::GiveUp("no such installment".to_owned()));
     };
-    if installment.status == "processing" {
+    if status != "scheduled" {
+        // Release the lock before anything else runs on another connection.
+        tx.rollback().await?;
+        if status != "processing" {
+            return Ok(Outcome::Done);
+        }
         if store::live_debit_for(&state.pool, merchant_id, id, due_at)
             .await?
             .is_some()
@@ -323,28 +347,20 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             // polled; never charge it again.
             return Ok(Outcome::Done);
         }
-        return retry_or_fail(state, merchant_id, id, due_at, installment.tries).await;
+        return retry_or_fail(state, merchant_id, id, due_at, tries).await;
     }
-    if installment.status != "scheduled" {
-        return Ok(Outcome::Done);
-    }
-    let reference = format!(
-        "installment-{}-{}",
-        due_at.timestamp_micros(),
-        installment.tries + 1
-    );
+    let reference = format!("installment-{}-{}", due_at.timestamp_micros(), tries + 1);
     let ask = Ask {
         merchant_id,
         collection_id: id,
-        amount: installment.amount_minor,
+        amount,
         reference: &reference,
         installment: Some(due_at),
         check_interval: false,
         first_poll: first_poll(state),
         clock: &state.clock,
     };
-    let mut tx = state.pool.begin().await?;
-    let claimed = claim(&mut tx, &ask).await?;
+    let claimed = claim_locked(&mut tx, &ask, locked).await?;
     let claimed = match claimed {
         Ok(claimed) => claimed,
         Err(Refused::NotActive(_) | Refused::NotFound) => {
@@ -389,8 +405,8 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         Err(Refused::DuplicateReference) => return Ok(Outcome::Done),
     };
     tx.commit().await?;
-    charge_and_record(state, merchant_id, id, &claimed).await?;
-    Ok(Outcome::Done)
+    charge_and_record(state, merchant_id, id, &claimed, Some(job)).await?;
+    Ok(Outcome::Finished)
 }
 
 /// Settlement's follow-up for a debit's attempt (called by `jobs::settle` in its transaction).
@@ -404,37 +420,27 @@ pub async fn follow(
         return Ok(());
     };
     let merchant_id = attempt.merchant_id.as_str();
-    let Some(debit) = store::debit(&mut *conn, merchant_id, debit_id).await? else {
-        return Ok(());
-    };
     let Some(row) = store::lock_mandate(conn, merchant_id, id).await? else {
         return Ok(());
     };
-    let data = |extra: serde_json::Value| {
-        let mut data = json!({"debit": debit.id, "reference": debit.reference,
-                              "amount": debit.amount_minor.to_string(), "attempt": attempt.id});
-        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
-            data.extend(extra.clone());
-        }
-        data
-    };
     match to {
         AttemptState::Succeeded => {
-            let event = (new_id("evt"), data(json!({})));
-            let paid = (&event.0[..], event::DEBIT_SUCCEEDED, &event.1);
-            let due_at = debit.installment_due_at;
-            if !store::record_debit_success(&mut *conn, merchant_id, id, debit_id, due_at, paid)
-                .await?
-            {
+            let moved =
+                store::record_debit_success(&mut *conn, merchant_id, id, debit_id, &new_id("evt"))
+                    .await?;
+            let Some(due_at) = moved else {
                 return Ok(());
-            }
+            };
             if row.debit_type == "MONA" && row.status == "ACTIVE" {
-                mandate::extend(conn, &row, debit.installment_due_at.or(Some(Utc::now()))).await?
+                mandate::extend(conn, &row, due_at.or(Some(Utc::now()))).await?
             } else {
                 store::set_progress(&mut *conn, merchant_id, id, None, true).await?
             }
         }
         AttemptState::Failed => {
+            let Some(debit) = store::debit(&mut *conn, merchant_id, debit_id).await? else {
+                return Ok(());
+            };
             let reason = reason.unwrap_or("failed");
             let class = scheduled::failure_class(reason);
             if !store::set_debit_status(
@@ -448,13 +454,16 @@ pub async fn follow(
             {
                 return Ok(());
             }
+            let data = json!({"debit": debit.id, "reference": debit.reference,
+                              "amount": debit.amount_minor.to_string(), "attempt": attempt.id,
+                              "failureClass": class, "reason": reason});
             crate::store::collections::add_event(
                 &mut *conn,
                 merchant_id,
                 id,
                 &new_id("evt"),
                 event::DEBIT_FAILED,
-                &data(json!({"failureClass": class, "reason": reason})),
+                &data,
             )
             .await?;
             if class == "hard" {

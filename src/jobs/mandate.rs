@@ -194,10 +194,12 @@ pub async fn extend(
 ) -> Result<(), sqlx::Error> {
     let (merchant_id, id) = (row.merchant_id.as_str(), row.id.as_str());
     let plan = plan_of(row);
-    let (last, open, _, _) = store::planned(conn, merchant_id, id).await?;
+    let before = store::planned(conn, merchant_id, id).await?;
     // Installments before the collection existed are never due (a start date in the past).
-    let from = last.unwrap_or(row.created_at - TimeDelta::milliseconds(1));
-    let wanted = AHEAD.saturating_sub(open.max(0) as usize);
+    let from = before
+        .last
+        .unwrap_or(row.created_at - TimeDelta::milliseconds(1));
+    let wanted = AHEAD.saturating_sub(before.open.max(0) as usize);
     let added = if wanted > 0 {
         let next = plan.after(Some(from), wanted);
         store::add_installments(conn, merchant_id, id, &next).await?
@@ -208,10 +210,17 @@ pub async fn extend(
         super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
         super::notice::schedule(&mut *conn, merchant_id, id, *due_at).await?;
     }
-    let (last, open, upcoming, paid_all) = store::planned(conn, merchant_id, id).await?;
-    store::set_progress(&mut *conn, merchant_id, id, upcoming, paid.is_some()).await?;
-    let exhausted = last.is_some_and(|last| plan.after(Some(last), 1).is_empty());
-    if open == 0 && exhausted && paid_all {
+    // Read again only if something was written.
+    let now = if added.is_empty() {
+        before
+    } else {
+        store::planned(conn, merchant_id, id).await?
+    };
+    store::set_progress(&mut *conn, merchant_id, id, now.next, paid.is_some()).await?;
+    let exhausted = now
+        .last
+        .is_some_and(|last| plan.after(Some(last), 1).is_empty());
+    if now.open == 0 && exhausted && store::paid_all(conn, merchant_id, id).await? {
         store::transition(
             &mut *conn,
             merchant_id,

@@ -28,6 +28,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub enum Outcome {
     Done,
+    /// Done, and already off the queue: the handler called `jobs::finish` in the transaction that
+    /// recorded its effect, so the effect and the job's end commit together (no round trip after).
+    Finished,
     /// Run again at this time; the error (if any) is kept on the job for operators, and counts towards
     /// the kind's cap.
     RetryAt(DateTime<Utc>, Option<String>),
@@ -130,7 +133,7 @@ async fn run_one(state: &AppState, worker: &str, job: Job) {
         other => other,
     };
     let label = match &outcome {
-        Outcome::Done => "done",
+        Outcome::Done | Outcome::Finished => "done",
         Outcome::RetryAt(_, None) => "rescheduled",
         Outcome::RetryAt(..) | Outcome::Failed(_) => "retry",
         Outcome::GiveUp(_) => "gave_up",
@@ -141,6 +144,7 @@ async fn run_one(state: &AppState, worker: &str, job: Job) {
         .inc();
     let recorded = match &outcome {
         Outcome::Done => jobs::finish(&state.pool, job.id, worker).await,
+        Outcome::Finished => Ok(()),
         Outcome::RetryAt(at, error) => {
             jobs::retry_at(&state.pool, job.id, worker, *at, error.as_deref()).await
         }

@@ -17,6 +17,9 @@ pub struct Job {
     pub payload: sqlx::types::Json<Value>,
     /// How many times the job has been taken, this time included.
     pub attempts: i32,
+    /// The worker holding it: a handler that ends the job in its own last transaction passes this to
+    /// [`finish`] there.
+    pub worker: String,
 }
 
 /// Queues a job, or — when an open job of the same kind and key exists — moves that job's run time
@@ -83,7 +86,7 @@ pub async fn take(
          set locked_by = $1, locked_until = now() + make_interval(secs => $2),
              attempts = j.attempts + 1, updated_at = now()
          from due where j.id = due.id
-         returning j.id, j.kind, j.key, j.merchant_id, j.payload, j.attempts",
+         returning j.id, j.kind, j.key, j.merchant_id, j.payload, j.attempts, j.locked_by as worker",
     )
     .bind(worker)
     .bind(lease.as_secs_f64())

@@ -312,6 +312,43 @@ pub async fn reference_taken(
     .await
 }
 
+/// The mandate locked for a debit decision, with the installment asked about (if any).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DebitLock {
+    #[sqlx(flatten)]
+    pub mandate: MandateRow,
+    pub installment_status: Option<String>,
+    pub installment_tries: Option<i32>,
+    pub installment_amount: Option<i64>,
+}
+
+/// Locks the mandate and reads the installment due at `installment` in the same statement. Only what
+/// the lock itself guards may be read here: this statement's snapshot is taken before it waits for
+/// the lock, so the month's debits (which another debit under the lock may have just written) are read
+/// by [`month_total`], after.
+pub async fn lock_for_debit(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    installment: Option<DateTime<Utc>>,
+) -> Result<Option<DebitLock>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{MANDATE},
+           i.status as installment_status, i.tries as installment_tries,
+           i.amount_minor as installment_amount
+         {FROM}
+         left join installments i
+           on i.merchant_id = c.merchant_id and i.collection_id = c.id and i.due_at = $3
+         where c.merchant_id = $1 and c.id = $2
+         for update of m"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .bind(installment)
+    .fetch_optional(conn)
+    .await
+}
+
 /// What the debits not known to have failed add up to in one calendar month, and when the latest of
 /// them was made.
 pub async fn month_total(
@@ -349,11 +386,14 @@ pub struct NewDebit<'a> {
     pub provider_kind: &'a str,
     pub provider_reference: &'a str,
     pub at: DateTime<Utc>,
+    /// When the attempt's first status poll (`jobs::reconcile`) is due.
+    pub first_poll_at: DateTime<Utc>,
 }
 
-/// The debit, its provider attempt (`created`, with the reference the provider will know it by) and
-/// its installment taken (`processing`, one more try), in one statement. A reference the collection
-/// already used is a unique violation on `debits_merchant_id_collection_id_reference_key`.
+/// The debit, its provider attempt (`created`, with the reference the provider will know it by), that
+/// attempt's first status poll (the `reconcile` job, keyed and shaped as `jobs::reconcile::schedule`
+/// writes it) and its installment taken (`processing`, one more try), in one statement. A reference the
+/// collection already used is a unique violation on `debits_merchant_id_collection_id_reference_key`.
 pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "with debit as (
@@ -364,6 +404,9 @@ pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result
              insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
                                             status, amount_minor, currency, scheduled_id, debit_id)
              values ($1, $9, $11, $12, 'charge_authorization', $13, 'created', $6, $7, $3, $2)
+         ), poll as (
+             insert into jobs (kind, key, merchant_id, payload, run_at)
+             values ($14, $1 || '/' || $9, $1, jsonb_build_object('merchantId', $1, 'attemptId', $9), $15)
          )
          update installments set status = 'processing', tries = tries + 1
          where merchant_id = $1 and collection_id = $3 and due_at = $4 and status = 'scheduled'",
@@ -381,6 +424,8 @@ pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result
     .bind(new.provider)
     .bind(new.provider_kind)
     .bind(new.provider_reference)
+    .bind(crate::jobs::reconcile::KIND)
+    .bind(new.first_poll_at)
     .execute(conn)
     .await?;
     Ok(())
@@ -457,40 +502,45 @@ pub async fn set_debit_status(
 }
 
 /// A debit's success, in one statement: the debit moves to `succeeded` (from pending or unknown), and
-/// only if it moved, its `debit.succeeded` event is written and its installment (if it has one) is
-/// `paid`. Returns whether it moved (a success recorded before changes nothing).
+/// only if it moved, its `debit.succeeded` event is written (its data from the debit row: id,
+/// reference, amount, attempt) and its installment (if it has one) is `paid`. Returns the moved debit's
+/// installment date (`Some(None)` for a merchant's debit), or `None` when it had not moved (a success
+/// recorded before changes nothing).
 pub async fn record_debit_success(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     collection_id: &str,
     debit_id: &str,
-    installment_due_at: Option<DateTime<Utc>>,
-    event: (&str, &str, &Value),
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    event_id: &str,
+) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
+    let moved: Option<(Option<DateTime<Utc>>,)> = sqlx::query_as(
         "with moved as (
              update debits set status = 'succeeded', updated_at = now()
-             where merchant_id = $1 and id = $3 and status in ('pending', 'unknown')
-             returning 1
+             where merchant_id = $1 and id = $3 and collection_id = $2 and status in ('pending', 'unknown')
+             returning id, reference, amount_minor, attempt_id, installment_due_at
          ), event as (
              insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
-             select $1, $5, $2, $6, $7, now() from moved
+             select $1, $4, $2, $5,
+                    jsonb_build_object('debit', id, 'reference', reference, 'amount', amount_minor::text,
+                                       'attempt', attempt_id),
+                    now()
+             from moved
          ), installment as (
-             update installments set status = 'paid'
-             where merchant_id = $1 and collection_id = $2 and due_at = $4
-               and status in ('processing', 'scheduled') and exists (select 1 from moved)
+             update installments i set status = 'paid'
+             from moved
+             where i.merchant_id = $1 and i.collection_id = $2 and i.due_at = moved.installment_due_at
+               and i.status in ('processing', 'scheduled')
          )
-         select exists (select 1 from moved)",
+         select installment_due_at from moved",
     )
     .bind(merchant_id)
     .bind(collection_id)
     .bind(debit_id)
-    .bind(installment_due_at)
-    .bind(event.0)
-    .bind(event.1)
-    .bind(sqlx::types::Json(event.2))
-    .fetch_one(db)
-    .await
+    .bind(event_id)
+    .bind(event::DEBIT_SUCCEEDED)
+    .fetch_optional(db)
+    .await?;
+    Ok(moved.map(|(due,)| due))
 }
 
 /// A status change of the whole collection with its event, from one of `from`; returns whether it
@@ -643,18 +693,29 @@ pub async fn add_installments(
     .await
 }
 
-/// The latest installment written, how many are still ahead (not yet paid or failed), the earliest of
-/// those, and whether every one written was paid.
+/// What planning after a debit needs: the latest installment written and the ones still ahead.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Planned {
+    pub last: Option<DateTime<Utc>>,
+    /// Installments still ahead (`scheduled` or `processing`).
+    pub open: i64,
+    /// The earliest of those.
+    pub next: Option<DateTime<Utc>>,
+}
+
+/// Reads only the open installments (a partial index) and the latest one: not every installment ever
+/// paid, which a long daily schedule accumulates by the thousand.
 pub async fn planned(
     conn: &mut PgConnection,
     merchant_id: &str,
     id: &str,
-) -> Result<(Option<DateTime<Utc>>, i64, Option<DateTime<Utc>>, bool), sqlx::Error> {
+) -> Result<Planned, sqlx::Error> {
     sqlx::query_as(
-        "select max(due_at), count(*) filter (where status in ('scheduled', 'processing')),
-                min(due_at) filter (where status in ('scheduled', 'processing')),
-                coalesce(bool_and(status = 'paid'), false)
-         from installments where merchant_id = $1 and collection_id = $2",
+        "select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
+                    as last,
+                count(*) as open, min(due_at) as next
+         from installments
+         where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')",
     )
     .bind(merchant_id)
     .bind(id)
@@ -662,28 +723,19 @@ pub async fn planned(
     .await
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct InstallmentRow {
-    pub due_at: DateTime<Utc>,
-    pub amount_minor: i64,
-    pub status: String,
-    pub tries: i32,
-}
-
-pub async fn installment(
-    db: impl PgExecutor<'_>,
+/// Whether every installment written was paid (none failed or cancelled): asked once nothing is ahead.
+pub async fn paid_all(
+    conn: &mut PgConnection,
     merchant_id: &str,
     id: &str,
-    due_at: DateTime<Utc>,
-) -> Result<Option<InstallmentRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select due_at, amount_minor, status, tries from installments
-         where merchant_id = $1 and collection_id = $2 and due_at = $3",
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select coalesce(bool_and(status = 'paid'), false)
+         from installments where merchant_id = $1 and collection_id = $2",
     )
     .bind(merchant_id)
     .bind(id)
-    .bind(due_at)
-    .fetch_optional(db)
+    .fetch_one(conn)
     .await
 }
 

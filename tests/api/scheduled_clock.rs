@@ -157,4 +157,28 @@ async fn a_monthly_schedule_walked_by_the_clock_debits_each_installment_at_its_l
     .await
     .unwrap();
     assert_eq!(charges, 3);
+    // Each debit's job and its attempt's status poll left the queue with the debit's record.
+    assert_eq!(
+        app.count("select count(*) from jobs where kind in ('debit', 'reconcile')")
+            .await,
+        0
+    );
+    // Each `debit.succeeded` names its debit, reference, amount and attempt.
+    let paid: Vec<Value> = sqlx::query_scalar(
+        "select data from collection_events where type = 'debit.succeeded' order by seq",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let made = debits(&app, &id).await;
+    assert_eq!(paid.len(), 3);
+    for (event, debit) in paid.iter().zip(&made) {
+        assert_eq!(event["debit"], debit["id"], "{event}");
+        assert_eq!(event["reference"], debit["reference"], "{event}");
+        assert_eq!(event["amount"], "10000", "{event}");
+        assert!(
+            event["attempt"].as_str().unwrap().starts_with("att_"),
+            "{event}"
+        );
+    }
 }

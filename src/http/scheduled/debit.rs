@@ -130,7 +130,7 @@ pub async fn create(
             return Err(e);
         }
     };
-    debit::charge_and_record(state, merchant_id, id, &claimed).await?;
+    debit::charge_and_record(state, merchant_id, id, &claimed, None).await?;
     let body = stored_body(state, merchant_id, &claimed.debit_id).await?;
     if let Some(key) = key {
         let mut conn = state.pool.acquire().await?;
