@@ -194,29 +194,25 @@ pub async fn extend(
 ) -> Result<(), sqlx::Error> {
     let (merchant_id, id) = (row.merchant_id.as_str(), row.id.as_str());
     let plan = plan_of(row);
-    let before = store::planned(conn, merchant_id, id).await?;
+    let collected = paid.is_some();
+    let mut now = store::progress(conn, merchant_id, id, collected).await?;
     // Installments before the collection existed are never due (a start date in the past).
-    let from = before
+    let from = now
         .last
         .unwrap_or(row.created_at - TimeDelta::milliseconds(1));
-    let wanted = AHEAD.saturating_sub(before.open.max(0) as usize);
-    let added = if wanted > 0 {
+    let wanted = AHEAD.saturating_sub(now.open.max(0) as usize);
+    if wanted > 0 {
         let next = plan.after(Some(from), wanted);
-        store::add_installments(conn, merchant_id, id, &next).await?
-    } else {
-        Vec::new()
-    };
-    for due_at in &added {
-        super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
-        super::notice::schedule(&mut *conn, merchant_id, id, *due_at).await?;
+        let added = store::add_installments(conn, merchant_id, id, &next).await?;
+        for due_at in &added {
+            super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
+            super::notice::schedule(&mut *conn, merchant_id, id, *due_at).await?;
+        }
+        if !added.is_empty() {
+            // The next collection may be one just written.
+            now = store::progress(conn, merchant_id, id, collected).await?;
+        }
     }
-    // Read again only if something was written.
-    let now = if added.is_empty() {
-        before
-    } else {
-        store::planned(conn, merchant_id, id).await?
-    };
-    store::set_progress(&mut *conn, merchant_id, id, now.next, paid.is_some()).await?;
     let exhausted = now
         .last
         .is_some_and(|last| plan.after(Some(last), 1).is_empty());

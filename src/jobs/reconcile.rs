@@ -36,7 +36,7 @@ pub async fn schedule(
     jobs::enqueue(
         db,
         KIND,
-        &format!("{merchant_id}/{attempt_id}"),
+        &key(merchant_id, attempt_id),
         Some(merchant_id),
         &json!({"merchantId": merchant_id, "attemptId": attempt_id}),
         run_at,
@@ -50,7 +50,12 @@ pub async fn unschedule(
     merchant_id: &str,
     attempt_id: &str,
 ) -> Result<(), sqlx::Error> {
-    jobs::cancel(db, KIND, &format!("{merchant_id}/{attempt_id}")).await
+    jobs::cancel(db, KIND, &key(merchant_id, attempt_id)).await
+}
+
+/// One poll job per attempt.
+pub fn key(merchant_id: &str, attempt_id: &str) -> String {
+    format!("{merchant_id}/{attempt_id}")
 }
 
 pub async fn run(state: &AppState, job: &Job) -> Outcome {

@@ -64,6 +64,10 @@ pub async fn apply_to(
             };
             let from = [current.as_str()];
             let confirmed = (*to == AttemptState::Succeeded).then_some(report.amount.is_some());
+            // Settled: its status poll goes with the same statement.
+            let poll = super::reconcile::key(merchant_id, &attempt.id);
+            let ends =
+                (current.is_open() && !to.is_open()).then_some((super::reconcile::KIND, &poll[..]));
             attempts::settle_status(
                 &mut *conn,
                 merchant_id,
@@ -72,6 +76,7 @@ pub async fn apply_to(
                 to.as_str(),
                 reason,
                 confirmed,
+                ends,
             )
             .await?;
             follow(conn, &attempt, *to, reason, &data).await?;
@@ -136,7 +141,8 @@ pub async fn apply_to(
         Decision::Flag(_) => AttemptState::Flagged,
         _ => current,
     };
-    if current.is_open() && !now.is_open() {
+    // (A move ended the poll in its own statement.)
+    if current.is_open() && !now.is_open() && !matches!(decision, Decision::Move(_)) {
         super::reconcile::unschedule(&mut *conn, merchant_id, &attempt.id).await?;
     }
     Ok(Settled {

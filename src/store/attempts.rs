@@ -247,11 +247,13 @@ pub async fn set_status(
     status: &str,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    settle_status(db, merchant_id, id, from, status, error, None).await
+    settle_status(db, merchant_id, id, from, status, error, None, None).await
 }
 
 /// `set_status`, also noting (when given) whether the report that settled the attempt carried the
-/// amount (Airtel's enquiry does not): one write of the row, not two.
+/// amount (Airtel's enquiry does not), and — if it moved — removing the queued job `ends` names (kind,
+/// key: the attempt's status poll, as `jobs::cancel` would): one statement, one write of the row.
+#[allow(clippy::too_many_arguments)]
 pub async fn settle_status(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
@@ -260,11 +262,19 @@ pub async fn settle_status(
     status: &str,
     error: Option<&str>,
     amount_confirmed: Option<bool>,
+    ends: Option<(&str, &str)>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "update provider_attempts set status = $4, error = coalesce($5, error),
-                amount_confirmed = coalesce($6, amount_confirmed), updated_at = now()
-         where merchant_id = $1 and id = $2 and status = any($3)",
+    sqlx::query_scalar(
+        "with moved as (
+             update provider_attempts set status = $4, error = coalesce($5, error),
+                    amount_confirmed = coalesce($6, amount_confirmed), updated_at = now()
+             where merchant_id = $1 and id = $2 and status = any($3)
+             returning 1
+         ), ended as (
+             delete from jobs where kind = $7 and key = $8 and status = 'queued'
+               and (locked_until is null or locked_until < now()) and exists (select 1 from moved)
+         )
+         select exists (select 1 from moved)",
     )
     .bind(merchant_id)
     .bind(id)
@@ -272,9 +282,10 @@ pub async fn settle_status(
     .bind(status)
     .bind(error)
     .bind(amount_confirmed)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(ends.map(|e| e.0))
+    .bind(ends.map(|e| e.1))
+    .fetch_one(db)
+    .await
 }
 
 /// Appends a redacted record of one provider call (operation, outcome, latency; never bodies, secrets

@@ -703,22 +703,34 @@ pub struct Planned {
     pub next: Option<DateTime<Utc>>,
 }
 
-/// Reads only the open installments (a partial index) and the latest one: not every installment ever
-/// paid, which a long daily schedule accumulates by the thousand.
-pub async fn planned(
+/// Sets the mandate's next collection time from its open installments (and, with `collected`, that a
+/// debit was just paid), and returns what planning needs, in one statement. Reads only the open
+/// installments (a partial index) and the latest one: not every installment ever paid, which a long
+/// daily schedule accumulates by the thousand.
+pub async fn progress(
     conn: &mut PgConnection,
     merchant_id: &str,
     id: &str,
+    collected: bool,
 ) -> Result<Planned, sqlx::Error> {
     sqlx::query_as(
-        "select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
-                    as last,
-                count(*) as open, min(due_at) as next
-         from installments
-         where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')",
+        "with planned as (
+             select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
+                        as last,
+                    count(*) as open, min(due_at) as next
+             from installments
+             where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')
+         ), progress as (
+             update mandates
+             set next_collection_at = (select next from planned),
+                 last_collected_at = case when $3 then now() else last_collected_at end
+             where merchant_id = $1 and collection_id = $2
+         )
+         select last, open, next from planned",
     )
     .bind(merchant_id)
     .bind(id)
+    .bind(collected)
     .fetch_one(conn)
     .await
 }
