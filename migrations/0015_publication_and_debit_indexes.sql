@@ -9,7 +9,11 @@ create index collect_events_unstamped on collect_events (merchant_id, collect_id
     where snapshot is null;
 
 -- The view's latest 20 debits in index order, its tie-break on id included: no sort of all of them.
+-- The month's total reads the same index (a month's debits lie in a range of created_at), so the
+-- month index goes: with both, a planner whose statistics predate the debits sorted all of a
+-- collection's debits through the month index for every view.
 drop index debits_by_collection;
+drop index debits_by_month;
 create index debits_by_collection on debits (merchant_id, collection_id, created_at desc, id desc);
 
 -- The installments still ahead (scheduled or processing): what planning counts after every debit,

@@ -350,7 +350,9 @@ pub async fn lock_for_debit(
 }
 
 /// What the debits not known to have failed add up to in one calendar month, and when the latest of
-/// them was made.
+/// them was made. A debit's month is the one it was made in (local to the mandate), so the month's
+/// debits were made from a day before its first day in UTC on (no zone is a day ahead): a range of
+/// `debits_by_collection`, filtered by the month itself.
 pub async fn month_total(
     conn: &mut PgConnection,
     merchant_id: &str,
@@ -362,7 +364,9 @@ pub async fn month_total(
                 (select max(created_at) from debits
                  where merchant_id = $1 and collection_id = $2 and status <> 'failed')
          from debits
-         where merchant_id = $1 and collection_id = $2 and month = $3 and status <> 'failed'",
+         where merchant_id = $1 and collection_id = $2
+           and created_at >= ($3::date - 1)::timestamp at time zone 'UTC'
+           and month = $3 and status <> 'failed'",
     )
     .bind(merchant_id)
     .bind(id)

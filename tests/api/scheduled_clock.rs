@@ -182,3 +182,62 @@ async fn a_monthly_schedule_walked_by_the_clock_debits_each_installment_at_its_l
         );
     }
 }
+
+/// The monthly limit counts the mandate's own calendar month: in a zone 14 hours ahead of UTC, the
+/// local month turns while the UTC month does not, and the limit starts again then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_limit_counts_the_mandates_local_month() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let mut body = crate::scheduled::debitable_now("10000", "10000");
+    body["timeZone"] = json!("Pacific/Kiritimati");
+    body["expiryDate"] = json!((Utc::now() + chrono::TimeDelta::days(200)).to_rfc3339());
+    body["schedule"] = json!({"type": "SCHEDULED", "entries": [
+        {"date": (Utc::now() + chrono::TimeDelta::days(150)).to_rfc3339(), "amount": "10000"}]});
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    consent(&app, &created["data"], "ada@example.com").await;
+
+    // The first of next month, 00:00 in Kiritimati (UTC+14): 10:00 UTC on the UTC month's last day.
+    let zone = chrono_tz::Pacific::Kiritimati;
+    let local = Utc::now().with_timezone(&zone);
+    let (year, month) = match local.month() {
+        12 => (local.year() + 1, 1),
+        m => (local.year(), m + 1),
+    };
+    let turn = zone
+        .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc);
+    let before = turn - chrono::TimeDelta::minutes(30);
+    let after = turn + chrono::TimeDelta::minutes(30);
+    assert_eq!(
+        (before.month(), after.month()),
+        (after.month(), after.month())
+    );
+
+    let debit = |amount: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.post_json(
+                &format!("/collections/{id}/debit"),
+                &json!({"amount": amount}),
+            )
+            .await
+        }
+    };
+    for at in [before, after] {
+        app.clock.set(at);
+        let (status, made) = debit("10000").await;
+        assert_eq!(status, StatusCode::CREATED, "{at}: {made}");
+        assert_eq!(made["data"]["status"], "succeeded", "{made}");
+        let (status, over) = debit("1").await;
+        assert_eq!(
+            crate::common::assert_error(&over, status, "limit_exceeded"),
+            ["monthlyLimit"],
+            "{at}"
+        );
+    }
+}
