@@ -7,7 +7,7 @@ use super::queue::Outcome;
 use super::settle;
 use crate::domain::settlement::{PaymentStatus, Report};
 use crate::providers::paystack::{self, WebhookEvent};
-use crate::store::jobs::Job;
+use crate::store::jobs::{self, Job};
 use crate::store::webhooks;
 use crate::AppState;
 
@@ -108,8 +108,9 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             let applied =
                 super::mandate::report(&mut tx, state, merchant_id, &scheduled, &reported).await?;
             webhooks::processed(&mut *tx, receipt_id, &format!("{event}: {applied:?}")).await?;
+            jobs::finish(&mut *tx, job.id, &job.worker).await?;
             tx.commit().await?;
-            return Ok(Outcome::Done);
+            return Ok(Outcome::Finished);
         }
         Ok(WebhookEvent::Other { event }) => {
             let outcome = format!("recorded: {event} is not an event Cowry acts on");
@@ -128,6 +129,8 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         None => "no such attempt".to_owned(),
     };
     webhooks::processed(&mut *tx, receipt_id, &outcome).await?;
+    // The receipt's effect and the job's end commit together.
+    jobs::finish(&mut *tx, job.id, &job.worker).await?;
     tx.commit().await?;
-    Ok(Outcome::Done)
+    Ok(Outcome::Finished)
 }

@@ -95,6 +95,12 @@ async fn the_emulators_signed_webhook_completes_an_integrated_collection() {
         app.count("select count(*) from webhook_receipts where verdict = 'verified' and processed_at is not null").await,
         1
     );
+    // The receipt's job ended in the transaction that acted on it: none is left, locked or not.
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'webhook'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
