@@ -114,8 +114,14 @@ pub async fn claim_locked(
 ) -> Result<Result<Claimed, Refused>, sqlx::Error> {
     let (merchant_id, id) = (ask.merchant_id, ask.collection_id);
     let row = &locked.mandate;
-    if row.status != "ACTIVE" {
-        return Ok(Err(Refused::NotActive(row.status.clone())));
+    let plan = mandate::plan_of(row);
+    let now = ask.clock.now();
+    let month = month_of(plan.zone, now);
+    // Read after the lock was granted: the locking statement's own view of the collection is from
+    // before it waited, so a cancel or revocation committed meanwhile is only seen here.
+    let (status, spent, last) = store::debit_state(conn, merchant_id, id, month).await?;
+    if status != "ACTIVE" {
+        return Ok(Err(Refused::NotActive(status)));
     }
     // A merchant's repeated reference is named as such before any limit (an installment's own
     // reference is unique by construction; the unique key holds both).
@@ -133,10 +139,6 @@ pub async fn claim_locked(
             ),
         )));
     }
-    let plan = mandate::plan_of(row);
-    let now = ask.clock.now();
-    let month = month_of(plan.zone, now);
-    let (spent, last) = store::month_total(conn, merchant_id, id, month).await?;
     if spent.saturating_add(ask.amount) > row.monthly_limit_minor {
         return Ok(Err(Refused::Limit(
             "monthlyLimit",

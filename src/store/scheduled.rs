@@ -323,9 +323,9 @@ pub struct DebitLock {
 }
 
 /// Locks the mandate and reads the installment due at `installment` in the same statement. Only what
-/// the lock itself guards may be read here: this statement's snapshot is taken before it waits for
-/// the lock, so the month's debits (which another debit under the lock may have just written) are read
-/// by [`month_total`], after.
+/// the lock itself guards may be decided on from here: this statement's snapshot is taken before it
+/// waits for the lock, so the collection's status and the month's debits (which a cancel or another
+/// debit under the lock may have just changed) are read by [`debit_state`], after.
 pub async fn lock_for_debit(
     conn: &mut PgConnection,
     merchant_id: &str,
@@ -349,18 +349,20 @@ pub async fn lock_for_debit(
     .await
 }
 
-/// What the debits not known to have failed add up to in one calendar month, and when the latest of
-/// them was made. A debit's month is the one it was made in (local to the mandate), so the month's
-/// debits were made from a day before its first day in UTC on (no zone is a day ahead): a range of
-/// `debits_by_collection`, filtered by the month itself.
-pub async fn month_total(
+/// What a debit decision reads once the mandate's lock is granted (a statement of its own, so its
+/// snapshot is from after the wait): the collection's status, what the debits not known to have failed
+/// add up to in one calendar month, and when the latest of them was made. A debit's month is the one it
+/// was made in (local to the mandate), so the month's debits were made from a day before its first day
+/// in UTC on (no zone is a day ahead): a range of `debits_by_collection`, filtered by the month itself.
+pub async fn debit_state(
     conn: &mut PgConnection,
     merchant_id: &str,
     id: &str,
     month: NaiveDate,
-) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
-    let (total, last): (Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(
-        "select sum(amount_minor)::bigint,
+) -> Result<(String, i64, Option<DateTime<Utc>>), sqlx::Error> {
+    let (status, total, last): (String, Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(
+        "select (select status from collections where merchant_id = $1 and id = $2),
+                sum(amount_minor)::bigint,
                 (select max(created_at) from debits
                  where merchant_id = $1 and collection_id = $2 and status <> 'failed')
          from debits
@@ -373,7 +375,7 @@ pub async fn month_total(
     .bind(month)
     .fetch_one(conn)
     .await?;
-    Ok((total.unwrap_or(0), last))
+    Ok((status, total.unwrap_or(0), last))
 }
 
 pub struct NewDebit<'a> {

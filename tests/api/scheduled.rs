@@ -790,3 +790,52 @@ async fn consent_by_webhook_counts_once_and_late_consent_is_only_recorded() {
     assert_eq!(data["collection"]["status"], "CANCELLED");
     assert_eq!(data["isConsented"], false);
 }
+
+/// A merchant's debit that waits on the mandate's lock while the collection is being cancelled is
+/// refused once the cancel commits: the status it decides on is read after the lock is granted, not from
+/// the snapshot its locking statement took before it waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_debit_waiting_on_a_cancel_is_refused_and_charges_nothing() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let (status, created) = app.create(&debitable_now("10000", "70000")).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let data = consent(&app, &created["data"], "ada@example.com").await;
+    let id = data["id"].as_str().unwrap().to_owned();
+
+    // The cancel, in flight: the mandate locked and the collection cancelled, not yet committed.
+    let mut cancelling = app.pool.begin().await.unwrap();
+    sqlx::query("select 1 from mandates where collection_id = $1 for update")
+        .bind(&id)
+        .execute(&mut *cancelling)
+        .await
+        .unwrap();
+    sqlx::query("update collections set status = 'CANCELLED' where id = $1")
+        .bind(&id)
+        .execute(&mut *cancelling)
+        .await
+        .unwrap();
+    let debit = {
+        let request = app
+            .authed(reqwest::Method::POST, &format!("/collections/{id}/debit"))
+            .json(&json!({"amount": "100"}));
+        tokio::spawn(async move { crate::common::read(request.send().await.unwrap()).await })
+    };
+    eventually("the debit to wait on the mandate's lock", || async {
+        let waiting = app
+            .count("select count(*) from pg_locks where not granted and locktype = 'transactionid'")
+            .await;
+        (waiting > 0).then_some(())
+    })
+    .await;
+    cancelling.commit().await.unwrap();
+
+    let (status, body) = debit.await.unwrap();
+    assert_error(&body, status, "invalid_state");
+    assert_eq!(
+        app.count("select count(*) from debits").await,
+        0,
+        "a debit was made after the cancel"
+    );
+    let code = authorization_code(&app, &id).await;
+    assert_eq!(charges(&app, &code).await, 0);
+}
