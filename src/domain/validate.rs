@@ -91,6 +91,13 @@ pub fn optional_object<'a>(
 }
 
 /// A string trimmed of surrounding space; `required` records "is required" when absent or blank.
+/// White space as the documented patterns' `\\s` means it (ECMAScript: Unicode space separators, tab,
+/// line ends and U+FEFF). Rust's `trim` also drops U+0085, a control character the patterns refuse: a
+/// value the documents call invalid must not become valid by trimming.
+fn pattern_space(c: char) -> bool {
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
+}
+
 pub fn string(
     object: &Map<String, Value>,
     key: &str,
@@ -107,7 +114,7 @@ pub fn string(
         }
         None => None,
         Some(Value::String(s)) => {
-            let s = s.trim();
+            let s = s.trim_matches(pattern_space);
             if s.is_empty() {
                 if required {
                     errors.add(field, "must not be empty");
@@ -255,6 +262,7 @@ pub fn one_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -288,5 +296,27 @@ mod tests {
         assert_eq!(string_set(&o, "m", "p", &["a", "b"], &mut errors), None);
         let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["p.m[1]", "p.m[2]", "p.m[3]"]);
+    }
+
+    #[test]
+    fn trimming_drops_what_the_patterns_call_space_and_nothing_else() {
+        let object = |v: &str| json!({ "url": v }).as_object().unwrap().clone();
+        let mut errors = FieldErrors::default();
+        let trimmed = string(
+            &object("\u{feff}\u{a0} x \t\n"),
+            "url",
+            "",
+            10,
+            true,
+            &mut errors,
+        );
+        assert_eq!(trimmed.as_deref(), Some("x"));
+        assert!(errors.is_empty());
+        // U+0085 is white space to Rust but a control character to the documented patterns.
+        assert_eq!(
+            string(&object("\u{85}x"), "url", "", 10, true, &mut errors),
+            None
+        );
+        assert!(!errors.is_empty());
     }
 }
