@@ -117,30 +117,17 @@ pub async fn claim_locked(
     let plan = mandate::plan_of(row);
     let now = ask.clock.now();
     let month = month_of(plan.zone, now);
-    // Read after the lock was granted: the locking statement's own view of the collection is from
-    // before it waited, so a cancel or revocation committed meanwhile is only seen here.
-    let (status, spent, last) = store::debit_state(conn, merchant_id, id, month).await?;
-    if status != "ACTIVE" {
-        return Ok(Err(Refused::NotActive(status)));
-    }
-    // A merchant's repeated reference is named as such before any limit (an installment's own
-    // reference is unique by construction; the unique key holds both).
-    if ask.installment.is_none()
-        && store::reference_taken(conn, merchant_id, id, ask.reference).await?
-    {
-        return Ok(Err(Refused::DuplicateReference));
-    }
-    if ask.amount > row.maximum_minor {
-        return Ok(Err(Refused::Limit(
+    let over_maximum = || {
+        Refused::Limit(
             "maximumAmount",
             format!(
                 "{} is more than the mandate's maximum of {} per debit",
                 ask.amount, row.maximum_minor
             ),
-        )));
-    }
-    if spent.saturating_add(ask.amount) > row.monthly_limit_minor {
-        return Ok(Err(Refused::Limit(
+        )
+    };
+    let over_month = |spent: i64| {
+        Refused::Limit(
             "monthlyLimit",
             format!(
                 "{} with the {spent} already debited (or in progress) in {} is more than the monthly limit of {}",
@@ -148,20 +135,47 @@ pub async fn claim_locked(
                 month.format("%Y-%m"),
                 row.monthly_limit_minor
             ),
-        )));
-    }
-    if let (true, Some(last)) = (ask.check_interval, last) {
-        let allowed = plan.next_allowed(last);
-        if now < allowed {
-            return Ok(Err(Refused::Limit(
-                "frequency",
-                format!(
-                    "the schedule allows the next debit from {}",
-                    time::format(&allowed)
-                ),
-            )));
+        )
+    };
+    // A merchant's debit is checked here, statement by statement (its reference and interval first); an
+    // installment's is checked by the statement that writes it.
+    let within = match ask.installment {
+        Some(_) => Some(store::Within {
+            maximum: row.maximum_minor,
+            monthly_limit: row.monthly_limit_minor,
+        }),
+        None => {
+            // Read after the lock was granted: the locking statement's own view of the collection is
+            // from before it waited, so a cancel or revocation committed meanwhile is only seen here.
+            let (status, spent, last) = store::debit_state(conn, merchant_id, id, month).await?;
+            if status != "ACTIVE" {
+                return Ok(Err(Refused::NotActive(status)));
+            }
+            // A repeated reference is named as such before any limit.
+            if store::reference_taken(conn, merchant_id, id, ask.reference).await? {
+                return Ok(Err(Refused::DuplicateReference));
+            }
+            if ask.amount > row.maximum_minor {
+                return Ok(Err(over_maximum()));
+            }
+            if spent.saturating_add(ask.amount) > row.monthly_limit_minor {
+                return Ok(Err(over_month(spent)));
+            }
+            if let (true, Some(last)) = (ask.check_interval, last) {
+                let allowed = plan.next_allowed(last);
+                if now < allowed {
+                    return Ok(Err(Refused::Limit(
+                        "frequency",
+                        format!(
+                            "the schedule allows the next debit from {}",
+                            time::format(&allowed)
+                        ),
+                    )));
+                }
+            }
+            None
         }
-    }
+    };
     let currency = row.currency.trim().to_owned();
     let claimed = Claimed {
         debit_id: new_id("dbt"),
@@ -196,6 +210,7 @@ pub async fn claim_locked(
             at: now,
             first_poll_at: in_(ask.first_poll),
         },
+        within.as_ref(),
     )
     .await;
     match written {
@@ -203,11 +218,18 @@ pub async fn claim_locked(
             if e.constraint() == Some("debits_merchant_id_collection_id_reference_key") =>
         {
             // The transaction is spoilt: the caller rolls it back.
-            return Ok(Err(Refused::DuplicateReference));
+            Ok(Err(Refused::DuplicateReference))
         }
-        written => written?,
+        Err(e) => Err(e),
+        Ok(Some(found)) if !found.written => Ok(Err(if found.status != "ACTIVE" {
+            Refused::NotActive(found.status)
+        } else if ask.amount > row.maximum_minor {
+            over_maximum()
+        } else {
+            over_month(found.spent)
+        })),
+        Ok(_) => Ok(Ok(claimed)),
     }
-    Ok(Ok(claimed))
 }
 
 /// The first status poll of a debit: the reconcile schedule's first step.
@@ -264,20 +286,34 @@ pub async fn charge_and_record(
     let call = json!({"operation": "charge_authorization", "outcome": outcome,
                       "latencyMs": started.elapsed().as_millis() as u64, "at": time::format(&Utc::now())});
     let mut tx = state.pool.begin().await?;
-    let attempt = attempts::record_call_and_lock(&mut tx, merchant_id, attempt_id, &call).await?;
     let report = match charged {
-        Ok(verified) => Some(Report {
+        Ok(verified) => Ok(Report {
             status: verified.status,
             amount: Some(verified.amount),
         }),
-        Err(e) if e.created_nothing() => Some(Report {
+        Err(e) if e.created_nothing() => Ok(Report {
             status: PaymentStatus::Failed {
                 reason: e.to_string(),
             },
             amount: None,
         }),
+        Err(e) => Err(e),
+    };
+    match report {
+        Ok(report) => {
+            settle::apply_answer(
+                &mut tx,
+                merchant_id,
+                attempt_id,
+                amount,
+                (&call, &report),
+                job,
+            )
+            .await?;
+        }
         Err(e) => {
             tracing::warn!(attempt = attempt_id, error = %e.detail(), "debit answer lost; polling");
+            attempts::record_call_and_lock(&mut tx, merchant_id, attempt_id, &call, job).await?;
             let why = e.to_string();
             attempts::set_status(
                 &mut *tx,
@@ -290,14 +326,7 @@ pub async fn charge_and_record(
             .await?;
             store::set_debit_status(&mut *tx, merchant_id, &claimed.debit_id, "unknown", None)
                 .await?;
-            None
         }
-    };
-    if let (Some(report), Some(attempt)) = (report, attempt) {
-        settle::apply_to(&mut tx, attempt, &report, "charge").await?;
-    }
-    if let Some(job) = job {
-        jobs::finish(&mut *tx, job.id, &job.worker).await?;
     }
     tx.commit().await
 }
@@ -422,24 +451,27 @@ pub async fn follow(
         return Ok(());
     };
     let merchant_id = attempt.merchant_id.as_str();
-    let Some(row) = store::lock_mandate(conn, merchant_id, id).await? else {
-        return Ok(());
-    };
     match to {
         AttemptState::Succeeded => {
-            let moved =
+            // The mandate is locked by the statement that records the success.
+            let recorded =
                 store::record_debit_success(&mut *conn, merchant_id, id, debit_id, &new_id("evt"))
                     .await?;
-            let Some(due_at) = moved else {
+            let Some(recorded) = recorded.filter(|r| r.moved) else {
                 return Ok(());
             };
+            let row = &recorded.mandate;
             if row.debit_type == "MONA" && row.status == "ACTIVE" {
-                mandate::extend(conn, &row, due_at.or(Some(Utc::now()))).await?
+                let due_at = recorded.installment_due_at.or(Some(Utc::now()));
+                mandate::extend(conn, row, due_at).await?
             } else {
                 store::set_progress(&mut *conn, merchant_id, id, None, true).await?
             }
         }
         AttemptState::Failed => {
+            if store::lock_mandate(conn, merchant_id, id).await?.is_none() {
+                return Ok(());
+            }
             let Some(debit) = store::debit(&mut *conn, merchant_id, debit_id).await? else {
                 return Ok(());
             };
@@ -485,7 +517,11 @@ pub async fn follow(
                 schedule(&mut *conn, merchant_id, id, due_at, Utc::now()).await?;
             }
         }
-        _ => {}
+        _ => {
+            if store::lock_mandate(conn, merchant_id, id).await?.is_none() {
+                return Ok(());
+            }
+        }
     }
     mandate::publish(conn, merchant_id, id).await
 }

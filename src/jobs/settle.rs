@@ -51,35 +51,15 @@ pub async fn apply_to(
         });
     };
     let decision = decide(current, expected, report);
-    let reported = reported(&report.status);
-    let data = json!({"attempt": attempt.id, "provider": attempt.provider, "reported": reported,
-                      "source": source, "amount": report.amount.map(|m| m.major_string()),
-                      "currency": report.amount.map(|m| m.currency().code())});
+    let data = event_data(&attempt, report, source);
     match &decision {
         Decision::Nothing => {}
         Decision::Move(to) => {
-            let reason = match &report.status {
-                PaymentStatus::Failed { reason } => Some(reason.as_str()),
-                _ => None,
-            };
             let from = [current.as_str()];
-            let confirmed = (*to == AttemptState::Succeeded).then_some(report.amount.is_some());
-            // Settled: its status poll goes with the same statement.
             let poll = super::reconcile::key(merchant_id, &attempt.id);
-            let ends =
-                (current.is_open() && !to.is_open()).then_some((super::reconcile::KIND, &poll[..]));
-            attempts::settle_status(
-                &mut *conn,
-                merchant_id,
-                &attempt.id,
-                &from,
-                to.as_str(),
-                reason,
-                confirmed,
-                ends,
-            )
-            .await?;
-            follow(conn, &attempt, *to, reason, &data).await?;
+            let change = change(current, &from, *to, report, &poll);
+            attempts::settle_status(&mut *conn, merchant_id, &attempt.id, &change).await?;
+            follow(conn, &attempt, *to, change.error, &data).await?;
         }
         Decision::Flag(why) => {
             let from = [current.as_str()];
@@ -126,16 +106,7 @@ pub async fn apply_to(
             .await?;
         }
     }
-    let label = match &decision {
-        Decision::Nothing => "nothing",
-        Decision::Move(to) => to.as_str(),
-        Decision::Flag(_) => "flagged",
-        Decision::Ignore => "ignored",
-    };
-    crate::metrics::METRICS
-        .settlements
-        .with_label_values(&[source, label])
-        .inc();
+    count(source, &decision);
     let now = match &decision {
         Decision::Move(to) => *to,
         Decision::Flag(_) => AttemptState::Flagged,
@@ -149,6 +120,91 @@ pub async fn apply_to(
         decision,
         open: now.is_open(),
     })
+}
+
+/// The answer to a call on an attempt its caller created (and so knows to have been `created`, asking
+/// `expected`): recorded with the call (`attempts::record_call_and_lock`) and settled, and the `ending`
+/// job ended, all in the caller's transaction. When the answer moves the attempt, the call, the move and
+/// the job's end are one statement; if something else moved the attempt first (a webhook, a poll), it
+/// is settled the general way ([`apply_to`] on the locked row), as any report.
+pub async fn apply_answer(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    attempt_id: &str,
+    expected: Money,
+    answer: (&serde_json::Value, &Report),
+    ending: Option<&crate::store::jobs::Job>,
+) -> Result<Option<Settled>, sqlx::Error> {
+    let (call, report) = answer;
+    let mut ending = ending;
+    let current = AttemptState::Created;
+    if let Decision::Move(to) = decide(current, expected, report) {
+        let from = [current.as_str()];
+        let poll = super::reconcile::key(merchant_id, attempt_id);
+        let change = change(current, &from, to, report, &poll);
+        let moved =
+            attempts::record_call_and_settle(conn, merchant_id, attempt_id, call, ending, &change)
+                .await?;
+        if let Some(attempt) = moved {
+            let data = event_data(&attempt, report, "charge");
+            follow(conn, &attempt, to, change.error, &data).await?;
+            let decision = Decision::Move(to);
+            count("charge", &decision);
+            return Ok(Some(Settled {
+                decision,
+                open: to.is_open(),
+            }));
+        }
+        // Ended by that statement, moved or not.
+        ending = None;
+    }
+    let Some(attempt) =
+        attempts::record_call_and_lock(conn, merchant_id, attempt_id, call, ending).await?
+    else {
+        return Ok(None);
+    };
+    apply_to(conn, attempt, report, "charge").await.map(Some)
+}
+
+/// The attempt's move from `current` (`from`: its name) to `to` on this report; `poll` is the key of its status poll, ended
+/// when it settles.
+fn change<'a>(
+    current: AttemptState,
+    from: &'a [&'a str],
+    to: AttemptState,
+    report: &'a Report,
+    poll: &'a str,
+) -> attempts::Change<'a> {
+    attempts::Change {
+        from,
+        to: to.as_str(),
+        error: match &report.status {
+            PaymentStatus::Failed { reason } => Some(reason.as_str()),
+            _ => None,
+        },
+        amount_confirmed: (to == AttemptState::Succeeded).then_some(report.amount.is_some()),
+        ends: (current.is_open() && !to.is_open()).then_some((super::reconcile::KIND, poll)),
+    }
+}
+
+/// What a settlement's event says about the report.
+fn event_data(attempt: &AttemptRow, report: &Report, source: &str) -> serde_json::Value {
+    json!({"attempt": attempt.id, "provider": attempt.provider, "reported": reported(&report.status),
+           "source": source, "amount": report.amount.map(|m| m.major_string()),
+           "currency": report.amount.map(|m| m.currency().code())})
+}
+
+fn count(source: &str, decision: &Decision) {
+    let label = match decision {
+        Decision::Nothing => "nothing",
+        Decision::Move(to) => to.as_str(),
+        Decision::Flag(_) => "flagged",
+        Decision::Ignore => "ignored",
+    };
+    crate::metrics::METRICS
+        .settlements
+        .with_label_values(&[source, label])
+        .inc();
 }
 
 /// The money the attempt asked for.

@@ -247,44 +247,115 @@ pub async fn set_status(
     status: &str,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    settle_status(db, merchant_id, id, from, status, error, None, None).await
+    let change = Change {
+        from,
+        to: status,
+        error,
+        amount_confirmed: None,
+        ends: None,
+    };
+    settle_status(db, merchant_id, id, &change).await
 }
 
-/// `set_status`, also noting (when given) whether the report that settled the attempt carried the
-/// amount (Airtel's enquiry does not), and — if it moved — removing the queued job `ends` names (kind,
-/// key: the attempt's status poll, as `jobs::cancel` would): one statement, one write of the row.
-#[allow(clippy::too_many_arguments)]
+/// An attempt's move, as settling decides it: from one of `from` to `to`, noting `error` (kept if
+/// `None`) and, when given, whether the report that settled it carried the amount (Airtel's enquiry
+/// does not); if it moves, the queued job `ends` names (kind, key: the attempt's status poll, as
+/// `jobs::cancel` would) is removed in the same statement.
+pub struct Change<'a> {
+    pub from: &'a [&'a str],
+    pub to: &'a str,
+    pub error: Option<&'a str>,
+    pub amount_confirmed: Option<bool>,
+    pub ends: Option<(&'a str, &'a str)>,
+}
+
+/// The SET list and the poll's removal of a [`Change`] whose `from` is the statement's parameter `$n`
+/// and the rest the five after it, in field order; `moved` names the CTE of the update.
+fn change_sql(n: usize) -> (String, String) {
+    let set = format!(
+        "status = ${to}, error = coalesce(${error}, error),
+         amount_confirmed = coalesce(${confirmed}, amount_confirmed), updated_at = now()",
+        to = n + 1,
+        error = n + 2,
+        confirmed = n + 3
+    );
+    let ended = format!(
+        "ended as (
+             delete from jobs where kind = ${kind} and key = ${key} and status = 'queued'
+               and (locked_until is null or locked_until < now()) and exists (select 1 from moved)
+         )",
+        kind = n + 4,
+        key = n + 5
+    );
+    (set, ended)
+}
+
+/// `set_status` with a whole [`Change`]: one statement, one write of the row.
 pub async fn settle_status(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
-    from: &[&str],
-    status: &str,
-    error: Option<&str>,
-    amount_confirmed: Option<bool>,
-    ends: Option<(&str, &str)>,
+    change: &Change<'_>,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    let (set, ended) = change_sql(3);
+    sqlx::query_scalar(&format!(
         "with moved as (
-             update provider_attempts set status = $4, error = coalesce($5, error),
-                    amount_confirmed = coalesce($6, amount_confirmed), updated_at = now()
+             update provider_attempts set {set}
              where merchant_id = $1 and id = $2 and status = any($3)
              returning 1
-         ), ended as (
-             delete from jobs where kind = $7 and key = $8 and status = 'queued'
-               and (locked_until is null or locked_until < now()) and exists (select 1 from moved)
-         )
-         select exists (select 1 from moved)",
-    )
+         ), {ended}
+         select exists (select 1 from moved)"
+    ))
     .bind(merchant_id)
     .bind(id)
-    .bind(from)
-    .bind(status)
-    .bind(error)
-    .bind(amount_confirmed)
-    .bind(ends.map(|e| e.0))
-    .bind(ends.map(|e| e.1))
+    .bind(change.from)
+    .bind(change.to)
+    .bind(change.error)
+    .bind(change.amount_confirmed)
+    .bind(change.ends.map(|e| e.0))
+    .bind(change.ends.map(|e| e.1))
     .fetch_one(db)
+    .await
+}
+
+/// [`record_call_and_lock`] and [`settle_status`] in one statement, for the answer to a call on an
+/// attempt its caller created: the call is recorded and the attempt moved only if it is still in one of
+/// `change.from` (then it is returned, as moved). `None` when something else moved it first (a webhook,
+/// a poll): the caller then records and settles it the general way. The job that made the call, if
+/// `ending`, ends in this statement either way.
+pub async fn record_call_and_settle(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: &str,
+    id: &str,
+    call: &Value,
+    ending: Option<&crate::store::jobs::Job>,
+    change: &Change<'_>,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let (set, ended) = change_sql(6);
+    sqlx::query_as(&format!(
+        "with {}, moved as (
+             update provider_attempts
+             set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
+                         || jsonb_build_array($3::jsonb),
+                 {set}
+             where merchant_id = $1 and id = $2 and status = any($6)
+             returning {COLUMNS}
+         ), {ended}
+         select * from moved",
+        crate::store::jobs::finish_ctes("$4", "$5")
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .bind(sqlx::types::Json(call))
+    .bind(ending.map(|job| job.id))
+    .bind(ending.map(|job| job.worker.as_str()))
+    .bind(change.from)
+    .bind(change.to)
+    .bind(change.error)
+    .bind(change.amount_confirmed)
+    .bind(change.ends.map(|e| e.0))
+    .bind(change.ends.map(|e| e.1))
+    .fetch_optional(conn)
     .await
 }
 
@@ -312,23 +383,29 @@ pub async fn record_call(
 }
 
 /// `record_call` that also locks the attempt for the caller's transaction and reads it back (as `lock`
-/// does): a call's answer about to be settled costs one statement, not two.
+/// does): a call's answer about to be settled costs one statement, not two. The job that made the call,
+/// if `ending`, ends in the same statement (`jobs::finish`): it commits with what its answer settles.
 pub async fn record_call_and_lock(
     conn: &mut sqlx::PgConnection,
     merchant_id: &str,
     id: &str,
     call: &Value,
+    ending: Option<&crate::store::jobs::Job>,
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "update provider_attempts
+        "with {}
+         update provider_attempts
          set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
                      || jsonb_build_array($3::jsonb)
          where merchant_id = $1 and id = $2
-         returning {COLUMNS}"
+         returning {COLUMNS}",
+        crate::store::jobs::finish_ctes("$4", "$5")
     ))
     .bind(merchant_id)
     .bind(id)
     .bind(sqlx::types::Json(call))
+    .bind(ending.map(|job| job.id))
+    .bind(ending.map(|job| job.worker.as_str()))
     .fetch_optional(conn)
     .await
 }

@@ -99,20 +99,28 @@ pub async fn take(
 /// The job is done: it leaves the queue (only if this worker still holds it), unless it was asked to
 /// run again while it ran: then it runs again now.
 pub async fn finish(db: impl PgExecutor<'_>, id: i64, worker: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "with again as (
+    sqlx::query(&format!("with {} select", finish_ctes("$1", "$2")))
+        .bind(id)
+        .bind(worker)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// [`finish`] as two CTEs (`job_again`, `job_done`) for a statement that records the job's effect, so
+/// the job ends in that statement: `id` and `worker` are the statement's parameters (a null `id` ends
+/// nothing).
+pub fn finish_ctes(id: &str, worker: &str) -> String {
+    format!(
+        "job_again as (
              update jobs set rerun = false, run_at = now(), attempts = 0, locked_by = null,
                              locked_until = null, updated_at = now()
-             where id = $1 and locked_by = $2 and rerun
+             where id = {id} and locked_by = {worker} and rerun
              returning id
-         )
-         delete from jobs where id = $1 and locked_by = $2 and not rerun",
+         ), job_done as (
+             delete from jobs where id = {id} and locked_by = {worker} and not rerun
+         )"
     )
-    .bind(id)
-    .bind(worker)
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// Releases the job to run again at `run_at` (now, if it was asked to run again while it ran). A

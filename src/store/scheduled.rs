@@ -360,22 +360,30 @@ pub async fn debit_state(
     id: &str,
     month: NaiveDate,
 ) -> Result<(String, i64, Option<DateTime<Utc>>), sqlx::Error> {
-    let (status, total, last): (String, Option<i64>, Option<DateTime<Utc>>) = sqlx::query_as(
+    let (status, total, last): (String, i64, Option<DateTime<Utc>>) = sqlx::query_as(&format!(
         "select (select status from collections where merchant_id = $1 and id = $2),
-                sum(amount_minor)::bigint,
+                ({}),
                 (select max(created_at) from debits
-                 where merchant_id = $1 and collection_id = $2 and status <> 'failed')
-         from debits
-         where merchant_id = $1 and collection_id = $2
-           and created_at >= ($3::date - 1)::timestamp at time zone 'UTC'
-           and month = $3 and status <> 'failed'",
-    )
+                 where merchant_id = $1 and collection_id = $2 and status <> 'failed')",
+        month_total("$1", "$2", "$3")
+    ))
     .bind(merchant_id)
     .bind(id)
     .bind(month)
     .fetch_one(conn)
     .await?;
-    Ok((status, total.unwrap_or(0), last))
+    Ok((status, total, last))
+}
+
+/// What the debits not known to have failed add up to in one calendar month (see [`debit_state`]), for
+/// the statement's own parameters.
+fn month_total(merchant: &str, collection: &str, month: &str) -> String {
+    format!(
+        "select coalesce(sum(amount_minor), 0)::bigint from debits
+         where merchant_id = {merchant} and collection_id = {collection}
+           and created_at >= ({month}::date - 1)::timestamp at time zone 'UTC'
+           and month = {month} and status <> 'failed'"
+    )
 }
 
 pub struct NewDebit<'a> {
@@ -396,45 +404,91 @@ pub struct NewDebit<'a> {
     pub first_poll_at: DateTime<Utc>,
 }
 
-/// The debit, its provider attempt (`created`, with the reference the provider will know it by), that
-/// attempt's first status poll (the `reconcile` job, keyed and shaped as `jobs::reconcile::schedule`
-/// writes it) and its installment taken (`processing`, one more try), in one statement. A reference the
+/// The writes of a claimed debit, each made only if the statement's `go` has a row: the debit, its
+/// provider attempt (`created`, with the reference the provider will know it by), that attempt's first
+/// status poll (the `reconcile` job, keyed and shaped as `jobs::reconcile::schedule` writes it) and its
+/// installment taken (`processing`, one more try).
+const DEBIT_WRITES: &str = "
+    debit as (
+        insert into debits (merchant_id, id, collection_id, installment_due_at, reference,
+                            amount_minor, currency, month, status, attempt_id, created_at, updated_at)
+        select $1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10 from go
+    ), attempt as (
+        insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
+                                       status, amount_minor, currency, scheduled_id, debit_id)
+        select $1, $9, $11, $12, 'charge_authorization', $13, 'created', $6, $7, $3, $2 from go
+    ), poll as (
+        insert into jobs (kind, key, merchant_id, payload, run_at)
+        select $14, $1 || '/' || $9, $1, jsonb_build_object('merchantId', $1, 'attemptId', $9), $15 from go
+    ), taken as (
+        update installments set status = 'processing', tries = tries + 1
+        where merchant_id = $1 and collection_id = $3 and due_at = $4 and status = 'scheduled'
+          and exists (select from go)
+    )";
+
+/// The limits a debit is claimed within, checked by the statement that writes it.
+pub struct Within {
+    pub maximum: i64,
+    pub monthly_limit: i64,
+}
+
+/// What the claiming statement found: the collection's status and the month's total before this debit,
+/// and whether it wrote the debit (`ACTIVE` and within both limits).
+#[derive(Debug, sqlx::FromRow)]
+pub struct DebitCheck {
+    pub status: String,
+    pub spent: i64,
+    pub written: bool,
+}
+
+/// Writes the debit ([`DEBIT_WRITES`]) in one statement, after the mandate's lock is granted. With
+/// `within`, the same statement first reads what [`debit_state`] reads and writes only if the collection
+/// is `ACTIVE` and the debit fits both limits (an installment's claim: one round trip); without, the
+/// caller has checked (a merchant's debit, whose interval is checked in between). A reference the
 /// collection already used is a unique violation on `debits_merchant_id_collection_id_reference_key`.
-pub async fn insert_debit(conn: &mut PgConnection, new: &NewDebit<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "with debit as (
-             insert into debits (merchant_id, id, collection_id, installment_due_at, reference,
-                                 amount_minor, currency, month, status, attempt_id, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10)
-         ), attempt as (
-             insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
-                                            status, amount_minor, currency, scheduled_id, debit_id)
-             values ($1, $9, $11, $12, 'charge_authorization', $13, 'created', $6, $7, $3, $2)
-         ), poll as (
-             insert into jobs (kind, key, merchant_id, payload, run_at)
-             values ($14, $1 || '/' || $9, $1, jsonb_build_object('merchantId', $1, 'attemptId', $9), $15)
-         )
-         update installments set status = 'processing', tries = tries + 1
-         where merchant_id = $1 and collection_id = $3 and due_at = $4 and status = 'scheduled'",
-    )
-    .bind(new.merchant_id)
-    .bind(new.id)
-    .bind(new.collection_id)
-    .bind(new.installment_due_at)
-    .bind(new.reference)
-    .bind(new.amount_minor)
-    .bind(new.currency)
-    .bind(new.month)
-    .bind(new.attempt_id)
-    .bind(new.at)
-    .bind(new.provider)
-    .bind(new.provider_kind)
-    .bind(new.provider_reference)
-    .bind(crate::jobs::reconcile::KIND)
-    .bind(new.first_poll_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+pub async fn insert_debit(
+    conn: &mut PgConnection,
+    new: &NewDebit<'_>,
+    within: Option<&Within>,
+) -> Result<Option<DebitCheck>, sqlx::Error> {
+    let sql = match within {
+        // The row answered is not read: the caller checked.
+        None => format!(
+            "with go as (select), {DEBIT_WRITES} select 'ACTIVE' as status, 0::bigint as spent, true as written"
+        ),
+        Some(_) => format!(
+            "with state as (
+                 select (select status from collections where merchant_id = $1 and id = $3) as status,
+                        ({}) as spent
+             ), go as (
+                 select from state where status = 'ACTIVE' and $6 <= $16 and spent + $6 <= $17
+             ), {DEBIT_WRITES}
+             select status, spent, exists (select from go) as written from state",
+            month_total("$1", "$3", "$8")
+        ),
+    };
+    let query = sqlx::query_as(&sql)
+        .bind(new.merchant_id)
+        .bind(new.id)
+        .bind(new.collection_id)
+        .bind(new.installment_due_at)
+        .bind(new.reference)
+        .bind(new.amount_minor)
+        .bind(new.currency)
+        .bind(new.month)
+        .bind(new.attempt_id)
+        .bind(new.at)
+        .bind(new.provider)
+        .bind(new.provider_kind)
+        .bind(new.provider_reference)
+        .bind(crate::jobs::reconcile::KIND)
+        .bind(new.first_poll_at);
+    let query = match within {
+        Some(within) => query.bind(within.maximum).bind(within.monthly_limit),
+        None => query,
+    };
+    let checked: DebitCheck = query.fetch_one(conn).await?;
+    Ok(within.map(|_| checked))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -507,22 +561,34 @@ pub async fn set_debit_status(
     Ok(moved.rows_affected() > 0)
 }
 
-/// A debit's success, in one statement: the debit moves to `succeeded` (from pending or unknown), and
-/// only if it moved, its `debit.succeeded` event is written (its data from the debit row: id,
-/// reference, amount, attempt) and its installment (if it has one) is `paid`. Returns the moved debit's
-/// installment date (`Some(None)` for a merchant's debit), or `None` when it had not moved (a success
-/// recorded before changes nothing).
+/// A debit recorded as succeeded, under its mandate's lock.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DebitSucceeded {
+    /// The mandate, as locked (see [`lock_for_debit`] on what a waiting lock may and may not read).
+    #[sqlx(flatten)]
+    pub mandate: MandateRow,
+    /// Whether the debit moved (`false`: it had already been recorded).
+    pub moved: bool,
+    pub installment_due_at: Option<DateTime<Utc>>,
+}
+
+/// Locks the mandate (as [`lock_mandate`] does, and first: every write here waits for the lock) and
+/// moves the debit to `succeeded` with its `debit.succeeded` event (its data built from the debit row)
+/// and its installment `paid`, in one statement. `None` when there is no such collection.
 pub async fn record_debit_success(
-    db: impl PgExecutor<'_>,
+    conn: &mut PgConnection,
     merchant_id: &str,
     collection_id: &str,
     debit_id: &str,
     event_id: &str,
-) -> Result<Option<Option<DateTime<Utc>>>, sqlx::Error> {
-    let moved: Option<(Option<DateTime<Utc>>,)> = sqlx::query_as(
-        "with moved as (
+) -> Result<Option<DebitSucceeded>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "with locked as (
+             {MANDATE} {FROM} where c.merchant_id = $1 and c.id = $2 for update of m
+         ), moved as (
              update debits set status = 'succeeded', updated_at = now()
              where merchant_id = $1 and id = $3 and collection_id = $2 and status in ('pending', 'unknown')
+               and exists (select from locked)
              returning id, reference, amount_minor, attempt_id, installment_due_at
          ), event as (
              insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
@@ -537,16 +603,17 @@ pub async fn record_debit_success(
              where i.merchant_id = $1 and i.collection_id = $2 and i.due_at = moved.installment_due_at
                and i.status in ('processing', 'scheduled')
          )
-         select installment_due_at from moved",
-    )
+         select locked.*, exists (select from moved) as moved,
+                (select installment_due_at from moved) as installment_due_at
+         from locked"
+    ))
     .bind(merchant_id)
     .bind(collection_id)
     .bind(debit_id)
     .bind(event_id)
     .bind(event::DEBIT_SUCCEEDED)
-    .fetch_optional(db)
-    .await?;
-    Ok(moved.map(|(due,)| due))
+    .fetch_optional(conn)
+    .await
 }
 
 /// A status change of the whole collection with its event, from one of `from`; returns whether it

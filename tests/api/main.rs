@@ -35,6 +35,7 @@ mod providers;
 mod queue;
 mod receiver;
 mod scheduled;
+mod scheduled_answers;
 mod scheduled_clock;
 mod scheduled_consent;
 mod scheduled_workers;

@@ -1,0 +1,147 @@
+//! A debit's charge answered while something else (Paystack's webhook, the status poll) reports on the
+//! same attempt: whichever is recorded first settles the debit, the other changes nothing, and the
+//! charge's own call is logged either way.
+
+use std::time::Duration;
+
+use cowry::domain::currency::Currency;
+use cowry::domain::money::Money;
+use cowry::domain::settlement::{AttemptState, Decision, PaymentStatus, Report};
+use cowry::jobs::debit::{self, Ask, Claimed};
+use cowry::jobs::settle;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{spawn_with, TestApp};
+use crate::scheduled::{consent, debitable_now};
+
+async fn claim(app: &TestApp, merchant: &str, id: &str, reference: &str) -> Claimed {
+    let mut tx = app.pool.begin().await.unwrap();
+    let ask = Ask {
+        merchant_id: merchant,
+        collection_id: id,
+        amount: 100,
+        reference,
+        installment: None,
+        check_interval: false,
+        first_poll: Duration::from_secs(3600),
+        clock: &app.clock,
+    };
+    let claimed = debit::claim(&mut tx, &ask).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    claimed
+}
+
+async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(bind)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_answer_after_a_webhook_settled_its_debit_is_logged_and_moves_nothing() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let (status, created) = app.create(&debitable_now("10000", "70000")).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let data = consent(&app, &created["data"], "ada@example.com").await;
+    let id = data["id"].as_str().unwrap();
+    let merchant: String = sqlx::query_scalar("select merchant_id from collections where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let ngn = Money::from_minor(100, Currency::parse("NGN").unwrap());
+    let success = Report {
+        status: PaymentStatus::Succeeded,
+        amount: Some(ngn),
+    };
+    let call = json!({"operation": "charge_authorization", "outcome": "Succeeded"});
+    let answer = |claimed: Claimed| {
+        let (pool, merchant, call, success) = (
+            app.pool.clone(),
+            merchant.clone(),
+            call.clone(),
+            success.clone(),
+        );
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let settled = settle::apply_answer(
+                &mut tx,
+                &merchant,
+                &claimed.attempt_id,
+                ngn,
+                (&call, &success),
+                None,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            tx.commit().await.unwrap();
+            settled.decision
+        }
+    };
+
+    // The usual order: the answer first, settled with its call in one statement.
+    let first = claim(&app, &merchant, id, "answered-first").await;
+    assert_eq!(
+        answer(first.clone()).await,
+        Decision::Move(AttemptState::Succeeded)
+    );
+
+    // The webhook first: the answer finds the attempt settled, and only its call is recorded.
+    let raced = claim(&app, &merchant, id, "webhook-first").await;
+    let mut tx = app.pool.begin().await.unwrap();
+    settle::apply(&mut tx, &merchant, &raced.attempt_id, &success, "webhook")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(answer(raced.clone()).await, Decision::Nothing);
+
+    for claimed in [&first, &raced] {
+        let attempt = claimed.attempt_id.as_str();
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from provider_attempts, jsonb_array_elements(calls) c
+                         where id = $1 and status = 'succeeded'
+                           and c->>'operation' = 'charge_authorization'",
+                attempt
+            )
+            .await,
+            1,
+            "{attempt}: the charge's call is logged once, on a succeeded attempt"
+        );
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from debits where id = $1 and status = 'succeeded'",
+                &claimed.debit_id
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from collection_events
+                         where type = 'debit.succeeded' and data->>'debit' = $1",
+                &claimed.debit_id
+            )
+            .await,
+            1,
+            "one debit.succeeded event"
+        );
+        assert_eq!(
+            count(
+                &app,
+                "select count(*) from jobs where kind = 'reconcile' and key like '%/' || $1",
+                attempt
+            )
+            .await,
+            0,
+            "the settled attempt's status poll is gone"
+        );
+    }
+}
