@@ -9,7 +9,7 @@
 #     charge_authorization call, and a record transaction (attempt, debit, installment, event,
 #     publication), so it is several transactions and two HTTP hops (the job, then Paystack's webhook);
 #   - debits/s = paid installments / (last debit settled - dispatch start).
-# Not a test: it asserts nothing.   DURATION=20 bash bench/debits.sh
+# BIN=<binary> runs another build (an A/B). Not a test: it asserts nothing.   DURATION=20 bash bench/debits.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 base="http://127.0.0.1:$PORT"
 db="$PG/cowry_bench_debits"
 
-cargo build --release --quiet
+[ -n "${BIN:-}" ] || cargo build --release --quiet
 tps() { sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$1" | head -n 1; }
 
 echo "== yardstick: pgbench, ${SHARED}/reference-create.pgbench.sql, 32 clients, ${DURATION}s"
@@ -40,7 +40,7 @@ DATABASE_URL="$db" COWRY_BIND="127.0.0.1:$PORT" COWRY_PUBLIC_URL="$base" COWRY_D
   COWRY_RATE_LIMIT_PER_SECOND=0 COWRY_EMULATORS=true COWRY_ALLOW_PRIVATE_NETWORKS=true \
   COWRY_ENCRYPTION_KEY=b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0 \
   COWRY_EMULATOR_SETTLE_MS=10 COWRY_WORKER_IDLE_MS=20 COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} \
-  ./target/release/cowry serve >"$OUT/debits-server.log" 2>&1 &
+  "${BIN:-./target/release/cowry}" serve >"$OUT/debits-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.2; done
@@ -65,7 +65,7 @@ done
 echo "   $active active"
 # Statistics as a database that has been running has them (autovacuum analyzes as tables grow); a
 # database made seconds ago has none, and plans made then are kept by the server's prepared statements.
-psql "$db" -qc "analyze"
+psql "$db" -qc "analyze" -qc "checkpoint"
 
 total=$((active * PER))
 echo "== ${total} installments due at one instant"
@@ -94,6 +94,13 @@ dispatch=$(psql "$db" -Atc "select min(run_at) from jobs where kind = 'debit' an
 counters() { psql "$db" -Atc "select xact_commit, tup_inserted + tup_updated + tup_deleted, tup_fetched
                               from pg_stat_database where datname = current_database()"; }
 before=$(counters)
+# CPU time per debit, the machine's (user + system, all processes: the server, PostgreSQL, the bench's own
+# polling) and the server's: steadier than the rate when the disk's speed or a neighbour changes between
+# runs.
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+server_cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+busy0=$(busy)
+server0=$(server_cpu)
 # PROFILE=1: perf samples the whole machine for 15 s of the dispatch (bench/out/perf-debits.txt).
 if [ "${PROFILE:-}" = 1 ]; then
   perf record -F 999 -a -o bench/out/perf.data -- sleep 15 >/dev/null 2>&1
@@ -118,7 +125,12 @@ psql "$db" -At -F ' ' -c "
   select 'due -> settled, p50 ' || round(1000 * percentile_cont(0.5) within group (order by extract(epoch from updated_at - '$dispatch'::timestamptz)))
          || ' ms, p99 ' || round(1000 * percentile_cont(0.99) within group (order by extract(epoch from updated_at - '$dispatch'::timestamptz))) || ' ms'
     from debits where status = 'succeeded';"
+busy1=$(busy)
+server1=$(server_cpu)
 after=$(counters)
+ticks=$(getconf CLK_TCK)
+awk -v b="$((busy1 - busy0))" -v s="$((server1 - server0))" -v n="$total" -v t="$ticks" 'BEGIN {
+  printf "CPU per debit: %.2f ms on the machine, of which the server %.2f ms\n", 1000 * b / t / n, 1000 * s / t / n }'
 read -r c0 w0 f0 <<<"${before//|/ }"
 read -r c1 w1 f1 <<<"${after//|/ }"
 echo "per debit: $(( (c1 - c0) / total )) commits, $(( (w1 - w0) / total )) rows written, $(( (f1 - f0) / total )) rows fetched (the bench's own polling included)"
