@@ -335,9 +335,7 @@ pub async fn record_call_and_settle(
     sqlx::query_as(&format!(
         "with {}, moved as (
              update provider_attempts
-             set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
-                         || jsonb_build_array($3::jsonb),
-                 {set}
+             set {APPEND_CALL}, {set}
              where merchant_id = $1 and id = $2 and status = any($6)
              returning {COLUMNS}
          ), {ended}
@@ -359,6 +357,11 @@ pub async fn record_call_and_settle(
     .await
 }
 
+/// The SET item that appends the call bound as `$3` to the attempt's log, keeping the last 50.
+const APPEND_CALL: &str =
+    "calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
+                                  || jsonb_build_array($3::jsonb)";
+
 /// Appends a redacted record of one provider call (operation, outcome, latency; never bodies, secrets
 /// or account numbers), so an operator can answer a dispute. The last 50 are kept (a payment polled
 /// for days makes many status calls).
@@ -368,12 +371,9 @@ pub async fn record_call(
     id: &str,
     call: &Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update provider_attempts
-         set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
-                     || jsonb_build_array($3::jsonb)
-         where merchant_id = $1 and id = $2",
-    )
+    sqlx::query(&format!(
+        "update provider_attempts set {APPEND_CALL} where merchant_id = $1 and id = $2"
+    ))
     .bind(merchant_id)
     .bind(id)
     .bind(sqlx::types::Json(call))
@@ -394,9 +394,7 @@ pub async fn record_call_and_lock(
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "with {}
-         update provider_attempts
-         set calls = (case when jsonb_array_length(calls) >= 50 then calls - 0 else calls end)
-                     || jsonb_build_array($3::jsonb)
+         update provider_attempts set {APPEND_CALL}
          where merchant_id = $1 and id = $2
          returning {COLUMNS}",
         crate::store::jobs::finish_ctes("$4", "$5")
