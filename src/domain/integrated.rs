@@ -81,7 +81,7 @@ pub fn parse(body: &Value) -> Result<NewCollection, Vec<FieldError>> {
     let metadata = parse_metadata(body, &mut errors);
     let expires_in = v::whole_number(body, "expiresIn", "", (1, MAX_EXPIRES_IN), &mut errors);
     let (payable_enabled, methods) = parse_payable(body, &mut errors);
-    let provider = v::string(body, "provider", "", 64, false, &mut errors);
+    let provider = v::nonblank_if_given(body, "provider", "", 64, &mut errors);
     let follow_up = parse_follow_up(body, &mut errors);
     let due_at = match v::get(body, "dueAt") {
         None => None,

@@ -71,7 +71,7 @@ pub fn parse(body: &Value, merchant_mode: &str) -> Result<NewProviderAccount, Ve
             ),
         );
     }
-    let base_url = v::string(body, "baseUrl", "", 300, false, &mut errors);
+    let base_url = v::nonblank_if_given(body, "baseUrl", "", 300, &mut errors);
     if let Some(url) = &base_url {
         if let Err(why) = super::outbound_url::check(url, mode == Some("live")) {
             errors.add("baseUrl", why);

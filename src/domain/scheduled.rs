@@ -221,7 +221,7 @@ pub fn parse(
         }
     };
     let zone = time_zone.unwrap_or(merchant_zone);
-    let currency = match v::string(body, "currency", "", 3, false, &mut errors) {
+    let currency = match v::nonblank_if_given(body, "currency", "", 3, &mut errors) {
         None => Currency::parse("NGN"),
         Some(code) => {
             let found = Currency::parse(&code);
@@ -247,7 +247,7 @@ pub fn parse(
         errors.add("expiryDate", "must be in the future");
     }
     let agent_id = v::string(body, "agentId", "", 64, false, &mut errors);
-    let provider = v::string(body, "provider", "", 64, false, &mut errors);
+    let provider = v::nonblank_if_given(body, "provider", "", 64, &mut errors);
     // An optional field that is given must say something: "" is not "absent".
     for key in ["agentId", "provider", "timeZone", "currency"] {
         if v::get(body, key)

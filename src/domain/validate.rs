@@ -137,6 +137,19 @@ pub fn string(
     }
 }
 
+/// An optional string that, when given, must not be blank: for fields whose documented length or pattern
+/// needs a character, where an empty value is an error, not "left out" (which `string` makes of it).
+pub fn nonblank_if_given(
+    object: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    max_len: usize,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    let given = matches!(get(object, key), Some(Value::String(_)));
+    string(object, key, path, max_len, given, errors)
+}
+
 /// An optional boolean with a default.
 pub fn boolean(
     object: &Map<String, Value>,
@@ -318,5 +331,37 @@ mod tests {
             None
         );
         assert!(!errors.is_empty());
+    }
+
+    #[test]
+    fn a_field_that_needs_a_character_refuses_blank_when_given_and_not_when_left_out() {
+        let check = |body: Value| {
+            let mut errors = FieldErrors::default();
+            let got = nonblank_if_given(body.as_object().unwrap(), "provider", "", 64, &mut errors);
+            (got, errors.is_empty())
+        };
+        assert_eq!(check(json!({})), (None, true));
+        assert_eq!(check(json!({"provider": null})), (None, true));
+        assert_eq!(check(json!({"provider": ""})), (None, false));
+        assert_eq!(check(json!({"provider": " \t"})), (None, false));
+        assert_eq!(
+            check(json!({"provider": " ps "})),
+            (Some("ps".to_owned()), true)
+        );
+        // `string` itself keeps reading an optional blank as left out (a description may be cleared).
+        let mut errors = FieldErrors::default();
+        let blank = json!({"provider": ""});
+        assert_eq!(
+            string(
+                blank.as_object().unwrap(),
+                "provider",
+                "",
+                64,
+                false,
+                &mut errors
+            ),
+            None
+        );
+        assert!(errors.is_empty());
     }
 }

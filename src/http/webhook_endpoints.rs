@@ -111,7 +111,11 @@ fn check_url(
     required: bool,
     errors: &mut FieldErrors,
 ) -> Option<String> {
-    let url = v::string(body, "url", "", 2048, required, errors)?;
+    // Where it may be left out (a change), a url given empty is refused, not read as "no change".
+    let url = match required {
+        true => v::string(body, "url", "", 2048, true, errors),
+        false => v::nonblank_if_given(body, "url", "", 2048, errors),
+    }?;
     let checked = crate::domain::outbound_url::check(&url, merchant.mode == "live")
         .map_err(str::to_owned)
         .and_then(|parsed| {

@@ -332,6 +332,8 @@ async fn every_rule_is_a_422_naming_the_field() {
             "provider",
             Box::new(|b| b["provider"] = json!("flutterwave")),
         ),
+        // Documented with at least one character: given empty, it is an error, not the default.
+        ("provider", Box::new(|b| b["provider"] = json!(""))),
         (
             "followUp.startAfter",
             Box::new(|b| b["followUp"]["startAfter"] = json!(-1)),

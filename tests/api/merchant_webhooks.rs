@@ -419,9 +419,21 @@ async fn endpoints_are_validated_and_managed() {
     )
     .await;
     assert_eq!(assert_error(&bad, status, "validation_failed"), ["enabled"]);
+    // A url given empty (or only spaces) is refused, not read as "no change"; null is no change.
+    for empty in ["", "  "] {
+        let (status, bad) = read(
+            app.authed(reqwest::Method::PATCH, &format!("/webhook-endpoints/{id}"))
+                .json(&json!({"url": empty}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(assert_error(&bad, status, "validation_failed"), ["url"]);
+    }
     let (status, changed) = read(
         app.authed(reqwest::Method::PATCH, &format!("/webhook-endpoints/{id}"))
-            .json(&json!({"events": null, "description": "all of it"}))
+            .json(&json!({"events": null, "url": null, "description": "all of it"}))
             .send()
             .await
             .unwrap(),
@@ -430,6 +442,7 @@ async fn endpoints_are_validated_and_managed() {
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["data"]["events"], Value::Null);
     assert_eq!(changed["data"]["description"], "all of it");
+    assert_eq!(changed["data"]["url"], "https://example.com/hooks");
     let (status, _) = app.get("/events?type=collection.exploded").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app.get("/events?cursor=nonsense").await;

@@ -220,6 +220,6 @@ fn parse(body: &Value) -> Result<(i64, Option<String>), Vec<crate::domain::valid
             None
         }
     };
-    let reference = v::string(object, "reference", "", 128, false, &mut errors);
+    let reference = v::nonblank_if_given(object, "reference", "", 128, &mut errors);
     errors.finish(|| (amount.expect("checked"), reference))
 }
