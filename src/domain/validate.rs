@@ -113,6 +113,11 @@ pub fn string(
             None
         }
         None => None,
+        // The documented maxLength bounds the value as sent, surrounding space included.
+        Some(Value::String(s)) if s.chars().count() > max_len => {
+            errors.add(field, format!("must be at most {max_len} characters"));
+            None
+        }
         Some(Value::String(s)) => {
             let s = s.trim_matches(pattern_space);
             if s.is_empty() {
@@ -122,9 +127,6 @@ pub fn string(
                 None
             } else if s.chars().any(char::is_control) {
                 errors.add(field, "must not contain control characters");
-                None
-            } else if s.chars().count() > max_len {
-                errors.add(field, format!("must be at most {max_len} characters"));
                 None
             } else {
                 Some(s.to_owned())
@@ -361,6 +363,21 @@ mod tests {
                 &mut errors
             ),
             None
+        );
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn the_length_bound_counts_the_value_as_sent() {
+        let mut errors = FieldErrors::default();
+        let padded = json!({"name": format!("\u{a0}{}", "x".repeat(10))});
+        let object = padded.as_object().unwrap();
+        assert_eq!(string(object, "name", "", 10, true, &mut errors), None);
+        assert!(!errors.is_empty(), "11 characters as sent, 10 once trimmed");
+        let mut errors = FieldErrors::default();
+        assert_eq!(
+            string(object, "name", "", 11, true, &mut errors).as_deref(),
+            Some("xxxxxxxxxx")
         );
         assert!(errors.is_empty());
     }
