@@ -460,11 +460,12 @@ pub async fn follow(
             let Some(recorded) = recorded.filter(|r| r.moved) else {
                 return Ok(());
             };
-            // The same statement set the mandate's progress; a running `MONA` schedule plans on.
             let row = &recorded.mandate;
             if row.debit_type == "MONA" && row.status == "ACTIVE" {
                 let due_at = recorded.installment_due_at.or(Some(Utc::now()));
-                mandate::extend(conn, row, due_at, Some(recorded.planned)).await?
+                mandate::extend(conn, row, due_at).await?
+            } else {
+                store::set_progress(&mut *conn, merchant_id, id, None, true).await?
             }
         }
         AttemptState::Failed => {
@@ -567,7 +568,7 @@ async fn retry_or_fail(
             .await?;
             if let Some(row) = store::mandate(&mut *tx, merchant_id, id).await? {
                 if row.status == "ACTIVE" {
-                    mandate::extend(&mut tx, &row, None, None).await?;
+                    mandate::extend(&mut tx, &row, None).await?;
                 }
             }
             mandate::publish(&mut tx, merchant_id, id).await?;

@@ -114,7 +114,7 @@ pub async fn report(
             jobs::cancel(&mut *conn, activation::KIND, &consent::key(merchant_id, id)).await?;
             store::close_authorization_requests(&mut *conn, merchant_id, id, "succeeded").await?;
             if row.debit_type == "MONA" && row.provider_kind == "paystack" {
-                extend(conn, &row, None, None).await?;
+                extend(conn, &row, None).await?;
             }
             publish(conn, merchant_id, id).await?;
             Ok(Applied::Consented)
@@ -186,22 +186,16 @@ pub async fn revoke(
 
 /// Writes the next installments (keeping `AHEAD` open), each with its `debit` job due at its date and
 /// its `debit_notice` job (the customer is told before), and
-/// completes the collection when nothing is left to collect. `paid` is the installment just paid;
-/// `progressed`, the plan when the caller has set the mandate's progress already.
+/// completes the collection when nothing is left to collect. `paid` is the installment just paid.
 pub async fn extend(
     conn: &mut PgConnection,
     row: &MandateRow,
     paid: Option<DateTime<Utc>>,
-    progressed: Option<store::Planned>,
 ) -> Result<(), sqlx::Error> {
     let (merchant_id, id) = (row.merchant_id.as_str(), row.id.as_str());
     let plan = plan_of(row);
     let collected = paid.is_some();
-    // A debit's success has set the mandate's progress already (`store::record_debit_success`).
-    let mut now = match progressed {
-        Some(planned) => planned,
-        None => store::progress(conn, merchant_id, id, collected).await?,
-    };
+    let mut now = store::progress(conn, merchant_id, id, collected).await?;
     // Installments before the collection existed are never due (a start date in the past).
     let from = now
         .last

@@ -570,16 +570,11 @@ pub struct DebitSucceeded {
     /// Whether the debit moved (`false`: it had already been recorded).
     pub moved: bool,
     pub installment_due_at: Option<DateTime<Utc>>,
-    /// The plan after this debit, as [`progress`] returns it (the installment just paid no longer open).
-    #[sqlx(flatten)]
-    pub planned: Planned,
 }
 
 /// Locks the mandate (as [`lock_mandate`] does, and first: every write here waits for the lock) and
 /// moves the debit to `succeeded` with its `debit.succeeded` event (its data built from the debit row)
-/// and its installment `paid`, and sets the mandate's progress as [`progress`] does (for a running
-/// `MONA` schedule, the next collection is its earliest open installment; otherwise none), in one
-/// statement. `None` when there is no such collection.
+/// and its installment `paid`, in one statement. `None` when there is no such collection.
 pub async fn record_debit_success(
     conn: &mut PgConnection,
     merchant_id: &str,
@@ -607,25 +602,10 @@ pub async fn record_debit_success(
              from moved
              where i.merchant_id = $1 and i.collection_id = $2 and i.due_at = moved.installment_due_at
                and i.status in ('processing', 'scheduled')
-         ), planned as (
-             -- The statement's snapshot still has the installment just paid as open: it is left out.
-             select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
-                        as last,
-                    count(*) as open, min(due_at) as next
-             from installments
-             where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')
-               and due_at is distinct from (select installment_due_at from moved)
-         ), progress as (
-             update mandates
-             set next_collection_at = case when (select debit_type = 'MONA' and status = 'ACTIVE' from locked)
-                                           then (select next from planned) end,
-                 last_collected_at = now()
-             where merchant_id = $1 and collection_id = $2 and exists (select from moved)
          )
          select locked.*, exists (select from moved) as moved,
-                (select installment_due_at from moved) as installment_due_at,
-                planned.last, planned.open, planned.next
-         from locked, planned"
+                (select installment_due_at from moved) as installment_due_at
+         from locked"
     ))
     .bind(merchant_id)
     .bind(collection_id)
@@ -787,7 +767,7 @@ pub async fn add_installments(
 }
 
 /// What planning after a debit needs: the latest installment written and the ones still ahead.
-#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct Planned {
     pub last: Option<DateTime<Utc>>,
     /// Installments still ahead (`scheduled` or `processing`).
