@@ -145,3 +145,74 @@ async fn a_charge_answer_after_a_webhook_settled_its_debit_is_logged_and_moves_n
         );
     }
 }
+
+/// An installment's claim is checked by the statement that writes it: within the monthly limit and the
+/// per-debit maximum, and only while the collection is `ACTIVE`; a refused claim writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installments_claim_keeps_to_the_limits_and_the_status_in_its_own_statement() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let (status, created) = app.create(&debitable_now("10000", "30000")).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let data = consent(&app, &created["data"], "ada@example.com").await;
+    let id = data["id"].as_str().unwrap();
+    let merchant: String = sqlx::query_scalar("select merchant_id from collections where id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let due = chrono::Utc::now();
+    let claim = |n: i64, amount: i64| {
+        let (pool, merchant, clock) = (app.pool.clone(), merchant.clone(), app.clock.clone());
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let reference = format!("installment-{n}");
+            let ask = Ask {
+                merchant_id: &merchant,
+                collection_id: id,
+                amount,
+                reference: &reference,
+                installment: Some(due + chrono::TimeDelta::seconds(n)),
+                check_interval: false,
+                first_poll: Duration::from_secs(3600),
+                clock: &clock,
+            };
+            let claimed = debit::claim(&mut tx, &ask).await.unwrap();
+            tx.commit().await.unwrap();
+            claimed
+        }
+    };
+    let debits = || {
+        count(
+            &app,
+            "select count(*) from debits where collection_id = $1",
+            id,
+        )
+    };
+    assert!(matches!(
+        claim(0, 10_001).await,
+        Err(debit::Refused::Limit("maximumAmount", _))
+    ));
+    for n in 1..=3 {
+        assert!(claim(n, 10_000).await.is_ok(), "installment {n} fits");
+    }
+    assert!(matches!(
+        claim(4, 1).await,
+        Err(debit::Refused::Limit("monthlyLimit", _))
+    ));
+    assert_eq!(debits().await, 3);
+    sqlx::query("update collections set status = 'CANCELLED' where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update debits set status = 'failed' where collection_id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        claim(5, 100).await,
+        Err(debit::Refused::NotActive(s)) if s == "CANCELLED"
+    ));
+    assert_eq!(debits().await, 3, "a refused claim writes nothing");
+}
