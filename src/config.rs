@@ -50,6 +50,9 @@ pub struct Config {
     /// How many group-committed create statements may run at once (`COWRY_CREATE_WRITERS`; see
     /// `store::group_commit`): fewer make larger batches, more make shorter waits; 0 turns it off.
     pub create_writers: usize,
+    /// The same for verified provider callbacks' receipts (`COWRY_RECEIPT_WRITERS`; see
+    /// `store::webhooks::Receipts`); 0 turns it off.
+    pub receipt_writers: usize,
     /// How often the expiry sweep looks for collections past `expires_at`.
     pub expiry_sweep_interval: Duration,
     /// How long a process trusts an API key it has looked up (0: always ask the database).
@@ -336,6 +339,10 @@ impl Config {
             create_writers: match get("COWRY_CREATE_WRITERS").as_deref() {
                 Some("0") => 0,
                 _ => number("COWRY_CREATE_WRITERS", 8, 64)? as usize,
+            },
+            receipt_writers: match get("COWRY_RECEIPT_WRITERS").as_deref() {
+                Some("0") => 0,
+                _ => number("COWRY_RECEIPT_WRITERS", 2, 64)? as usize,
             },
             expiry_sweep_interval: Duration::from_secs(number(
                 "COWRY_EXPIRY_SWEEP_SECS",

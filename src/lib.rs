@@ -47,7 +47,9 @@ pub struct AppState {
     /// What each merchant's follow-up history says works, cached (`http::collections::learned`).
     pub learned: http::collections::learned::Learned,
     /// Concurrent unkeyed creates, written together (`store::group_commit`).
-    pub group_commit: Arc<store::group_commit::GroupCommit>,
+    pub group_commit: Arc<store::group_commit::GroupCommit<store::create_batch::Creates>>,
+    /// Concurrent provider callbacks' receipts, written together (`store::webhooks::Receipts`).
+    pub receipts: Arc<store::group_commit::GroupCommit<store::webhooks::Receipts>>,
 }
 
 impl AppState {
@@ -70,10 +72,12 @@ impl AppState {
         let auth_cache = http::auth_cache::AuthCache::new(config.auth_cache_ttl);
         let group_commit =
             store::group_commit::GroupCommit::new(pool.clone(), config.create_writers);
+        let receipts = store::group_commit::GroupCommit::new(pool.clone(), config.receipt_writers);
         let accounts = providers::accounts::AccountCache::new(config.auth_cache_ttl);
         let learned = http::collections::learned::Learned::new(config.learning_refresh);
         AppState {
             group_commit: Arc::new(group_commit),
+            receipts: Arc::new(receipts),
             accounts,
             pool,
             config: Arc::new(config),

@@ -22,6 +22,7 @@ pub struct Metrics {
     pub webhook_deliveries: IntCounterVec,
     /// Rows per group-committed create statement (`store::group_commit`).
     pub create_batch_rows: prometheus::Histogram,
+    pub receipt_batch_rows: prometheus::Histogram,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -37,6 +38,18 @@ fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Hi
     let buckets = exponential_buckets(0.001, 2.0, 15).expect("valid buckets");
     let histogram = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
         .expect("valid metric");
+    registry
+        .register(Box::new(histogram.clone()))
+        .expect("unique metric");
+    histogram
+}
+
+/// Rows per group-committed statement (`store::group_commit`): 1 to 64.
+fn batch_rows(registry: &Registry, name: &str, help: &str) -> prometheus::Histogram {
+    let buckets = exponential_buckets(1.0, 2.0, 7).expect("valid buckets");
+    let histogram =
+        prometheus::Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+            .expect("valid metric");
     registry
         .register(Box::new(histogram.clone()))
         .expect("unique metric");
@@ -94,19 +107,16 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             "Jobs run, by kind and outcome (done, retry, gave_up)",
             &["kind", "outcome"],
         ),
-        create_batch_rows: {
-            let buckets = exponential_buckets(1.0, 2.0, 7).expect("valid buckets");
-            let opts = HistogramOpts::new(
-                "cowry_create_batch_rows",
-                "Creates written per group-committed statement",
-            );
-            let histogram =
-                prometheus::Histogram::with_opts(opts.buckets(buckets)).expect("valid metric");
-            registry
-                .register(Box::new(histogram.clone()))
-                .expect("unique metric");
-            histogram
-        },
+        create_batch_rows: batch_rows(
+            &registry,
+            "cowry_create_batch_rows",
+            "Creates written per group-committed statement",
+        ),
+        receipt_batch_rows: batch_rows(
+            &registry,
+            "cowry_receipt_batch_rows",
+            "Provider callbacks' receipts written per group-committed statement",
+        ),
         registry,
     }
 });

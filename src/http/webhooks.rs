@@ -181,6 +181,16 @@ fn json_field(body: &[u8], path: &[&str]) -> String {
     }
 }
 
+/// Counts a stored receipt in `/metrics` (by provider and verdict, or as a duplicate); answers `first`.
+fn counted(receipt: &NewReceipt<'_>, first: bool) -> bool {
+    let counted = if first { receipt.verdict } else { "duplicate" };
+    crate::metrics::METRICS
+        .webhooks
+        .with_label_values(&[receipt.provider, counted])
+        .inc();
+    first
+}
+
 fn acknowledged() -> (StatusCode, Json<Value>) {
     (
         StatusCode::OK,
@@ -232,12 +242,14 @@ impl Received<'_> {
         receipt: &NewReceipt<'_>,
     ) -> ApiResult<bool> {
         let first = webhooks::insert(db, receipt).await?;
-        let counted = if first { receipt.verdict } else { "duplicate" };
-        crate::metrics::METRICS
-            .webhooks
-            .with_label_values(&[receipt.provider, counted])
-            .inc();
-        Ok(first)
+        Ok(counted(receipt, first))
+    }
+
+    /// `store` on its own, with whatever other receipts are being stored at the same moment: one
+    /// statement and one commit for them all (`store::group_commit`).
+    async fn store_grouped(&self, receipt: &NewReceipt<'_>) -> ApiResult<bool> {
+        let first = self.state.receipts.write(receipt.row()).await?;
+        Ok(counted(receipt, first))
     }
 
     /// What a delivery's event id is unique within: the account it came to, else the merchant whose
@@ -475,7 +487,7 @@ impl Received<'_> {
             then,
             ..self.receipt(&id, "paystack", attempt, "verified")
         };
-        self.store(&self.state.pool, &receipt).await?;
+        self.store_grouped(&receipt).await?;
         Ok(acknowledged())
     }
 

@@ -8,6 +8,7 @@ pub mod check;
 pub mod collections;
 pub mod collects;
 pub mod contacts;
+pub mod create_batch;
 pub mod events;
 pub mod group_commit;
 pub mod idempotency;

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::common::{assert_error, body_n, spawn, TestApp};
 use cowry::store::collections::{NewCollectionRow, Published};
+use cowry::store::create_batch::{self, Creates};
 use cowry::store::group_commit;
 
 /// A row as the create handler makes it, for collection `n` of this test's merchant.
@@ -66,7 +67,7 @@ async fn one_statement_writes_many_creates_and_rows_sharing_a_new_phone_share_on
         row(&app, 2, "group_2", "+2348031110002").await,
         row(&app, 3, "group_3", "+2348031110001").await,
     ];
-    let answered = group_commit::insert_many(&app.pool, &rows).await.unwrap();
+    let answered = create_batch::insert_many(&app.pool, &rows).await.unwrap();
     assert_eq!(answered.len(), 3);
     let contact_of = |n: i64| &answered.iter().find(|(m, _)| *m == n).unwrap().1;
     assert_eq!(contact_of(1).contact_id, contact_of(3).contact_id);
@@ -117,7 +118,7 @@ async fn one_statement_writes_many_creates_and_rows_sharing_a_new_phone_share_on
 async fn a_failing_batch_leaves_nothing_and_each_row_gets_its_own_answer() {
     let app = spawn().await;
     let taken = row(&app, 1, "taken", "+2348032220001").await;
-    group_commit::write_batch(&app.pool, std::slice::from_ref(&taken))
+    group_commit::write_batch::<Creates>(&app.pool, std::slice::from_ref(&taken))
         .await
         .remove(0)
         .unwrap();
@@ -128,7 +129,7 @@ async fn a_failing_batch_leaves_nothing_and_each_row_gets_its_own_answer() {
         row(&app, 3, "taken", "+2348032220003").await,
         row(&app, 4, "fresh_4", "+2348032220002").await,
     ];
-    let error = group_commit::insert_many(&app.pool, &rows)
+    let error = create_batch::insert_many(&app.pool, &rows)
         .await
         .unwrap_err();
     let api: cowry::error::ApiError = error.into();
@@ -146,7 +147,7 @@ async fn a_failing_batch_leaves_nothing_and_each_row_gets_its_own_answer() {
     assert_eq!(app.count("select count(*) from collections").await, 1);
     // … and the writer then runs each row alone: two written (sharing their phone's one contact), and
     // the duplicate refused without leaving its new contact behind.
-    let answers = group_commit::write_batch(&app.pool, &rows).await;
+    let answers = group_commit::write_batch::<Creates>(&app.pool, &rows).await;
     assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
     assert_eq!(
         answers[0].as_ref().unwrap().contact_id,

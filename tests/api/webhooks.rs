@@ -666,3 +666,149 @@ async fn a_success_arriving_while_its_settlement_is_in_flight_waits_for_it_and_c
         }
     }
 }
+
+/// Receipts stored together (`store::webhooks::Receipts`, the group-commit writer of the webhook
+/// intake): one statement decides each row as it would have been decided alone — one first per key even
+/// within the batch, a job only for a first receipt that wants one, a repeat of a recorded success
+/// stamped processed without a job — and a batch that fails leaves nothing and runs each row alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_written_in_one_statement_are_each_decided_as_alone() {
+    use cowry::store::group_commit;
+    use cowry::store::webhooks::{self, NewReceipt, Receipts, Then};
+
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    let (pending_id, _, _) = pending_paystack_collection(&app, 1).await;
+    let (paid_id, _, _) = pending_paystack_collection(&app, 2).await;
+    let attempt_of = |collection: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, String)>(
+                "select id, merchant_id from provider_attempts where collection_id = $1",
+            )
+            .bind(collection)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (pending, merchant) = attempt_of(pending_id).await;
+    let (paid, _) = attempt_of(paid_id).await;
+    sqlx::query(
+        "update provider_attempts set status = 'succeeded', amount_minor = 45002, currency = 'NGN'
+         where id = $1",
+    )
+    .bind(&paid)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let headers = json!({"content-type": "application/json"});
+    let payload = json!({"receipt": "any"});
+    let row = |id: &str, key: &str, attempt: Option<&str>, verdict: &str, then: Then<'_>| {
+        NewReceipt {
+            id,
+            provider: "paystack",
+            merchant_id: Some(&merchant),
+            attempt_id: attempt,
+            headers: &headers,
+            body: b"{}",
+            verdict,
+            dedupe_key: Some(key),
+            outcome: None,
+            then,
+        }
+        .row()
+    };
+    let job = ("webhook", merchant.as_str(), &payload);
+    let unless_settled = |attempt| Then::JobUnlessSettled {
+        job,
+        attempt_id: attempt,
+        amount_minor: 45_002,
+        currency: "NGN",
+        outcome_if_settled: "repeats",
+    };
+    let rows = [
+        row("whr_batch_1", "k1", None, "verified", Then::Nothing),
+        // The same key again in the same statement: a duplicate.
+        row("whr_batch_2", "k1", None, "verified", Then::Nothing),
+        row("whr_batch_3", "k2", None, "verified", Then::Processed),
+        row(
+            "whr_batch_4",
+            "k3",
+            Some(&pending),
+            "verified",
+            unless_settled(&pending),
+        ),
+        row(
+            "whr_batch_5",
+            "k4",
+            Some(&paid),
+            "verified",
+            unless_settled(&paid),
+        ),
+        row(
+            "whr_batch_6",
+            "k4",
+            Some(&paid),
+            "verified",
+            unless_settled(&paid),
+        ),
+    ];
+    let firsts = webhooks::insert_rows(&app.pool, &rows).await.unwrap();
+    assert_eq!(firsts, [true, false, true, true, true, false]);
+    let stored: Vec<(String, bool, Option<String>, bool)> = sqlx::query_as(
+        "select id, duplicate, outcome, processed_at is not null from webhook_receipts
+         where id like 'whr_batch_%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let none = || None::<String>;
+    assert_eq!(
+        stored,
+        [
+            ("whr_batch_1".to_owned(), false, none(), false),
+            ("whr_batch_2".to_owned(), true, none(), false),
+            ("whr_batch_3".to_owned(), false, none(), true),
+            ("whr_batch_4".to_owned(), false, none(), false),
+            (
+                "whr_batch_5".to_owned(),
+                false,
+                Some("repeats".to_owned()),
+                true
+            ),
+            // A duplicate is never processed, whatever its outcome says.
+            (
+                "whr_batch_6".to_owned(),
+                true,
+                Some("repeats".to_owned()),
+                false
+            ),
+        ]
+    );
+    // Only the first receipt of k3 (its attempt not settled) set a job going; k4's first repeats the
+    // recorded success, and its duplicate sets nothing going.
+    let jobs: Vec<String> = sqlx::query_scalar(
+        "select key from jobs where kind = 'webhook' and key like 'whr_batch_%' order by key",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(jobs, ["whr_batch_4"]);
+
+    // A row the table refuses fails its whole statement, which leaves nothing; the writer then runs
+    // each row alone, and only that row is refused.
+    let rows = [
+        row("whr_batch_7", "k5", None, "verified", Then::Nothing),
+        row("whr_batch_8", "k6", None, "not a verdict", Then::Nothing),
+        row("whr_batch_9", "k7", None, "verified", Then::Nothing),
+    ];
+    assert!(webhooks::insert_rows(&app.pool, &rows).await.is_err());
+    let keys = "select count(*) from webhook_dedupe where dedupe_key in ('k5', 'k6', 'k7')";
+    assert_eq!(app.count(keys).await, 0);
+    let answers = group_commit::write_batch::<Receipts>(&app.pool, &rows).await;
+    assert!(matches!(answers[0], Ok(true)), "{answers:?}");
+    assert!(answers[1].is_err(), "{answers:?}");
+    assert!(matches!(answers[2], Ok(true)), "{answers:?}");
+    assert_eq!(app.count(keys).await, 2);
+}

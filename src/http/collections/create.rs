@@ -388,7 +388,7 @@ pub(super) enum Writer<'a> {
     /// On this connection: in the caller's transaction, or alone as its own.
     Conn(&'a mut sqlx::PgConnection),
     /// Through the group-commit writer: with other requests' creates, one statement and one commit.
-    Grouped(&'a crate::store::group_commit::GroupCommit),
+    Grouped(&'a crate::store::group_commit::GroupCommit<crate::store::create_batch::Creates>),
 }
 
 /// Writes the collection, its contact and its event (one statement) with the options it offers.
@@ -486,7 +486,7 @@ pub(super) async fn write(
     };
     let contact = match writer {
         Writer::Conn(conn) => store::insert(conn, &row).await?,
-        Writer::Grouped(group) => group.insert(row).await?,
+        Writer::Grouped(group) => group.write(row).await?,
     };
     collection.contact = contact;
     Ok(collection)
