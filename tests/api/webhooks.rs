@@ -812,3 +812,53 @@ async fn receipts_written_in_one_statement_are_each_decided_as_alone() {
     assert!(matches!(answers[2], Ok(true)), "{answers:?}");
     assert_eq!(app.count(keys).await, 2);
 }
+
+/// Many simultaneous verified deliveries — each payment's `charge.success` sent three times at once,
+/// for eight payments — go through the receipts' group-commit writer together: every delivery is
+/// stored and answered 200, each payment is settled exactly once, and the rest are duplicates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_deliveries_for_many_payments_each_settle_their_payment_once() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let mut payments = Vec::new();
+    for n in 0..8 {
+        payments.push(pending_paystack_collection(&app, 10 + n).await);
+    }
+    let deliveries: Vec<_> = payments
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (_, reference, secret))| {
+            // Each payment's own Paystack transaction id: the key its deliveries are de-duplicated by.
+            let body = charge_success_with_id(reference, 45_002, 4_099_270_000 + n as u64);
+            let signature = cowry::emulator::hmac_sha512_hex(secret, &body);
+            std::iter::repeat_n((body, signature), 3)
+        })
+        .collect();
+    let app = std::sync::Arc::new(app);
+    let sending: Vec<_> = deliveries
+        .into_iter()
+        .map(|(body, signature)| {
+            let app = app.clone();
+            tokio::spawn(async move { deliver(&app, "paystack", &body, Some(&signature)).await })
+        })
+        .collect();
+    for sent in sending {
+        let (status, answer) = sent.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    for (id, _, _) in &payments {
+        eventually("the collection to complete", || async {
+            (collection(&app, id).await["status"] == "completed").then_some(())
+        })
+        .await;
+        assert_eq!(
+            events(&app, id).await,
+            ["collection.created", "collection.completed"]
+        );
+    }
+    let stored = "select count(*) from webhook_receipts where verdict = 'verified'";
+    assert_eq!(app.count(stored).await, 24);
+    let duplicates = "select count(*) from webhook_receipts where duplicate";
+    assert_eq!(app.count(duplicates).await, 16);
+    let jobs = "select count(*) from jobs where kind = 'webhook'";
+    assert!(app.count(jobs).await <= 8);
+}
