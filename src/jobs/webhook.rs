@@ -7,7 +7,7 @@ use super::queue::Outcome;
 use super::settle;
 use crate::domain::settlement::{PaymentStatus, Report};
 use crate::providers::paystack::{self, WebhookEvent};
-use crate::store::jobs::{self, Job};
+use crate::store::jobs::Job;
 use crate::store::webhooks;
 use crate::AppState;
 
@@ -107,8 +107,8 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             let mut tx = state.pool.begin().await?;
             let applied =
                 super::mandate::report(&mut tx, state, merchant_id, &scheduled, &reported).await?;
-            webhooks::processed(&mut *tx, receipt_id, &format!("{event}: {applied:?}")).await?;
-            jobs::finish(&mut *tx, job.id, &job.worker).await?;
+            let outcome = format!("{event}: {applied:?}");
+            webhooks::processed_by(&mut *tx, receipt_id, &outcome, job).await?;
             tx.commit().await?;
             return Ok(Outcome::Finished);
         }
@@ -128,9 +128,8 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         Some(s) => format!("{:?}", s.decision),
         None => "no such attempt".to_owned(),
     };
-    webhooks::processed(&mut *tx, receipt_id, &outcome).await?;
-    // The receipt's effect and the job's end commit together.
-    jobs::finish(&mut *tx, job.id, &job.worker).await?;
+    // The receipt's effect, its stamp and the job's end commit together.
+    webhooks::processed_by(&mut *tx, receipt_id, &outcome, job).await?;
     tx.commit().await?;
     Ok(Outcome::Finished)
 }

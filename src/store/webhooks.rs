@@ -299,6 +299,30 @@ pub async fn body(db: impl PgExecutor<'_>, id: &str) -> Result<Option<Vec<u8>>, 
         .await
 }
 
+/// [`processed`], and the job that acted on the receipt ends in the same statement
+/// (`jobs::finish_ctes`): the receipt's effect, its stamp and the job's end commit together.
+pub async fn processed_by(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    outcome: &str,
+    job: &super::jobs::Job,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "with {}, stamped as (
+             update webhook_receipts set processed_at = now(), outcome = $4 where id = $3
+         )
+         select",
+        super::jobs::finish_ctes("$1", "$2")
+    ))
+    .bind(job.id)
+    .bind(&job.worker)
+    .bind(id)
+    .bind(outcome)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn processed(
     db: impl PgExecutor<'_>,
     id: &str,
