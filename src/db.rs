@@ -127,6 +127,19 @@ fn short_cause(e: &sqlx::Error) -> String {
     text.lines().next().unwrap_or("unknown error").to_owned()
 }
 
+/// Begins a transaction that a cancelled caller cannot leave open. sqlx sends `BEGIN` and then waits for
+/// its answer; a future dropped in between (a client that hung up, a timeout) leaves the server inside
+/// the transaction while sqlx counts none, so the pooled connection goes back open and every later
+/// "autocommitted" statement on it stays uncommitted until someone's `COMMIT` or `ROLLBACK`. Run on its
+/// own task, the `BEGIN` completes whatever the caller does; a caller that is gone drops the finished
+/// transaction, which rolls back as any dropped transaction does.
+pub async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
 #[cfg(test)]
 mod tests {
     /// Landed migrations are immutable: a database that applied one would refuse a changed file (sqlx

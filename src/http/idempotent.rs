@@ -41,7 +41,7 @@ pub async fn run<P>(
     let Some(key) = keyed.key else {
         let prepared = prepare().await?;
         // The effect may be several statements (the row, its attempts, their poll jobs): all or none.
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let (status, body) = effect(&mut tx, prepared).await?;
         tx.commit().await?;
         return Ok(json_response(status, body, false));
@@ -75,7 +75,7 @@ pub async fn run<P>(
         Claim::Claimed => {
             let outcome = async {
                 let prepared = prepare().await?;
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::db::begin(pool).await?;
                 let (status, body) = effect(&mut tx, prepared).await?;
                 store::idempotency::save(&mut tx, merchant_id, key, status.as_u16(), &body).await?;
                 tx.commit().await?;

@@ -66,7 +66,7 @@ pub async fn send(
         account_number: &account_number,
         detail: json!({"channel": "sandbox_transfer"}),
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let outcome = transfer::credit(&mut tx, &merchant_id, &incoming).await?;
     tx.commit().await?;
     Ok((

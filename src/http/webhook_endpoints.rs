@@ -509,7 +509,7 @@ pub async fn retry(
     let delivery = store::merchant_delivery(&state.pool, &merchant.merchant_id, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no delivery with this id".to_owned()))?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     store::retry(&mut tx, &delivery).await?;
     tx.commit().await?;
     Ok((
@@ -582,7 +582,7 @@ pub async fn replay(
             payload,
         })
         .collect();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let queued =
         crate::store::events::fan_out(&mut tx, &merchant.merchant_id, &outgoing, Some(id)).await?;
     tx.commit().await?;

@@ -512,7 +512,7 @@ impl Received<'_> {
             (false, None) => attempts::by_reference(&self.state.pool, provider, reference).await?,
         };
         let dedupe_key = format!("{}:{reference}:{status}", self.scope(attempt.as_ref()));
-        let mut tx = self.state.pool.begin().await?;
+        let mut tx = crate::db::begin(&self.state.pool).await?;
         let outcome = match &attempt {
             Some(_) => "status re-check queued",
             None => "no Cowry transaction has this reference; recorded only",

@@ -111,7 +111,7 @@ pub async fn check(
             .verify(reference)
             .await
             .map_err(CheckError::Provider)?;
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         let applied = card_verified(&mut tx, state, row, &verified, source).await?;
         tx.commit().await?;
         return Ok(applied);
@@ -132,7 +132,7 @@ pub async fn check(
         customer,
         source,
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let applied = mandate::report(&mut tx, state, &row.merchant_id, &row.id, &reported).await?;
     tx.commit().await?;
     Ok(applied)

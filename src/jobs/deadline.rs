@@ -31,7 +31,7 @@ async fn pass(
     id: &str,
 ) -> Result<Outcome, sqlx::Error> {
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let found = store::pass_deadline(&mut tx, merchant_id, id, now).await?;
     if matches!(found, Deadline::Overdue | Deadline::Expired) {
         crate::events::publish(&mut tx, merchant_id, crate::events::Object::Collection(id)).await?;

@@ -285,7 +285,7 @@ pub async fn charge_and_record(
     };
     let call = json!({"operation": "charge_authorization", "outcome": outcome,
                       "latencyMs": started.elapsed().as_millis() as u64, "at": time::format(&Utc::now())});
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let report = match charged {
         Ok(verified) => Ok(Report {
             status: verified.status,
@@ -352,7 +352,7 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         return Ok(Outcome::GiveUp("payload names no installment".to_owned()));
     };
     // The installment is read under the mandate's lock, in the statement that takes it.
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let locked = store::lock_for_debit(&mut tx, merchant_id, id, Some(due_at)).await?;
     let installment = locked.as_ref().and_then(|l| {
         Some((
@@ -535,7 +535,7 @@ async fn retry_or_fail(
     due_at: DateTime<Utc>,
     tries: i32,
 ) -> Result<Outcome, sqlx::Error> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let delay = state
         .config
         .debit_retry_schedule

@@ -198,7 +198,7 @@ async fn settle(
 /// Disables the endpoint with its `webhook_endpoint.disabled` event, once (a second caller finds it
 /// disabled already and writes nothing).
 async fn disable(state: &AppState, delivery: &Sendable, reason: &str) -> Result<(), sqlx::Error> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     if store::disable(&mut tx, &delivery.endpoint_id, reason).await? {
         let event_id = crate::domain::ids::new_id("evt");
         let data = serde_json::json!({"id": delivery.endpoint_id, "url": delivery.url, "enabled": false,

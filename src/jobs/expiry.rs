@@ -15,7 +15,7 @@ pub async fn expire_batch(
     now: DateTime<Utc>,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let expired = expire_due(&mut tx, now, batch).await?;
     for (merchant_id, id) in &expired {
         crate::events::publish(&mut tx, merchant_id, crate::events::Object::Collection(id)).await?;

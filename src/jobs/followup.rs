@@ -58,7 +58,7 @@ async fn touch(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
     }
     // Read before the transaction: a job holding a connection must not wait on the pool for another.
     let channels = registry::Channels::load(state, merchant_id).await?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let Some(c) = messages::context_for_update(&mut tx, merchant_id, collection_id).await? else {
         jobs::remove(&mut *tx, job.id).await?;
         tx.commit().await?;

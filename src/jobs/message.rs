@@ -60,7 +60,7 @@ async fn send(state: &AppState, job: &Job) -> Result<Outcome, crate::error::ApiE
     // Read before the claim: a database error after the claim would leave the message `sending`, and
     // a message found `sending` is never sent again.
     let channels = registry::Channels::load(state, merchant_id).await?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let Some(m) = messages::claim(&mut tx, merchant_id, message_id).await? else {
         return Ok(Outcome::Done);
     };
@@ -111,7 +111,7 @@ async fn send(state: &AppState, job: &Job) -> Result<Outcome, crate::error::ApiE
         Err(Closed::Broken(why)) => Err(SendError::Refused(why)),
     };
     let attempts = m.attempts + 1;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let outcome = match result {
         Ok(sent) => {
             messages::mark_sent(

@@ -70,7 +70,7 @@ async fn write(state: &AppState, job: &Job) -> Result<Outcome, crate::error::Api
         return Ok(Outcome::RetryAt(due_at - lead, None));
     }
     let channels = registry::Channels::load(state, merchant_id).await?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let context = messages::notice_context_for_update(&mut tx, merchant_id, id, due_at).await?;
     let Some(c) = context
         .filter(|c| c.status == "ACTIVE" && c.installment_status == "scheduled" && due_at > now)

@@ -136,7 +136,7 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
                 },
                 amount: None,
             };
-            let mut tx = state.pool.begin().await?;
+            let mut tx = crate::db::begin(&state.pool).await?;
             attempts::checked(&mut *tx, merchant_id, attempt_id, None).await?;
             settle::apply(&mut tx, merchant_id, attempt_id, &report, "poll").await?;
             tx.commit().await?;
@@ -149,7 +149,7 @@ async fn poll(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             return Ok(Outcome::RetryAt(next, Some(error)));
         }
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     attempts::checked(&mut *tx, merchant_id, attempt_id, None).await?;
     let settled = settle::apply(&mut tx, merchant_id, attempt_id, &report, "poll").await?;
     let open = settled.is_some_and(|s| s.open);

@@ -78,7 +78,7 @@ pub async fn run(state: &AppState, job: &Job) -> Outcome {
 async fn record(state: &AppState, attempt: &AttemptRow, status: &str) -> Result<(), sqlx::Error> {
     let (merchant_id, id) = (attempt.merchant_id.as_str(), attempt.id.as_str());
     let at = crate::domain::time::format(&chrono::Utc::now());
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     crate::store::attempts::record_call(
         &mut *tx,
         merchant_id,

@@ -156,7 +156,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
             None,
         )
         .await;
-    let mut tx = state.pool.begin().await.map_err(db)?;
+    let mut tx = crate::db::begin(&state.pool).await.map_err(db)?;
     match answer {
         Ok(checkout) => {
             let mut payable = collection.payable.0.clone();

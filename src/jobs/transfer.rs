@@ -78,7 +78,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         detail: json!({"channel": "dedicated_nuban", "customer": reported.customer,
                        "senderBank": reported.sender_bank}),
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let outcome = credit(&mut tx, merchant_id, &incoming).await?;
     webhooks::processed(&mut *tx, receipt_id, &outcome).await?;
     tx.commit().await?;

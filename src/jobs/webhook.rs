@@ -104,7 +104,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
                 customer,
                 source: "webhook",
             };
-            let mut tx = state.pool.begin().await?;
+            let mut tx = crate::db::begin(&state.pool).await?;
             let applied =
                 super::mandate::report(&mut tx, state, merchant_id, &scheduled, &reported).await?;
             let outcome = format!("{event}: {applied:?}");
@@ -122,7 +122,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             return Ok(Outcome::Done);
         }
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let settled = settle::apply(&mut tx, merchant_id, attempt_id, &report, "webhook").await?;
     let outcome = match settled {
         Some(s) => format!("{:?}", s.decision),

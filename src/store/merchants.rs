@@ -208,7 +208,7 @@ pub async fn live_exists(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// Makes sure a merchant owns `key` (the dev key from `COWRY_DEV_API_KEY`); safe to run from several
 /// processes at once. Returns the merchant id.
 pub async fn ensure_dev_merchant(pool: &PgPool, key: &str) -> Result<String, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     // Serialise concurrent start-ups so only one of them creates the merchant.
     sqlx::query("select pg_advisory_xact_lock(hashtext('cowry.dev_merchant'))")
         .execute(&mut *tx)

@@ -404,7 +404,7 @@ pub async fn record_delivery(
     delivered: bool,
     reason: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     report_lock(&mut tx, merchant_id, channel, provider_message_id).await?;
     let done = sqlx::query(
         "update messages

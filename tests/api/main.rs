@@ -9,6 +9,7 @@ mod browser;
 mod channels;
 mod clients;
 mod collect;
+mod connections;
 mod contacts;
 mod contract;
 mod crash;

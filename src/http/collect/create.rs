@@ -158,7 +158,7 @@ async fn claim(
         updated_at: created_at,
         completed_at: None,
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     collects::insert(
         &mut *tx,
         merchant_id,
@@ -257,7 +257,7 @@ async fn push_and_record(
             Err(error)
         }
         sent => {
-            let mut tx = state.pool.begin().await?;
+            let mut tx = crate::db::begin(&state.pool).await?;
             attempts::record_call(&mut *tx, merchant_id, &attempt_id, &call).await?;
             let message = match &sent {
                 Ok(PaymentStatus::Failed { reason }) => {
@@ -351,7 +351,7 @@ async fn withdraw(
     error: &str,
     call: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     attempts::record_call(&mut *tx, merchant_id, attempt_id, call).await?;
     let refused = attempts::refused(&mut *tx, merchant_id, attempt_id, error).await?;
     if refused {

@@ -136,7 +136,7 @@ async fn claim(state: &AppState, keyed: &Keyed<'_>, planned: &Planned) -> ApiRes
             currency: new.amount.currency().code(),
         })
         .collect();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let later = super::create::Publish::Later;
     let writer = super::create::Writer::Conn(&mut tx);
     super::create::write(writer, merchant_id, slug, new, draft, Vec::new(), later).await?;
@@ -194,7 +194,7 @@ async fn record(
             .position(|c| &c.provider_reference == reference)
             .map(|i| ids[i].clone())
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let offered = match offered {
         Ok(offered) => offered,
         Err(e) => {

@@ -146,7 +146,7 @@ pub async fn send(state: &AppState, merchant_id: &str, id: &str) -> ApiResult<Pr
     let attempt_id = new_id("att");
     let reference = uuid::Uuid::new_v4().to_string();
     let operation = crate::providers::mobile_money::push_operation(kind);
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let owing = lock_owing(&mut tx, merchant_id, id, currency).await?;
     let recent = recent_prompts(&mut tx, merchant_id, id, &owing.phone).await?;
     if recent.open > 0 {
@@ -198,7 +198,7 @@ pub async fn send(state: &AppState, merchant_id: &str, id: &str) -> ApiResult<Pr
         })
         .await;
     let ids = [attempt_id.clone()];
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let status = match sent {
         Err(e) if e.created_nothing() => {
             let why = e.to_string();

@@ -80,7 +80,7 @@ pub async fn sandbox(
 }
 
 async fn pay(state: &AppState, merchant_id: &str, id: &str) -> Result<&'static str, sqlx::Error> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let reference = new_id("sbx");
     crate::jobs::transfer::pay_owed(&mut tx, merchant_id, id, "sandbox", &reference).await?;
     tx.commit().await?;
@@ -93,7 +93,7 @@ async fn decline(
     merchant_id: &str,
     row: &crate::store::collections::CollectionRow,
 ) -> Result<&'static str, sqlx::Error> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     let (attempt_id, reference) = (new_id("att"), new_id("sbx"));
     let owed = row.amount_minor - row.amount_paid_minor;
     let attempt = NewAttempt {

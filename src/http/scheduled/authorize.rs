@@ -169,7 +169,7 @@ pub async fn direct_debit(
         }
     };
     let recorded = async {
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         started(
             &mut *tx,
             merchant_id,
@@ -204,7 +204,7 @@ pub async fn card(
     let reference = format!("cwv-{}", uuid::Uuid::new_v4().simple());
     // Claimed before the call: whatever happens to the answer, the poll and the callbacks find it.
     let claimed = async {
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         insert_attempt(
             &mut *tx,
             row,

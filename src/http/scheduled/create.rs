@@ -220,7 +220,7 @@ async fn create_at_mona(
         }
     };
     let claimed = async {
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         store::insert(&mut tx, row).await?;
         if let Some(key) = keyed.key {
             crate::store::idempotency::set_recovery(
@@ -266,7 +266,7 @@ async fn create_at_mona(
         Ok(mona) => mona.create_mandate(&mandate).await,
         Err(e) => Err(e),
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::db::begin(&state.pool).await?;
     match sent {
         Ok(created) => {
             store::set_consent(

@@ -96,7 +96,7 @@ pub async fn create(
     }
     let reference = reference.unwrap_or_else(|| format!("debit-{}", uuid::Uuid::new_v4().simple()));
     let claimed = async {
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         let ask = Ask {
             merchant_id,
             collection_id: id,
