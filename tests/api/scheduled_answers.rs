@@ -40,18 +40,25 @@ async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_charge_answer_after_a_webhook_settled_its_debit_is_logged_and_moves_nothing() {
-    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
-    let (status, created) = app.create(&debitable_now("10000", "70000")).await;
+/// A consented collection debitable now (maximum 10000 per debit, `monthly` a month): its id and merchant.
+async fn consented(app: &TestApp, monthly: &str) -> (String, String) {
+    let (status, created) = app.create(&debitable_now("10000", monthly)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let data = consent(&app, &created["data"], "ada@example.com").await;
-    let id = data["id"].as_str().unwrap();
+    let data = consent(app, &created["data"], "ada@example.com").await;
+    let id = data["id"].as_str().unwrap().to_owned();
     let merchant: String = sqlx::query_scalar("select merchant_id from collections where id = $1")
-        .bind(id)
+        .bind(&id)
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    (id, merchant)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_answer_after_a_webhook_settled_its_debit_is_logged_and_moves_nothing() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let (id, merchant) = consented(&app, "70000").await;
+    let id = id.as_str();
     let ngn = Money::from_minor(100, Currency::parse("NGN").unwrap());
     let success = Report {
         status: PaymentStatus::Succeeded,
@@ -151,15 +158,8 @@ async fn a_charge_answer_after_a_webhook_settled_its_debit_is_logged_and_moves_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_installments_claim_keeps_to_the_limits_and_the_status_in_its_own_statement() {
     let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
-    let (status, created) = app.create(&debitable_now("10000", "30000")).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let data = consent(&app, &created["data"], "ada@example.com").await;
-    let id = data["id"].as_str().unwrap();
-    let merchant: String = sqlx::query_scalar("select merchant_id from collections where id = $1")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let (id, merchant) = consented(&app, "30000").await;
+    let id = id.as_str();
     let due = chrono::Utc::now();
     let claim = |n: i64, amount: i64| {
         let (pool, merchant, clock) = (app.pool.clone(), merchant.clone(), app.clock.clone());
