@@ -3,6 +3,7 @@
 //! delivery and a `deliver` job for every endpoint that wants it — all in that same transaction, so an
 //! event is never without its deliveries, nor a delivery without its event.
 
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::Value;
 use sqlx::PgConnection;
 
@@ -37,7 +38,7 @@ pub async fn publish(
             (
                 Table::Collection,
                 id,
-                serde_json::to_value(view).expect("views serialise"),
+                to_raw_value(&view).expect("views serialise"),
             )
         }
         Object::Scheduled(id) => {
@@ -48,7 +49,7 @@ pub async fn publish(
             (
                 Table::Collection,
                 id,
-                serde_json::to_value(view).expect("views serialise"),
+                to_raw_value(&view).expect("views serialise"),
             )
         }
         Object::Collect(id) => {
@@ -59,28 +60,35 @@ pub async fn publish(
             (
                 Table::Collect,
                 id,
-                serde_json::to_value(view).expect("views serialise"),
+                to_raw_value(&view).expect("views serialise"),
             )
         }
-        Object::Account(event_id, data) => (Table::Account, event_id, data.clone()),
+        Object::Account(event_id, data) => (
+            Table::Account,
+            event_id,
+            to_raw_value(data).expect("JSON values serialise"),
+        ),
     };
     publish_snapshot(conn, merchant_id, table, owner, &snapshot).await
 }
 
 /// `publish` for a caller that has just rendered the object as GET shows it (a create answer): no need
-/// to read it back.
+/// to read it back. The snapshot is JSON text, stored as it is; it becomes a tree only for the payloads
+/// of deliveries, when an endpoint wants the events.
 pub async fn publish_snapshot(
     conn: &mut PgConnection,
     merchant_id: &str,
     table: Table,
     owner: &str,
-    snapshot: &Value,
+    snapshot: &RawValue,
 ) -> Result<(), sqlx::Error> {
     let types: Vec<&str> = CATALOGUE.iter().map(|(t, _)| *t).collect();
     let stamped = stream::stamp(conn, table, merchant_id, owner, &types, snapshot).await?;
     if !stamped.iter().any(|s| s.wanted) {
         return Ok(());
     }
+    let snapshot: Value = serde_json::from_str(snapshot.get()).expect("a rendered view is JSON");
+    let snapshot = &snapshot;
     let payloads: Vec<Value> = stamped
         .iter()
         .map(|e| {

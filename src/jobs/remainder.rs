@@ -159,7 +159,7 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, String> {
     let mut tx = crate::db::begin(&state.pool).await.map_err(db)?;
     match answer {
         Ok(checkout) => {
-            let mut payable = collection.payable.0.clone();
+            let mut payable = collection.payable();
             options::relink(
                 &mut payable["options"],
                 &checkout.authorization_url,

@@ -1,13 +1,17 @@
 //! Collections, their contacts and their events.
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 
 use crate::domain::collection::event;
 
-/// A collection as read back, with its contact and its events (already in their JSON shape).
+/// A collection as read back, with its contact and its events. The merchant's JSON (`payable`,
+/// `followUp`, `metadata`) stays the stored text, passed through to the answer as it is: parsing it into a
+/// `Value` tree only to write it out again was most of a GET's own work. [`CollectionRow::payable`] and
+/// friends parse it where a job or a page reads into it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CollectionRow {
     pub id: String,
@@ -23,15 +27,40 @@ pub struct CollectionRow {
     pub expires_in: i32,
     pub expires_at: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
-    pub payable: Json<Value>,
-    pub follow_up: Option<Json<Value>>,
-    pub metadata: Option<Json<Value>>,
+    pub payable: Json<Box<RawValue>>,
+    pub follow_up: Option<Json<Box<RawValue>>>,
+    pub metadata: Option<Json<Box<RawValue>>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     pub contact: ContactRow,
-    pub events: Json<Vec<Value>>,
+    /// Oldest first.
+    pub events: Vec<EventRef>,
+}
+
+/// An event as a collection lists it: (id, type, when), read as a record (no JSON built in SQL).
+pub type EventRef = (String, String, DateTime<Utc>);
+
+impl CollectionRow {
+    /// `payable` as a tree, for those who read into it.
+    pub fn payable(&self) -> Value {
+        parsed(&self.payable)
+    }
+
+    pub fn metadata(&self) -> Option<Value> {
+        self.metadata.as_ref().map(parsed)
+    }
+}
+
+/// Stored JSON text (valid: it was read as JSON) as a tree.
+pub fn parsed(raw: &Json<Box<RawValue>>) -> Value {
+    serde_json::from_str(raw.0.get()).unwrap_or_default()
+}
+
+/// A value as JSON text, for a row built in memory (a create's answer).
+pub fn raw(value: &impl serde::Serialize) -> Json<Box<RawValue>> {
+    Json(serde_json::value::to_raw_value(value).expect("JSON values serialise"))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -48,12 +77,8 @@ const SELECT: &str = r#"
     select c.id, c.type, c.reference, c.amount_minor, c.amount_paid_minor, c.currency, c.status, c.provider, c.expires_in,
            c.expires_at, c.due_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at, c.completed_at,
            ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
-           coalesce((select json_agg(json_build_object(
-                        'id', e.id, 'type', e.type,
-                        'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-                      order by e.seq)
-                     from collection_events e
-                     where e.merchant_id = c.merchant_id and e.collection_id = c.id), '[]') as events
+           array(select row(e.id, e.type, e.created_at) from collection_events e
+                 where e.merchant_id = c.merchant_id and e.collection_id = c.id order by e.seq) as events
     from collections c
     join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id"#;
 
@@ -97,7 +122,7 @@ pub struct NewCollectionRow {
 #[derive(Debug, Clone)]
 pub struct Published {
     /// The collection as `GET` shows it; its `contact` is replaced by the contact the statement finds or makes.
-    pub snapshot: Value,
+    pub snapshot: Box<RawValue>,
     /// The delivery payload (`domain::events::payload`) without `sequence` and `data`, which the statement
     /// fills in from the stored event.
     pub envelope: Value,

@@ -52,7 +52,7 @@ pub async fn stamp(
     merchant_id: &str,
     owner_id: &str,
     types: &[&str],
-    snapshot: &Value,
+    snapshot: &serde_json::value::RawValue,
 ) -> Result<Vec<Stamped>, sqlx::Error> {
     let owner = table.owner_column().unwrap_or("id");
     sqlx::query_as(&format!(

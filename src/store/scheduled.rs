@@ -53,10 +53,26 @@ pub struct MandateRow {
 pub struct ScheduledRow {
     #[sqlx(flatten)]
     pub mandate: MandateRow,
-    pub installments: Json<Vec<Value>>,
-    pub debits: Json<Vec<Value>>,
-    pub events: Json<Vec<Value>>,
+    pub installments: Vec<InstallmentRef>,
+    pub debits: Vec<DebitRef>,
+    pub events: Vec<super::collections::EventRef>,
 }
+
+/// (due, amount, status, attempts, last error), as GET lists an installment.
+pub type InstallmentRef = (DateTime<Utc>, i64, String, i32, Option<String>);
+
+/// (id, reference, amount, status, failure class, failure reason, installment due, created), as GET
+/// lists a debit.
+pub type DebitRef = (
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+);
 
 /// The columns of [`MandateRow`]; `c` the collection, `m` its mandate, `ct` its contact (if any).
 const MANDATE: &str = r#"
@@ -90,31 +106,26 @@ pub async fn mandate(
 }
 
 /// The lists GET shows, each its latest 20 (oldest first): a ten-year daily schedule stays a small
-/// answer. The full history of events is at `GET /collections/{id}/events`.
-const LISTS: &str = r#",
-           coalesce((select json_agg(json_build_object(
-                        'date', to_char(i.due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                        'amount', i.amount_minor::text, 'status', i.status, 'attempts', i.tries,
-                        'lastError', i.last_error) order by i.due_at)
-                     from (select * from installments i
-                           where i.merchant_id = c.merchant_id and i.collection_id = c.id
-                           order by i.due_at desc limit 20) i), '[]') as installments,
-           coalesce((select json_agg(json_build_object(
-                        'id', d.id, 'reference', d.reference, 'amount', d.amount_minor::text,
-                        'status', d.status, 'failureClass', d.failure_class, 'failureReason', d.failure_reason,
-                        'installmentDate', to_char(d.installment_due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                        'createdAt', to_char(d.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-                      order by d.created_at, d.id)
-                     from (select * from debits d
-                           where d.merchant_id = c.merchant_id and d.collection_id = c.id
-                           order by d.created_at desc, d.id desc limit 20) d), '[]') as debits,
-           coalesce((select json_agg(json_build_object(
-                        'id', e.id, 'type', e.type,
-                        'timestamp', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-                      order by e.seq)
-                     from (select * from collection_events e
-                           where e.merchant_id = c.merchant_id and e.collection_id = c.id
-                           order by e.seq desc limit 20) e), '[]') as events"#;
+/// answer. The full history of events is at `GET /collections/{id}/events`. Read as records, not built
+/// as JSON in SQL: the view writes them out (building and re-parsing the JSON was half of this
+/// statement's time and most of a debit's publication).
+const LISTS: &str = ",
+           array(select row(i.due_at, i.amount_minor, i.status, i.tries, i.last_error)
+                 from (select * from installments i
+                       where i.merchant_id = c.merchant_id and i.collection_id = c.id
+                       order by i.due_at desc limit 20) i
+                 order by i.due_at) as installments,
+           array(select row(d.id, d.reference, d.amount_minor, d.status, d.failure_class, d.failure_reason,
+                            d.installment_due_at, d.created_at)
+                 from (select * from debits d
+                       where d.merchant_id = c.merchant_id and d.collection_id = c.id
+                       order by d.created_at desc, d.id desc limit 20) d
+                 order by d.created_at, d.id) as debits,
+           array(select row(e.id, e.type, e.created_at)
+                 from (select * from collection_events e
+                       where e.merchant_id = c.merchant_id and e.collection_id = c.id
+                       order by e.seq desc limit 20) e
+                 order by e.seq) as events";
 
 pub async fn get(
     db: impl PgExecutor<'_>,

@@ -396,9 +396,9 @@ async fn without_workers() -> (TestApp, cowry::AppState, String) {
     let extra = [("COWRY_WORKERS", "false")];
     let app = spawn_with(&extra).await;
     let merchant = merchant_id(&app).await;
-    let mut state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra));
+    let state = cowry::AppState::new(app.pool.clone(), crate::common::test_config(&extra))
+        .with_clock(app.clock.clone());
     state.providers.set_self_base(app.base.clone());
-    state.clock = app.clock.clone();
     app.clock.set(lagos(2027, 3, 1, 10, 0));
     (app, state, merchant)
 }

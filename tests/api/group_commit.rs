@@ -46,7 +46,7 @@ async fn row(app: &TestApp, n: u32, reference: &str, phone: &str) -> NewCollecti
         phone: phone.to_owned(),
         email: format!("group{n}@example.com"),
         published: Some(Published {
-            snapshot,
+            snapshot: serde_json::value::to_raw_value(&snapshot).unwrap(),
             envelope: json!({"id": event_id, "type": "collection.created", "livemode": false}),
         }),
     }

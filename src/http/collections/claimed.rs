@@ -274,7 +274,7 @@ async fn record(
         .await?
         .ok_or_else(|| ApiError::internal("a claimed collection vanished"))?;
     let view = CollectionView::from(row);
-    let snapshot = serde_json::to_value(&view).expect("views serialise");
+    let snapshot = serde_json::value::to_raw_value(&view).expect("views serialise");
     crate::events::publish_snapshot(
         &mut tx,
         merchant_id,

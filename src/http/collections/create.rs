@@ -423,9 +423,9 @@ pub(super) async fn write(
         expires_in: new.expires_in,
         expires_at,
         due_at: Some(draft.due_at),
-        payable: sqlx::types::Json(payable),
-        follow_up: Some(sqlx::types::Json(draft.follow_up.clone())),
-        metadata: new.metadata.clone().map(sqlx::types::Json),
+        payable: store::raw(&payable),
+        follow_up: Some(store::raw(&draft.follow_up)),
+        metadata: new.metadata.as_ref().map(store::raw),
         created_at,
         updated_at: created_at,
         completed_at: None,
@@ -437,13 +437,11 @@ pub(super) async fn write(
             phone: new.contact.phone.e164().to_owned(),
             email: new.contact.email.clone(),
         },
-        events: sqlx::types::Json(vec![json!({
-            "id": event_id, "type": event::CREATED, "timestamp": time::format(&created_at)
-        })]),
+        events: vec![(event_id.clone(), event::CREATED.to_owned(), created_at)],
     };
     let published = match publish {
         Publish::Now { live } => Some((
-            serde_json::to_value(CollectionView::from(collection.clone()))
+            serde_json::value::to_raw_value(&CollectionView::from(collection.clone()))
                 .expect("views serialise"),
             crate::domain::events::payload(
                 &event_id,
@@ -465,9 +463,9 @@ pub(super) async fn write(
         provider: slug.to_owned(),
         expires_in: new.expires_in,
         expires_at,
-        payable: collection.payable.0.to_string(),
-        follow_up: Some(draft.follow_up.to_string()),
-        metadata: new.metadata.as_ref().map(serde_json::Value::to_string),
+        payable: collection.payable.0.get().to_owned(),
+        follow_up: collection.follow_up.as_ref().map(|j| j.0.get().to_owned()),
+        metadata: collection.metadata.as_ref().map(|j| j.0.get().to_owned()),
         created_at,
         event_id,
         first_follow_up: draft.first_follow_up,

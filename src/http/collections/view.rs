@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::currency::Currency;
 use crate::domain::money::Money;
 use crate::domain::time;
-use crate::store::collections::{CollectionRow, EventRow};
+use crate::store::collections::{CollectionRow, EventRef, EventRow};
 
 /// `{"status":"success","message":…,"data":…}`, the integrated document's envelope.
 #[derive(Serialize, ToSchema)]
@@ -68,15 +69,14 @@ pub struct CollectionView {
     pub due_at: Option<DateTime<Utc>>,
     /// `{"enabled", "methods", "options": [...]}`; each option carries `method`, its details and `expiresAt`.
     #[schema(value_type = Object)]
-    pub payable: Value,
+    pub payable: Box<RawValue>,
     #[schema(value_type = Option<Object>)]
-    pub follow_up: Option<Value>,
+    pub follow_up: Option<Box<RawValue>>,
     /// As given: an object, or an array of objects.
     #[schema(value_type = Option<crate::http::openapi::MetadataRequest>)]
-    pub metadata: Option<Value>,
-    /// `[{"id": "evt_…", "type": "collection.created", "timestamp": "…"}]`, oldest first.
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    pub metadata: Option<Box<RawValue>>,
+    /// Oldest first.
+    pub events: Vec<EventItem>,
     #[serde(serialize_with = "time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
@@ -146,10 +146,32 @@ impl From<CollectionRow> for CollectionView {
             payable: row.payable.0,
             follow_up: row.follow_up.map(|j| j.0),
             metadata: row.metadata.map(|j| j.0),
-            events: row.events.0,
+            events: row.events.into_iter().map(EventItem::from).collect(),
             created_at: row.created_at,
             updated_at: row.updated_at,
             completed_at: row.completed_at,
+        }
+    }
+}
+
+/// An event as an object lists it.
+#[derive(Serialize, ToSchema)]
+pub struct EventItem {
+    #[schema(example = "evt_5kk2yo9288or4ne0tvoef09303")]
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "collection.created")]
+    pub kind: String,
+    #[serde(serialize_with = "time::serialize")]
+    pub timestamp: DateTime<Utc>,
+}
+
+impl From<EventRef> for EventItem {
+    fn from((id, kind, timestamp): EventRef) -> EventItem {
+        EventItem {
+            id,
+            kind,
+            timestamp,
         }
     }
 }

@@ -134,7 +134,8 @@ fn options(row: &CollectionRow, page_url: &str, owed: &str) -> Vec<OptionView> {
     };
     let mut seen_links: Vec<String> = vec![page_url.to_owned()];
     let mut shown = Vec::new();
-    for option in row.payable.0["options"].as_array().into_iter().flatten() {
+    let payable = row.payable();
+    for option in payable["options"].as_array().into_iter().flatten() {
         let link = text(option, "link");
         let new_link = !link.is_empty() && !seen_links.iter().any(|l| link.starts_with(l.as_str()));
         if new_link {
@@ -270,7 +271,7 @@ pub async fn page(
         } else {
             String::new()
         },
-        purpose: pay_page::purpose(row.metadata.as_ref().map(|m| &m.0)),
+        purpose: pay_page::purpose(row.metadata().as_ref()),
         status: row.status.clone(),
         status_words: status_words(&row.status),
         notice: notice(query.m.as_deref()),
@@ -354,7 +355,7 @@ pub async fn receipt(State(state): State<AppState>, Path(token): Path<String>) -
         provider_reference,
         provider: provider_name(&provider),
         paid_at: local(row.completed_at.unwrap_or(at), zone(row)),
-        purpose: pay_page::purpose(row.metadata.as_ref().map(|m| &m.0)),
+        purpose: pay_page::purpose(row.metadata().as_ref()),
     };
     pages::html_with(StatusCode::OK, &receipt, CSP)
 }

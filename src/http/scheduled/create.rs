@@ -111,7 +111,7 @@ async fn answer(
         .await?
         .ok_or_else(|| ApiError::internal("a scheduled collection vanished"))?;
     let view = ScheduledView::from(stored);
-    let snapshot = serde_json::to_value(&view).expect("views serialise");
+    let snapshot = serde_json::value::to_raw_value(&view).expect("views serialise");
     crate::events::publish_snapshot(
         conn,
         merchant_id,

@@ -8,7 +8,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::time;
-use crate::store::scheduled::ScheduledRow;
+use crate::http::collections::view::EventItem;
+use crate::store::scheduled::{DebitRef, InstallmentRef, ScheduledRow};
 
 /// `{"success": true, "data": …}`, the scheduled document's envelope.
 #[derive(Serialize, ToSchema)]
@@ -58,21 +59,102 @@ pub struct ScheduledView {
     #[schema(example = "Africa/Lagos")]
     pub time_zone: String,
     pub agent_id: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub contact: Option<Value>,
-    /// `[{date, amount, status, attempts, lastError}]`: the installments planned so far (a recurring
-    /// schedule is written a few installments ahead).
-    #[schema(value_type = Vec<Object>)]
-    pub installments: Vec<Value>,
-    /// `[{id, reference, amount, status, failureClass, failureReason, installmentDate, createdAt}]`.
-    #[schema(value_type = Vec<Object>)]
-    pub debits: Vec<Value>,
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    pub contact: Option<ContactItem>,
+    /// The installments planned so far, the latest 20 (a recurring schedule is written a few
+    /// installments ahead).
+    pub installments: Vec<InstallmentItem>,
+    /// The debits made, the latest 20.
+    pub debits: Vec<DebitItem>,
+    /// The latest 20 events; all of them are at `GET /collections/{id}/events`.
+    pub events: Vec<EventItem>,
     #[serde(serialize_with = "time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactItem {
+    pub id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallmentItem {
+    #[serde(serialize_with = "time::serialize")]
+    pub date: DateTime<Utc>,
+    /// Minor units, as a string.
+    #[schema(example = "10000")]
+    pub amount: String,
+    /// scheduled, processing, paid, failed or cancelled.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+impl From<InstallmentRef> for InstallmentItem {
+    fn from((date, amount, status, attempts, last_error): InstallmentRef) -> InstallmentItem {
+        InstallmentItem {
+            date,
+            amount: amount.to_string(),
+            status,
+            attempts,
+            last_error,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DebitItem {
+    #[schema(example = "dbt_0bd7kq3v8m1x2c4n5p6r7s8t9u")]
+    pub id: String,
+    pub reference: String,
+    /// Minor units, as a string.
+    #[schema(example = "10000")]
+    pub amount: String,
+    /// pending, succeeded, failed or unknown.
+    pub status: String,
+    /// `hard` or `soft`, once failed.
+    pub failure_class: Option<String>,
+    pub failure_reason: Option<String>,
+    /// The installment it pays (none for a merchant's own debit).
+    #[serde(serialize_with = "time::serialize_opt")]
+    #[schema(value_type = Option<String>)]
+    pub installment_date: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "time::serialize")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<DebitRef> for DebitItem {
+    fn from(
+        (
+            id,
+            reference,
+            amount,
+            status,
+            failure_class,
+            failure_reason,
+            installment_date,
+            created_at,
+        ): DebitRef,
+    ) -> DebitItem {
+        DebitItem {
+            id,
+            reference,
+            amount: amount.to_string(),
+            status,
+            failure_class,
+            failure_reason,
+            installment_date,
+            created_at,
+        }
+    }
 }
 
 /// The document's `collection` object.
@@ -106,9 +188,12 @@ pub struct MandateView {
 impl From<ScheduledRow> for ScheduledView {
     fn from(full: ScheduledRow) -> ScheduledView {
         let row = full.mandate;
-        let contact = row.contact_id.as_ref().map(|id| {
-            serde_json::json!({"id": id, "firstName": row.first_name, "lastName": row.last_name,
-                               "phone": row.phone, "email": row.email})
+        let contact = row.contact_id.map(|id| ContactItem {
+            id,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            phone: row.phone,
+            email: row.email,
         });
         // Until consent, the next collection is the schedule's start (as the document shows it).
         let next = match row.status.as_str() {
@@ -140,9 +225,13 @@ impl From<ScheduledRow> for ScheduledView {
             time_zone: row.time_zone,
             agent_id: row.agent_id,
             contact,
-            installments: full.installments.0,
-            debits: full.debits.0,
-            events: full.events.0,
+            installments: full
+                .installments
+                .into_iter()
+                .map(InstallmentItem::from)
+                .collect(),
+            debits: full.debits.into_iter().map(DebitItem::from).collect(),
+            events: full.events.into_iter().map(EventItem::from).collect(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
