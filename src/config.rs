@@ -53,6 +53,9 @@ pub struct Config {
     /// The same for verified provider callbacks' receipts (`COWRY_RECEIPT_WRITERS`; see
     /// `store::webhooks::Receipts`); 0 turns it off.
     pub receipt_writers: usize,
+    /// The same for `GET /collections/{id}` look-ups (`COWRY_READERS`; see `store::read_batch`); 0
+    /// turns it off.
+    pub readers: usize,
     /// How often the expiry sweep looks for collections past `expires_at`.
     pub expiry_sweep_interval: Duration,
     /// How long a process trusts an API key it has looked up (0: always ask the database).
@@ -343,6 +346,10 @@ impl Config {
             receipt_writers: match get("COWRY_RECEIPT_WRITERS").as_deref() {
                 Some("0") => 0,
                 _ => number("COWRY_RECEIPT_WRITERS", 2, 64)? as usize,
+            },
+            readers: match get("COWRY_READERS").as_deref() {
+                Some("0") => 0,
+                _ => number("COWRY_READERS", 2, 64)? as usize,
             },
             expiry_sweep_interval: Duration::from_secs(number(
                 "COWRY_EXPIRY_SWEEP_SECS",

@@ -64,6 +64,8 @@ pub struct Shared {
     pub group_commit: Arc<store::group_commit::GroupCommit<store::create_batch::Creates>>,
     /// Concurrent provider callbacks' receipts, written together (`store::webhooks::Receipts`).
     pub receipts: Arc<store::group_commit::GroupCommit<store::webhooks::Receipts>>,
+    /// Concurrent GETs of a collection by id, read together (`store::read_batch`).
+    pub reads: Arc<store::group_commit::GroupCommit<store::read_batch::Reads>>,
 }
 
 impl AppState {
@@ -87,11 +89,13 @@ impl AppState {
         let group_commit =
             store::group_commit::GroupCommit::new(pool.clone(), config.create_writers);
         let receipts = store::group_commit::GroupCommit::new(pool.clone(), config.receipt_writers);
+        let reads = store::group_commit::GroupCommit::new(pool.clone(), config.readers);
         let accounts = providers::accounts::AccountCache::new(config.auth_cache_ttl);
         let learned = http::collections::learned::Learned::new(config.learning_refresh);
         AppState(Arc::new(Shared {
             group_commit: Arc::new(group_commit),
             receipts: Arc::new(receipts),
+            reads: Arc::new(reads),
             accounts,
             pool,
             config: Arc::new(config),

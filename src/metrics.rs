@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Rows per group-committed create statement (`store::group_commit`).
     pub create_batch_rows: prometheus::Histogram,
     pub receipt_batch_rows: prometheus::Histogram,
+    /// Look-ups per grouped `GET /collections/{id}` statement (`store::read_batch`).
+    pub read_batch_rows: prometheus::Histogram,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -116,6 +118,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &registry,
             "cowry_receipt_batch_rows",
             "Provider callbacks' receipts written per group-committed statement",
+        ),
+        read_batch_rows: batch_rows(
+            &registry,
+            "cowry_read_batch_rows",
+            "Collections looked up per grouped GET statement",
         ),
         registry,
     }

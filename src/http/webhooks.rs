@@ -248,7 +248,7 @@ impl Received<'_> {
     /// `store` on its own, with whatever other receipts are being stored at the same moment: one
     /// statement and one commit for them all (`store::group_commit`).
     async fn store_grouped(&self, receipt: &NewReceipt<'_>) -> ApiResult<bool> {
-        let first = self.state.receipts.write(receipt.row()).await?;
+        let first = self.state.receipts.submit(receipt.row()).await?;
         Ok(counted(receipt, first))
     }
 

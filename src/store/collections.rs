@@ -1,5 +1,7 @@
 //! Collections, their contacts and their events.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -73,14 +75,16 @@ pub struct ContactRow {
 }
 
 /// The columns of [`CollectionRow`]; `c` is the collection, `ct` its contact.
-const SELECT: &str = r#"
-    select c.id, c.type, c.reference, c.amount_minor, c.amount_paid_minor, c.currency, c.status, c.provider, c.expires_in,
-           c.expires_at, c.due_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at, c.completed_at,
-           ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
+pub(super) const COLUMNS: &str = "
+           c.id, c.type, c.reference, c.amount_minor, c.amount_paid_minor, c.currency, c.status, c.provider,
+           c.expires_in, c.expires_at, c.due_at, c.payable, c.follow_up, c.metadata, c.created_at, c.updated_at,
+           c.completed_at, ct.id as contact_id, ct.first_name, ct.last_name, ct.phone, ct.email,
            array(select row(e.id, e.type, e.created_at) from collection_events e
-                 where e.merchant_id = c.merchant_id and e.collection_id = c.id order by e.seq) as events
-    from collections c
-    join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id"#;
+                 where e.merchant_id = c.merchant_id and e.collection_id = c.id order by e.seq) as events";
+
+/// Joins a collection `c` to its contact `ct`.
+pub(super) const WITH_CONTACT: &str =
+    "join contacts ct on ct.merchant_id = c.merchant_id and ct.id = c.contact_id";
 
 /// Everything one create writes, generated before the statement runs. Owned, so that it can be handed to
 /// the group-commit writer (`store::group_commit`).
@@ -275,14 +279,19 @@ pub async fn get(
     merchant_id: &str,
     id: &str,
 ) -> Result<Option<CollectionRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT} where c.merchant_id = $1 and c.id = $2 and c.type = 'integrated'"
-    ))
-    .bind(merchant_id)
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&GET_SQL)
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
+
+static GET_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "select {COLUMNS} from collections c {WITH_CONTACT}
+         where c.merchant_id = $1 and c.id = $2 and c.type = 'integrated'"
+    )
+});
 
 #[derive(Debug, Default)]
 pub struct ListFilter {
@@ -301,7 +310,7 @@ pub async fn list(
 ) -> Result<Vec<CollectionRow>, sqlx::Error> {
     let (after_at, after_id) = filter.page.after.clone().unzip();
     sqlx::query_as(&format!(
-        "{SELECT}
+        "select {COLUMNS} from collections c {WITH_CONTACT}
          where c.merchant_id = $1 and c.type = 'integrated'
            and ($2::text is null or c.status = $2)
            and ($3::text is null or c.type = $3)

@@ -2,7 +2,9 @@
 //! statement, so they share one round trip and one commit (the commit's WAL flush and each statement's
 //! fixed cost are what limit a write path's rate).
 //!
-//! Requests hand their row to [`GroupCommit::write`] and wait for their own answer. A few writers take
+//! The same machinery groups reads by id (`store::read_batch`): what is shared there is the round trip.
+//!
+//! Requests hand their row to [`GroupCommit::submit`] and wait for their own answer. A few writers take
 //! turns at the queue: a writer takes everything waiting (up to [`MAX_BATCH`]) and runs it while the
 //! next writer collects what arrives meanwhile, so batches grow with the load and an idle server adds no
 //! wait at all. One row runs its own statement ([`Batch::one`]); more run [`Batch::many`], which does
@@ -68,7 +70,7 @@ impl<B: Batch> GroupCommit<B> {
 
     /// Writes the row (with whatever other rows are waiting) and answers with its own answer, or with
     /// the error the row would have met alone.
-    pub async fn write(&self, row: B::Row) -> Result<B::Answer, sqlx::Error> {
+    pub async fn submit(&self, row: B::Row) -> Result<B::Answer, sqlx::Error> {
         if self.writers == 0 {
             return B::one(&self.pool, &row).await;
         }

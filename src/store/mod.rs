@@ -17,6 +17,7 @@ pub mod merchants;
 pub mod messages;
 pub mod parties;
 pub mod providers;
+pub mod read_batch;
 pub mod retention;
 pub mod scheduled;
 pub mod virtual_accounts;

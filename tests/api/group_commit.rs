@@ -7,9 +7,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::{assert_error, body_n, spawn, TestApp};
-use cowry::store::collections::{NewCollectionRow, Published};
+use cowry::store::collections::{self, NewCollectionRow, Published};
 use cowry::store::create_batch::{self, Creates};
 use cowry::store::group_commit;
+use cowry::store::group_commit::Batch;
+use cowry::store::read_batch::{self, Reads};
 
 /// A row as the create handler makes it, for collection `n` of this test's merchant.
 async fn row(app: &TestApp, n: u32, reference: &str, phone: &str) -> NewCollectionRow {
@@ -225,5 +227,83 @@ async fn simultaneous_creates_each_get_their_own_answer() {
                 .await
                 .unwrap();
         assert_eq!(snapshot, body["data"]);
+    }
+}
+
+/// One statement answers many look-ups by id, each with its own collection: a missing id, another
+/// merchant's id and a repeated key each get what `collections::get` alone would give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_statement_reads_many_collections_each_answered_for_its_own_key() {
+    let app = spawn().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (status, body) = app.create(&body_n(n)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let merchant: String = sqlx::query_scalar("select merchant_id from collections limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let key = |m: &str, id: &str| (m.to_owned(), id.to_owned());
+    let keys = vec![
+        key(&merchant, &ids[0]),
+        key(&merchant, "pay_doesnotexist00000000000000"),
+        key(&merchant, &ids[1]),
+        key("mer_someoneelse0000000000000000", &ids[0]),
+        key(&merchant, &ids[2]),
+        key(&merchant, &ids[0]),
+    ];
+    let answers = group_commit::write_batch::<Reads>(&app.pool, &keys).await;
+    let found: Vec<Option<String>> = answers
+        .into_iter()
+        .map(|a| a.unwrap().map(|row| row.id))
+        .collect();
+    let some = |i: usize| Some(ids[i].clone());
+    assert_eq!(found, vec![some(0), None, some(1), None, some(2), some(0)]);
+    // Each as `collections::get` reads it alone: the same row, events included.
+    let batch = read_batch::Reads::many(&app.pool, &keys[..1])
+        .await
+        .unwrap();
+    let alone = collections::get(&app.pool, &merchant, &ids[0])
+        .await
+        .unwrap();
+    let (batch, alone) = (batch[0].as_ref().unwrap().as_ref().unwrap(), alone.unwrap());
+    assert_eq!(format!("{batch:?}"), format!("{alone:?}"));
+    assert_eq!(alone.events.len(), 1);
+}
+
+/// Many simultaneous GETs go through the grouped reader: each answered with its own collection, and
+/// an unknown id still 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_gets_each_read_their_own_collection() {
+    let app = Arc::new(spawn().await);
+    let mut created = Vec::new();
+    for n in 0..12 {
+        let (status, body) = app.create(&body_n(n)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        created.push(body["data"].clone());
+    }
+    let tasks: Vec<_> = (0..48usize)
+        .map(|i| {
+            let app = app.clone();
+            let id = match created.get(i % 13) {
+                Some(c) => c["id"].as_str().unwrap().to_owned(),
+                None => "pay_doesnotexist00000000000000".to_owned(),
+            };
+            tokio::spawn(async move { (i, app.get(&format!("/collections/{id}")).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (i, (status, body)) = task.await.unwrap();
+        match created.get(i % 13) {
+            Some(c) => {
+                assert_eq!(status, StatusCode::OK, "{body}");
+                assert_eq!(body["data"], *c, "GET {i} answered another collection");
+            }
+            None => {
+                assert_error(&body, status, "not_found");
+            }
+        }
     }
 }

@@ -484,7 +484,7 @@ pub(super) async fn write(
     };
     let contact = match writer {
         Writer::Conn(conn) => store::insert(conn, &row).await?,
-        Writer::Grouped(group) => group.write(row).await?,
+        Writer::Grouped(group) => group.submit(row).await?,
     };
     collection.contact = contact;
     Ok(collection)

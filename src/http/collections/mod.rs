@@ -70,7 +70,8 @@ pub async fn fetch(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = collection_id(id)?;
-    if let Some(row) = store::get(&state.pool, &merchant.merchant_id, &id).await? {
+    let key = (merchant.merchant_id.clone(), id.clone());
+    if let Some(row) = state.reads.submit(key).await? {
         let body = Envelope::new(
             "Collection retrieved successfully",
             CollectionView::from(row),
