@@ -70,7 +70,9 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     ) else {
         return Ok(Outcome::GiveUp("payload names no receipt".to_owned()));
     };
-    let Some(body) = webhooks::body(&state.pool, receipt_id).await? else {
+    // One transaction from the body's read to the stamp: one pooled connection per callback.
+    let mut tx = crate::db::begin(&state.pool).await?;
+    let Some(body) = webhooks::body(&mut *tx, receipt_id).await? else {
         return Ok(Outcome::GiveUp("no such receipt".to_owned()));
     };
     let report = match paystack::parse_webhook(&body) {
@@ -91,9 +93,10 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             customer,
             ..
         }) => {
-            let attempt = crate::store::attempts::get(&state.pool, merchant_id, attempt_id).await?;
+            let attempt = crate::store::attempts::get(&mut *tx, merchant_id, attempt_id).await?;
             let Some(scheduled) = attempt.and_then(|a| a.scheduled_id) else {
-                webhooks::processed(&state.pool, receipt_id, "names no mandate").await?;
+                webhooks::processed(&mut *tx, receipt_id, "names no mandate").await?;
+                tx.commit().await?;
                 return Ok(Outcome::Done);
             };
             let reported = super::mandate::Reported {
@@ -104,7 +107,6 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
                 customer,
                 source: "webhook",
             };
-            let mut tx = crate::db::begin(&state.pool).await?;
             let applied =
                 super::mandate::report(&mut tx, state, merchant_id, &scheduled, &reported).await?;
             let outcome = format!("{event}: {applied:?}");
@@ -114,15 +116,16 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         }
         Ok(WebhookEvent::Other { event }) => {
             let outcome = format!("recorded: {event} is not an event Cowry acts on");
-            webhooks::processed(&state.pool, receipt_id, &outcome).await?;
+            webhooks::processed(&mut *tx, receipt_id, &outcome).await?;
+            tx.commit().await?;
             return Ok(Outcome::Done);
         }
         Err(e) => {
-            webhooks::processed(&state.pool, receipt_id, &format!("unreadable: {e}")).await?;
+            webhooks::processed(&mut *tx, receipt_id, &format!("unreadable: {e}")).await?;
+            tx.commit().await?;
             return Ok(Outcome::Done);
         }
     };
-    let mut tx = crate::db::begin(&state.pool).await?;
     let settled = settle::apply(&mut tx, merchant_id, attempt_id, &report, "webhook").await?;
     let outcome = match settled {
         Some(s) => format!("{:?}", s.decision),
