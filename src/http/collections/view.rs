@@ -76,7 +76,7 @@ pub struct CollectionView {
     #[schema(value_type = Option<crate::http::openapi::MetadataRequest>)]
     pub metadata: Option<Box<RawValue>>,
     /// Oldest first.
-    pub events: Vec<EventItem>,
+    pub events: Vec<EventView>,
     #[serde(serialize_with = "time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
@@ -146,7 +146,7 @@ impl From<CollectionRow> for CollectionView {
             payable: row.payable.0,
             follow_up: row.follow_up.map(|j| j.0),
             metadata: row.metadata.map(|j| j.0),
-            events: row.events.into_iter().map(EventItem::from).collect(),
+            events: row.events.into_iter().map(EventView::from).collect(),
             created_at: row.created_at,
             updated_at: row.updated_at,
             completed_at: row.completed_at,
@@ -154,28 +154,7 @@ impl From<CollectionRow> for CollectionView {
     }
 }
 
-/// An event as an object lists it.
-#[derive(Serialize, ToSchema)]
-pub struct EventItem {
-    #[schema(example = "evt_5kk2yo9288or4ne0tvoef09303")]
-    pub id: String,
-    #[serde(rename = "type")]
-    #[schema(example = "collection.created")]
-    pub kind: String,
-    #[serde(serialize_with = "time::serialize")]
-    pub timestamp: DateTime<Utc>,
-}
-
-impl From<EventRef> for EventItem {
-    fn from((id, kind, timestamp): EventRef) -> EventItem {
-        EventItem {
-            id,
-            kind,
-            timestamp,
-        }
-    }
-}
-
+/// An event: as an object lists it (no `data`), or as `GET /collections/{id}/events` shows it.
 #[derive(Serialize, ToSchema)]
 pub struct EventView {
     #[schema(example = "evt_5kk2yo9288or4ne0tvoef09303")]
@@ -188,6 +167,17 @@ pub struct EventView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
+}
+
+impl From<EventRef> for EventView {
+    fn from((id, kind, timestamp): EventRef) -> EventView {
+        EventView {
+            id,
+            kind,
+            timestamp,
+            data: None,
+        }
+    }
 }
 
 impl From<EventRow> for EventView {

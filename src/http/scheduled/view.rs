@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::time;
-use crate::http::collections::view::EventItem;
+use crate::http::collections::view::EventView;
 use crate::store::scheduled::{DebitRef, InstallmentRef, ScheduledRow};
 
 /// `{"success": true, "data": …}`, the scheduled document's envelope.
@@ -66,7 +66,7 @@ pub struct ScheduledView {
     /// The debits made, the latest 20.
     pub debits: Vec<DebitItem>,
     /// The latest 20 events; all of them are at `GET /collections/{id}/events`.
-    pub events: Vec<EventItem>,
+    pub events: Vec<EventView>,
     #[serde(serialize_with = "time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
@@ -231,7 +231,7 @@ impl From<ScheduledRow> for ScheduledView {
                 .map(InstallmentItem::from)
                 .collect(),
             debits: full.debits.into_iter().map(DebitItem::from).collect(),
-            events: full.events.into_iter().map(EventItem::from).collect(),
+            events: full.events.into_iter().map(EventView::from).collect(),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
