@@ -242,6 +242,11 @@ impl Config {
                 },
             }
         };
+        // A count where 0 turns the feature off (a pool, a group-commit writer); otherwise as `number`.
+        let count_or_off = |var: &'static str, default: u64, max: u64| match get(var).as_deref() {
+            Some("0") => Ok(0),
+            _ => number(var, default, max),
+        };
         let encryption_key = match get("COWRY_ENCRYPTION_KEY") {
             None => None,
             Some(key) => Some(
@@ -335,22 +340,10 @@ impl Config {
             log_level,
             request_timeout: Duration::from_secs(number("COWRY_REQUEST_TIMEOUT_SECS", 30, 3600)?),
             db_max_connections: number("COWRY_DB_MAX_CONNECTIONS", 20, 1000)? as u32,
-            worker_db_connections: match get("COWRY_WORKER_DB_CONNECTIONS").as_deref() {
-                Some("0") => 0,
-                _ => number("COWRY_WORKER_DB_CONNECTIONS", 16, 1000)? as u32,
-            },
-            create_writers: match get("COWRY_CREATE_WRITERS").as_deref() {
-                Some("0") => 0,
-                _ => number("COWRY_CREATE_WRITERS", 8, 64)? as usize,
-            },
-            receipt_writers: match get("COWRY_RECEIPT_WRITERS").as_deref() {
-                Some("0") => 0,
-                _ => number("COWRY_RECEIPT_WRITERS", 2, 64)? as usize,
-            },
-            readers: match get("COWRY_READERS").as_deref() {
-                Some("0") => 0,
-                _ => number("COWRY_READERS", 2, 64)? as usize,
-            },
+            worker_db_connections: count_or_off("COWRY_WORKER_DB_CONNECTIONS", 16, 1000)? as u32,
+            create_writers: count_or_off("COWRY_CREATE_WRITERS", 8, 64)? as usize,
+            receipt_writers: count_or_off("COWRY_RECEIPT_WRITERS", 2, 64)? as usize,
+            readers: count_or_off("COWRY_READERS", 2, 64)? as usize,
             expiry_sweep_interval: Duration::from_secs(number(
                 "COWRY_EXPIRY_SWEEP_SECS",
                 30,
@@ -580,6 +573,18 @@ mod tests {
             e.contains("COWRY_ENCRYPTION_KEY") && !e.contains("not-hex-secret"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn zero_turns_a_writer_or_pool_off_and_other_counts_stay_in_range() {
+        let c = config(&[("COWRY_READERS", "0"), ("COWRY_WORKER_DB_CONNECTIONS", "0")]).unwrap();
+        assert_eq!((c.readers, c.worker_db_connections), (0, 0));
+        let c = config(&[]).unwrap();
+        let defaults = (c.create_writers, c.receipt_writers, c.readers);
+        assert_eq!(defaults, (8, 2, 2));
+        assert_eq!(c.worker_db_connections, 16);
+        let e = config(&[("COWRY_READERS", "65")]).unwrap_err().to_string();
+        assert!(e.contains("COWRY_READERS") && e.contains("1 to 64"), "{e}");
     }
 
     #[test]
