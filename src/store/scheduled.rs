@@ -107,8 +107,8 @@ pub async fn mandate(
 
 /// The lists GET shows, each its latest 20 (oldest first): a ten-year daily schedule stays a small
 /// answer. The full history of events is at `GET /collections/{id}/events`. Read as records, not built
-/// as JSON in SQL: the view writes them out (building and re-parsing the JSON was half of this
-/// statement's time and most of a debit's publication).
+/// as JSON in SQL: the view writes them out (building that JSON was half of this statement's time in
+/// pgbench, and the server then parsed it back only to write it out again).
 const LISTS: &str = ",
            array(select row(i.due_at, i.amount_minor, i.status, i.tries, i.last_error)
                  from (select * from installments i
