@@ -66,6 +66,9 @@ pub struct Shared {
     pub receipts: Arc<store::group_commit::GroupCommit<store::webhooks::Receipts>>,
     /// Concurrent GETs of a collection by id, read together (`store::read_batch`).
     pub reads: Arc<store::group_commit::GroupCommit<store::read_batch::Reads>>,
+    /// Concurrent provider callbacks' look-ups of their payment, read together (`store::read_batch`).
+    pub attempt_reads:
+        Arc<store::group_commit::GroupCommit<store::read_batch::AttemptsByReference>>,
 }
 
 impl AppState {
@@ -90,12 +93,14 @@ impl AppState {
             store::group_commit::GroupCommit::new(pool.clone(), config.create_writers);
         let receipts = store::group_commit::GroupCommit::new(pool.clone(), config.receipt_writers);
         let reads = store::group_commit::GroupCommit::new(pool.clone(), config.readers);
+        let attempt_reads = store::group_commit::GroupCommit::new(pool.clone(), config.readers);
         let accounts = providers::accounts::AccountCache::new(config.auth_cache_ttl);
         let learned = http::collections::learned::Learned::new(config.learning_refresh);
         AppState(Arc::new(Shared {
             group_commit: Arc::new(group_commit),
             receipts: Arc::new(receipts),
             reads: Arc::new(reads),
+            attempt_reads: Arc::new(attempt_reads),
             accounts,
             pool,
             config: Arc::new(config),

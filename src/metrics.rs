@@ -25,6 +25,8 @@ pub struct Metrics {
     pub receipt_batch_rows: prometheus::Histogram,
     /// Look-ups per grouped `GET /collections/{id}` statement (`store::read_batch`).
     pub read_batch_rows: prometheus::Histogram,
+    /// Callbacks' payments looked up per grouped statement (`store::read_batch::AttemptsByReference`).
+    pub attempt_read_batch_rows: prometheus::Histogram,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -123,6 +125,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &registry,
             "cowry_read_batch_rows",
             "Collections looked up per grouped GET statement",
+        ),
+        attempt_read_batch_rows: batch_rows(
+            &registry,
+            "cowry_attempt_read_batch_rows",
+            "Provider callbacks' payments looked up by reference per grouped statement",
         ),
         registry,
     }

@@ -26,7 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::rate_limit::Rate;
 use crate::jobs::{reconcile, transfer, webhook};
 use crate::providers::{accounts, paystack, registry::paystack_secret, Account};
-use crate::store::attempts::{self, AttemptRow};
+use crate::store::attempts::AttemptRow;
 use crate::store::sha256;
 use crate::store::webhooks::{self, NewReceipt, Then};
 use crate::AppState;
@@ -310,7 +310,9 @@ impl Received<'_> {
             "refund.processed" => json_field(self.body, &["data", "transaction_reference"]),
             _ => json_field(self.body, &["data", "reference"]),
         };
-        let attempt = attempts::by_reference(&self.state.pool, "paystack", &reference).await?;
+        let attempt = self
+            .attempt_by_reference(None, "paystack", &reference)
+            .await?;
         let Some(attempt) = attempt else {
             // A transfer into a dedicated account names Paystack's own reference: its receiving
             // account number says whose it is.
@@ -409,13 +411,8 @@ impl Received<'_> {
         let attempt = if reference.is_empty() {
             None
         } else {
-            attempts::by_merchant_reference(
-                &self.state.pool,
-                &account.merchant_id,
-                "paystack",
-                &reference,
-            )
-            .await?
+            self.attempt_by_reference(Some(&account.merchant_id), "paystack", &reference)
+                .await?
         };
         self.paystack_verified(attempt.as_ref()).await
     }
@@ -460,7 +457,8 @@ impl Received<'_> {
             }
             (Some(_), None) if settled => Then::Processed,
             (Some(attempt), None) => {
-                payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id);
+                let reported = success.map(|(_, amount)| amount);
+                payload = webhook::payload(&id, &attempt.merchant_id, &attempt.id, reported);
                 let job = (webhook::KIND, attempt.merchant_id.as_str(), &payload);
                 match success {
                     // A success for a payment not yet settled as read: its settlement may be in flight
@@ -491,6 +489,22 @@ impl Received<'_> {
         Ok(acknowledged())
     }
 
+    /// The attempt a callback names (within a merchant's, when it came to an account's URL), looked up
+    /// together with the other callbacks arriving now (`store::read_batch::AttemptsByReference`).
+    async fn attempt_by_reference(
+        &self,
+        merchant_id: Option<&str>,
+        kind: &str,
+        reference: &str,
+    ) -> Result<Option<AttemptRow>, sqlx::Error> {
+        let key = (
+            merchant_id.map(str::to_owned),
+            kind.to_owned(),
+            reference.to_owned(),
+        );
+        self.state.attempt_reads.submit(key).await
+    }
+
     /// An unsigned callback: stored, and the attempt it names is re-checked with the provider now.
     async fn hint(
         &self,
@@ -498,18 +512,13 @@ impl Received<'_> {
         reference: &str,
         status: &str,
     ) -> ApiResult<(StatusCode, Json<Value>)> {
-        let attempt = match (reference.is_empty(), self.account) {
-            (true, _) => None,
-            (false, Some(account)) => {
-                attempts::by_merchant_reference(
-                    &self.state.pool,
-                    &account.merchant_id,
-                    provider,
-                    reference,
-                )
-                .await?
+        let attempt = match reference.is_empty() {
+            true => None,
+            false => {
+                let merchant = self.account.map(|a| a.merchant_id.as_str());
+                self.attempt_by_reference(merchant, provider, reference)
+                    .await?
             }
-            (false, None) => attempts::by_reference(&self.state.pool, provider, reference).await?,
         };
         let dedupe_key = format!("{}:{reference}:{status}", self.scope(attempt.as_ref()));
         let mut tx = crate::db::begin(&self.state.pool).await?;

@@ -35,6 +35,50 @@ pub async fn apply(
     apply_to(conn, attempt, report, source).await.map(Some)
 }
 
+/// `apply` for a report that the payment succeeded with `amount`, in one statement in the usual case:
+/// an open attempt that asked for exactly that amount moves to `succeeded` (its status poll ended) with
+/// no lock taken first, as `decide` would move it. Anything else (settled already, another amount, a
+/// failure recorded) is locked and settled the general way.
+pub async fn apply_success(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    attempt_id: &str,
+    amount: Money,
+    source: &str,
+) -> Result<Option<Settled>, sqlx::Error> {
+    let report = Report {
+        status: PaymentStatus::Succeeded,
+        amount: Some(amount),
+    };
+    let open = [
+        AttemptState::Created.as_str(),
+        AttemptState::Pending.as_str(),
+        AttemptState::Unknown.as_str(),
+    ];
+    let poll = super::reconcile::key(merchant_id, attempt_id);
+    let change = attempts::Change {
+        from: &open,
+        to: AttemptState::Succeeded.as_str(),
+        error: None,
+        amount_confirmed: Some(true),
+        ends: Some((super::reconcile::KIND, &poll)),
+    };
+    let (minor, currency) = (amount.minor(), amount.currency().code());
+    let moved =
+        attempts::settle_if_asked(conn, merchant_id, attempt_id, minor, currency, &change).await?;
+    let Some(attempt) = moved else {
+        return apply(conn, merchant_id, attempt_id, &report, source).await;
+    };
+    let data = event_data(&attempt, &report, source);
+    follow(conn, &attempt, AttemptState::Succeeded, None, &data).await?;
+    let decision = Decision::Move(AttemptState::Succeeded);
+    count(source, &decision);
+    Ok(Some(Settled {
+        decision,
+        open: false,
+    }))
+}
+
 /// `apply` to an attempt the caller's transaction has already locked (`attempts::record_call_and_lock`).
 pub async fn apply_to(
     conn: &mut PgConnection,
@@ -257,18 +301,22 @@ async fn follow(
         let event_kind = match to {
             AttemptState::Succeeded => {
                 let event_id = new_id("evt");
-                let owed =
-                    crate::store::virtual_accounts::owed(&mut *conn, merchant_id, collection)
-                        .await?;
-                let moved =
-                    collections::complete(&mut *conn, merchant_id, collection, &event_id, data)
-                        .await?;
-                if moved {
-                    let paid = attempt.amount_minor.unwrap_or_default();
-                    collections::add_paid(&mut *conn, merchant_id, collection, paid).await?;
+                let paid = attempt.amount_minor.unwrap_or_default();
+                // The completion and the payment in one statement, which answers what was owed before.
+                let owed = collections::complete_paid(
+                    &mut *conn,
+                    merchant_id,
+                    collection,
+                    &event_id,
+                    data,
+                    paid,
+                )
+                .await?;
+                let moved = owed.is_some();
+                if let Some(owed) = owed {
                     // A checkout for the whole amount paid after a short transfer: finance sees the
                     // excess, as with a transfer that paid too much.
-                    let excess = owed.map(|owed| paid - owed).filter(|e| *e > 0);
+                    let excess = Some(paid - owed).filter(|e| *e > 0);
                     let currency = attempt
                         .currency
                         .as_deref()

@@ -5,6 +5,8 @@ use serde_json::json;
 
 use super::queue::Outcome;
 use super::settle;
+use crate::domain::currency::Currency;
+use crate::domain::money::Money;
 use crate::domain::settlement::{PaymentStatus, Report};
 use crate::providers::paystack::{self, WebhookEvent};
 use crate::store::jobs::Job;
@@ -13,9 +15,31 @@ use crate::AppState;
 
 pub const KIND: &str = "webhook";
 
-/// The job for a stored receipt.
-pub fn payload(receipt_id: &str, merchant_id: &str, attempt_id: &str) -> serde_json::Value {
-    json!({"receiptId": receipt_id, "merchantId": merchant_id, "attemptId": attempt_id})
+/// The job for a stored receipt. A verified `charge.success` for the attempt carries what it reports
+/// (`success`), so the job settles it without reading the body back.
+pub fn payload(
+    receipt_id: &str,
+    merchant_id: &str,
+    attempt_id: &str,
+    success: Option<Money>,
+) -> serde_json::Value {
+    let mut payload =
+        json!({"receiptId": receipt_id, "merchantId": merchant_id, "attemptId": attempt_id});
+    if let Some(amount) = success {
+        payload["success"] =
+            json!({"amountMinor": amount.minor(), "currency": amount.currency().code()});
+    }
+    payload
+}
+
+/// The success a job's payload carries (see [`payload`]); `None` for a job that reads its body.
+fn success_in(payload: &serde_json::Value) -> Option<Money> {
+    let success = payload.get("success")?;
+    let currency = Currency::parse(success["currency"].as_str()?)?;
+    Some(Money::from_minor(
+        success["amountMinor"].as_i64()?,
+        currency,
+    ))
 }
 
 /// What a `charge.success` that repeats a recorded success comes to.
@@ -24,10 +48,7 @@ pub const REPEATS_SETTLED: &str = "Nothing: repeats the success Cowry recorded";
 /// The amount a verified `charge.success` reports for this attempt (naming its own reference), if the
 /// callback is one. A success that only repeats what the attempt recorded decides nothing, so its receipt
 /// is stamped processed at once instead of costing a job (`http::webhooks`).
-pub fn success_for(
-    attempt: &crate::store::attempts::AttemptRow,
-    body: &[u8],
-) -> Option<crate::domain::money::Money> {
+pub fn success_for(attempt: &crate::store::attempts::AttemptRow, body: &[u8]) -> Option<Money> {
     match paystack::parse_webhook(body) {
         Ok(WebhookEvent::ChargeSuccess { reference, amount })
             if reference == attempt.provider_reference =>
@@ -42,10 +63,7 @@ pub fn success_for(
 /// succeeded attempt only moves on to `reversed`, and a `charge.success` acted on after that would change
 /// nothing either, so the receipt reads as if it had come before the reversal, which it did from the
 /// attempt's point of view.
-pub fn records_success(
-    attempt: &crate::store::attempts::AttemptRow,
-    amount: crate::domain::money::Money,
-) -> bool {
+pub fn records_success(attempt: &crate::store::attempts::AttemptRow, amount: Money) -> bool {
     attempt.status == "succeeded"
         && attempt.amount_minor == Some(amount.minor())
         && attempt
@@ -72,6 +90,12 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     };
     // One transaction from the body's read to the stamp: one pooled connection per callback.
     let mut tx = crate::db::begin(&state.pool).await?;
+    if let Some(amount) = success_in(payload) {
+        // A success the intake read from the verified body: no need to read it again.
+        let settled =
+            settle::apply_success(&mut tx, merchant_id, attempt_id, amount, "webhook").await?;
+        return finish(tx, job, receipt_id, settled).await;
+    }
     let Some(body) = webhooks::body(&mut *tx, receipt_id).await? else {
         return Ok(Outcome::GiveUp("no such receipt".to_owned()));
     };
@@ -127,11 +151,21 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         }
     };
     let settled = settle::apply(&mut tx, merchant_id, attempt_id, &report, "webhook").await?;
+    finish(tx, job, receipt_id, settled).await
+}
+
+/// Stamps the receipt with what settling it did and ends the job: the receipt's effect, its stamp and
+/// the job's end commit together.
+async fn finish(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    job: &Job,
+    receipt_id: &str,
+    settled: Option<settle::Settled>,
+) -> Result<Outcome, sqlx::Error> {
     let outcome = match settled {
         Some(s) => format!("{:?}", s.decision),
         None => "no such attempt".to_owned(),
     };
-    // The receipt's effect, its stamp and the job's end commit together.
     webhooks::processed_by(&mut *tx, receipt_id, &outcome, job).await?;
     tx.commit().await?;
     Ok(Outcome::Finished)

@@ -132,7 +132,7 @@ pub struct AttemptRow {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "merchant_id, id, collection_id, collect_id, scheduled_id, debit_id, provider, kind, operation,
+pub const COLUMNS: &str = "merchant_id, id, collection_id, collect_id, scheduled_id, debit_id, provider, kind, operation,
     provider_reference, status, amount_minor, currency::text as currency, error, checks, last_checked,
     calls, amount_confirmed, created_at, updated_at";
 
@@ -315,6 +315,42 @@ pub async fn settle_status(
     .bind(change.ends.map(|e| e.0))
     .bind(change.ends.map(|e| e.1))
     .fetch_one(db)
+    .await
+}
+
+/// [`settle_status`] for a success report, only if the attempt asked for exactly `amount_minor` in
+/// `currency` (so the move is what `domain::settlement::decide` would make of it): the attempt is
+/// returned as moved, or `None` when it was not in one of `change.from` or asked for something else
+/// (the caller then locks it and settles it the general way).
+pub async fn settle_if_asked(
+    conn: &mut sqlx::PgConnection,
+    merchant_id: &str,
+    id: &str,
+    amount_minor: i64,
+    currency: &str,
+    change: &Change<'_>,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let (set, ended) = change_sql(5);
+    sqlx::query_as(&format!(
+        "with moved as (
+             update provider_attempts set {set}
+             where merchant_id = $1 and id = $2 and amount_minor = $3 and trim(currency) = $4
+               and status = any($5)
+             returning {COLUMNS}
+         ), {ended}
+         select * from moved"
+    ))
+    .bind(merchant_id)
+    .bind(id)
+    .bind(amount_minor)
+    .bind(currency)
+    .bind(change.from)
+    .bind(change.to)
+    .bind(change.error)
+    .bind(change.amount_confirmed)
+    .bind(change.ends.map(|e| e.0))
+    .bind(change.ends.map(|e| e.1))
+    .fetch_optional(conn)
     .await
 }
 

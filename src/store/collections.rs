@@ -392,11 +392,27 @@ pub async fn complete(
     event_id: &str,
     data: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
+    let owed = complete_paid(db, merchant_id, id, event_id, data, 0).await?;
+    Ok(owed.is_some())
+}
+
+/// [`complete`] by a payment of `paid` minor units, added to what the collection has been paid in the
+/// same statement. Returns what the collection owed before the payment when it moved (so the caller
+/// sees an excess), `None` when it was already terminal.
+pub async fn complete_paid(
+    db: impl PgExecutor<'_>,
+    merchant_id: &str,
+    id: &str,
+    event_id: &str,
+    data: &serde_json::Value,
+    paid: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "with changed as (
-             update collections set status = 'completed', completed_at = now(), updated_at = now()
+             update collections set status = 'completed', completed_at = now(), updated_at = now(),
+                                    amount_paid_minor = amount_paid_minor + $6
              where merchant_id = $1 and id = $2 and status in ('pending', 'overdue')
-             returning id
+             returning id, amount_minor - (amount_paid_minor - $6) as owed
          ), event as (
              insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
              select $1, $3, id, $4, $5, now() from changed
@@ -405,13 +421,14 @@ pub async fn complete(
              delete from jobs where kind in ('followup', 'deadline') and key in (select $1 || '/' || id from changed)
                and status = 'queued' and (locked_until is null or locked_until < now())
          )
-         select exists (select 1 from changed)",
+         select (select owed from changed)",
     )
     .bind(merchant_id)
     .bind(id)
     .bind(event_id)
     .bind(event::COMPLETED)
     .bind(sqlx::types::Json(data))
+    .bind(paid)
     .fetch_one(db)
     .await
 }

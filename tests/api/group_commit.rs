@@ -7,11 +7,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::{assert_error, body_n, spawn, TestApp};
+use cowry::store::attempts;
 use cowry::store::collections::{self, NewCollectionRow, Published};
 use cowry::store::create_batch::{self, Creates};
 use cowry::store::group_commit;
 use cowry::store::group_commit::Batch;
-use cowry::store::read_batch::{self, Reads};
+use cowry::store::read_batch::{self, AttemptsByReference, Reads};
 
 /// A row as the create handler makes it, for collection `n` of this test's merchant.
 async fn row(app: &TestApp, n: u32, reference: &str, phone: &str) -> NewCollectionRow {
@@ -271,6 +272,77 @@ async fn one_statement_reads_many_collections_each_answered_for_its_own_key() {
     let (batch, alone) = (batch[0].as_ref().unwrap().as_ref().unwrap(), alone.unwrap());
     assert_eq!(format!("{batch:?}"), format!("{alone:?}"));
     assert_eq!(alone.events.len(), 1);
+}
+
+/// One statement finds many callbacks' payments by reference, each answered as `attempts::by_reference`
+/// (any merchant) or `by_merchant_reference` (within one) would alone: a missing reference, another
+/// kind's, another merchant's and a repeated key each get their own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_statement_finds_many_callbacks_payments_each_for_its_own_reference() {
+    let app = spawn().await;
+    let (status, body) = app.create(&body_n(0)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let merchant: String = sqlx::query_scalar("select merchant_id from collections limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    for (id, kind, reference) in [
+        ("att_batch_a", "paystack", "ref-a"),
+        ("att_batch_b", "paystack", "ref-b"),
+        ("att_batch_c", "mtn_momo", "ref-c"),
+    ] {
+        sqlx::query(
+            "insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
+                                            status, amount_minor, currency)
+             values ($1, $2, 'acct', $3, 'checkout', $4, 'pending', 1500, 'NGN')",
+        )
+        .bind(&merchant)
+        .bind(id)
+        .bind(kind)
+        .bind(reference)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let key = |m: Option<&str>, kind: &str, r: &str| {
+        (m.map(str::to_owned), kind.to_owned(), r.to_owned())
+    };
+    let keys = vec![
+        key(None, "paystack", "ref-a"),
+        key(Some(&merchant), "paystack", "ref-b"),
+        key(None, "paystack", "ref-missing"),
+        key(None, "paystack", "ref-c"),
+        key(Some("mer_someoneelse0000000000000000"), "paystack", "ref-a"),
+        key(Some(&merchant), "mtn_momo", "ref-c"),
+        key(None, "paystack", "ref-a"),
+    ];
+    let answers = group_commit::write_batch::<AttemptsByReference>(&app.pool, &keys).await;
+    let found: Vec<Option<String>> = answers
+        .into_iter()
+        .map(|a| a.unwrap().map(|row| row.id))
+        .collect();
+    let some = |id: &str| Some(id.to_owned());
+    assert_eq!(
+        found,
+        vec![
+            some("att_batch_a"),
+            some("att_batch_b"),
+            None,
+            None,
+            None,
+            some("att_batch_c"),
+            some("att_batch_a")
+        ]
+    );
+    // The row as the single look-up reads it.
+    let batch = AttemptsByReference::many(&app.pool, &keys[..1])
+        .await
+        .unwrap();
+    let alone = attempts::by_reference(&app.pool, "paystack", "ref-a")
+        .await
+        .unwrap();
+    let batch = batch[0].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(format!("{batch:?}"), format!("{:?}", alone.unwrap()));
 }
 
 /// Many simultaneous GETs go through the grouped reader: each answered with its own collection, and
