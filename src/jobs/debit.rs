@@ -460,12 +460,10 @@ pub async fn follow(
             let Some(recorded) = recorded.filter(|r| r.moved) else {
                 return Ok(());
             };
+            // That statement recorded the mandate's progress too; a schedule Cowry runs plans on.
             let row = &recorded.mandate;
             if row.debit_type == "MONA" && row.status == "ACTIVE" {
-                let due_at = recorded.installment_due_at.or(Some(Utc::now()));
-                mandate::extend(conn, row, due_at).await?
-            } else {
-                store::set_progress(&mut *conn, merchant_id, id, None, true).await?
+                mandate::extend_from(conn, row, true, recorded.planned).await?
             }
         }
         AttemptState::Failed => {

@@ -193,9 +193,21 @@ pub async fn extend(
     paid: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     let (merchant_id, id) = (row.merchant_id.as_str(), row.id.as_str());
-    let plan = plan_of(row);
     let collected = paid.is_some();
-    let mut now = store::progress(conn, merchant_id, id, collected).await?;
+    let now = store::progress(conn, merchant_id, id, collected).await?;
+    extend_from(conn, row, collected, now).await
+}
+
+/// [`extend`] from the mandate's progress as already recorded (`store::progress`, or the debit's
+/// success that recorded it: `store::record_debit_success`).
+pub async fn extend_from(
+    conn: &mut PgConnection,
+    row: &MandateRow,
+    collected: bool,
+    mut now: store::Planned,
+) -> Result<(), sqlx::Error> {
+    let (merchant_id, id) = (row.merchant_id.as_str(), row.id.as_str());
+    let plan = plan_of(row);
     // Installments before the collection existed are never due (a start date in the past).
     let from = now
         .last

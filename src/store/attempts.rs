@@ -269,6 +269,20 @@ pub struct Change<'a> {
     pub ends: Option<(&'a str, &'a str)>,
 }
 
+/// Binds a [`Change`]'s six parameters onto a query (any of sqlx's kinds), in [`change_sql`]'s order.
+macro_rules! bind_change {
+    ($query:expr, $change:expr) => {{
+        let change: &Change<'_> = $change;
+        $query
+            .bind(change.from)
+            .bind(change.to)
+            .bind(change.error)
+            .bind(change.amount_confirmed)
+            .bind(change.ends.map(|e| e.0))
+            .bind(change.ends.map(|e| e.1))
+    }};
+}
+
 /// The SET list and the poll's removal of a [`Change`] whose `from` is the statement's parameter `$n`
 /// and the rest the five after it, in field order; `moved` names the CTE of the update.
 fn change_sql(n: usize) -> (String, String) {
@@ -298,24 +312,16 @@ pub async fn settle_status(
     change: &Change<'_>,
 ) -> Result<bool, sqlx::Error> {
     let (set, ended) = change_sql(3);
-    sqlx::query_scalar(&format!(
+    let sql = format!(
         "with moved as (
              update provider_attempts set {set}
              where merchant_id = $1 and id = $2 and status = any($3)
              returning 1
          ), {ended}
          select exists (select 1 from moved)"
-    ))
-    .bind(merchant_id)
-    .bind(id)
-    .bind(change.from)
-    .bind(change.to)
-    .bind(change.error)
-    .bind(change.amount_confirmed)
-    .bind(change.ends.map(|e| e.0))
-    .bind(change.ends.map(|e| e.1))
-    .fetch_one(db)
-    .await
+    );
+    let query = sqlx::query_scalar(&sql).bind(merchant_id).bind(id);
+    bind_change!(query, change).fetch_one(db).await
 }
 
 /// [`settle_status`] for a success report, only if the attempt asked for exactly `amount_minor` in
@@ -331,7 +337,7 @@ pub async fn settle_if_asked(
     change: &Change<'_>,
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
     let (set, ended) = change_sql(5);
-    sqlx::query_as(&format!(
+    let sql = format!(
         "with moved as (
              update provider_attempts set {set}
              where merchant_id = $1 and id = $2 and amount_minor = $3 and trim(currency) = $4
@@ -339,19 +345,13 @@ pub async fn settle_if_asked(
              returning {COLUMNS}
          ), {ended}
          select * from moved"
-    ))
-    .bind(merchant_id)
-    .bind(id)
-    .bind(amount_minor)
-    .bind(currency)
-    .bind(change.from)
-    .bind(change.to)
-    .bind(change.error)
-    .bind(change.amount_confirmed)
-    .bind(change.ends.map(|e| e.0))
-    .bind(change.ends.map(|e| e.1))
-    .fetch_optional(conn)
-    .await
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(merchant_id)
+        .bind(id)
+        .bind(amount_minor)
+        .bind(currency);
+    bind_change!(query, change).fetch_optional(conn).await
 }
 
 /// [`record_call_and_lock`] and [`settle_status`] in one statement, for the answer to a call on an
@@ -368,7 +368,7 @@ pub async fn record_call_and_settle(
     change: &Change<'_>,
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
     let (set, ended) = change_sql(6);
-    sqlx::query_as(&format!(
+    let sql = format!(
         "with {}, moved as (
              update provider_attempts
              set {APPEND_CALL}, {set}
@@ -377,20 +377,14 @@ pub async fn record_call_and_settle(
          ), {ended}
          select * from moved",
         crate::store::jobs::finish_ctes("$4", "$5")
-    ))
-    .bind(merchant_id)
-    .bind(id)
-    .bind(sqlx::types::Json(call))
-    .bind(ending.map(|job| job.id))
-    .bind(ending.map(|job| job.worker.as_str()))
-    .bind(change.from)
-    .bind(change.to)
-    .bind(change.error)
-    .bind(change.amount_confirmed)
-    .bind(change.ends.map(|e| e.0))
-    .bind(change.ends.map(|e| e.1))
-    .fetch_optional(conn)
-    .await
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(merchant_id)
+        .bind(id)
+        .bind(sqlx::types::Json(call))
+        .bind(ending.map(|job| job.id))
+        .bind(ending.map(|job| job.worker.as_str()));
+    bind_change!(query, change).fetch_optional(conn).await
 }
 
 /// The SET item that appends the call bound as `$3` to the attempt's log, keeping the last 50.

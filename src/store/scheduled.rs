@@ -581,11 +581,17 @@ pub struct DebitSucceeded {
     /// Whether the debit moved (`false`: it had already been recorded).
     pub moved: bool,
     pub installment_due_at: Option<DateTime<Utc>>,
+    /// The installments as the debit's success leaves them (what [`progress`] would answer next).
+    #[sqlx(flatten)]
+    pub planned: Planned,
 }
 
 /// Locks the mandate (as [`lock_mandate`] does, and first: every write here waits for the lock) and
 /// moves the debit to `succeeded` with its `debit.succeeded` event (its data built from the debit row)
-/// and its installment `paid`, in one statement. `None` when there is no such collection.
+/// and its installment `paid`, and records the mandate's progress ([`progress`]: that it collected,
+/// and its next collection when the schedule is Cowry's to run, `MONA` and `ACTIVE`), in one statement.
+/// The open installments are read as the statement found them, less the one this debit paid. `None`
+/// when there is no such collection.
 pub async fn record_debit_success(
     conn: &mut PgConnection,
     merchant_id: &str,
@@ -613,10 +619,20 @@ pub async fn record_debit_success(
              from moved
              where i.merchant_id = $1 and i.collection_id = $2 and i.due_at = moved.installment_due_at
                and i.status in ('processing', 'scheduled')
+         ), {PLANNED}
+              and due_at is distinct from (select installment_due_at from moved)
+         ), progress as (
+             update mandates m
+             set next_collection_at = case when l.debit_type = 'MONA' and l.status = 'ACTIVE'
+                                           then (select next from planned) end,
+                 last_collected_at = now()
+             from locked l
+             where m.merchant_id = $1 and m.collection_id = $2 and exists (select from moved)
          )
          select locked.*, exists (select from moved) as moved,
-                (select installment_due_at from moved) as installment_due_at
-         from locked"
+                (select installment_due_at from moved) as installment_due_at,
+                planned.last, planned.open, planned.next
+         from locked, planned"
     ))
     .bind(merchant_id)
     .bind(collection_id)
@@ -777,6 +793,15 @@ pub async fn add_installments(
     .await
 }
 
+/// The `planned` CTE of the mandate `$1`/`$2`: its latest installment and its open ones, left open at
+/// its `where` so that a statement can leave out an installment it is paying.
+const PLANNED: &str = "planned as (
+             select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
+                        as last,
+                    count(*) as open, min(due_at) as next
+             from installments
+             where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')";
+
 /// What planning after a debit needs: the latest installment written and the ones still ahead.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct Planned {
@@ -797,21 +822,16 @@ pub async fn progress(
     id: &str,
     collected: bool,
 ) -> Result<Planned, sqlx::Error> {
-    sqlx::query_as(
-        "with planned as (
-             select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
-                        as last,
-                    count(*) as open, min(due_at) as next
-             from installments
-             where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')
+    sqlx::query_as(&format!(
+        "with {PLANNED}
          ), progress as (
              update mandates
              set next_collection_at = (select next from planned),
                  last_collected_at = case when $3 then now() else last_collected_at end
              where merchant_id = $1 and collection_id = $2
          )
-         select last, open, next from planned",
-    )
+         select last, open, next from planned"
+    ))
     .bind(merchant_id)
     .bind(id)
     .bind(collected)
@@ -861,29 +881,6 @@ pub async fn set_installment(
     .execute(db)
     .await?;
     Ok(moved.rows_affected() > 0)
-}
-
-/// The mandate's next collection time, and (`collected`) that a debit was just paid.
-pub async fn set_progress(
-    db: impl PgExecutor<'_>,
-    merchant_id: &str,
-    id: &str,
-    next: Option<DateTime<Utc>>,
-    collected: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update mandates
-         set next_collection_at = $3,
-             last_collected_at = case when $4 then now() else last_collected_at end
-         where merchant_id = $1 and collection_id = $2",
-    )
-    .bind(merchant_id)
-    .bind(id)
-    .bind(next)
-    .bind(collected)
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// Expires scheduled collections whose expiry passed (at most `batch`), each with its event.

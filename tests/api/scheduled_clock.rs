@@ -131,6 +131,15 @@ async fn a_monthly_schedule_walked_by_the_clock_debits_each_installment_at_its_l
         assert_eq!(debit["installmentDate"], cowry::domain::time::format(at));
         assert_eq!(debit["amount"], "10000");
         assert!(debit["createdAt"].as_str().unwrap() >= debit["installmentDate"].as_str().unwrap());
+        // The debit's success moved the mandate on, in its own transaction: the next collection is
+        // the next installment's time, none after the last.
+        let (_, now) = app.get(&format!("/collections/{id}")).await;
+        let next = &now["data"]["collection"]["nextCollectionAt"];
+        match dates.get(paid + 1) {
+            Some(d) => assert_eq!(*next, json!(cowry::domain::time::format(d)), "{now}"),
+            None => assert_eq!(*next, Value::Null, "{now}"),
+        }
+        assert!(now["data"]["collection"]["lastCollectedAt"].is_string());
     }
     let (_, done) = app.get(&format!("/collections/{id}")).await;
     let done = &done["data"];
