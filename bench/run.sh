@@ -3,7 +3,7 @@
 # same run on the same PostgreSQL: pgbench running the server's own create statement, and pgbench running
 # the fixed yardstick in bench/reference (copied from the project's shared bench folder). Prints requests/s and p50/p99 at several concurrencies, a
 # fixed-rate run at half the maximum, and the ratios. Not a test: it asserts nothing.
-#   DURATION=20 bash bench/run.sh
+#   DURATION=20 bash bench/run.sh      (BIN=<binary> runs another build instead of building this one: an A/B)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ OUT=bench/out
 mkdir -p "$OUT"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
+[ -n "${BIN:-}" ] || cargo build --release --quiet
 
 tps() { sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$1" | head -n 1; }
 field() { sed -nE "s/.*RESULT .*$2=([0-9.]+).*/\1/p" "$1"; }
@@ -35,7 +35,7 @@ echo "== server on a fresh database"
 psql "$PG/postgres" -qc 'drop database if exists cowry_bench'
 # The per-key rate limit is turned off: the benchmark measures throughput, not the limiter.
 DATABASE_URL="$PG/cowry_bench" COWRY_BIND="127.0.0.1:$PORT" COWRY_DEV_API_KEY=$KEY COWRY_LOG=warn COWRY_RATE_LIMIT_PER_SECOND=0 \
-  COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} ./target/release/cowry serve >"$OUT/server.log" 2>&1 &
+  COWRY_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-16} "${BIN:-./target/release/cowry}" serve >"$OUT/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done

@@ -341,7 +341,7 @@ impl Config {
             request_timeout: Duration::from_secs(number("COWRY_REQUEST_TIMEOUT_SECS", 30, 3600)?),
             db_max_connections: number("COWRY_DB_MAX_CONNECTIONS", 20, 1000)? as u32,
             worker_db_connections: count_or_off("COWRY_WORKER_DB_CONNECTIONS", 16, 1000)? as u32,
-            create_writers: count_or_off("COWRY_CREATE_WRITERS", 4, 64)? as usize,
+            create_writers: count_or_off("COWRY_CREATE_WRITERS", 6, 64)? as usize,
             receipt_writers: count_or_off("COWRY_RECEIPT_WRITERS", 2, 64)? as usize,
             readers: count_or_off("COWRY_READERS", 2, 64)? as usize,
             expiry_sweep_interval: Duration::from_secs(number(
@@ -581,7 +581,7 @@ mod tests {
         assert_eq!((c.readers, c.worker_db_connections), (0, 0));
         let c = config(&[]).unwrap();
         let defaults = (c.create_writers, c.receipt_writers, c.readers);
-        assert_eq!(defaults, (4, 2, 2));
+        assert_eq!(defaults, (6, 2, 2));
         assert_eq!(c.worker_db_connections, 16);
         let e = config(&[("COWRY_READERS", "65")]).unwrap_err().to_string();
         assert!(e.contains("COWRY_READERS") && e.contains("1 to 64"), "{e}");
