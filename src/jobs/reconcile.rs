@@ -20,8 +20,9 @@ use crate::store::{attempts, collections, collects};
 use crate::AppState;
 
 pub const KIND: &str = "reconcile";
-/// The attempt states a poll may move on from.
-const OPEN: &[&str] = &["created", "pending", "unknown"];
+/// The attempt states a poll may move on from: those still being reconciled (`AttemptState::is_open`),
+/// as stored.
+pub const OPEN: &[&str] = &["created", "pending", "unknown"];
 /// How long a mobile-money collect is chased: wallets time a prompt out within minutes, so a day
 /// without a final answer means an operator should look.
 pub const COLLECT_DEADLINE: TimeDelta = TimeDelta::hours(24);

@@ -50,14 +50,9 @@ pub async fn apply_success(
         status: PaymentStatus::Succeeded,
         amount: Some(amount),
     };
-    let open = [
-        AttemptState::Created.as_str(),
-        AttemptState::Pending.as_str(),
-        AttemptState::Unknown.as_str(),
-    ];
     let poll = super::reconcile::key(merchant_id, attempt_id);
     let change = attempts::Change {
-        from: &open,
+        from: super::reconcile::OPEN,
         to: AttemptState::Succeeded.as_str(),
         error: None,
         amount_confirmed: Some(true),
