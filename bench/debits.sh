@@ -73,10 +73,10 @@ psql "$db" -qAt <<SQL
 create temp table due as
   -- One instant for all, a microsecond apart in an order that visits every mandate before any twice:
   -- as at a real due time, where each installment due is a different customer's.
-  select m.merchant_id, m.collection_id,
+  select m.merchant_id, m.collection_id, m.time_zone,
          date_trunc('second', now()) + interval '3 seconds'
            + (((g - 1) * $MANDATES + m.r) * interval '1 microsecond') as due_at
-  from (select merchant_id, collection_id, row_number() over (order by collection_id) as r
+  from (select merchant_id, collection_id, time_zone, row_number() over (order by collection_id) as r
         from mandates where consent_stage = 'active') m
   cross join generate_series(1, $PER) g;
 insert into installments (merchant_id, collection_id, due_at, amount_minor)
@@ -85,7 +85,8 @@ insert into jobs (kind, key, merchant_id, payload, run_at)
   select 'debit', merchant_id || '/' || collection_id || '/' || (extract(epoch from due_at) * 1000000)::bigint,
          merchant_id,
          json_build_object('merchantId', merchant_id, 'collectionId', collection_id,
-                           'dueAt', to_char(due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+                           'dueAt', to_char(due_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                           'timeZone', time_zone),
          due_at
   from due;
 SQL
@@ -146,7 +147,7 @@ explain() {
 schedule_rows() {
   psql "$db" -qAt <<SQL
 insert into installments (merchant_id, collection_id, due_at, amount_minor)
-  select m.merchant_id, m.collection_id, now() + interval '1 day' + g * interval '1 second', 10000
+  select m.merchant_id, m.collection_id, m.time_zone, now() + interval '1 day' + g * interval '1 second', 10000
   from (select merchant_id, collection_id from mandates limit 1) m cross join generate_series($1, $2) g;
 insert into jobs (kind, key, merchant_id, payload, run_at)
   select 'debit', 'scan/' || g, m.merchant_id, '{}'::jsonb, now() + interval '1 day' + g * interval '1 second'

@@ -27,6 +27,8 @@ use super::validate::{self as v, FieldError, FieldErrors};
 pub const DEBIT_TYPES: [&str; 2] = ["MERCHANT", "MONA"];
 pub const SCHEDULE_TYPES: [&str; 2] = ["SCHEDULED", "SUBSCRIPTION"];
 pub const DEFAULT_ZONE: Tz = chrono_tz::Africa::Lagos;
+/// Installments of a recurring schedule written ahead of time (the rest are planned as these are paid).
+pub const INSTALLMENTS_AHEAD: usize = 3;
 const MAX_ENTRIES: usize = 366;
 const MAX_REFERENCE_LEN: usize = 128;
 /// Installments looked at when checking monthly totals (more than a year of daily debits).

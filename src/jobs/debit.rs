@@ -35,11 +35,13 @@ use crate::AppState;
 
 pub const KIND: &str = "debit";
 
-/// Queues an installment's debit at `run_at`.
+/// Queues an installment's debit at `run_at`. The payload names the mandate's time zone (`zone`), the
+/// month's limit is counted in, so that the usual claim is one statement ([`claim_at_once`]).
 pub async fn schedule(
     db: impl sqlx::PgExecutor<'_>,
     merchant_id: &str,
     id: &str,
+    zone: &str,
     due_at: DateTime<Utc>,
     run_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -48,7 +50,8 @@ pub async fn schedule(
         KIND,
         &store::debit_job_key(merchant_id, id, due_at),
         Some(merchant_id),
-        &json!({"merchantId": merchant_id, "collectionId": id, "dueAt": time::format(&due_at)}),
+        &json!({"merchantId": merchant_id, "collectionId": id, "dueAt": time::format(&due_at),
+                "timeZone": zone}),
         run_at,
     )
     .await
@@ -180,8 +183,7 @@ pub async fn claim_locked(
     let claimed = Claimed {
         debit_id: new_id("dbt"),
         attempt_id: new_id("att"),
-        // Paystack references: alphanumerics and `-`, `.`, `=` only.
-        provider_reference: format!("cwd-{}", uuid::Uuid::new_v4().simple()),
+        provider_reference: new_provider_reference(),
         amount: ask.amount,
         email: row
             .customer_email
@@ -351,6 +353,12 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     ) else {
         return Ok(Outcome::GiveUp("payload names no installment".to_owned()));
     };
+    if let Some(zone) = payload["timeZone"].as_str().and_then(scheduled::zone) {
+        if let Some(claimed) = claim_at_once(state, merchant_id, id, due_at, zone).await? {
+            charge_and_record(state, merchant_id, id, &claimed, Some(job)).await?;
+            return Ok(Outcome::Finished);
+        }
+    }
     // The installment is read under the mandate's lock, in the statement that takes it.
     let mut tx = crate::db::begin(&state.pool).await?;
     let locked = store::lock_for_debit(&mut tx, merchant_id, id, Some(due_at)).await?;
@@ -380,7 +388,11 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         }
         return retry_or_fail(state, merchant_id, id, due_at, tries).await;
     }
-    let reference = format!("installment-{}-{}", due_at.timestamp_micros(), tries + 1);
+    let reference = format!(
+        "{}{}",
+        store::installment_reference_prefix(due_at),
+        tries + 1
+    );
     let ask = Ask {
         merchant_id,
         collection_id: id,
@@ -440,6 +452,50 @@ async fn run_once(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     Ok(Outcome::Finished)
 }
 
+/// An installment's claim in one statement (`store::claim_installment`), when everything is as it
+/// usually is: the collection `ACTIVE`, the installment `scheduled` and within the limits. `None`
+/// otherwise: the job then locks and decides step by step, and says why.
+async fn claim_at_once(
+    state: &AppState,
+    merchant_id: &str,
+    id: &str,
+    due_at: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> Result<Option<Claimed>, sqlx::Error> {
+    let now = state.clock.now();
+    let (debit_id, attempt_id) = (new_id("dbt"), new_id("att"));
+    let provider_reference = new_provider_reference();
+    let claim = store::InstallmentClaim {
+        merchant_id,
+        collection_id: id,
+        due_at,
+        month: month_of(zone, now),
+        debit_id: &debit_id,
+        attempt_id: &attempt_id,
+        provider_reference: &provider_reference,
+        at: now,
+        first_poll_at: in_(first_poll(state)),
+    };
+    let Some(row) = store::claim_installment(&state.pool, &claim).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Claimed {
+        debit_id,
+        attempt_id,
+        provider_reference,
+        amount: row.amount_minor,
+        currency: row.currency,
+        email: row.email.unwrap_or_default(),
+        provider: row.provider,
+        sealed_code: row.authorization_code,
+    }))
+}
+
+/// Paystack references: alphanumerics and `-`, `.`, `=` only.
+fn new_provider_reference() -> String {
+    format!("cwd-{}", uuid::Uuid::new_v4().simple())
+}
+
 /// Settlement's follow-up for a debit's attempt (called by `jobs::settle` in its transaction).
 pub async fn follow(
     conn: &mut PgConnection,
@@ -467,9 +523,9 @@ pub async fn follow(
             }
         }
         AttemptState::Failed => {
-            if store::lock_mandate(conn, merchant_id, id).await?.is_none() {
+            let Some(mandate) = store::lock_mandate(conn, merchant_id, id).await? else {
                 return Ok(());
-            }
+            };
             let Some(debit) = store::debit(&mut *conn, merchant_id, debit_id).await? else {
                 return Ok(());
             };
@@ -512,7 +568,8 @@ pub async fn follow(
                     Some(reason),
                 )
                 .await?;
-                schedule(&mut *conn, merchant_id, id, due_at, Utc::now()).await?;
+                let zone = mandate.time_zone.as_str();
+                schedule(&mut *conn, merchant_id, id, zone, due_at, Utc::now()).await?;
             }
         }
         _ => {

@@ -12,13 +12,10 @@ use super::{activation, consent};
 use crate::domain::collection::event;
 use crate::domain::ids::new_id;
 use crate::domain::schedule::Plan;
-use crate::domain::scheduled::{self, is_final};
+use crate::domain::scheduled::{self, is_final, INSTALLMENTS_AHEAD as AHEAD};
 use crate::store::jobs;
 use crate::store::scheduled::{self as store, ConsentStep, MandateRow};
 use crate::AppState;
-
-/// Installments written ahead of time for a recurring schedule.
-const AHEAD: usize = 3;
 
 /// What the provider says about a mandate's authorization.
 #[derive(Debug, Clone)]
@@ -217,7 +214,8 @@ pub async fn extend_from(
         let next = plan.after(Some(from), wanted);
         let added = store::add_installments(conn, merchant_id, id, &next).await?;
         for due_at in &added {
-            super::debit::schedule(&mut *conn, merchant_id, id, *due_at, *due_at).await?;
+            let zone = row.time_zone.as_str();
+            super::debit::schedule(&mut *conn, merchant_id, id, zone, *due_at, *due_at).await?;
             super::notice::schedule(&mut *conn, merchant_id, id, *due_at).await?;
         }
         if !added.is_empty() {

@@ -6,6 +6,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::domain::collection::event;
+use crate::domain::scheduled::INSTALLMENTS_AHEAD;
 
 /// A scheduled collection's own fields and its mandate's (no lists): what debits and consent work from.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -362,9 +363,7 @@ pub async fn lock_for_debit(
 
 /// What a debit decision reads once the mandate's lock is granted (a statement of its own, so its
 /// snapshot is from after the wait): the collection's status, what the debits not known to have failed
-/// add up to in one calendar month, and when the latest of them was made. A debit's month is the one it
-/// was made in (local to the mandate), so the month's debits were made from a day before its first day
-/// in UTC on (no zone is a day ahead): a range of `debits_by_collection`, filtered by the month itself.
+/// add up to in one calendar month ([`month_spent`]), and when the latest of them was made.
 pub async fn debit_state(
     conn: &mut PgConnection,
     merchant_id: &str,
@@ -376,7 +375,7 @@ pub async fn debit_state(
                 ({}),
                 (select max(created_at) from debits
                  where merchant_id = $1 and collection_id = $2 and status <> 'failed')",
-        month_total("$1", "$2", "$3")
+        month_spent("$1", "$2", "$3")
     ))
     .bind(merchant_id)
     .bind(id)
@@ -386,8 +385,23 @@ pub async fn debit_state(
     Ok((status, total, last))
 }
 
-/// What the debits not known to have failed add up to in one calendar month (see [`debit_state`]), for
-/// the statement's own parameters.
+/// What the debits not known to have failed add up to in one calendar month, for the statement's own
+/// parameters: the mandate's running total when it is that month's (or nothing yet, for a month after
+/// it). Only a month before the running total's (a clock set back) sums that month's debits
+/// ([`month_total`]). Read under the mandate's lock: the claims that change the total hold it too.
+fn month_spent(merchant: &str, collection: &str, month: &str) -> String {
+    format!(
+        "select case when m.spent_month = {month} then m.spent_minor
+                     when m.spent_month is null or m.spent_month < {month} then 0
+                     else ({}) end
+         from mandates m where m.merchant_id = {merchant} and m.collection_id = {collection}",
+        month_total(merchant, collection, month)
+    )
+}
+
+/// The sum [`month_spent`] keeps, counted from the debits. A debit's month is the one it was made in
+/// (local to the mandate), so the month's debits were made from a day before its first day in UTC on
+/// (no zone is a day ahead): a range of `debits_by_collection`, filtered by the month itself.
 fn month_total(merchant: &str, collection: &str, month: &str) -> String {
     format!(
         "select coalesce(sum(amount_minor), 0)::bigint from debits
@@ -415,26 +429,38 @@ pub struct NewDebit<'a> {
     pub first_poll_at: DateTime<Utc>,
 }
 
-/// The writes of a claimed debit, each made only if the statement's `go` has a row: the debit, its
-/// provider attempt (`created`, with the reference the provider will know it by), that attempt's first
-/// status poll (the `reconcile` job, keyed and shaped as `jobs::reconcile::schedule` writes it) and its
-/// installment taken (`processing`, one more try).
+/// The writes of a claimed debit, each made only if the statement's `go` has a row (which carries the
+/// debit's `reference`, `amount`, `currency`, `provider` and `provider_kind`): the debit, its provider
+/// attempt (`created`, with the reference the provider will know it by), that attempt's first status
+/// poll (the `reconcile` job, keyed and shaped as `jobs::reconcile::schedule` writes it), its
+/// installment taken (`processing`, one more try) and its amount added to the mandate's running total
+/// for its month ([`month_spent`]; a new month starts it again, an earlier one leaves it alone).
+/// Parameters: `$1` merchant, `$2` debit id, `$3` collection, `$4` installment, `$5` month, `$6` attempt
+/// id, `$7` time, `$8` provider reference, `$9` the poll's job kind, `$10` its time.
 const DEBIT_WRITES: &str = "
     debit as (
         insert into debits (merchant_id, id, collection_id, installment_due_at, reference,
                             amount_minor, currency, month, status, attempt_id, created_at, updated_at)
-        select $1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $10 from go
+        select $1, $2, $3, $4, reference, amount, currency, $5, 'pending', $6, $7, $7 from go
     ), attempt as (
         insert into provider_attempts (merchant_id, id, provider, kind, operation, provider_reference,
                                        status, amount_minor, currency, scheduled_id, debit_id)
-        select $1, $9, $11, $12, 'charge_authorization', $13, 'created', $6, $7, $3, $2 from go
+        select $1, $6, provider, provider_kind, 'charge_authorization', $8, 'created', amount, currency,
+               $3, $2
+        from go
     ), poll as (
         insert into jobs (kind, key, merchant_id, payload, run_at)
-        select $14, $1 || '/' || $9, $1, jsonb_build_object('merchantId', $1, 'attemptId', $9), $15 from go
+        select $9, $1 || '/' || $6, $1, jsonb_build_object('merchantId', $1, 'attemptId', $6), $10 from go
     ), taken as (
         update installments set status = 'processing', tries = tries + 1
         where merchant_id = $1 and collection_id = $3 and due_at = $4 and status = 'scheduled'
           and exists (select from go)
+    ), counted as (
+        update mandates m
+        set spent_minor = case when m.spent_month = $5 then m.spent_minor + go.amount else go.amount end,
+            spent_month = $5
+        from go
+        where m.merchant_id = $1 and m.collection_id = $3 and (m.spent_month is null or m.spent_month <= $5)
     )";
 
 /// The limits a debit is claimed within, checked by the statement that writes it.
@@ -452,11 +478,15 @@ pub struct DebitCheck {
     pub written: bool,
 }
 
+/// The debit's own values as `go` carries them to [`DEBIT_WRITES`], from `insert_debit`'s parameters.
+const ASKED: &str = "$11::text as reference, $12::bigint as amount, $13::text as currency,
+                     $14::text as provider, $15::text as provider_kind";
+
 /// Writes the debit ([`DEBIT_WRITES`]) in one statement, after the mandate's lock is granted. With
 /// `within`, the same statement first reads what [`debit_state`] reads and writes only if the collection
-/// is `ACTIVE` and the debit fits both limits (an installment's claim: one round trip); without, the
-/// caller has checked (a merchant's debit, whose interval is checked in between). A reference the
-/// collection already used is a unique violation on `debits_merchant_id_collection_id_reference_key`.
+/// is `ACTIVE` and the debit fits both limits; without, the caller has checked (a merchant's debit,
+/// whose interval is checked in between). A reference the collection already used is a unique
+/// violation on `debits_merchant_id_collection_id_reference_key`.
 pub async fn insert_debit(
     conn: &mut PgConnection,
     new: &NewDebit<'_>,
@@ -465,17 +495,18 @@ pub async fn insert_debit(
     let sql = match within {
         // The row answered is not read: the caller checked.
         None => format!(
-            "with go as (select), {DEBIT_WRITES} select 'ACTIVE' as status, 0::bigint as spent, true as written"
+            "with go as (select {ASKED}), {DEBIT_WRITES}
+             select 'ACTIVE' as status, 0::bigint as spent, true as written"
         ),
         Some(_) => format!(
             "with state as (
                  select (select status from collections where merchant_id = $1 and id = $3) as status,
                         ({}) as spent
              ), go as (
-                 select from state where status = 'ACTIVE' and $6 <= $16 and spent + $6 <= $17
+                 select {ASKED} from state where status = 'ACTIVE' and $12 <= $16 and spent + $12 <= $17
              ), {DEBIT_WRITES}
              select status, spent, exists (select from go) as written from state",
-            month_total("$1", "$3", "$8")
+            month_spent("$1", "$3", "$5")
         ),
     };
     let query = sqlx::query_as(&sql)
@@ -483,23 +514,112 @@ pub async fn insert_debit(
         .bind(new.id)
         .bind(new.collection_id)
         .bind(new.installment_due_at)
-        .bind(new.reference)
-        .bind(new.amount_minor)
-        .bind(new.currency)
         .bind(new.month)
         .bind(new.attempt_id)
         .bind(new.at)
-        .bind(new.provider)
-        .bind(new.provider_kind)
         .bind(new.provider_reference)
         .bind(crate::jobs::reconcile::KIND)
-        .bind(new.first_poll_at);
+        .bind(new.first_poll_at)
+        .bind(new.reference)
+        .bind(new.amount_minor)
+        .bind(new.currency)
+        .bind(new.provider)
+        .bind(new.provider_kind);
     let query = match within {
         Some(within) => query.bind(within.maximum).bind(within.monthly_limit),
         None => query,
     };
     let checked: DebitCheck = query.fetch_one(conn).await?;
     Ok(within.map(|_| checked))
+}
+
+/// An installment's claim made by [`claim_installment`]: the debit's ids and reference (made up before
+/// the statement, used only if it writes), the month it counts in, and the time.
+pub struct InstallmentClaim<'a> {
+    pub merchant_id: &'a str,
+    pub collection_id: &'a str,
+    pub due_at: DateTime<Utc>,
+    pub month: NaiveDate,
+    pub debit_id: &'a str,
+    pub attempt_id: &'a str,
+    pub provider_reference: &'a str,
+    pub at: DateTime<Utc>,
+    pub first_poll_at: DateTime<Utc>,
+}
+
+/// What charging a claimed installment needs, as the claiming statement read it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ClaimedInstallment {
+    pub amount_minor: i64,
+    pub currency: String,
+    pub provider: String,
+    pub email: Option<String>,
+    pub authorization_code: Option<Vec<u8>>,
+}
+
+/// Claims a scheduled installment in one statement, outside any transaction: the mandate locked, the
+/// collection `ACTIVE`, the installment still `scheduled` and within the per-debit maximum and the month's
+/// limit, then [`DEBIT_WRITES`]. One statement can decide this only because every value it decides on
+/// is read under a lock, and a row lock hands over the row's latest version, not the one this statement's
+/// snapshot (taken before any wait) holds: the mandate `for update` (its running total), the collection
+/// `for share` (a cancel, revocation or expiry committed while this waited), the installment `for
+/// update`. They are taken in that order, the order every other writer of a mandate's rows keeps (the
+/// mandate first). `None` when it wrote nothing: the caller decides the way that says why (the
+/// installment taken already, the collection no longer `ACTIVE`, a limit, a clock set back before the
+/// running total's month).
+pub async fn claim_installment(
+    db: impl PgExecutor<'_>,
+    claim: &InstallmentClaim<'_>,
+) -> Result<Option<ClaimedInstallment>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "with mandate as (
+             select maximum_minor, monthly_limit_minor, spent_month, spent_minor, provider_kind,
+                    authorization_code, customer_email
+             from mandates where merchant_id = $1 and collection_id = $3
+             for update
+         ), collection as (
+             select c.status, trim(c.currency) as currency, c.provider, c.contact_id
+             from collections c
+             where c.merchant_id = $1 and c.id = $3 and exists (select from mandate)
+             for share of c
+         ), installment as (
+             select i.amount_minor, i.tries
+             from installments i
+             where i.merchant_id = $1 and i.collection_id = $3 and i.due_at = $4 and i.status = 'scheduled'
+               and exists (select from collection where status = 'ACTIVE')
+             for update of i
+         ), go as (
+             select $11::text || (i.tries + 1) as reference, i.amount_minor as amount, c.currency,
+                    c.provider, m.provider_kind
+             from mandate m, collection c, installment i
+             where (m.spent_month is null or m.spent_month <= $5) and i.amount_minor <= m.maximum_minor
+               and case when m.spent_month = $5 then m.spent_minor else 0 end + i.amount_minor
+                   <= m.monthly_limit_minor
+         ), {DEBIT_WRITES}
+         select go.amount as amount_minor, go.currency, go.provider, m.authorization_code,
+                coalesce(m.customer_email,
+                         (select ct.email from contacts ct, collection c
+                          where ct.merchant_id = $1 and ct.id = c.contact_id)) as email
+         from go, mandate m"
+    ))
+    .bind(claim.merchant_id)
+    .bind(claim.debit_id)
+    .bind(claim.collection_id)
+    .bind(claim.due_at)
+    .bind(claim.month)
+    .bind(claim.attempt_id)
+    .bind(claim.at)
+    .bind(claim.provider_reference)
+    .bind(crate::jobs::reconcile::KIND)
+    .bind(claim.first_poll_at)
+    .bind(installment_reference_prefix(claim.due_at))
+    .fetch_optional(db)
+    .await
+}
+
+/// An installment's debits are referenced by its due time and the try (`installment-<µs>-<n>`).
+pub fn installment_reference_prefix(due_at: DateTime<Utc>) -> String {
+    format!("installment-{}-", due_at.timestamp_micros())
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -550,7 +670,9 @@ pub async fn live_debit_for(
     .await
 }
 
-/// Moves a debit on from an open state (pending/unknown); returns whether it moved.
+/// Moves a debit on from an open state (pending/unknown); returns whether it moved. A debit that fails
+/// no longer counts against its month's limit: its amount comes off the mandate's running total in the
+/// same statement (when the total is still that month's).
 pub async fn set_debit_status(
     db: impl PgExecutor<'_>,
     merchant_id: &str,
@@ -558,18 +680,27 @@ pub async fn set_debit_status(
     status: &str,
     failure: Option<(&str, &str)>,
 ) -> Result<bool, sqlx::Error> {
-    let moved = sqlx::query(
-        "update debits set status = $3, failure_class = $4, failure_reason = $5, updated_at = now()
-         where merchant_id = $1 and id = $2 and status in ('pending', 'unknown')",
+    let (moved,): (bool,) = sqlx::query_as(
+        "with moved as (
+             update debits set status = $3, failure_class = $4, failure_reason = $5, updated_at = now()
+             where merchant_id = $1 and id = $2 and status in ('pending', 'unknown')
+             returning collection_id, month, amount_minor
+         ), unspent as (
+             update mandates m set spent_minor = m.spent_minor - moved.amount_minor
+             from moved
+             where $3 = 'failed' and m.merchant_id = $1 and m.collection_id = moved.collection_id
+               and m.spent_month = moved.month
+         )
+         select exists (select from moved)",
     )
     .bind(merchant_id)
     .bind(id)
     .bind(status)
     .bind(failure.map(|f| f.0))
     .bind(failure.map(|f| f.1))
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(moved.rows_affected() > 0)
+    Ok(moved)
 }
 
 /// A debit recorded as succeeded, under its mandate's lock.
@@ -619,8 +750,7 @@ pub async fn record_debit_success(
              from moved
              where i.merchant_id = $1 and i.collection_id = $2 and i.due_at = moved.installment_due_at
                and i.status in ('processing', 'scheduled')
-         ), {PLANNED}
-              and due_at is distinct from (select installment_due_at from moved)
+         ), {}
          ), progress as (
              update mandates m
              set next_collection_at = case when l.debit_type = 'MONA' and l.status = 'ACTIVE'
@@ -632,7 +762,8 @@ pub async fn record_debit_success(
          select locked.*, exists (select from moved) as moved,
                 (select installment_due_at from moved) as installment_due_at,
                 planned.last, planned.open, planned.next
-         from locked, planned"
+         from locked, planned",
+        planned("and due_at is distinct from (select installment_due_at from moved)")
     ))
     .bind(merchant_id)
     .bind(collection_id)
@@ -795,18 +926,31 @@ pub async fn add_installments(
 
 /// The `planned` CTE of the mandate `$1`/`$2`: its latest installment and its open ones, left open at
 /// its `where` so that a statement can leave out an installment it is paying.
-const PLANNED: &str = "planned as (
+/// The `planned` CTE over the statement's `$1` (merchant) and `$2` (collection): the latest installment
+/// written, and the open ones (`scheduled` or `processing`) in due order, read through the
+/// `installments_open` index and counted only up to one more than planning keeps ahead. A dated schedule
+/// may have hundreds open; planning only asks whether fewer than `INSTALLMENTS_AHEAD` are, and which is
+/// next. `except` is a further condition on the open ones (SQL, may be empty).
+fn planned(except: &str) -> String {
+    format!(
+        "planned as (
              select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
                         as last,
                     count(*) as open, min(due_at) as next
-             from installments
-             where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')";
+             from (select due_at from installments
+                   where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')
+                     {except}
+                   order by due_at
+                   limit {}) ahead",
+        INSTALLMENTS_AHEAD + 1
+    )
+}
 
 /// What planning after a debit needs: the latest installment written and the ones still ahead.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct Planned {
     pub last: Option<DateTime<Utc>>,
-    /// Installments still ahead (`scheduled` or `processing`).
+    /// Installments still ahead (`scheduled` or `processing`), counted up to `INSTALLMENTS_AHEAD + 1`.
     pub open: i64,
     /// The earliest of those.
     pub next: Option<DateTime<Utc>>,
@@ -823,14 +967,15 @@ pub async fn progress(
     collected: bool,
 ) -> Result<Planned, sqlx::Error> {
     sqlx::query_as(&format!(
-        "with {PLANNED}
+        "with {}
          ), progress as (
              update mandates
              set next_collection_at = (select next from planned),
                  last_collected_at = case when $3 then now() else last_collected_at end
              where merchant_id = $1 and collection_id = $2
          )
-         select last, open, next from planned"
+         select last, open, next from planned",
+        planned("")
     ))
     .bind(merchant_id)
     .bind(id)

@@ -2,7 +2,7 @@
 //! mandate page, merchant debits within the limits (under concurrency), a schedule Cowry runs by
 //! itself, revocation, cancellation and soft failures.
 
-use chrono::{TimeDelta, Utc};
+use chrono::{Datelike, TimeDelta, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -259,6 +259,77 @@ async fn concurrent_merchant_debits_stop_exactly_at_the_monthly_limit() {
     let (_, fetched) = app.get(&format!("/collections/{id}")).await;
     assert_eq!(fetched["data"]["debits"].as_array().unwrap().len(), 7);
     assert!(fetched["data"]["collection"]["lastCollectedAt"].is_string());
+}
+
+/// A debit counts against its month's limit while it may still go through, and no longer once it has
+/// failed: the mandate's running total gives its amount back in the statement that fails it. A debit
+/// made with the clock set back to an earlier month counts that month's debits, not the running total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_debit_no_longer_counts_against_the_monthly_limit() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let mut body = debitable_now("20001", "30001");
+    body["expiryDate"] = json!((Utc::now() + TimeDelta::days(70)).to_rfc3339());
+    let (status, created) = app.create(&body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let data = consent(&app, &created["data"], "ada@example.com").await;
+    let id = data["id"].as_str().unwrap().to_owned();
+    let debit = |amount: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            app.post_json(
+                &format!("/collections/{id}/debit"),
+                &json!({"amount": amount}),
+            )
+            .await
+        }
+    };
+    let spent = || async {
+        app.count(&format!(
+            "select spent_minor from mandates where collection_id = '{id}'"
+        ))
+        .await
+    };
+    // …01 amounts are declined by the emulated bank.
+    let (status, declined) = debit("20001").await;
+    assert_eq!(status, StatusCode::CREATED, "{declined}");
+    eventually("the declined debit to fail", || async {
+        let (_, body) = app.get(&format!("/collections/{id}")).await;
+        let debits = body["data"]["debits"].as_array()?.clone();
+        (debits.len() == 1 && debits[0]["status"] == "failed").then_some(())
+    })
+    .await;
+    assert_eq!(spent().await, 0, "a failed debit gives its amount back");
+    // 20001 + 20000 would be over 30001: only the failed debit's amount coming back lets this through.
+    let (status, paid) = debit("20000").await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    assert_eq!(spent().await, 20000);
+    let (status, over) = debit("10002").await;
+    assert_eq!(
+        assert_error(&over, status, "limit_exceeded"),
+        ["monthlyLimit"]
+    );
+    let (status, fits) = debit("10000").await;
+    assert_eq!(status, StatusCode::CREATED, "{fits}");
+    assert_eq!(spent().await, 30000);
+
+    // Next month (in Lagos) starts the total again; back in this month, its 30000 still count.
+    let now = app.clock.now();
+    let lagos = now.with_timezone(&chrono_tz::Africa::Lagos).date_naive();
+    let next_month = (lagos.with_day(1).unwrap() + chrono::Months::new(1))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    app.clock.set(next_month);
+    let (status, next) = debit("10000").await;
+    assert_eq!(status, StatusCode::CREATED, "{next}");
+    assert_eq!(spent().await, 10000);
+    app.clock.set(now);
+    let (status, over) = debit("2").await;
+    assert_eq!(
+        assert_error(&over, status, "limit_exceeded"),
+        ["monthlyLimit"],
+        "this month's debits still count with the total kept for the next"
+    );
 }
 
 fn london(at: chrono::DateTime<Utc>) -> String {

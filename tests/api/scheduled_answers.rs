@@ -216,3 +216,170 @@ async fn an_installments_claim_keeps_to_the_limits_and_the_status_in_its_own_sta
     ));
     assert_eq!(debits().await, 3, "a refused claim writes nothing");
 }
+
+/// Writes `n` installments of `amount`, due a second apart from now; returns their due times.
+async fn installments(
+    app: &TestApp,
+    merchant: &str,
+    id: &str,
+    n: i64,
+    amount: i64,
+) -> Vec<DateTime> {
+    let due =
+        chrono::DurationRound::duration_trunc(chrono::Utc::now(), chrono::TimeDelta::seconds(1))
+            .unwrap();
+    let wanted: Vec<(DateTime, i64)> = (0..n)
+        .map(|k| (due + chrono::TimeDelta::seconds(k), amount))
+        .collect();
+    let mut conn = app.pool.acquire().await.unwrap();
+    cowry::store::scheduled::add_installments(&mut conn, merchant, id, &wanted)
+        .await
+        .unwrap()
+}
+
+type DateTime = chrono::DateTime<chrono::Utc>;
+
+/// `store::claim_installment` for the installment due at `due_at`, as the `debit` job makes it.
+async fn claim_at_once(
+    pool: sqlx::PgPool,
+    merchant: String,
+    id: String,
+    due_at: DateTime,
+) -> Option<cowry::store::scheduled::ClaimedInstallment> {
+    let now = chrono::Utc::now();
+    let (debit_id, attempt_id) = (
+        cowry::domain::ids::new_id("dbt"),
+        cowry::domain::ids::new_id("att"),
+    );
+    let reference = format!("cwd-{}", uuid::Uuid::new_v4().simple());
+    let claim = cowry::store::scheduled::InstallmentClaim {
+        merchant_id: &merchant,
+        collection_id: &id,
+        due_at,
+        month: cowry::domain::schedule::month_of(chrono_tz::Africa::Lagos, now),
+        debit_id: &debit_id,
+        attempt_id: &attempt_id,
+        provider_reference: &reference,
+        at: now,
+        first_poll_at: now + chrono::TimeDelta::hours(1),
+    };
+    cowry::store::scheduled::claim_installment(&pool, &claim)
+        .await
+        .unwrap()
+}
+
+/// Holds the mandate's lock in a transaction, so that claims sent meanwhile all start (and take their
+/// snapshots) before any of them can decide.
+async fn hold_mandate(app: &TestApp, id: &str) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut holding = app.pool.begin().await.unwrap();
+    sqlx::query("select 1 from mandates where collection_id = $1 for update")
+        .bind(id)
+        .execute(&mut *holding)
+        .await
+        .unwrap();
+    holding
+}
+
+/// Returns once `waiting` statements wait on a row lock.
+async fn wait_for_waiters(app: &TestApp, waiting: i64) {
+    crate::common::eventually("the claims to wait on the mandate's lock", || async {
+        let now = app
+            .count("select count(*) from pg_locks where not granted and locktype in ('transactionid', 'tuple')")
+            .await;
+        (now >= waiting).then_some(())
+    })
+    .await;
+}
+
+/// Claims that one statement each makes, all started while another transaction held the mandate, keep
+/// to the monthly limit: each reads the running total as the claim before it left it (a row lock hands
+/// over the latest version), not as its own snapshot, taken before it waited, saw it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_statement_claims_that_waited_on_each_other_keep_to_the_monthly_limit() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let (id, merchant) = consented(&app, "30000").await;
+    let due = installments(&app, &merchant, &id, 5, 10_000).await;
+    let holding = hold_mandate(&app, &id).await;
+    let mut claims = tokio::task::JoinSet::new();
+    for due_at in due {
+        claims.spawn(claim_at_once(
+            app.pool.clone(),
+            merchant.clone(),
+            id.clone(),
+            due_at,
+        ));
+    }
+    wait_for_waiters(&app, 5).await;
+    holding.commit().await.unwrap();
+    let claimed = claims.join_all().await;
+    assert_eq!(claimed.iter().filter(|c| c.is_some()).count(), 3);
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from debits where collection_id = $1",
+            &id
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &app,
+            "select spent_minor from mandates where collection_id = $1",
+            &id
+        )
+        .await,
+        30_000
+    );
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from installments where collection_id = $1 and status = 'processing'",
+            &id
+        )
+        .await,
+        3
+    );
+}
+
+/// A one-statement claim that waited on a cancel in flight sees the cancel (its share lock on the
+/// collection reads the committed status) and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_statement_claim_waiting_on_a_cancel_writes_nothing() {
+    let app = spawn_with(&[("COWRY_EMULATOR_SETTLE_MS", "10")]).await;
+    let (id, merchant) = consented(&app, "30000").await;
+    let due = installments(&app, &merchant, &id, 1, 10_000).await;
+    let mut cancelling = hold_mandate(&app, &id).await;
+    sqlx::query("update collections set status = 'CANCELLED' where id = $1")
+        .bind(&id)
+        .execute(&mut *cancelling)
+        .await
+        .unwrap();
+    let claim = tokio::spawn(claim_at_once(
+        app.pool.clone(),
+        merchant.clone(),
+        id.clone(),
+        due[0],
+    ));
+    wait_for_waiters(&app, 1).await;
+    cancelling.commit().await.unwrap();
+    assert!(claim.await.unwrap().is_none(), "claimed after the cancel");
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from debits where collection_id = $1",
+            &id
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from installments where collection_id = $1 and status = 'scheduled'",
+            &id
+        )
+        .await,
+        1
+    );
+}

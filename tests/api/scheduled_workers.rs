@@ -93,8 +93,8 @@ async fn due_installments(app: &TestApp, provider: &str, copies: usize) -> Strin
                 .await
                 .unwrap();
         }
-        let merchant: String =
-            sqlx::query_scalar("select merchant_id from collections where id = $1")
+        let (merchant, zone): (String, String) =
+            sqlx::query_as("select merchant_id, time_zone from mandates where collection_id = $1")
                 .bind(&id)
                 .fetch_one(&mut *tx)
                 .await
@@ -103,7 +103,7 @@ async fn due_installments(app: &TestApp, provider: &str, copies: usize) -> Strin
         cowry::store::scheduled::add_installments(&mut tx, &merchant, &id, &[(due, 10_000)])
             .await
             .unwrap();
-        cowry::jobs::debit::schedule(&mut *tx, &merchant, &id, due, due)
+        cowry::jobs::debit::schedule(&mut *tx, &merchant, &id, &zone, due, due)
             .await
             .unwrap();
     }
