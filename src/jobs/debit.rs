@@ -25,7 +25,7 @@ use crate::domain::collection::event;
 use crate::domain::ids::new_id;
 use crate::domain::schedule::month_of;
 use crate::domain::scheduled::{self};
-use crate::domain::settlement::{AttemptState, PaymentStatus, Report};
+use crate::domain::settlement::{decide, AttemptState, Decision, PaymentStatus, Report};
 use crate::domain::time;
 use crate::providers::ProviderError;
 use crate::store::attempts::{self, AttemptRow};
@@ -80,6 +80,8 @@ pub struct Claimed {
     email: String,
     provider: String,
     sealed_code: Option<Vec<u8>>,
+    /// The provider account, when the claim read it (else the charge reads it).
+    account: Option<crate::store::providers::AccountRow>,
 }
 
 pub struct Ask<'a> {
@@ -193,6 +195,7 @@ pub async fn claim_locked(
         provider: row.provider.clone(),
         sealed_code: row.authorization_code.clone(),
         currency,
+        account: None,
     };
     let written = store::insert_debit(
         &mut *conn,
@@ -256,10 +259,15 @@ pub async fn charge_and_record(
     let code = mandate::authorization_code(state, collection_id, claimed.sealed_code.as_deref());
     let email = claimed.email.as_str();
     let started = std::time::Instant::now();
-    let charged = match (
-        code,
-        crate::providers::accounts::open(state, merchant_id, &claimed.provider).await,
-    ) {
+    let account = match claimed.account.clone() {
+        Some(row) => {
+            crate::providers::accounts::open_row(state, merchant_id, &claimed.provider, row)
+                .await
+                .map(Some)
+        }
+        None => crate::providers::accounts::open(state, merchant_id, &claimed.provider).await,
+    };
+    let charged = match (code, account) {
         (Some(code), Ok(Some(account))) => match state.providers.paystack(&account) {
             Ok(paystack) => {
                 paystack
@@ -303,15 +311,26 @@ pub async fn charge_and_record(
     };
     match report {
         Ok(report) => {
-            settle::apply_answer(
-                &mut tx,
-                merchant_id,
-                attempt_id,
-                amount,
-                (&call, &report),
-                job,
-            )
-            .await?;
+            let succeeded = decide(AttemptState::Created, amount, &report)
+                == Decision::Move(AttemptState::Succeeded);
+            // A success is recorded in one statement; when something else moved the attempt first, that
+            // statement ended the job and wrote nothing else, and the answer is settled the general way.
+            let recorded = succeeded
+                && record_success(
+                    &mut tx,
+                    (merchant_id, collection_id),
+                    claimed,
+                    &call,
+                    &report,
+                    job,
+                )
+                .await?;
+            if !recorded {
+                let ending = if succeeded { None } else { job };
+                let answer = (&call, &report);
+                settle::apply_answer(&mut tx, merchant_id, attempt_id, amount, answer, ending)
+                    .await?;
+            }
         }
         Err(e) => {
             tracing::warn!(attempt = attempt_id, error = %e.detail(), "debit answer lost; polling");
@@ -483,6 +502,7 @@ async fn claim_at_once(
         debit_id,
         attempt_id,
         provider_reference,
+        account: row.account(),
         amount: row.amount_minor,
         currency: row.currency,
         email: row.email.unwrap_or_default(),
@@ -494,6 +514,62 @@ async fn claim_at_once(
 /// Paystack references: alphanumerics and `-`, `.`, `=` only.
 fn new_provider_reference() -> String {
     format!("cwd-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The charge's answer that it succeeded, recorded with the attempt's move, the `job`'s end and the
+/// debit's success in one statement (`store::record_debit_answer`), then what a success leads to
+/// ([`succeeded`]). `false` when the attempt had already been moved (by a webhook or a poll): nothing but
+/// the job's end was written.
+async fn record_success(
+    conn: &mut PgConnection,
+    (merchant_id, collection_id): (&str, &str),
+    claimed: &Claimed,
+    call: &serde_json::Value,
+    report: &Report,
+    job: Option<&Job>,
+) -> Result<bool, sqlx::Error> {
+    let current = AttemptState::Created;
+    let from = [current.as_str()];
+    let poll = super::reconcile::key(merchant_id, &claimed.attempt_id);
+    let change = settle::change(current, &from, AttemptState::Succeeded, report, &poll);
+    let debit = (collection_id, claimed.debit_id.as_str());
+    let attempt = claimed.attempt_id.as_str();
+    let event_id = new_id("evt");
+    let recorded = store::record_debit_answer(
+        conn,
+        merchant_id,
+        attempt,
+        call,
+        job,
+        &change,
+        debit,
+        &event_id,
+    )
+    .await?;
+    let Some(recorded) = recorded else {
+        return Ok(false);
+    };
+    settle::count("charge", &Decision::Move(AttemptState::Succeeded));
+    succeeded(conn, merchant_id, collection_id, recorded).await?;
+    Ok(true)
+}
+
+/// What a debit's recorded success leads to: a schedule Cowry runs plans on (the success recorded the
+/// mandate's progress), and the collection is published. Nothing when the debit had been recorded before.
+async fn succeeded(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    id: &str,
+    recorded: store::DebitSucceeded,
+) -> Result<(), sqlx::Error> {
+    if !recorded.moved {
+        return Ok(());
+    }
+    let row = &recorded.mandate;
+    if row.debit_type == "MONA" && row.status == "ACTIVE" {
+        mandate::extend_from(conn, row, true, recorded.planned).await?
+    }
+    mandate::publish(conn, merchant_id, id).await
 }
 
 /// Settlement's follow-up for a debit's attempt (called by `jobs::settle` in its transaction).
@@ -513,14 +589,10 @@ pub async fn follow(
             let recorded =
                 store::record_debit_success(&mut *conn, merchant_id, id, debit_id, &new_id("evt"))
                     .await?;
-            let Some(recorded) = recorded.filter(|r| r.moved) else {
-                return Ok(());
+            return match recorded {
+                Some(recorded) => succeeded(conn, merchant_id, id, recorded).await,
+                None => Ok(()),
             };
-            // That statement recorded the mandate's progress too; a schedule Cowry runs plans on.
-            let row = &recorded.mandate;
-            if row.debit_type == "MONA" && row.status == "ACTIVE" {
-                mandate::extend_from(conn, row, true, recorded.planned).await?
-            }
         }
         AttemptState::Failed => {
             let Some(mandate) = store::lock_mandate(conn, merchant_id, id).await? else {

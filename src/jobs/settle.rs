@@ -207,7 +207,7 @@ pub async fn apply_answer(
 
 /// The attempt's move from `current` (`from`: its name) to `to` on this report; `poll` is the key of its status poll, ended
 /// when it settles.
-fn change<'a>(
+pub(super) fn change<'a>(
     current: AttemptState,
     from: &'a [&'a str],
     to: AttemptState,
@@ -233,7 +233,7 @@ fn event_data(attempt: &AttemptRow, report: &Report, source: &str) -> serde_json
            "currency": report.amount.map(|m| m.currency().code())})
 }
 
-fn count(source: &str, decision: &Decision) {
+pub(super) fn count(source: &str, decision: &Decision) {
     let label = match decision {
         Decision::Nothing => "nothing",
         Decision::Move(to) => to.as_str(),

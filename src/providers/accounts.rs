@@ -22,6 +22,16 @@ pub async fn open(state: &AppState, merchant_id: &str, slug: &str) -> ApiResult<
     let Some(row) = crate::store::providers::account(&state.pool, merchant_id, slug).await? else {
         return Ok(None);
     };
+    open_row(state, merchant_id, slug, row).await.map(Some)
+}
+
+/// [`open`] for an account row its caller has read (in a statement that needed it anyway).
+pub async fn open_row(
+    state: &AppState,
+    merchant_id: &str,
+    slug: &str,
+    row: crate::store::providers::AccountRow,
+) -> ApiResult<Account> {
     let associated = format!("{merchant_id}/{slug}");
     let mut sealed = row.credentials;
     if sealed.is_none() && row.mode == "test" {
@@ -53,7 +63,7 @@ pub async fn open(state: &AppState, merchant_id: &str, slug: &str) -> ApiResult<
             Some(serde_json::from_slice(&plain).map_err(ApiError::internal)?)
         }
     };
-    Ok(Some(Account {
+    Ok(Account {
         id: Some(row.id),
         merchant_id: merchant_id.to_owned(),
         slug: slug.to_owned(),
@@ -61,7 +71,7 @@ pub async fn open(state: &AppState, merchant_id: &str, slug: &str) -> ApiResult<
         mode: row.mode,
         base_url: row.base_url,
         credentials,
-    }))
+    })
 }
 
 /// Accounts as `open` gives them, for provider callbacks: a Paystack delivery is verified with the

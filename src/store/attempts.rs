@@ -367,24 +367,43 @@ pub async fn record_call_and_settle(
     ending: Option<&crate::store::jobs::Job>,
     change: &Change<'_>,
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let sql = format!("with {} select * from moved", record_call_and_settle_ctes());
+    bind_call_and_settle(sqlx::query_as(&sql), merchant_id, id, call, ending, change)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The CTEs of [`record_call_and_settle`] (`moved`: the attempt as moved), over its parameters `$1` to
+/// `$11` ([`bind_call_and_settle`]), for a statement that goes on to write what the move means.
+pub(crate) fn record_call_and_settle_ctes() -> String {
     let (set, ended) = change_sql(6);
-    let sql = format!(
-        "with {}, moved as (
+    format!(
+        "{}, moved as (
              update provider_attempts
              set {APPEND_CALL}, {set}
              where merchant_id = $1 and id = $2 and status = any($6)
              returning {COLUMNS}
-         ), {ended}
-         select * from moved",
+         ), {ended}",
         crate::store::jobs::finish_ctes("$4", "$5")
-    );
-    let query = sqlx::query_as(&sql)
+    )
+}
+
+/// Binds [`record_call_and_settle_ctes`]' parameters, `$1` to `$11`.
+pub(crate) fn bind_call_and_settle<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    merchant_id: &'q str,
+    id: &'q str,
+    call: &'q Value,
+    ending: Option<&'q crate::store::jobs::Job>,
+    change: &'q Change<'q>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let query = query
         .bind(merchant_id)
         .bind(id)
         .bind(sqlx::types::Json(call))
         .bind(ending.map(|job| job.id))
         .bind(ending.map(|job| job.worker.as_str()));
-    bind_change!(query, change).fetch_optional(conn).await
+    bind_change!(query, change)
 }
 
 /// The SET item that appends the call bound as `$3` to the attempt's log, keeping the last 50.

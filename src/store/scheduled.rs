@@ -547,7 +547,8 @@ pub struct InstallmentClaim<'a> {
     pub first_poll_at: DateTime<Utc>,
 }
 
-/// What charging a claimed installment needs, as the claiming statement read it.
+/// What charging a claimed installment needs, as the claiming statement read it: the provider account
+/// included (`account_*`, none when the merchant removed it), so the charge needs no read of its own.
 #[derive(Debug, sqlx::FromRow)]
 pub struct ClaimedInstallment {
     pub amount_minor: i64,
@@ -555,6 +556,24 @@ pub struct ClaimedInstallment {
     pub provider: String,
     pub email: Option<String>,
     pub authorization_code: Option<Vec<u8>>,
+    account_id: Option<String>,
+    account_kind: Option<String>,
+    account_mode: Option<String>,
+    account_base_url: Option<String>,
+    account_credentials: Option<Vec<u8>>,
+}
+
+impl ClaimedInstallment {
+    /// The provider account the collection charges through, as the claim read it.
+    pub fn account(&self) -> Option<crate::store::providers::AccountRow> {
+        Some(crate::store::providers::AccountRow {
+            id: self.account_id.clone()?,
+            kind: self.account_kind.clone()?,
+            mode: self.account_mode.clone()?,
+            base_url: self.account_base_url.clone(),
+            credentials: self.account_credentials.clone(),
+        })
+    }
 }
 
 /// Claims a scheduled installment in one statement, outside any transaction: the mandate locked, the
@@ -599,8 +618,11 @@ pub async fn claim_installment(
          select go.amount as amount_minor, go.currency, go.provider, m.authorization_code,
                 coalesce(m.customer_email,
                          (select ct.email from contacts ct, collection c
-                          where ct.merchant_id = $1 and ct.id = c.contact_id)) as email
-         from go, mandate m"
+                          where ct.merchant_id = $1 and ct.id = c.contact_id)) as email,
+                a.id as account_id, a.kind as account_kind, a.mode as account_mode,
+                a.base_url as account_base_url, a.credentials as account_credentials
+         from go cross join mandate m
+         left join merchant_providers a on a.merchant_id = $1 and a.slug = go.provider"
     ))
     .bind(claim.merchant_id)
     .bind(claim.debit_id)
@@ -731,39 +753,8 @@ pub async fn record_debit_success(
     event_id: &str,
 ) -> Result<Option<DebitSucceeded>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "with locked as (
-             {MANDATE} {FROM} where c.merchant_id = $1 and c.id = $2 for update of m
-         ), moved as (
-             update debits set status = 'succeeded', updated_at = now()
-             where merchant_id = $1 and id = $3 and collection_id = $2 and status in ('pending', 'unknown')
-               and exists (select from locked)
-             returning id, reference, amount_minor, attempt_id, installment_due_at
-         ), event as (
-             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
-             select $1, $4, $2, $5,
-                    jsonb_build_object('debit', id, 'reference', reference, 'amount', amount_minor::text,
-                                       'attempt', attempt_id),
-                    now()
-             from moved
-         ), installment as (
-             update installments i set status = 'paid'
-             from moved
-             where i.merchant_id = $1 and i.collection_id = $2 and i.due_at = moved.installment_due_at
-               and i.status in ('processing', 'scheduled')
-         ), {}
-         ), progress as (
-             update mandates m
-             set next_collection_at = case when l.debit_type = 'MONA' and l.status = 'ACTIVE'
-                                           then (select next from planned) end,
-                 last_collected_at = now()
-             from locked l
-             where m.merchant_id = $1 and m.collection_id = $2 and exists (select from moved)
-         )
-         select locked.*, exists (select from moved) as moved,
-                (select installment_due_at from moved) as installment_due_at,
-                planned.last, planned.open, planned.next
-         from locked, planned",
-        planned("and due_at is distinct from (select installment_due_at from moved)")
+        "with {} {DEBIT_SUCCEEDED_ROW}",
+        debit_success(["$2", "$3", "$4", "$5"], "true")
     ))
     .bind(merchant_id)
     .bind(collection_id)
@@ -772,6 +763,93 @@ pub async fn record_debit_success(
     .bind(event::DEBIT_SUCCEEDED)
     .fetch_optional(conn)
     .await
+}
+
+/// The CTEs of [`record_debit_success`] (`locked` … `progress`), over the statement's parameters: `$1`
+/// the merchant, then `[collection, debit, event id, event type]`; the mandate is locked only `if` that
+/// SQL condition holds (a statement that first moves the debit's attempt makes it depend on that).
+fn debit_success(params: [&str; 4], if_: &str) -> String {
+    let [collection, debit, event_id, event_type] = params;
+    format!(
+        "locked as (
+             {MANDATE} {FROM} where c.merchant_id = $1 and c.id = {collection} and {if_} for update of m
+         ), debit_moved as (
+             update debits set status = 'succeeded', updated_at = now()
+             where merchant_id = $1 and id = {debit} and collection_id = {collection}
+               and status in ('pending', 'unknown') and exists (select from locked)
+             returning id, reference, amount_minor, attempt_id, installment_due_at
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
+             select $1, {event_id}, {collection}, {event_type},
+                    jsonb_build_object('debit', id, 'reference', reference, 'amount', amount_minor::text,
+                                       'attempt', attempt_id),
+                    now()
+             from debit_moved
+         ), installment as (
+             update installments i set status = 'paid'
+             from debit_moved
+             where i.merchant_id = $1 and i.collection_id = {collection}
+               and i.due_at = debit_moved.installment_due_at and i.status in ('processing', 'scheduled')
+         ), {}
+         ), progress as (
+             update mandates m
+             set next_collection_at = case when l.debit_type = 'MONA' and l.status = 'ACTIVE'
+                                           then (select next from planned) end,
+                 last_collected_at = now()
+             from locked l
+             where m.merchant_id = $1 and m.collection_id = {collection}
+               and exists (select from debit_moved)
+         )",
+        planned(
+            collection,
+            "and due_at is distinct from (select installment_due_at from debit_moved)"
+        )
+    )
+}
+
+/// What a statement ending in [`debit_success`]'s CTEs answers ([`DebitSucceeded`]).
+const DEBIT_SUCCEEDED_ROW: &str = "select locked.*, exists (select from debit_moved) as moved,
+                (select installment_due_at from debit_moved) as installment_due_at,
+                planned.last, planned.open, planned.next
+         from locked, planned";
+
+/// A debit's charge answered that it succeeded: the answer recorded on its attempt, which moves to
+/// `succeeded` (its status poll ended), the `debit` job that made the call ended, and the debit's success
+/// recorded as [`record_debit_success`] does — one statement. The attempt moves only if it is still in
+/// one of `change.from` (`created`); `None` when something else moved it first (a webhook, a poll) and
+/// nothing but the job's end was written: the caller records and settles the answer the general way.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_debit_answer(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    attempt_id: &str,
+    call: &Value,
+    ending: Option<&crate::store::jobs::Job>,
+    change: &crate::store::attempts::Change<'_>,
+    debit: (&str, &str),
+    event_id: &str,
+) -> Result<Option<DebitSucceeded>, sqlx::Error> {
+    let (collection_id, debit_id) = debit;
+    let attempt = crate::store::attempts::record_call_and_settle_ctes();
+    let sql = format!(
+        "with {attempt}, {} {DEBIT_SUCCEEDED_ROW}",
+        debit_success(["$12", "$13", "$14", "$15"], "exists (select from moved)")
+    );
+    let query = crate::store::attempts::bind_call_and_settle(
+        sqlx::query_as(&sql),
+        merchant_id,
+        attempt_id,
+        call,
+        ending,
+        change,
+    );
+    query
+        .bind(collection_id)
+        .bind(debit_id)
+        .bind(event_id)
+        .bind(event::DEBIT_SUCCEEDED)
+        .fetch_optional(conn)
+        .await
 }
 
 /// A status change of the whole collection with its event, from one of `from`; returns whether it
@@ -926,19 +1004,20 @@ pub async fn add_installments(
 
 /// The `planned` CTE of the mandate `$1`/`$2`: its latest installment and its open ones, left open at
 /// its `where` so that a statement can leave out an installment it is paying.
-/// The `planned` CTE over the statement's `$1` (merchant) and `$2` (collection): the latest installment
+/// The `planned` CTE over the statement's `$1` (merchant) and `collection`: the latest installment
 /// written, and the open ones (`scheduled` or `processing`) in due order, read through the
 /// `installments_open` index and counted only up to one more than planning keeps ahead. A dated schedule
 /// may have hundreds open; planning only asks whether fewer than `INSTALLMENTS_AHEAD` are, and which is
 /// next. `except` is a further condition on the open ones (SQL, may be empty).
-fn planned(except: &str) -> String {
+fn planned(collection: &str, except: &str) -> String {
     format!(
         "planned as (
-             select (select max(due_at) from installments where merchant_id = $1 and collection_id = $2)
-                        as last,
+             select (select max(due_at) from installments
+                     where merchant_id = $1 and collection_id = {collection}) as last,
                     count(*) as open, min(due_at) as next
              from (select due_at from installments
-                   where merchant_id = $1 and collection_id = $2 and status in ('scheduled', 'processing')
+                   where merchant_id = $1 and collection_id = {collection}
+                     and status in ('scheduled', 'processing')
                      {except}
                    order by due_at
                    limit {}) ahead",
@@ -975,7 +1054,7 @@ pub async fn progress(
              where merchant_id = $1 and collection_id = $2
          )
          select last, open, next from planned",
-        planned("")
+        planned("$2", "")
     ))
     .bind(merchant_id)
     .bind(id)
