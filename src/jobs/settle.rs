@@ -12,7 +12,7 @@ use crate::domain::ids::new_id;
 use crate::domain::money::Money;
 use crate::domain::settlement::{decide, AttemptState, Decision, PaymentStatus, Report};
 use crate::store::attempts::{self, AttemptRow};
-use crate::store::{collections, collects};
+use crate::store::{collections, collects, paid_callback};
 
 /// What settling did: the decision, and whether the attempt is still open (keep polling).
 #[derive(Debug)]
@@ -67,6 +67,67 @@ pub async fn apply_success(
     let data = event_data(&attempt, &report, source);
     follow(conn, &attempt, AttemptState::Succeeded, None, &data).await?;
     let decision = Decision::Move(AttemptState::Succeeded);
+    count(source, &decision);
+    Ok(Some(Settled {
+        decision,
+        open: false,
+    }))
+}
+
+/// A webhook job's verified `charge.success` of `amount`, settled with its `receipt` stamped and its job
+/// ended: in one statement when the attempt is a collection's plain payment, open and asking for exactly
+/// that amount (`store::paid_callback`), then the excess flagged if any and the collection published, as
+/// [`apply_success`] and [`follow`] would. `None` when it is anything else: nothing was written, and the
+/// caller settles it with [`apply_success`].
+pub async fn apply_paid_callback(
+    conn: &mut PgConnection,
+    (merchant_id, attempt_id): (&str, &str),
+    amount: Money,
+    source: &str,
+    (receipt_id, job): (&str, &crate::store::jobs::Job),
+) -> Result<Option<Settled>, sqlx::Error> {
+    let report = Report {
+        status: PaymentStatus::Succeeded,
+        amount: Some(amount),
+    };
+    let decision = Decision::Move(AttemptState::Succeeded);
+    let outcome = format!("{decision:?}");
+    let poll = super::reconcile::key(merchant_id, attempt_id);
+    let change = attempts::Change {
+        from: super::reconcile::OPEN,
+        to: AttemptState::Succeeded.as_str(),
+        error: None,
+        amount_confirmed: Some(true),
+        ends: Some((super::reconcile::KIND, &poll)),
+    };
+    let data = report_data(attempt_id, &report, source);
+    let (completed, after_close) = (new_id("evt"), new_id("evt"));
+    let receipt = paid_callback::Receipt {
+        id: receipt_id,
+        outcome: &outcome,
+        job,
+    };
+    let (minor, currency) = (amount.minor(), amount.currency().code());
+    let attempt = (merchant_id, attempt_id);
+    let events = (completed.as_str(), after_close.as_str());
+    let settled = paid_callback::settle(
+        conn, attempt, minor, currency, &change, &data, events, &receipt,
+    )
+    .await?;
+    let Some(settled) = settled else {
+        return Ok(None);
+    };
+    let attempt = &settled.attempt;
+    if let (Some(owed), Some(collection)) = (settled.owed, &attempt.collection_id) {
+        // A checkout for the whole amount paid after a short transfer: finance sees the excess.
+        let excess = Some(minor - owed).filter(|e| *e > 0);
+        if let Some(excess) = excess {
+            let data = event_data(attempt, &report, source);
+            let excess = Money::from_minor(excess, amount.currency());
+            flag_excess(conn, merchant_id, collection, excess, &data).await?;
+        }
+    }
+    publish_owner(conn, attempt).await?;
     count(source, &decision);
     Ok(Some(Settled {
         decision,
@@ -228,7 +289,14 @@ pub(super) fn change<'a>(
 
 /// What a settlement's event says about the report.
 fn event_data(attempt: &AttemptRow, report: &Report, source: &str) -> serde_json::Value {
-    json!({"attempt": attempt.id, "provider": attempt.provider, "reported": reported(&report.status),
+    let mut data = report_data(&attempt.id, report, source);
+    data["provider"] = json!(attempt.provider);
+    data
+}
+
+/// [`event_data`] less the attempt's provider.
+fn report_data(attempt_id: &str, report: &Report, source: &str) -> serde_json::Value {
+    json!({"attempt": attempt_id, "reported": reported(&report.status),
            "source": source, "amount": report.amount.map(|m| m.major_string()),
            "currency": report.amount.map(|m| m.currency().code())})
 }

@@ -91,7 +91,17 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
     // One transaction from the body's read to the stamp: one pooled connection per callback.
     let mut tx = crate::db::begin(&state.pool).await?;
     if let Some(amount) = success_in(payload) {
-        // A success the intake read from the verified body: no need to read it again.
+        // A success the intake read from the verified body: no need to read it again. A collection's
+        // plain payment settles with the receipt's stamp and the job's end in one statement.
+        let attempt = (merchant_id, attempt_id);
+        let receipt = (receipt_id, job);
+        if settle::apply_paid_callback(&mut tx, attempt, amount, "webhook", receipt)
+            .await?
+            .is_some()
+        {
+            tx.commit().await?;
+            return Ok(Outcome::Finished);
+        }
         let settled =
             settle::apply_success(&mut tx, merchant_id, attempt_id, amount, "webhook").await?;
         return finish(tx, job, receipt_id, settled).await;

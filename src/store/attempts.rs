@@ -336,22 +336,47 @@ pub async fn settle_if_asked(
     currency: &str,
     change: &Change<'_>,
 ) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let sql = format!("with {} select * from moved", settle_if_asked_ctes(""));
+    bind_settle_if_asked(
+        sqlx::query_as(&sql),
+        (merchant_id, id),
+        amount_minor,
+        currency,
+        change,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The CTEs of [`settle_if_asked`] (`moved`: the attempt as moved), over its parameters `$1` to `$10`
+/// ([`bind_settle_if_asked`]), moving only an attempt that also meets `only` (SQL, may be empty), for a
+/// statement that goes on to write what the move means.
+pub(crate) fn settle_if_asked_ctes(only: &str) -> String {
     let (set, ended) = change_sql(5);
-    let sql = format!(
-        "with moved as (
+    format!(
+        "moved as (
              update provider_attempts set {set}
              where merchant_id = $1 and id = $2 and amount_minor = $3 and trim(currency) = $4
-               and status = any($5)
+               and status = any($5) {only}
              returning {COLUMNS}
-         ), {ended}
-         select * from moved"
-    );
-    let query = sqlx::query_as(&sql)
+         ), {ended}"
+    )
+}
+
+/// Binds [`settle_if_asked_ctes`]' parameters, `$1` to `$10`.
+pub(crate) fn bind_settle_if_asked<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    (merchant_id, id): (&'q str, &'q str),
+    amount_minor: i64,
+    currency: &'q str,
+    change: &'q Change<'q>,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let query = query
         .bind(merchant_id)
         .bind(id)
         .bind(amount_minor)
         .bind(currency);
-    bind_change!(query, change).fetch_optional(conn).await
+    bind_change!(query, change)
 }
 
 /// [`record_call_and_lock`] and [`settle_status`] in one statement, for the answer to a call on an

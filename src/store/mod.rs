@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod merchants;
 pub mod messages;
+pub mod paid_callback;
 pub mod parties;
 pub mod providers;
 pub mod read_batch;

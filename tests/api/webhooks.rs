@@ -862,3 +862,101 @@ async fn simultaneous_deliveries_for_many_payments_each_settle_their_payment_onc
     let jobs = "select count(*) from jobs where kind = 'webhook'";
     assert!(app.count(jobs).await <= 8);
 }
+
+/// A collection's plain payment reported by a signed `charge.success` settles with its receipt in one
+/// statement (`store::paid_callback`), and says everything the step-by-step settlement would: for a
+/// collection closed meanwhile only `payment.received_after_close`; for one a short transfer had partly
+/// paid, the completion and the excess flagged. Each event names the attempt and its provider, the
+/// receipt is stamped with what settling did, and no job is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_callback_settles_in_one_statement_after_a_close_or_a_short_transfer() {
+    let app = spawn_with(&CALLBACKS_ONLY).await;
+    let secret_of = |secret: &str, body: &[u8]| cowry::emulator::hmac_sha512_hex(secret, body);
+    let event_data = |id: String, kind: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Value>(
+                "select data from collection_events where collection_id = $1 and type = $2",
+            )
+            .bind(id)
+            .bind(kind)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (closed, closed_reference, secret) = pending_paystack_collection(&app, 31).await;
+    let (short, short_reference, _) = pending_paystack_collection(&app, 32).await;
+    sqlx::query("update collections set status = 'completed', completed_at = now() where id = $1")
+        .bind(&closed)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // A short transfer paid 100.00 of the 450.02 first.
+    sqlx::query("update collections set amount_paid_minor = 10000 where id = $1")
+        .bind(&short)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for (n, reference) in [(1, &closed_reference), (2, &short_reference)] {
+        let paid = charge_success_with_id(reference, 45_002, 5_000_000_000 + n);
+        let signature = secret_of(&secret, &paid);
+        assert_eq!(
+            deliver(&app, "paystack", &paid, Some(&signature)).await.0,
+            StatusCode::OK
+        );
+    }
+    eventually("both receipts to be acted on", || async {
+        let done = app
+            .count("select count(*) from webhook_receipts where processed_at is not null")
+            .await;
+        (done == 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.count("select count(*) from webhook_receipts where outcome = 'Move(Succeeded)'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("select count(*) from provider_attempts where operation = 'initialize' and status = 'succeeded'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("select count(*) from jobs where kind in ('webhook', 'reconcile')")
+            .await,
+        0
+    );
+
+    let after_close = event_data(closed.clone(), "payment.received_after_close")
+        .await
+        .unwrap();
+    assert_eq!(after_close["provider"], "paystack", "{after_close}");
+    assert_eq!(after_close["amount"], "450.02", "{after_close}");
+    assert!(event_data(closed.clone(), "collection.completed")
+        .await
+        .is_none());
+    assert_eq!(collection(&app, &closed).await["status"], "completed");
+
+    let completed = event_data(short.clone(), "collection.completed")
+        .await
+        .unwrap();
+    assert_eq!(completed["provider"], "paystack", "{completed}");
+    assert_eq!(completed["source"], "webhook", "{completed}");
+    let flagged = event_data(short.clone(), "payment.flagged").await.unwrap();
+    assert_eq!(flagged["excess"], "100", "{flagged}");
+    assert_eq!(
+        app.count(&format!(
+            "select amount_paid_minor from collections where id = '{short}'"
+        ))
+        .await,
+        55_002
+    );
+    // Published: every event of both collections carries its snapshot.
+    assert_eq!(
+        app.count("select count(*) from collection_events where snapshot is null")
+            .await,
+        0
+    );
+}
