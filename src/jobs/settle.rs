@@ -51,13 +51,7 @@ pub async fn apply_success(
         amount: Some(amount),
     };
     let poll = super::reconcile::key(merchant_id, attempt_id);
-    let change = attempts::Change {
-        from: super::reconcile::OPEN,
-        to: AttemptState::Succeeded.as_str(),
-        error: None,
-        amount_confirmed: Some(true),
-        ends: Some((super::reconcile::KIND, &poll)),
-    };
+    let change = reported_success(&poll);
     let (minor, currency) = (amount.minor(), amount.currency().code());
     let moved =
         attempts::settle_if_asked(conn, merchant_id, attempt_id, minor, currency, &change).await?;
@@ -93,13 +87,7 @@ pub async fn apply_paid_callback(
     let decision = Decision::Move(AttemptState::Succeeded);
     let outcome = format!("{decision:?}");
     let poll = super::reconcile::key(merchant_id, attempt_id);
-    let change = attempts::Change {
-        from: super::reconcile::OPEN,
-        to: AttemptState::Succeeded.as_str(),
-        error: None,
-        amount_confirmed: Some(true),
-        ends: Some((super::reconcile::KIND, &poll)),
-    };
+    let change = reported_success(&poll);
     let data = report_data(attempt_id, &report, source);
     let (completed, after_close) = (new_id("evt"), new_id("evt"));
     let receipt = paid_callback::Receipt {
@@ -133,6 +121,18 @@ pub async fn apply_paid_callback(
         decision,
         open: false,
     }))
+}
+
+/// An open attempt's move to `succeeded` on a report of exactly the amount it asked for, ending its
+/// status poll (`poll`), as `decide` would make it.
+fn reported_success(poll: &str) -> attempts::Change<'_> {
+    attempts::Change {
+        from: super::reconcile::OPEN,
+        to: AttemptState::Succeeded.as_str(),
+        error: None,
+        amount_confirmed: Some(true),
+        ends: Some((super::reconcile::KIND, poll)),
+    }
 }
 
 /// `apply` to an attempt the caller's transaction has already locked (`attempts::record_call_and_lock`).
