@@ -407,22 +407,10 @@ pub async fn complete_paid(
     data: &serde_json::Value,
     paid: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "with changed as (
-             update collections set status = 'completed', completed_at = now(), updated_at = now(),
-                                    amount_paid_minor = amount_paid_minor + $6
-             where merchant_id = $1 and id = $2 and status in ('pending', 'overdue')
-             returning id, amount_minor - (amount_paid_minor - $6) as owed
-         ), event as (
-             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
-             select $1, $3, id, $4, $5, now() from changed
-         ), stop_follow_ups as (
-             -- Its follow-up plan and deadline end with it (a running job sees the new status under the lock).
-             delete from jobs where kind in ('followup', 'deadline') and key in (select $1 || '/' || id from changed)
-               and status = 'queued' and (locked_until is null or locked_until < now())
-         )
-         select (select owed from changed)",
-    )
+    sqlx::query_scalar(&format!(
+        "with {} select (select owed from changed)",
+        completion_ctes("$2", "$6", ("$3", "$4", "$5"))
+    ))
     .bind(merchant_id)
     .bind(id)
     .bind(event_id)
@@ -431,6 +419,28 @@ pub async fn complete_paid(
     .bind(paid)
     .fetch_one(db)
     .await
+}
+
+/// The CTEs of [`complete_paid`] (`changed`: the collection completed, with what it owed before;
+/// `event`; `stop_follow_ups`), for the merchant `$1`, the collection `id` and a payment of `paid` (SQL
+/// expressions of the statement), and the event's `(id, type, data)`.
+pub(crate) fn completion_ctes(id: &str, paid: &str, event: (&str, &str, &str)) -> String {
+    let (event_id, event_type, data) = event;
+    format!(
+        "changed as (
+             update collections set status = 'completed', completed_at = now(), updated_at = now(),
+                                    amount_paid_minor = amount_paid_minor + {paid}
+             where merchant_id = $1 and id = {id} and status in ('pending', 'overdue')
+             returning id, amount_minor - (amount_paid_minor - {paid}) as owed
+         ), event as (
+             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
+             select $1, {event_id}, id, {event_type}, {data}, now() from changed
+         ), stop_follow_ups as (
+             -- Its follow-up plan and deadline end with it (a running job sees the new status under the lock).
+             delete from jobs where kind in ('followup', 'deadline') and key in (select $1 || '/' || id from changed)
+               and status = 'queued' and (locked_until is null or locked_until < now())
+         )"
+    )
 }
 
 pub async fn expires_at(

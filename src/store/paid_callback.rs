@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 
 use crate::domain::collection::event;
 use crate::store::attempts::{self, AttemptRow, Change};
+use crate::store::collections;
 use crate::store::jobs::{finish_ctes, Job};
 
 /// The receipt a job settles, and the job.
@@ -56,33 +57,27 @@ pub async fn settle(
         crate::providers::dollr::NAME
     );
     let sql = format!(
-        "with {}, changed as (
-             update collections c
-             set status = 'completed', completed_at = now(), updated_at = now(),
-                 amount_paid_minor = c.amount_paid_minor + $3
-             from moved
-             where c.merchant_id = $1 and c.id = moved.collection_id and c.status in ('pending', 'overdue')
-             returning c.id, c.amount_minor - (c.amount_paid_minor - $3) as owed
-         ), event_data as (
+        "with {}, event_data as (
              select $13::jsonb || jsonb_build_object('provider', provider) as data from moved
-         ), event as (
-             insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
-             select $1, $11, id, $12, (select data from event_data), now() from changed
-         ), after_close as (
+         ), {}, after_close as (
              insert into collection_events (merchant_id, id, collection_id, type, data, created_at)
              select $1, $14, collection_id, $15, (select data from event_data), now() from moved
              where not exists (select from changed)
-         ), stop_follow_ups as (
-             -- Its follow-up plan and deadline end with it (a running job sees the new status under the lock).
-             delete from jobs where kind in ('followup', 'deadline') and key in (select $1 || '/' || id from changed)
-               and status = 'queued' and (locked_until is null or locked_until < now())
          ), stamped as (
              update webhook_receipts set processed_at = now(), outcome = $17
              where id = $16 and exists (select from moved)
          ), {}
          select moved.*, (select owed from changed) as owed from moved",
         attempts::settle_if_asked_ctes(&only),
-        finish_ctes("(select $18::bigint where exists (select from moved))", "$19"),
+        collections::completion_ctes(
+            "(select collection_id from moved)",
+            "$3",
+            ("$11", "$12", "(select data from event_data)")
+        ),
+        finish_ctes(
+            "(select $18::bigint where exists (select from moved))",
+            "$19"
+        ),
     );
     let query = attempts::bind_settle_if_asked(
         sqlx::query_as(&sql),
