@@ -10,7 +10,9 @@
 #   4. POST /collections/collect (bench/collect.lua) against the in-process MoMo emulator.
 # With TWO=1 it then runs a second `cowry serve` on the same database and drives creates at both at once
 # (one webhook endpoint at bench/receiver.py): the rate of the two against one, and that every delivery
-# and job ran once. BIN=<binary> runs another build (an A/B). Not a test: it asserts nothing.   DURATION=15 bash bench/paths.sh
+# and job ran once. BIN=<binary> runs another build (an A/B). SHUFFLE=shuf sends the callbacks in random
+# order (by default a collection's two payments, its checkout and its transfer account, come one after
+# the other, so the second waits on the first's settlement). Not a test: it asserts nothing.   DURATION=15 bash bench/paths.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -127,7 +129,7 @@ for n, line in enumerate(sys.stdin):
         "paid_at": "2026-11-28T10:00:00.000Z", "customer": {"email": "bench@example.com"}}},
         separators=(",", ":"))
     print(hmac.new(secret, body.encode(), hashlib.sha512).hexdigest(), body)
-' "$SECRET" >"$OUT/paths-webhooks.txt"
+' "$SECRET" | ${SHUFFLE:-cat} >"$OUT/paths-webhooks.txt"
 payments=$(wc -l <"$OUT/paths-webhooks.txt")
 drain
 BODIES="$OUT/paths-webhooks.txt" load webhook.lua 32 "$OUT/paths-webhook.txt"

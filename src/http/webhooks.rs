@@ -1,6 +1,8 @@
-//! `POST /webhooks/{provider}/{account}` (and the older `/webhooks/{provider}`): provider callbacks. Each is stored (raw body, the headers that matter,
-//! the verdict) before anything acts on it, answered fast, and acted on by a durable job, so a crash
-//! after the 200 loses nothing.
+//! `POST /webhooks/{provider}/{account}` (and the older `/webhooks/{provider}`): provider callbacks. Each
+//! is stored (raw body, the headers that matter, the verdict) before it is answered, either with its
+//! effect or with a durable job that acts on it, so a crash after the 200 loses nothing. A verified
+//! success for a collection's plain payment settles in the transaction that stores its receipt (one
+//! statement, `store::paid_callback`); anything else, or that settlement failing, goes to a job.
 //! - Paystack signs: the hex HMAC-SHA512 of the raw body under the account's secret key, checked in
 //!   constant time before the body is trusted. Missing or bad → 401, nothing changes.
 //! - MTN MoMo and Airtel Money callbacks are not (verifiably) signed: they are hints that bring the
@@ -417,8 +419,9 @@ impl Received<'_> {
         self.paystack_verified(attempt.as_ref()).await
     }
 
-    /// A verified Paystack delivery: stored, and (the first time) acted on by a job when it names a
-    /// Cowry payment.
+    /// A verified Paystack delivery: stored, and (the first time) acted on when it names a Cowry payment —
+    /// a collection's plain payment settled before the answer, in the transaction that stores the
+    /// receipt; anything else by a job.
     async fn paystack_verified(
         &self,
         attempt: Option<&AttemptRow>,
@@ -445,6 +448,17 @@ impl Received<'_> {
             (Some(_), false) => None,
         };
         let id = new_id("whr");
+        if let (Some((attempt, amount)), false, None) = (success, settled, transfer) {
+            // A collection's plain payment: settled before the answer, when it can be.
+            let receipt = NewReceipt {
+                dedupe_key: Some(&dedupe_key),
+                ..self.receipt(&id, "paystack", Some(attempt), "verified")
+            };
+            if webhook::settle_before_answer(self.state, attempt, amount, &receipt).await {
+                counted(&receipt, true);
+                return Ok(acknowledged());
+            }
+        }
         let payload;
         let then = match (attempt, transfer) {
             (_, Some(account)) => {

@@ -68,17 +68,18 @@ pub async fn apply_success(
     }))
 }
 
-/// A webhook job's verified `charge.success` of `amount`, settled with its `receipt` stamped and its job
-/// ended: in one statement when the attempt is a collection's plain payment, open and asking for exactly
-/// that amount (`store::paid_callback`), then the excess flagged if any and the collection published, as
-/// [`apply_success`] and [`follow`] would. `None` when it is anything else: nothing was written, and the
-/// caller settles it with [`apply_success`].
+/// A verified `charge.success` of `amount`, settled with its `receipt` (stamped and its job ended, or
+/// stored processed by the intake): in one statement when the attempt is a collection's plain payment,
+/// open and asking for exactly that amount (`store::paid_callback`), then the excess flagged if any and
+/// the collection published, as [`apply_success`] and [`follow`] would. `None` when it is anything else,
+/// or (a receipt the intake stores) not the first of its key: the caller rolls back and settles it the
+/// general way.
 pub async fn apply_paid_callback(
     conn: &mut PgConnection,
     (merchant_id, attempt_id): (&str, &str),
     amount: Money,
     source: &str,
-    (receipt_id, job): (&str, &crate::store::jobs::Job),
+    receipt: &paid_callback::Receipt<'_>,
 ) -> Result<Option<Settled>, sqlx::Error> {
     let report = Report {
         status: PaymentStatus::Succeeded,
@@ -90,19 +91,15 @@ pub async fn apply_paid_callback(
     let change = reported_success(&poll);
     let data = report_data(attempt_id, &report, source);
     let (completed, after_close) = (new_id("evt"), new_id("evt"));
-    let receipt = paid_callback::Receipt {
-        id: receipt_id,
-        outcome: &outcome,
-        job,
-    };
     let (minor, currency) = (amount.minor(), amount.currency().code());
     let attempt = (merchant_id, attempt_id);
     let events = (completed.as_str(), after_close.as_str());
+    let receipt = (receipt, outcome.as_str());
     let settled = paid_callback::settle(
-        conn, attempt, minor, currency, &change, &data, events, &receipt,
+        conn, attempt, minor, currency, &change, &data, events, receipt,
     )
     .await?;
-    let Some(settled) = settled else {
+    let Some(settled) = settled.filter(|s| s.first) else {
         return Ok(None);
     };
     let attempt = &settled.attempt;

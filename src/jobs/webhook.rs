@@ -9,8 +9,10 @@ use crate::domain::currency::Currency;
 use crate::domain::money::Money;
 use crate::domain::settlement::{PaymentStatus, Report};
 use crate::providers::paystack::{self, WebhookEvent};
+use crate::store::attempts::AttemptRow;
 use crate::store::jobs::Job;
-use crate::store::webhooks;
+use crate::store::paid_callback::{self, Receipt};
+use crate::store::webhooks::{self, NewReceipt};
 use crate::AppState;
 
 pub const KIND: &str = "webhook";
@@ -48,7 +50,7 @@ pub const REPEATS_SETTLED: &str = "Nothing: repeats the success Cowry recorded";
 /// The amount a verified `charge.success` reports for this attempt (naming its own reference), if the
 /// callback is one. A success that only repeats what the attempt recorded decides nothing, so its receipt
 /// is stamped processed at once instead of costing a job (`http::webhooks`).
-pub fn success_for(attempt: &crate::store::attempts::AttemptRow, body: &[u8]) -> Option<Money> {
+pub fn success_for(attempt: &AttemptRow, body: &[u8]) -> Option<Money> {
     match paystack::parse_webhook(body) {
         Ok(WebhookEvent::ChargeSuccess { reference, amount })
             if reference == attempt.provider_reference =>
@@ -63,13 +65,54 @@ pub fn success_for(attempt: &crate::store::attempts::AttemptRow, body: &[u8]) ->
 /// succeeded attempt only moves on to `reversed`, and a `charge.success` acted on after that would change
 /// nothing either, so the receipt reads as if it had come before the reversal, which it did from the
 /// attempt's point of view.
-pub fn records_success(attempt: &crate::store::attempts::AttemptRow, amount: Money) -> bool {
-    attempt.status == "succeeded"
-        && attempt.amount_minor == Some(amount.minor())
+pub fn records_success(attempt: &AttemptRow, amount: Money) -> bool {
+    attempt.status == "succeeded" && is_its_amount(attempt, amount)
+}
+
+/// Whether `amount` is exactly what the attempt asked for (or recorded).
+fn is_its_amount(attempt: &AttemptRow, amount: Money) -> bool {
+    attempt.amount_minor == Some(amount.minor())
         && attempt
             .currency
             .as_deref()
             .is_some_and(|c| c.trim() == amount.currency().code())
+}
+
+/// Settles a verified `charge.success` of `amount` for a collection's plain payment before the callback
+/// is answered: the receipt is stored processed in the transaction that completes the collection, so
+/// the payment costs no job (written, taken and ended) and the merchant hears of it at once. Only for an
+/// attempt that, as read, is such a payment, open and asking for exactly `amount`, and only for the
+/// first receipt of its key. `false` when it did not settle it (anything else, a duplicate, or the
+/// transaction failed): nothing of it stays, and the caller stores the receipt with its job.
+pub async fn settle_before_answer(
+    state: &AppState,
+    attempt: &AttemptRow,
+    amount: Money,
+    receipt: &NewReceipt<'_>,
+) -> bool {
+    let open = super::reconcile::OPEN.contains(&attempt.status.as_str());
+    let plain = paid_callback::is_plain_payment(attempt);
+    if !(open && plain && is_its_amount(attempt, amount)) || receipt.dedupe_key.is_none() {
+        return false;
+    }
+    let settled = async {
+        let mut tx = crate::db::begin(&state.pool).await?;
+        let ids = (attempt.merchant_id.as_str(), attempt.id.as_str());
+        let receipt = Receipt::New(receipt);
+        let settled =
+            settle::apply_paid_callback(&mut tx, ids, amount, "webhook", &receipt).await?;
+        // Anything else (a duplicate's writes among them) rolls back as `tx` drops.
+        if settled.is_some() {
+            tx.commit().await?;
+        }
+        Ok::<_, sqlx::Error>(settled.is_some())
+    };
+    settled.await.unwrap_or_else(|e| {
+        // The receipt is stored with its job instead, which settles it (or finds it settled, if the
+        // commit landed after all: then the receipt is a duplicate, acted on by nothing).
+        tracing::warn!(error = %e, "could not settle a callback before answering; queued instead");
+        false
+    })
 }
 
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
@@ -94,8 +137,11 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
         // A success the intake read from the verified body: no need to read it again. A collection's
         // plain payment settles with the receipt's stamp and the job's end in one statement.
         let attempt = (merchant_id, attempt_id);
-        let receipt = (receipt_id, job);
-        if settle::apply_paid_callback(&mut tx, attempt, amount, "webhook", receipt)
+        let receipt = Receipt::Stored {
+            id: receipt_id,
+            job,
+        };
+        if settle::apply_paid_callback(&mut tx, attempt, amount, "webhook", &receipt)
             .await?
             .is_some()
         {

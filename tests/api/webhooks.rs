@@ -1,5 +1,6 @@
-//! Inbound provider callbacks: verified over the raw body, stored before acting, de-duplicated, never
-//! moving a terminal state, acted on by a durable job that survives the process that answered 200.
+//! Inbound provider callbacks: verified over the raw body, stored before the answer, de-duplicated, never
+//! moving a terminal state; a plain payment's success settled before the answer, anything else acted
+//! on by a durable job that survives the process that answered 200.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -299,6 +300,8 @@ async fn unknown_events_are_acknowledged_and_recorded_and_unknown_providers_are_
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A callback that needs a job (here a success for another amount, which flags the payment) is stored
+/// with its job before the 200: a process that answers and then does nothing more loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on() {
     // This process answers callbacks but runs no workers: as if it died right after the 200.
@@ -308,11 +311,11 @@ async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on()
     ])
     .await;
     let (id, reference, secret) = pending_paystack_collection(&app, 5).await;
-    let body = charge_success(&reference, 45_002);
+    let body = charge_success(&reference, 45_000);
     let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
     let (status, _) = deliver(&app, "paystack", &body, Some(&signature)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(collection(&app, &id).await["status"], "pending");
+    assert_eq!(events(&app, &id).await, ["collection.created"]);
     assert_eq!(
         app.count("select count(*) from jobs where kind = 'webhook'")
             .await,
@@ -327,8 +330,11 @@ async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on()
             ("COWRY_RECONCILE_SCHEDULE", "1h"),
         ])
         .await;
-    eventually("the other process to complete the collection", || async {
-        (collection(&app, &id).await["status"] == "completed").then_some(())
+    eventually("the other process to flag the payment", || async {
+        events(&app, &id)
+            .await
+            .contains(&"payment.flagged".to_owned())
+            .then_some(())
     })
     .await;
     assert_eq!(
@@ -336,6 +342,129 @@ async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on()
             .await,
         0
     );
+}
+
+/// A verified success for a collection's plain payment settles before the 200, in the transaction that
+/// stores its receipt: with no worker running at all, the collection is complete (its event published
+/// with the collection as GET shows it) when the answer arrives, the receipt is processed, and no job
+/// was written; the same delivery again is a duplicate that changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_payments_success_settles_before_the_answer_and_costs_no_job() {
+    let app = spawn_with(&[
+        ("COWRY_WORKERS", "false"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+    ])
+    .await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 7).await;
+    let body = charge_success(&reference, 45_002);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    for _ in 0..2 {
+        let (status, answer) = deliver(&app, "paystack", &body, Some(&signature)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let now = collection(&app, &id).await;
+        assert_eq!(now["status"], "completed", "{now}");
+        assert_eq!(
+            events(&app, &id).await,
+            ["collection.created", "collection.completed"]
+        );
+    }
+    let (_, stream) = app.get("/events?type=collection.completed").await;
+    let completed = &stream["data"][0];
+    assert_eq!(completed["data"]["id"], id.as_str(), "{stream}");
+    assert_eq!(completed["data"]["status"], "completed");
+
+    let receipts: Vec<(bool, Option<String>, bool)> = sqlx::query_as(
+        "select duplicate, outcome, processed_at is not null from webhook_receipts order by received_at",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(receipts.len(), 2, "{receipts:?}");
+    assert_eq!(
+        receipts[0],
+        (false, Some("Move(Succeeded)".to_owned()), true)
+    );
+    assert!(receipts[1].0, "the second is a duplicate: {receipts:?}");
+    let status: String =
+        sqlx::query_scalar("select status from provider_attempts where provider_reference = $1")
+            .bind(&reference)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "succeeded");
+    assert_eq!(
+        app.count("select count(*) from jobs where kind in ('webhook', 'reconcile')")
+            .await,
+        0,
+        "no job acts on it, and the payment's status poll ended"
+    );
+}
+
+/// When the settlement before the answer fails (here a fault PostgreSQL raises inside it), nothing of
+/// it stays: the receipt is stored with its job and answered 200 all the same, and the job settles it.
+/// A duplicate of that callback arriving before the job ran settles nothing (its settlement is rolled
+/// back as a duplicate's) and is stored as a duplicate; the job then completes the collection once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settlement_that_fails_before_the_answer_leaves_the_receipt_to_its_job() {
+    let app = spawn_with(&[
+        ("COWRY_WORKERS", "false"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+    ])
+    .await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 8).await;
+    sqlx::raw_sql(
+        "create function refuse_settled_receipt() returns trigger language plpgsql as $$
+         begin raise exception 'injected fault'; end $$;
+         create trigger refuse_settled_receipt before insert on webhook_receipts
+         for each row when (new.processed_at is not null) execute function refuse_settled_receipt();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let body = charge_success(&reference, 45_002);
+    let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+    let (status, answer) = deliver(&app, "paystack", &body, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let pending = || async {
+        assert_eq!(collection(&app, &id).await["status"], "pending");
+        assert_eq!(events(&app, &id).await, ["collection.created"]);
+        let status: String = sqlx::query_scalar(
+            "select status from provider_attempts where provider_reference = $1",
+        )
+        .bind(&reference)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(status, "pending");
+    };
+    pending().await;
+    let jobs = "select count(*) from jobs where kind = 'webhook'";
+    assert_eq!(app.count(jobs).await, 1);
+
+    sqlx::raw_sql("drop trigger refuse_settled_receipt on webhook_receipts")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, answer) = deliver(&app, "paystack", &body, Some(&signature)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    pending().await;
+    let stored = "select count(*) from webhook_receipts where duplicate";
+    assert_eq!(app.count(stored).await, 1);
+    assert_eq!(app.count(jobs).await, 1);
+
+    let _workers = app.sibling(&CALLBACKS_ONLY).await;
+    eventually("the job to complete the collection", || async {
+        (collection(&app, &id).await["status"] == "completed").then_some(())
+    })
+    .await;
+    assert_eq!(
+        events(&app, &id).await,
+        ["collection.created", "collection.completed"]
+    );
+    eventually("the job to end", || async {
+        (app.count(jobs).await == 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
