@@ -69,6 +69,10 @@ pub struct Shared {
     /// Concurrent provider callbacks' look-ups of their payment, read together (`store::read_batch`).
     pub attempt_reads:
         Arc<store::group_commit::GroupCommit<store::read_batch::AttemptsByReference>>,
+    /// Payments a callback named that had succeeded, by what named them (`http::webhooks`): a repeated
+    /// success needs no read.
+    pub succeeded_attempts:
+        cache::TtlCache<store::read_batch::ReferenceKey, store::attempts::AttemptRow>,
 }
 
 impl AppState {
@@ -101,6 +105,7 @@ impl AppState {
             receipts: Arc::new(receipts),
             reads: Arc::new(reads),
             attempt_reads: Arc::new(attempt_reads),
+            succeeded_attempts: cache::TtlCache::new(http::webhooks::SUCCEEDED_ATTEMPT_TTL),
             accounts,
             pool,
             config: Arc::new(config),

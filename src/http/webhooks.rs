@@ -72,6 +72,9 @@ pub async fn receive(
     dispatch(&state, &provider, None, &query, client, &headers, &body).await
 }
 
+/// How long a succeeded payment a callback named is remembered (`Received::attempt_by_reference`).
+pub const SUCCEEDED_ATTEMPT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Deliveries that fail verification, per client address: a provider's genuine callbacks are never
 /// counted (they verify), so only forgers and misconfigured senders meet this.
 const FAILED_VERIFICATIONS: Rate = Rate {
@@ -504,7 +507,12 @@ impl Received<'_> {
     }
 
     /// The attempt a callback names (within a merchant's, when it came to an account's URL), looked up
-    /// together with the other callbacks arriving now (`store::read_batch::AttemptsByReference`).
+    /// together with the other callbacks arriving now (`store::read_batch::AttemptsByReference`), or
+    /// remembered: an attempt read as `succeeded` is kept (without its call records), since what the
+    /// intake reads of it cannot change in a way that matters here — a succeeded attempt only moves on
+    /// to `reversed`, and a callback decided as if it came before the reversal decides the same (see
+    /// `jobs::webhook::records_success`; anything else it reports goes to a job, which reads the attempt
+    /// afresh under its lock). Providers repeat deliveries; a repeat then costs no read.
     async fn attempt_by_reference(
         &self,
         merchant_id: Option<&str>,
@@ -516,7 +524,18 @@ impl Received<'_> {
             kind.to_owned(),
             reference.to_owned(),
         );
-        self.state.attempt_reads.submit(key).await
+        if let Some(attempt) = self.state.succeeded_attempts.get(&key) {
+            return Ok(Some(attempt));
+        }
+        let attempt = self.state.attempt_reads.submit(key.clone()).await?;
+        if let Some(succeeded) = attempt.as_ref().filter(|a| a.status == "succeeded") {
+            let kept = AttemptRow {
+                calls: sqlx::types::Json(Value::Null),
+                ..succeeded.clone()
+            };
+            self.state.succeeded_attempts.put(key, kept);
+        }
+        Ok(attempt)
     }
 
     /// An unsigned callback: stored, and the attempt it names is re-checked with the provider now.

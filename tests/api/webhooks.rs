@@ -598,6 +598,56 @@ fn charge_success_with_id(reference: &str, amount_minor: i64, id: u64) -> Vec<u8
     serde_json::to_vec(&body).unwrap()
 }
 
+/// A payment a callback found succeeded is remembered by the process: its repeats are decided without
+/// reading it again. Shown by changing the stored row behind the process's back (as a refund's reversal
+/// would, which decides a repeated success no differently): the next repeat is still stamped at once as
+/// repeating the recorded success, where a fresh read would have set a job going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_success_is_decided_from_the_remembered_payment() {
+    let app = spawn_with(&[
+        ("COWRY_WORKERS", "false"),
+        ("COWRY_RECONCILE_SCHEDULE", "1h"),
+    ])
+    .await;
+    let (id, reference, secret) = pending_paystack_collection(&app, 9).await;
+    let signed = |event: u64| {
+        let body = charge_success_with_id(&reference, 45_002, event);
+        let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
+        (body, signature)
+    };
+    for event in [4_099_280_001, 4_099_280_002] {
+        let (body, signature) = signed(event);
+        let (status, answer) = deliver(&app, "paystack", &body, Some(&signature)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    assert_eq!(collection(&app, &id).await["status"], "completed");
+    sqlx::query("update provider_attempts set status = 'reversed' where provider_reference = $1")
+        .bind(&reference)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (body, signature) = signed(4_099_280_003);
+    assert_eq!(
+        deliver(&app, "paystack", &body, Some(&signature)).await.0,
+        StatusCode::OK
+    );
+    let outcomes: Vec<Option<String>> =
+        sqlx::query_scalar("select outcome from webhook_receipts order by received_at")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let repeat = Some(cowry::jobs::webhook::REPEATS_SETTLED.to_owned());
+    assert_eq!(
+        outcomes,
+        [Some("Move(Succeeded)".to_owned()), repeat.clone(), repeat]
+    );
+    assert_eq!(
+        app.count("select count(*) from jobs where kind = 'webhook'")
+            .await,
+        0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_repeating_a_recorded_one_is_processed_at_once_and_another_amount_is_not() {
     let app = spawn_with(&CALLBACKS_ONLY).await;
