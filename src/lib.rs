@@ -69,6 +69,8 @@ pub struct Shared {
     /// Concurrent provider callbacks' look-ups of their payment, read together (`store::read_batch`).
     pub attempt_reads:
         Arc<store::group_commit::GroupCommit<store::read_batch::AttemptsByReference>>,
+    /// Concurrent callbacks' settlements before their answer, in one transaction (`jobs::paid_callbacks`).
+    pub paid_callbacks: Arc<store::group_commit::GroupCommit<jobs::paid_callbacks::PaidCallbacks>>,
     /// Payments a callback named that had succeeded, by what named them (`http::webhooks`): a repeated
     /// success needs no read.
     pub succeeded_attempts:
@@ -105,6 +107,10 @@ impl AppState {
             receipts: Arc::new(receipts),
             reads: Arc::new(reads),
             attempt_reads: Arc::new(attempt_reads),
+            paid_callbacks: Arc::new(store::group_commit::GroupCommit::new(
+                pool.clone(),
+                config.receipt_writers,
+            )),
             succeeded_attempts: cache::TtlCache::new(http::webhooks::SUCCEEDED_ATTEMPT_TTL),
             accounts,
             pool,

@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Rows per group-committed create statement (`store::group_commit`).
     pub create_batch_rows: prometheus::Histogram,
     pub receipt_batch_rows: prometheus::Histogram,
+    /// Callbacks settled per shared transaction before their answer (`jobs::paid_callbacks`).
+    pub settlement_batch_rows: prometheus::Histogram,
     /// Look-ups per grouped `GET /collections/{id}` statement (`store::read_batch`).
     pub read_batch_rows: prometheus::Histogram,
     /// Callbacks' payments looked up per grouped statement (`store::read_batch::AttemptsByReference`).
@@ -120,6 +122,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
             &registry,
             "cowry_receipt_batch_rows",
             "Provider callbacks' receipts written per group-committed statement",
+        ),
+        settlement_batch_rows: batch_rows(
+            &registry,
+            "cowry_settlement_batch_rows",
+            "Provider callbacks settled per shared transaction before their answer",
         ),
         read_batch_rows: batch_rows(
             &registry,

@@ -13,6 +13,7 @@ pub mod kinds;
 pub mod mandate;
 pub mod message;
 pub mod notice;
+pub mod paid_callbacks;
 pub mod queue;
 pub mod receipt;
 pub mod reconcile;

@@ -68,19 +68,29 @@ pub async fn apply_success(
     }))
 }
 
+/// What [`apply_paid_callback`] came to.
+#[derive(Debug)]
+pub enum Paid {
+    Settled(Settled),
+    /// Not a plain payment open and asking for exactly that amount: nothing was written, and the caller
+    /// settles it the general way.
+    Elsewhere,
+    /// A receipt the intake stores that is not the first of its key: the caller rolls back what was
+    /// written (a duplicate acts on nothing).
+    Duplicate,
+}
+
 /// A verified `charge.success` of `amount`, settled with its `receipt` (stamped and its job ended, or
 /// stored processed by the intake): in one statement when the attempt is a collection's plain payment,
 /// open and asking for exactly that amount (`store::paid_callback`), then the excess flagged if any and
-/// the collection published, as [`apply_success`] and [`follow`] would. `None` when it is anything else,
-/// or (a receipt the intake stores) not the first of its key: the caller rolls back and settles it the
-/// general way.
+/// the collection published, as [`apply_success`] and [`follow`] would.
 pub async fn apply_paid_callback(
     conn: &mut PgConnection,
     (merchant_id, attempt_id): (&str, &str),
     amount: Money,
     source: &str,
     receipt: &paid_callback::Receipt<'_>,
-) -> Result<Option<Settled>, sqlx::Error> {
+) -> Result<Paid, sqlx::Error> {
     let report = Report {
         status: PaymentStatus::Succeeded,
         amount: Some(amount),
@@ -99,8 +109,10 @@ pub async fn apply_paid_callback(
         conn, attempt, minor, currency, &change, &data, events, receipt,
     )
     .await?;
-    let Some(settled) = settled.filter(|s| s.first) else {
-        return Ok(None);
+    let settled = match settled {
+        None => return Ok(Paid::Elsewhere),
+        Some(settled) if !settled.first => return Ok(Paid::Duplicate),
+        Some(settled) => settled,
     };
     let attempt = &settled.attempt;
     if let (Some(owed), Some(collection)) = (settled.owed, &attempt.collection_id) {
@@ -114,7 +126,7 @@ pub async fn apply_paid_callback(
     }
     publish_owner(conn, attempt).await?;
     count(source, &decision);
-    Ok(Some(Settled {
+    Ok(Paid::Settled(Settled {
         decision,
         open: false,
     }))

@@ -3,8 +3,9 @@
 
 use serde_json::json;
 
+use super::paid_callbacks::PaidCallback;
 use super::queue::Outcome;
-use super::settle;
+use super::settle::{self, Paid};
 use crate::domain::currency::Currency;
 use crate::domain::money::Money;
 use crate::domain::settlement::{PaymentStatus, Report};
@@ -79,8 +80,9 @@ fn is_its_amount(attempt: &AttemptRow, amount: Money) -> bool {
 }
 
 /// Settles a verified `charge.success` of `amount` for a collection's plain payment before the callback
-/// is answered: the receipt is stored processed in the transaction that completes the collection, so
-/// the payment costs no job (written, taken and ended) and the merchant hears of it at once. Only for an
+/// is answered: the receipt is stored processed in the transaction that completes the collection (shared
+/// with the other callbacks settling at the same moment, `jobs::paid_callbacks`), so the payment costs
+/// no job (written, taken and ended) and the merchant hears of it at once. Only for an
 /// attempt that, as read, is such a payment, open and asking for exactly `amount`, and only for the
 /// first receipt of its key. `false` when it did not settle it (anything else, a duplicate, or the
 /// transaction failed): nothing of it stays, and the caller stores the receipt with its job.
@@ -95,24 +97,26 @@ pub async fn settle_before_answer(
     if !(open && plain && is_its_amount(attempt, amount)) || receipt.dedupe_key.is_none() {
         return false;
     }
-    let settled = async {
-        let mut tx = crate::db::begin(&state.pool).await?;
-        let ids = (attempt.merchant_id.as_str(), attempt.id.as_str());
-        let receipt = Receipt::New(receipt);
-        let settled =
-            settle::apply_paid_callback(&mut tx, ids, amount, "webhook", &receipt).await?;
-        // Anything else (a duplicate's writes among them) rolls back as `tx` drops.
-        if settled.is_some() {
-            tx.commit().await?;
-        }
-        Ok::<_, sqlx::Error>(settled.is_some())
+    let Some(collection_id) = attempt.collection_id.clone() else {
+        return false;
     };
-    settled.await.unwrap_or_else(|e| {
-        // The receipt is stored with its job instead, which settles it (or finds it settled, if the
-        // commit landed after all: then the receipt is a duplicate, acted on by nothing).
-        tracing::warn!(error = %e, "could not settle a callback before answering; queued instead");
-        false
-    })
+    let settlement = PaidCallback {
+        merchant_id: attempt.merchant_id.clone(),
+        attempt_id: attempt.id.clone(),
+        collection_id,
+        amount,
+        receipt: receipt.row(),
+    };
+    state
+        .paid_callbacks
+        .submit(settlement)
+        .await
+        .unwrap_or_else(|e| {
+            // The receipt is stored with its job instead, which settles it (or finds it settled, if
+            // the commit landed after all: then the receipt is a duplicate, acted on by nothing).
+            tracing::warn!(error = %e, "could not settle a callback before answering; queued instead");
+            false
+        })
 }
 
 pub async fn run(state: &AppState, job: &Job) -> Outcome {
@@ -141,12 +145,13 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             id: receipt_id,
             job,
         };
-        if settle::apply_paid_callback(&mut tx, attempt, amount, "webhook", &receipt)
-            .await?
-            .is_some()
-        {
-            tx.commit().await?;
-            return Ok(Outcome::Finished);
+        match settle::apply_paid_callback(&mut tx, attempt, amount, "webhook", &receipt).await? {
+            Paid::Settled(_) => {
+                tx.commit().await?;
+                return Ok(Outcome::Finished);
+            }
+            // (A stored receipt is the first of its key: never a duplicate.)
+            Paid::Elsewhere | Paid::Duplicate => {}
         }
         let settled =
             settle::apply_success(&mut tx, merchant_id, attempt_id, amount, "webhook").await?;

@@ -13,7 +13,7 @@ use crate::domain::collection::event;
 use crate::store::attempts::{self, AttemptRow, Change};
 use crate::store::collections;
 use crate::store::jobs::{finish_ctes, Job};
-use crate::store::webhooks::NewReceipt;
+use crate::store::webhooks::ReceiptRow;
 
 /// The receipt of the callback being settled.
 pub enum Receipt<'a> {
@@ -22,7 +22,7 @@ pub enum Receipt<'a> {
     /// Not stored yet (the intake settles the payment before answering): stored processed, if it is the
     /// first receipt of its `dedupe_key`. If it is not, the statement's other writes must not stay: the
     /// caller rolls back (see [`Settled::first`]).
-    New(&'a NewReceipt<'a>),
+    New(&'a ReceiptRow),
 }
 
 /// The SQL condition on `provider_attempts` that makes an attempt a collection's plain payment, and the
@@ -145,13 +145,13 @@ pub async fn settle(
             .bind(job.id)
             .bind(job.worker.as_str()),
         Receipt::New(r) => query
-            .bind(r.id)
+            .bind(r.id.as_str())
             .bind(outcome)
-            .bind(r.provider)
-            .bind(r.dedupe_key)
-            .bind(sqlx::types::Json(r.headers))
-            .bind(r.body)
-            .bind(r.verdict),
+            .bind(r.provider.as_str())
+            .bind(r.dedupe_key.as_deref())
+            .bind(sqlx::types::Json(&r.headers))
+            .bind(r.body.as_slice())
+            .bind(r.verdict.as_str()),
     };
     let row: Option<Row> = query.fetch_optional(conn).await?;
     Ok(row.map(|r| Settled {

@@ -48,14 +48,14 @@ pub enum Then<'a> {
 /// writer ([`Receipts`]).
 #[derive(Debug, Clone)]
 pub struct ReceiptRow {
-    id: String,
-    provider: String,
+    pub(crate) id: String,
+    pub(crate) provider: String,
     merchant_id: Option<String>,
     attempt_id: Option<String>,
-    headers: Value,
-    body: Vec<u8>,
-    verdict: String,
-    dedupe_key: Option<String>,
+    pub(crate) headers: Value,
+    pub(crate) body: Vec<u8>,
+    pub(crate) verdict: String,
+    pub(crate) dedupe_key: Option<String>,
     outcome: Option<String>,
     /// Stamped processed at once (if first).
     processed: bool,

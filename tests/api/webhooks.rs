@@ -1139,3 +1139,114 @@ async fn a_paid_callback_settles_in_one_statement_after_a_close_or_a_short_trans
         0
     );
 }
+
+/// Settlements before the answer written together (`jobs::paid_callbacks`): one transaction settles each
+/// as it would be settled alone — a plain payment asking for the amount completes its collection with
+/// its receipt stored processed; anything else writes nothing and answers `false` — and a delivery that
+/// turns out to be a duplicate fails the transaction, which leaves nothing; each then runs alone, and
+/// only the duplicate settles nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlements_written_together_are_each_decided_as_alone() {
+    use cowry::domain::{currency::Currency, money::Money};
+    use cowry::jobs::paid_callbacks::{PaidCallback, PaidCallbacks};
+    use cowry::store::group_commit::{self, Batch};
+    use cowry::store::webhooks::{NewReceipt, Then};
+
+    let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
+    let mut collections = Vec::new();
+    for n in 0..5 {
+        let (id, _, _) = pending_paystack_collection(&app, 20 + n).await;
+        let (attempt, merchant): (String, String) = sqlx::query_as(
+            "select id, merchant_id from provider_attempts
+             where collection_id = $1 and operation = 'initialize'",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        collections.push((id, attempt, merchant));
+    }
+    let headers = json!({"content-type": "application/json"});
+    let ngn = Currency::parse("NGN").unwrap();
+    let callback = |n: usize, key: &str, minor: i64| {
+        let (collection, attempt, merchant) = &collections[n];
+        let receipt_id = format!("whr_settle_{n}");
+        PaidCallback {
+            merchant_id: merchant.clone(),
+            attempt_id: attempt.clone(),
+            collection_id: collection.clone(),
+            amount: Money::from_minor(minor, ngn),
+            receipt: NewReceipt {
+                id: &receipt_id,
+                provider: "paystack",
+                merchant_id: Some(merchant),
+                attempt_id: Some(attempt),
+                headers: &headers,
+                body: b"{}",
+                verdict: "verified",
+                dedupe_key: Some(key),
+                outcome: None,
+                then: Then::Nothing,
+            }
+            .row(),
+        }
+    };
+    let status = |n: usize| {
+        let (id, pool) = (collections[n].0.clone(), app.pool.clone());
+        async move {
+            sqlx::query_scalar::<_, String>("select status from collections where id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    // One transaction: a payment settled, another amount not.
+    let rows = [callback(0, "s0", 45_002), callback(1, "s1", 45_000)];
+    let answers = PaidCallbacks::many(&app.pool, &rows).await.unwrap();
+    assert!(matches!(answers[..], [Ok(true), Ok(false)]), "{answers:?}");
+    assert_eq!(
+        (status(0).await.as_str(), status(1).await.as_str()),
+        ("completed", "pending")
+    );
+
+    // A key already claimed (its receipt stored by another delivery): the transaction fails whole.
+    sqlx::query("insert into webhook_dedupe (provider, dedupe_key, receipt_id) values ('paystack', 's3', 'whr_earlier')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let rows = [callback(2, "s2", 45_002), callback(3, "s3", 45_002)];
+    assert!(PaidCallbacks::many(&app.pool, &rows).await.is_err());
+    assert_eq!(
+        (status(2).await.as_str(), status(3).await.as_str()),
+        ("pending", "pending")
+    );
+    let answers = group_commit::write_batch::<PaidCallbacks>(&app.pool, &rows).await;
+    assert!(matches!(answers[..], [Ok(true), Ok(false)]), "{answers:?}");
+    assert_eq!(
+        (status(2).await.as_str(), status(3).await.as_str()),
+        ("completed", "pending")
+    );
+    let attempt3: String = sqlx::query_scalar("select status from provider_attempts where id = $1")
+        .bind(&collections[3].1)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(attempt3, "pending", "the duplicate's move was undone");
+
+    let stored: Vec<(String, Option<String>, bool)> = sqlx::query_as(
+        "select id, outcome, processed_at is not null from webhook_receipts order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let settled = |id: &str| (id.to_owned(), Some("Move(Succeeded)".to_owned()), true);
+    assert_eq!(stored, [settled("whr_settle_0"), settled("whr_settle_2")]);
+    for n in [0, 2] {
+        assert_eq!(
+            events(&app, &collections[n].0).await,
+            ["collection.created", "collection.completed"]
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! Verified successes for collections' plain payments, settled before their callbacks are answered
+//! (`jobs::webhook::settle_before_answer`), and settled together: the callbacks arriving at the same
+//! moment share one transaction, so one `BEGIN`, one `COMMIT` and one WAL flush (`store::group_commit`).
+//! Each keeps its own answer: settled, or not (then its caller stores the receipt with its job).
+//!
+//! In the shared transaction each settlement is the statement it would be alone (`store::paid_callback`),
+//! taken in the order of the collections they complete, so that two such transactions lock collections
+//! in one order. A delivery that turns out not to be the first of its key fails the whole transaction —
+//! its writes cannot be undone alone — and then each runs alone, as after any failure.
+
+use sqlx::PgPool;
+
+use super::settle::{self, Paid};
+use crate::domain::money::Money;
+use crate::store::group_commit::Batch;
+use crate::store::paid_callback::Receipt;
+use crate::store::webhooks::ReceiptRow;
+
+/// One callback's settlement: the attempt it pays, what it reports, and its receipt (not yet stored).
+#[derive(Debug, Clone)]
+pub struct PaidCallback {
+    pub merchant_id: String,
+    pub attempt_id: String,
+    /// The collection the attempt pays (the order settlements lock in).
+    pub collection_id: String,
+    pub amount: Money,
+    pub receipt: ReceiptRow,
+}
+
+pub struct PaidCallbacks;
+
+impl Batch for PaidCallbacks {
+    type Row = PaidCallback;
+    /// Whether it was settled (and its receipt stored with it).
+    type Answer = bool;
+
+    async fn one(pool: &PgPool, row: &PaidCallback) -> Result<bool, sqlx::Error> {
+        let mut tx = crate::db::begin(pool).await?;
+        // Anything but a settlement (a duplicate's writes among them) rolls back as `tx` drops.
+        match settle_in(&mut tx, row).await? {
+            Paid::Settled(_) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+            Paid::Elsewhere | Paid::Duplicate => Ok(false),
+        }
+    }
+
+    async fn many(
+        pool: &PgPool,
+        rows: &[PaidCallback],
+    ) -> Result<Vec<Result<bool, sqlx::Error>>, sqlx::Error> {
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by_key(|&n| (&rows[n].merchant_id, &rows[n].collection_id));
+        let mut answers: Vec<Result<bool, sqlx::Error>> = rows.iter().map(|_| Ok(false)).collect();
+        let mut tx = crate::db::begin(pool).await?;
+        for n in order {
+            answers[n] = Ok(match settle_in(&mut tx, &rows[n]).await? {
+                Paid::Settled(_) => true,
+                Paid::Elsewhere => false,
+                Paid::Duplicate => {
+                    return Err(sqlx::Error::Protocol(
+                        "a duplicate callback among settlements written together".to_owned(),
+                    ))
+                }
+            });
+        }
+        tx.commit().await?;
+        Ok(answers)
+    }
+
+    fn observe(rows: usize) {
+        crate::metrics::METRICS
+            .settlement_batch_rows
+            .observe(rows as f64);
+    }
+}
+
+async fn settle_in(conn: &mut sqlx::PgConnection, row: &PaidCallback) -> Result<Paid, sqlx::Error> {
+    let attempt = (row.merchant_id.as_str(), row.attempt_id.as_str());
+    let receipt = Receipt::New(&row.receipt);
+    settle::apply_paid_callback(conn, attempt, row.amount, "webhook", &receipt).await
+}
