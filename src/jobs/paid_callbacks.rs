@@ -4,16 +4,17 @@
 //! Each keeps its own answer: settled, or not (then its caller stores the receipt with its job).
 //!
 //! In the shared transaction each settlement is the statement it would be alone (`store::paid_callback`),
-//! taken in the order of the collections they complete, so that two such transactions lock collections
-//! in one order. A delivery that turns out not to be the first of its key fails the whole transaction —
-//! its writes cannot be undone alone — and then each runs alone, as after any failure.
+//! after one statement has locked every attempt and collection they update, in one order
+//! (`paid_callback::lock_for`), so that two such transactions never wait on each other. A delivery that
+//! turns out not to be the first of its key fails the whole transaction — its writes cannot be undone
+//! alone — and then each runs alone, as after any failure.
 
 use sqlx::PgPool;
 
 use super::settle::{self, Paid};
 use crate::domain::money::Money;
 use crate::store::group_commit::Batch;
-use crate::store::paid_callback::Receipt;
+use crate::store::paid_callback::{self, Receipt};
 use crate::store::webhooks::ReceiptRow;
 
 /// One callback's settlement: the attempt it pays, what it reports, and its receipt (not yet stored).
@@ -50,12 +51,21 @@ impl Batch for PaidCallbacks {
         pool: &PgPool,
         rows: &[PaidCallback],
     ) -> Result<Vec<Result<bool, sqlx::Error>>, sqlx::Error> {
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by_key(|&n| (&rows[n].merchant_id, &rows[n].collection_id));
-        let mut answers: Vec<Result<bool, sqlx::Error>> = rows.iter().map(|_| Ok(false)).collect();
         let mut tx = crate::db::begin(pool).await?;
-        for n in order {
-            answers[n] = Ok(match settle_in(&mut tx, &rows[n]).await? {
+        let locked: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.merchant_id.as_str(),
+                    r.attempt_id.as_str(),
+                    r.collection_id.as_str(),
+                )
+            })
+            .collect();
+        paid_callback::lock_for(&mut tx, &locked).await?;
+        let mut answers: Vec<Result<bool, sqlx::Error>> = Vec::with_capacity(rows.len());
+        for row in rows {
+            answers.push(Ok(match settle_in(&mut tx, row).await? {
                 Paid::Settled(_) => true,
                 Paid::Elsewhere => false,
                 Paid::Duplicate => {
@@ -63,7 +73,7 @@ impl Batch for PaidCallbacks {
                         "a duplicate callback among settlements written together".to_owned(),
                     ))
                 }
-            });
+            }));
         }
         tx.commit().await?;
         Ok(answers)

@@ -160,3 +160,38 @@ pub async fn settle(
         first: r.first,
     }))
 }
+
+/// Locks, for settlements written together in the caller's transaction, every row they will update: the
+/// attempts `(merchant, attempt, collection)` name, then their collections, each set in key order. A
+/// settlement alone locks its attempt and then its collection; so do these, all at once, so no two
+/// transactions (together or alone) can wait on each other's rows — in whatever order the payments of
+/// one collection, or deliveries of one callback, came into each.
+pub async fn lock_for(
+    conn: &mut PgConnection,
+    settlements: &[(&str, &str, &str)],
+) -> Result<(), sqlx::Error> {
+    let merchants: Vec<&str> = settlements.iter().map(|s| s.0).collect();
+    let attempts: Vec<&str> = settlements.iter().map(|s| s.1).collect();
+    let collections: Vec<&str> = settlements.iter().map(|s| s.2).collect();
+    sqlx::query(
+        "with attempts as (
+             select 1 from provider_attempts
+             where (merchant_id, id) in (select * from unnest($1::text[], $2::text[]))
+             order by merchant_id, id
+             for no key update
+         ), collections as (
+             select 1 from collections
+             where (merchant_id, id) in (select * from unnest($1::text[], $3::text[]))
+               and (select count(*) from attempts) >= 0
+             order by merchant_id, id
+             for no key update
+         )
+         select count(*) from collections",
+    )
+    .bind(&merchants)
+    .bind(&attempts)
+    .bind(&collections)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1250,3 +1250,92 @@ async fn settlements_written_together_are_each_decided_as_alone() {
         );
     }
 }
+
+/// Two transactions of settlements holding the same payments in opposite orders never wait on each
+/// other: each locks every row it will update first, in one order (`store::paid_callback::lock_for`).
+/// Set up so that, settling row by row, the first would hold one payment and wait on the second's,
+/// while the second holds that one and waits on the first's: a deadlock, which fails one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlements_written_together_in_opposite_orders_do_not_deadlock() {
+    use cowry::domain::{currency::Currency, money::Money};
+    use cowry::jobs::paid_callbacks::{PaidCallback, PaidCallbacks};
+    use cowry::store::group_commit::Batch;
+    use cowry::store::webhooks::{NewReceipt, Then};
+
+    let app = std::sync::Arc::new(spawn_with(&[("COWRY_WORKERS", "false")]).await);
+    let mut payments = Vec::new();
+    for n in 0..2 {
+        let (id, _, _) = pending_paystack_collection(&app, 30 + n).await;
+        let (attempt, merchant): (String, String) = sqlx::query_as(
+            "select id, merchant_id from provider_attempts
+             where collection_id = $1 and operation = 'initialize'",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        payments.push((id, attempt, merchant));
+    }
+    let headers = json!({});
+    let callback = |n: usize, key: &str| {
+        let (collection, attempt, merchant) = &payments[n];
+        PaidCallback {
+            merchant_id: merchant.clone(),
+            attempt_id: attempt.clone(),
+            collection_id: collection.clone(),
+            amount: Money::from_minor(45_002, Currency::parse("NGN").unwrap()),
+            receipt: NewReceipt {
+                id: &format!("whr_{key}"),
+                provider: "paystack",
+                merchant_id: Some(merchant),
+                attempt_id: Some(attempt),
+                headers: &headers,
+                body: b"{}",
+                verdict: "verified",
+                dedupe_key: Some(key),
+                outcome: None,
+                then: Then::Nothing,
+            }
+            .row(),
+        }
+    };
+    // Each payment delivered twice (two event ids), once in each transaction.
+    let first = vec![callback(0, "a0"), callback(1, "a1")];
+    let second = vec![callback(1, "b1"), callback(0, "b0")];
+
+    // The first payment is held, so that the first transaction waits on it before anything else.
+    let mut holding = app.pool.begin().await.unwrap();
+    sqlx::query("select 1 from provider_attempts where id = $1 for update")
+        .bind(&payments[0].1)
+        .execute(&mut *holding)
+        .await
+        .unwrap();
+    let waiting = "select count(*) from pg_locks where not granted";
+    let run = |rows: Vec<PaidCallback>| {
+        let app = app.clone();
+        tokio::spawn(async move { PaidCallbacks::many(&app.pool, &rows).await })
+    };
+    let one = run(first);
+    eventually("the first to wait", || async {
+        (app.count(waiting).await >= 1).then_some(())
+    })
+    .await;
+    let other = run(second);
+    eventually("the second to wait too", || async {
+        (app.count(waiting).await >= 2).then_some(())
+    })
+    .await;
+    holding.commit().await.unwrap();
+    let (one, other) = (one.await.unwrap(), other.await.unwrap());
+    let settled = |answers: &[Result<bool, sqlx::Error>]| {
+        answers.iter().filter(|a| matches!(a, Ok(true))).count()
+    };
+    let (one, other) = (one.expect("no deadlock"), other.expect("no deadlock"));
+    assert_eq!(settled(&one) + settled(&other), 2, "{one:?} {other:?}");
+    for (id, _, _) in &payments {
+        assert_eq!(
+            events(&app, id).await,
+            ["collection.created", "collection.completed"]
+        );
+    }
+}
