@@ -84,6 +84,46 @@ pub async fn publish_snapshot(
 ) -> Result<(), sqlx::Error> {
     let types: Vec<&str> = CATALOGUE.iter().map(|(t, _)| *t).collect();
     let stamped = stream::stamp(conn, table, merchant_id, owner, &types, snapshot).await?;
+    deliver(conn, merchant_id, &stamped, snapshot).await
+}
+
+/// `publish` for several collections at once (settlements written together, `jobs::paid_callbacks`):
+/// their views read in one statement and their events stamped in one, then each one's deliveries
+/// written as `publish` writes them.
+pub async fn publish_collections(
+    conn: &mut PgConnection,
+    collections: &[(&str, &str)],
+) -> Result<(), sqlx::Error> {
+    let rows = crate::store::read_batch::collections(&mut *conn, collections).await?;
+    let mut owners = Vec::with_capacity(rows.len());
+    let mut snapshots = Vec::with_capacity(rows.len());
+    for (&(merchant_id, id), row) in collections.iter().zip(rows) {
+        let Some(row) = row else { continue };
+        let view = crate::http::collections::view::CollectionView::from(row);
+        owners.push((merchant_id, id));
+        snapshots.push(to_raw_value(&view).expect("views serialise"));
+    }
+    let types: Vec<&str> = CATALOGUE.iter().map(|(t, _)| *t).collect();
+    let stamped = stream::stamp_collections(conn, &owners, &types, &snapshots).await?;
+    for (n, snapshot) in snapshots.iter().enumerate() {
+        let own: Vec<stream::Stamped> = stamped
+            .iter()
+            .filter(|(owner, _)| *owner == n)
+            .map(|(_, s)| s.clone())
+            .collect();
+        deliver(conn, owners[n].0, &own, snapshot).await?;
+    }
+    Ok(())
+}
+
+/// Writes the deliveries of an object's just-stamped events (with `snapshot`, the object as GET shows
+/// it), when an endpoint wants any.
+async fn deliver(
+    conn: &mut PgConnection,
+    merchant_id: &str,
+    stamped: &[stream::Stamped],
+    snapshot: &RawValue,
+) -> Result<(), sqlx::Error> {
     if !stamped.iter().any(|s| s.wanted) {
         return Ok(());
     }

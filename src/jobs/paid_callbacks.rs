@@ -1,6 +1,7 @@
 //! Verified successes for collections' plain payments, settled before their callbacks are answered
 //! (`jobs::webhook::settle_before_answer`), and settled together: the callbacks arriving at the same
-//! moment share one transaction, so one `BEGIN`, one `COMMIT` and one WAL flush (`store::group_commit`).
+//! moment share one transaction, so one `BEGIN`, one `COMMIT` and one WAL flush (`store::group_commit`),
+//! and their collections are published together (one read of their views, one stamp of their events).
 //! Each keeps its own answer: settled, or not (then its caller stores the receipt with its job).
 //!
 //! In the shared transaction each settlement is the statement it would be alone (`store::paid_callback`),
@@ -13,6 +14,7 @@ use sqlx::PgPool;
 
 use super::settle::{self, Paid};
 use crate::domain::money::Money;
+use crate::events::Object;
 use crate::store::group_commit::Batch;
 use crate::store::paid_callback::{self, Receipt};
 use crate::store::webhooks::ReceiptRow;
@@ -39,7 +41,9 @@ impl Batch for PaidCallbacks {
         let mut tx = crate::db::begin(pool).await?;
         // Anything but a settlement (a duplicate's writes among them) rolls back as `tx` drops.
         match settle_in(&mut tx, row).await? {
-            Paid::Settled(_) => {
+            Paid::Settled(_, collection) => {
+                let collection = Object::Collection(&collection);
+                crate::events::publish(&mut tx, &row.merchant_id, collection).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -64,9 +68,13 @@ impl Batch for PaidCallbacks {
             .collect();
         paid_callback::lock_for(&mut tx, &locked).await?;
         let mut answers: Vec<Result<bool, sqlx::Error>> = Vec::with_capacity(rows.len());
+        let mut settled = Vec::with_capacity(rows.len());
         for row in rows {
             answers.push(Ok(match settle_in(&mut tx, row).await? {
-                Paid::Settled(_) => true,
+                Paid::Settled(_, collection) => {
+                    settled.push((row.merchant_id.as_str(), collection));
+                    true
+                }
                 Paid::Elsewhere => false,
                 Paid::Duplicate => {
                     return Err(sqlx::Error::Protocol(
@@ -75,6 +83,12 @@ impl Batch for PaidCallbacks {
                 }
             }));
         }
+        // Each collection once, however many of its payments settled here.
+        settled.sort();
+        settled.dedup();
+        let collections: Vec<(&str, &str)> =
+            settled.iter().map(|(m, c)| (*m, c.as_str())).collect();
+        crate::events::publish_collections(&mut tx, &collections).await?;
         tx.commit().await?;
         Ok(answers)
     }

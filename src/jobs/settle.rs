@@ -71,7 +71,9 @@ pub async fn apply_success(
 /// What [`apply_paid_callback`] came to.
 #[derive(Debug)]
 pub enum Paid {
-    Settled(Settled),
+    /// Settled: the collection whose events the caller publishes (`events::publish`, or
+    /// `events::publish_collections` for several) before it commits.
+    Settled(Settled, String),
     /// Not a plain payment open and asking for exactly that amount: nothing was written, and the caller
     /// settles it the general way.
     Elsewhere,
@@ -82,8 +84,8 @@ pub enum Paid {
 
 /// A verified `charge.success` of `amount`, settled with its `receipt` (stamped and its job ended, or
 /// stored processed by the intake): in one statement when the attempt is a collection's plain payment,
-/// open and asking for exactly that amount (`store::paid_callback`), then the excess flagged if any and
-/// the collection published, as [`apply_success`] and [`follow`] would.
+/// open and asking for exactly that amount (`store::paid_callback`), then the excess flagged if any, as
+/// [`apply_success`] and [`follow`] would; the caller publishes the collection.
 pub async fn apply_paid_callback(
     conn: &mut PgConnection,
     (merchant_id, attempt_id): (&str, &str),
@@ -124,12 +126,13 @@ pub async fn apply_paid_callback(
             flag_excess(conn, merchant_id, collection, excess, &data).await?;
         }
     }
-    publish_owner(conn, attempt).await?;
+    let collection = attempt.collection_id.clone().unwrap_or_default();
     count(source, &decision);
-    Ok(Paid::Settled(Settled {
+    let settled = Settled {
         decision,
         open: false,
-    }))
+    };
+    Ok(Paid::Settled(settled, collection))
 }
 
 /// An open attempt's move to `succeeded` on a report of exactly the amount it asked for, ending its

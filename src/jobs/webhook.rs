@@ -9,6 +9,7 @@ use super::settle::{self, Paid};
 use crate::domain::currency::Currency;
 use crate::domain::money::Money;
 use crate::domain::settlement::{PaymentStatus, Report};
+use crate::events::Object;
 use crate::providers::paystack::{self, WebhookEvent};
 use crate::store::attempts::AttemptRow;
 use crate::store::jobs::Job;
@@ -146,7 +147,9 @@ async fn process(state: &AppState, job: &Job) -> Result<Outcome, sqlx::Error> {
             job,
         };
         match settle::apply_paid_callback(&mut tx, attempt, amount, "webhook", &receipt).await? {
-            Paid::Settled(_) => {
+            Paid::Settled(_, collection) => {
+                crate::events::publish(&mut tx, merchant_id, Object::Collection(&collection))
+                    .await?;
                 tx.commit().await?;
                 return Ok(Outcome::Finished);
             }

@@ -77,6 +77,53 @@ pub async fn stamp(
     .await
 }
 
+/// [`stamp`] for several collections in one statement: `owners` (merchant, collection) and their
+/// `snapshots` in the same positions; each stamped event with the position of its collection.
+pub async fn stamp_collections(
+    conn: &mut PgConnection,
+    owners: &[(&str, &str)],
+    types: &[&str],
+    snapshots: &[Box<serde_json::value::RawValue>],
+) -> Result<Vec<(usize, Stamped)>, sqlx::Error> {
+    let merchants: Vec<&str> = owners.iter().map(|o| o.0).collect();
+    let ids: Vec<&str> = owners.iter().map(|o| o.1).collect();
+    let snapshots: Vec<sqlx::types::Json<&serde_json::value::RawValue>> =
+        snapshots.iter().map(|s| sqlx::types::Json(&**s)).collect();
+    let rows: Vec<(i64, Stamped)> = sqlx::query(
+        "with input as (
+             select * from unnest($1::text[], $2::text[], $3::jsonb[])
+                 with ordinality as i(merchant_id, owner, snapshot, n)
+         ), stamped as (
+             update collection_events e set snapshot = i.snapshot
+             from input i
+             where e.merchant_id = i.merchant_id and e.collection_id = i.owner and e.snapshot is null
+               and e.type = any($4)
+             returning i.n, e.merchant_id, e.id, e.type, e.created_at, e.stream_seq
+         )
+         select s.n, s.id, s.type, s.created_at, s.stream_seq,
+                exists (select 1 from webhook_endpoints w
+                        where w.merchant_id = s.merchant_id and w.enabled
+                          and (w.events is null or w.events && array(
+                              select o.type from stamped o where o.n = s.n))) as wanted,
+                coalesce((select mode = 'live' from merchants where id = s.merchant_id), false) as live
+         from stamped s",
+    )
+    .bind(&merchants)
+    .bind(&ids)
+    .bind(&snapshots)
+    .bind(types)
+    .try_map(|row: sqlx::postgres::PgRow| {
+        use sqlx::{FromRow, Row};
+        Ok((row.try_get("n")?, Stamped::from_row(&row)?))
+    })
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(n, s)| (usize::try_from(n - 1).unwrap_or(usize::MAX), s))
+        .collect())
+}
+
 /// A delivery to write: the event and its payload.
 pub struct Outgoing<'a> {
     pub event_id: &'a str,

@@ -35,13 +35,11 @@ impl Batch for Reads {
         pool: &PgPool,
         keys: &[Key],
     ) -> Result<Vec<Result<Self::Answer, sqlx::Error>>, sqlx::Error> {
-        let merchants: Vec<&str> = keys.iter().map(|(m, _)| m.as_str()).collect();
-        let ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
-        let rows: Vec<PgRow> = sqlx::query(&MANY_SQL)
-            .bind(&merchants)
-            .bind(&ids)
-            .fetch_all(pool)
-            .await?;
+        let keys: Vec<(&str, &str)> = keys
+            .iter()
+            .map(|(m, id)| (m.as_str(), id.as_str()))
+            .collect();
+        let rows = read(pool, &keys).await?;
         answer_by_position(keys.len(), rows, |row| CollectionRow::from_row(row))
     }
 
@@ -51,6 +49,31 @@ impl Batch for Reads {
 }
 
 /// `collections::get` for many keys at once; `n` is the key's position (1-based).
+/// Collections by (merchant, id), read in one statement on `db` (a caller's transaction, for one):
+/// each found one in the keys' position.
+pub async fn collections(
+    db: impl sqlx::PgExecutor<'_>,
+    keys: &[(&str, &str)],
+) -> Result<Vec<Option<CollectionRow>>, sqlx::Error> {
+    let rows = read(db, keys).await?;
+    answer_by_position(keys.len(), rows, |row| CollectionRow::from_row(row))?
+        .into_iter()
+        .collect()
+}
+
+async fn read(
+    db: impl sqlx::PgExecutor<'_>,
+    keys: &[(&str, &str)],
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let merchants: Vec<&str> = keys.iter().map(|(m, _)| *m).collect();
+    let ids: Vec<&str> = keys.iter().map(|(_, id)| *id).collect();
+    sqlx::query(&MANY_SQL)
+        .bind(&merchants)
+        .bind(&ids)
+        .fetch_all(db)
+        .await
+}
+
 pub static MANY_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "select k.n, {COLUMNS}

@@ -1166,6 +1166,10 @@ async fn settlements_written_together_are_each_decided_as_alone() {
         .unwrap();
         collections.push((id, attempt, merchant));
     }
+    // An endpoint that wants completions: each settled collection's event is delivered to it.
+    let endpoint = json!({"url": "http://127.0.0.1:9/hooks", "events": ["collection.completed"]});
+    let (status, created) = app.post_json("/webhook-endpoints", &endpoint).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
     let headers = json!({"content-type": "application/json"});
     let ngn = Currency::parse("NGN").unwrap();
     let callback = |n: usize, key: &str, minor: i64| {
@@ -1249,6 +1253,22 @@ async fn settlements_written_together_are_each_decided_as_alone() {
             ["collection.created", "collection.completed"]
         );
     }
+    // Published together: each completion stamped with its own collection as GET shows it, and
+    // delivered once.
+    let published: Vec<(String, String, i64)> = sqlx::query_as(
+        "select e.collection_id, e.snapshot->>'status',
+                (select count(*) from webhook_deliveries d where d.event_id = e.id)
+         from collection_events e where e.type = 'collection.completed' order by e.collection_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut expected: Vec<(String, String, i64)> = [0, 2]
+        .iter()
+        .map(|&n| (collections[n].0.clone(), "completed".to_owned(), 1))
+        .collect();
+    expected.sort();
+    assert_eq!(published, expected);
 }
 
 /// Two transactions of settlements holding the same payments in opposite orders never wait on each
