@@ -15,6 +15,13 @@ const CALLBACKS_ONLY: [(&str, &str); 3] = [
     ("COWRY_WORKER_IDLE_MS", "20"),
 ];
 
+/// A process that answers callbacks and runs no workers (as if it died right after each 200): what a
+/// callback does before its answer is all that happens.
+const ANSWERS_ONLY: [(&str, &str); 2] = [
+    ("COWRY_WORKERS", "false"),
+    ("COWRY_RECONCILE_SCHEDULE", "1h"),
+];
+
 /// An integrated Paystack collection whose payment the emulator leaves pending (amount ends in 02),
 /// with its payment's Paystack reference and the merchant's Paystack secret key.
 async fn pending_paystack_collection(app: &TestApp, n: u32) -> (String, String, String) {
@@ -60,6 +67,15 @@ async fn deliver(
         request = request.header("x-paystack-signature", signature);
     }
     read(request.send().await.unwrap()).await
+}
+
+/// The status of the payment with this Paystack reference.
+async fn attempt_status(app: &TestApp, reference: &str) -> String {
+    sqlx::query_scalar("select status from provider_attempts where provider_reference = $1")
+        .bind(reference)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn collection(app: &TestApp, id: &str) -> Value {
@@ -305,11 +321,7 @@ async fn unknown_events_are_acknowledged_and_recorded_and_unknown_providers_are_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on() {
     // This process answers callbacks but runs no workers: as if it died right after the 200.
-    let app = spawn_with(&[
-        ("COWRY_WORKERS", "false"),
-        ("COWRY_RECONCILE_SCHEDULE", "1h"),
-    ])
-    .await;
+    let app = spawn_with(&ANSWERS_ONLY).await;
     let (id, reference, secret) = pending_paystack_collection(&app, 5).await;
     let body = charge_success(&reference, 45_000);
     let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
@@ -350,11 +362,7 @@ async fn a_callback_acknowledged_by_a_process_that_then_dies_is_still_acted_on()
 /// was written; the same delivery again is a duplicate that changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_payments_success_settles_before_the_answer_and_costs_no_job() {
-    let app = spawn_with(&[
-        ("COWRY_WORKERS", "false"),
-        ("COWRY_RECONCILE_SCHEDULE", "1h"),
-    ])
-    .await;
+    let app = spawn_with(&ANSWERS_ONLY).await;
     let (id, reference, secret) = pending_paystack_collection(&app, 7).await;
     let body = charge_success(&reference, 45_002);
     let signature = cowry::emulator::hmac_sha512_hex(&secret, &body);
@@ -385,12 +393,7 @@ async fn a_plain_payments_success_settles_before_the_answer_and_costs_no_job() {
         (false, Some("Move(Succeeded)".to_owned()), true)
     );
     assert!(receipts[1].0, "the second is a duplicate: {receipts:?}");
-    let status: String =
-        sqlx::query_scalar("select status from provider_attempts where provider_reference = $1")
-            .bind(&reference)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let status = attempt_status(&app, &reference).await;
     assert_eq!(status, "succeeded");
     assert_eq!(
         app.count("select count(*) from jobs where kind in ('webhook', 'reconcile')")
@@ -406,11 +409,7 @@ async fn a_plain_payments_success_settles_before_the_answer_and_costs_no_job() {
 /// back as a duplicate's) and is stored as a duplicate; the job then completes the collection once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_settlement_that_fails_before_the_answer_leaves_the_receipt_to_its_job() {
-    let app = spawn_with(&[
-        ("COWRY_WORKERS", "false"),
-        ("COWRY_RECONCILE_SCHEDULE", "1h"),
-    ])
-    .await;
+    let app = spawn_with(&ANSWERS_ONLY).await;
     let (id, reference, secret) = pending_paystack_collection(&app, 8).await;
     sqlx::raw_sql(
         "create function refuse_settled_receipt() returns trigger language plpgsql as $$
@@ -571,12 +570,7 @@ async fn a_refund_at_the_accounts_own_url_reverses_the_payment() {
             "payment.reversed"
         ]
     );
-    let status: String =
-        sqlx::query_scalar("select status from provider_attempts where provider_reference = $1")
-            .bind(&reference)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let status = attempt_status(&app, &reference).await;
     assert_eq!(status, "reversed");
     // Another account's URL does not accept this merchant's deliveries.
     let (status, _) = read(
@@ -604,11 +598,7 @@ fn charge_success_with_id(reference: &str, amount_minor: i64, id: u64) -> Vec<u8
 /// repeating the recorded success, where a fresh read would have set a job going.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_success_is_decided_from_the_remembered_payment() {
-    let app = spawn_with(&[
-        ("COWRY_WORKERS", "false"),
-        ("COWRY_RECONCILE_SCHEDULE", "1h"),
-    ])
-    .await;
+    let app = spawn_with(&ANSWERS_ONLY).await;
     let (id, reference, secret) = pending_paystack_collection(&app, 9).await;
     let signed = |event: u64| {
         let body = charge_success_with_id(&reference, 45_002, event);
@@ -1147,54 +1137,16 @@ async fn a_paid_callback_settles_in_one_statement_after_a_close_or_a_short_trans
 /// only the duplicate settles nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settlements_written_together_are_each_decided_as_alone() {
-    use cowry::domain::{currency::Currency, money::Money};
-    use cowry::jobs::paid_callbacks::{PaidCallback, PaidCallbacks};
+    use cowry::jobs::paid_callbacks::PaidCallbacks;
     use cowry::store::group_commit::{self, Batch};
-    use cowry::store::webhooks::{NewReceipt, Then};
 
     let app = spawn_with(&[("COWRY_WORKERS", "false")]).await;
-    let mut collections = Vec::new();
-    for n in 0..5 {
-        let (id, _, _) = pending_paystack_collection(&app, 20 + n).await;
-        let (attempt, merchant): (String, String) = sqlx::query_as(
-            "select id, merchant_id from provider_attempts
-             where collection_id = $1 and operation = 'initialize'",
-        )
-        .bind(&id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        collections.push((id, attempt, merchant));
-    }
+    let collections = pending_payments(&app, 20, 5).await;
     // An endpoint that wants completions: each settled collection's event is delivered to it.
     let endpoint = json!({"url": "http://127.0.0.1:9/hooks", "events": ["collection.completed"]});
     let (status, created) = app.post_json("/webhook-endpoints", &endpoint).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let headers = json!({"content-type": "application/json"});
-    let ngn = Currency::parse("NGN").unwrap();
-    let callback = |n: usize, key: &str, minor: i64| {
-        let (collection, attempt, merchant) = &collections[n];
-        let receipt_id = format!("whr_settle_{n}");
-        PaidCallback {
-            merchant_id: merchant.clone(),
-            attempt_id: attempt.clone(),
-            collection_id: collection.clone(),
-            amount: Money::from_minor(minor, ngn),
-            receipt: NewReceipt {
-                id: &receipt_id,
-                provider: "paystack",
-                merchant_id: Some(merchant),
-                attempt_id: Some(attempt),
-                headers: &headers,
-                body: b"{}",
-                verdict: "verified",
-                dedupe_key: Some(key),
-                outcome: None,
-                then: Then::Nothing,
-            }
-            .row(),
-        }
-    };
+    let callback = |n: usize, key: &str, minor: i64| paid_callback(&collections[n], key, minor);
     let status = |n: usize| {
         let (id, pool) = (collections[n].0.clone(), app.pool.clone());
         async move {
@@ -1246,7 +1198,7 @@ async fn settlements_written_together_are_each_decided_as_alone() {
     .await
     .unwrap();
     let settled = |id: &str| (id.to_owned(), Some("Move(Succeeded)".to_owned()), true);
-    assert_eq!(stored, [settled("whr_settle_0"), settled("whr_settle_2")]);
+    assert_eq!(stored, [settled("whr_s0"), settled("whr_s2")]);
     for n in [0, 2] {
         assert_eq!(
             events(&app, &collections[n].0).await,
@@ -1277,48 +1229,12 @@ async fn settlements_written_together_are_each_decided_as_alone() {
 /// while the second holds that one and waits on the first's: a deadlock, which fails one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settlements_written_together_in_opposite_orders_do_not_deadlock() {
-    use cowry::domain::{currency::Currency, money::Money};
     use cowry::jobs::paid_callbacks::{PaidCallback, PaidCallbacks};
     use cowry::store::group_commit::Batch;
-    use cowry::store::webhooks::{NewReceipt, Then};
 
     let app = std::sync::Arc::new(spawn_with(&[("COWRY_WORKERS", "false")]).await);
-    let mut payments = Vec::new();
-    for n in 0..2 {
-        let (id, _, _) = pending_paystack_collection(&app, 30 + n).await;
-        let (attempt, merchant): (String, String) = sqlx::query_as(
-            "select id, merchant_id from provider_attempts
-             where collection_id = $1 and operation = 'initialize'",
-        )
-        .bind(&id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        payments.push((id, attempt, merchant));
-    }
-    let headers = json!({});
-    let callback = |n: usize, key: &str| {
-        let (collection, attempt, merchant) = &payments[n];
-        PaidCallback {
-            merchant_id: merchant.clone(),
-            attempt_id: attempt.clone(),
-            collection_id: collection.clone(),
-            amount: Money::from_minor(45_002, Currency::parse("NGN").unwrap()),
-            receipt: NewReceipt {
-                id: &format!("whr_{key}"),
-                provider: "paystack",
-                merchant_id: Some(merchant),
-                attempt_id: Some(attempt),
-                headers: &headers,
-                body: b"{}",
-                verdict: "verified",
-                dedupe_key: Some(key),
-                outcome: None,
-                then: Then::Nothing,
-            }
-            .row(),
-        }
-    };
+    let payments = pending_payments(&app, 30, 2).await;
+    let callback = |n: usize, key: &str| paid_callback(&payments[n], key, 45_002);
     // Each payment delivered twice (two event ids), once in each transaction.
     let first = vec![callback(0, "a0"), callback(1, "a1")];
     let second = vec![callback(1, "b1"), callback(0, "b0")];
@@ -1357,5 +1273,53 @@ async fn settlements_written_together_in_opposite_orders_do_not_deadlock() {
             events(&app, id).await,
             ["collection.created", "collection.completed"]
         );
+    }
+}
+
+/// `count` pending Paystack payments (numbered from `first`), each as (collection, attempt, merchant).
+async fn pending_payments(app: &TestApp, first: u32, count: u32) -> Vec<(String, String, String)> {
+    let mut payments = Vec::new();
+    for n in first..first + count {
+        let (id, _, _) = pending_paystack_collection(app, n).await;
+        let (attempt, merchant): (String, String) = sqlx::query_as(
+            "select id, merchant_id from provider_attempts
+             where collection_id = $1 and operation = 'initialize'",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        payments.push((id, attempt, merchant));
+    }
+    payments
+}
+
+/// A settlement before the answer as the intake hands it over: `minor` NGN reported for the payment, its
+/// receipt (`whr_{key}`) not yet stored, de-duplicated by `key`.
+fn paid_callback(
+    (collection, attempt, merchant): &(String, String, String),
+    key: &str,
+    minor: i64,
+) -> cowry::jobs::paid_callbacks::PaidCallback {
+    use cowry::domain::{currency::Currency, money::Money};
+    use cowry::store::webhooks::{NewReceipt, Then};
+    cowry::jobs::paid_callbacks::PaidCallback {
+        merchant_id: merchant.clone(),
+        attempt_id: attempt.clone(),
+        collection_id: collection.clone(),
+        amount: Money::from_minor(minor, Currency::parse("NGN").unwrap()),
+        receipt: NewReceipt {
+            id: &format!("whr_{key}"),
+            provider: "paystack",
+            merchant_id: Some(merchant),
+            attempt_id: Some(attempt),
+            headers: &json!({"content-type": "application/json"}),
+            body: b"{}",
+            verdict: "verified",
+            dedupe_key: Some(key),
+            outcome: None,
+            then: Then::Nothing,
+        }
+        .row(),
     }
 }
