@@ -24,7 +24,7 @@ use crate::store::webhooks::ReceiptRow;
 pub struct PaidCallback {
     pub merchant_id: String,
     pub attempt_id: String,
-    /// The collection the attempt pays (the order settlements lock in).
+    /// The collection the attempt pays (locked with the attempt before a shared transaction settles).
     pub collection_id: String,
     pub amount: Money,
     pub receipt: ReceiptRow,
